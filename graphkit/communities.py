@@ -1,0 +1,132 @@
+"""Community detection over scored account links.
+
+* ``leiden`` (default): igraph's C implementation of Leiden, modularity objective, weighted by
+  link score, ``resolution`` exposed. Fast path.
+* ``leiden-cpm``: leidenalg's constant Potts model (``resolution`` is the density a community
+  must exceed), for investigators who want small, tight groups regardless of graph size;
+  leidenalg also takes fixed memberships (``fixed``), e.g. to keep attributed seed accounts
+  where they are.
+* ``components``: connected components over the links, for comparison.
+
+Deterministic for a given seed. Community ids are stable: 0 is the largest community, ties are
+broken by the smallest account code; accounts without links get singleton communities after
+all linked ones.
+
+>>> import numpy as np, pandas as pd
+>>> from graphkit.links import Links
+>>> t = pd.DataFrame({"a": [0, 0, 1, 3], "b": [1, 2, 2, 4], "score": [0.9, 0.9, 0.9, 0.9]})
+>>> detect_communities(Links(t, 6)).membership.tolist()
+[0, 0, 0, 1, 1, 2]
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import igraph as ig
+import numpy as np
+
+from graphkit.errors import ConfigError
+from graphkit.links import Links
+from graphkit.settings import Settings
+
+
+@dataclass
+class Communities:
+    """``membership[i]`` is account ``i``'s community id; ``sizes[c]`` the size of community c."""
+
+    membership: np.ndarray
+    sizes: np.ndarray
+    method: str
+    quality: float | None = None
+
+    @property
+    def n_communities(self) -> int:
+        return len(self.sizes)
+
+
+def _graph(links: Links) -> ig.Graph:
+    t = links.table
+    edges = np.stack([t["a"].to_numpy(), t["b"].to_numpy()], axis=1)
+    g = ig.Graph(n=links.n_accounts, edges=edges, directed=False)
+    g.es["weight"] = t["score"].to_numpy(dtype=float)
+    return g
+
+
+def relabel_by_size(raw: np.ndarray) -> np.ndarray:
+    """Renumber communities: largest first, ties by smallest member; singletons last by member."""
+    raw = np.asarray(raw, dtype=np.int64)
+    _, inverse = np.unique(raw, return_inverse=True)
+    sizes = np.bincount(inverse)
+    first = np.full(len(sizes), np.iinfo(np.int64).max)
+    np.minimum.at(first, inverse, np.arange(len(raw)))
+    order = np.lexsort((first, -sizes))
+    new_id = np.empty(len(sizes), dtype=np.int64)
+    new_id[order] = np.arange(len(sizes))
+    return new_id[inverse]
+
+
+def detect_communities(
+    links: Links,
+    settings: Settings | None = None,
+    *,
+    fixed: dict[int, int] | None = None,
+) -> Communities:
+    """Partition accounts into communities (see module docstring for the methods)."""
+    settings = settings or Settings()
+    g = _graph(links)
+    method = settings.method
+    quality: float | None = None
+    if fixed and method == "leiden":  # igraph's Leiden cannot hold nodes fixed
+        method = "leidenalg-modularity"
+    if method == "components":
+        raw = np.asarray(g.connected_components().membership)
+    elif method == "leiden":
+        # igraph draws from a process-wide RNG: give it a seeded generator for this call only.
+        previous = random.getstate()
+        rng = random.Random(settings.seed)
+        ig.set_random_number_generator(rng)
+        try:
+            part = g.community_leiden(
+                objective_function="modularity",
+                weights="weight",
+                resolution=settings.resolution,
+                n_iterations=settings.leiden_iterations,
+            )
+        finally:
+            ig.set_random_number_generator(random)
+            random.setstate(previous)
+        raw = np.asarray(part.membership)
+        quality = float(g.modularity(part.membership, weights="weight"))
+    elif method in ("leiden-cpm", "leidenalg-modularity"):
+        import leidenalg as la
+
+        is_fixed = None
+        initial = None
+        if fixed:
+            initial = list(range(g.vcount()))
+            is_fixed = [False] * g.vcount()
+            for node, comm in fixed.items():
+                initial[node] = g.vcount() + comm
+                is_fixed[node] = True
+        if method == "leiden-cpm":
+            part = la.CPMVertexPartition(
+                g, weights="weight", resolution_parameter=settings.resolution,
+                initial_membership=initial,
+            )
+        else:
+            part = la.RBConfigurationVertexPartition(
+                g, weights="weight", resolution_parameter=settings.resolution,
+                initial_membership=initial,
+            )
+        opt = la.Optimiser()
+        opt.set_rng_seed(settings.seed)
+        opt.optimise_partition(part, n_iterations=settings.leiden_iterations,
+                               is_membership_fixed=is_fixed)
+        raw = np.asarray(part.membership)
+        quality = float(part.quality())
+    else:  # Settings validates this; kept for direct callers
+        raise ConfigError(f"unknown community method {method!r}")
+    membership = relabel_by_size(raw)
+    return Communities(membership, np.bincount(membership), method, quality)

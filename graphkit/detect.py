@@ -1,0 +1,224 @@
+"""The detection pipeline: graph -> links -> communities -> scoring -> outputs.
+
+>>> # doctest: +SKIP
+>>> import graphkit
+>>> ds = graphkit.load("events.parquet", accounts="accounts.csv", seeds="seeds.csv")
+>>> result = graphkit.detect(ds)
+>>> result.communities.query("flagged")[["community_id", "size", "suspicion", "evidence"]]
+>>> result.write("out/")     # accounts.csv, communities.csv, links.csv, manifest.json
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from graphkit import links as links_mod
+from graphkit.communities import Communities, detect_communities
+from graphkit.errors import ConfigError
+from graphkit.graph import HeteroGraph, build_graph
+from graphkit.ingest import Dataset
+from graphkit.links import Links, SignalMatrix
+from graphkit.progress import Progress, quiet
+from graphkit.report import community_evidence
+from graphkit.scoring import score_communities
+from graphkit.settings import SIGNALS, Settings, describe_input, write_manifest
+from graphkit.synchrony import window_signatures
+
+# Entity signals and the graph edge that carries them.
+SIGNAL_EDGES = {"ip": "USED_IP", "payment": "PAID_WITH", "template": "SENT",
+                "user_agent": "USED_AGENT"}
+_CODES = "gk_account_codes"
+
+
+@dataclass
+class Detection:
+    """Everything ``detect`` found. DataFrames use account ids, not internal codes."""
+
+    accounts: pd.DataFrame
+    communities: pd.DataFrame
+    links: pd.DataFrame
+    settings: Settings
+    timings: dict[str, float] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    releases: dict[str, str] = field(default_factory=dict)
+
+    def flagged_communities(self) -> pd.DataFrame:
+        return self.communities[self.communities["flagged"]]
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write accounts.csv, communities.csv, links.csv and manifest.json into ``out_dir``."""
+        out = Path(out_dir)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create output directory: {exc}", file=str(out)) from exc
+        self.accounts.to_csv(out / "accounts.csv", index=False)
+        self.communities.to_csv(out / "communities.csv", index=False)
+        self.links.to_csv(out / "links.csv", index=False, float_format="%.4f")
+        write_manifest(
+            out, command="detect", settings=self.settings, inputs=self.inputs,
+            outputs={"accounts": len(self.accounts), "communities": len(self.communities),
+                     "flagged_communities": int(self.communities["flagged"].sum()),
+                     "flagged_accounts": int(self.accounts["flagged"].sum()),
+                     "links": len(self.links), "model_releases": self.releases},
+            timings=self.timings,
+        )
+        return out
+
+
+def signal_matrices(graph: HeteroGraph, dataset: Dataset, settings: Settings
+                    ) -> dict[str, SignalMatrix]:
+    """Account x entity share matrices for every entity signal present in the graph."""
+    n_events = graph.accounts["n_events"].to_numpy(dtype=np.float64)
+    out: dict[str, SignalMatrix] = {}
+    for name, edge in SIGNAL_EDGES.items():
+        if edge not in graph.edge_types:
+            continue
+        counts, entities = graph.incidence(edge)
+        floor = None
+        if edge == "PAID_WITH":
+            floor = graph.declared_payments()  # the accounts file's card pays for everything
+        out[name] = links_mod.signal_matrix(name, counts, n_events, entities["key"].to_numpy(),
+                                            settings, floor_share=floor)
+    proxy = graph.account_proxy_incidence()
+    if proxy is not None:
+        counts, entities = proxy
+        out["proxy"] = links_mod.signal_matrix("proxy", counts, n_events,
+                                               entities["key"].to_numpy(), settings)
+    return out
+
+
+def model_releases(dataset: Dataset, settings: Settings) -> dict[str, dt.datetime]:
+    """Models released inside the observed period: first seen at least 48 h after the data
+    starts (earlier first sightings are models that already existed)."""
+    rows = dataset.con.execute(
+        """
+        WITH m AS (SELECT model, min(ts) AS first_seen FROM events
+                   WHERE model IS NOT NULL GROUP BY model)
+        SELECT model, first_seen FROM m
+        WHERE first_seen >= (SELECT min(ts) FROM events) + INTERVAL 48 HOUR
+        ORDER BY first_seen
+        """
+    ).fetchall()
+    return {str(m): t for m, t in rows}
+
+
+def account_features(graph: HeteroGraph, dataset: Dataset, releases: dict[str, dt.datetime],
+                     settings: Settings) -> pd.DataFrame:
+    """Per-account activity features computed in DuckDB (one row per account code)."""
+    con = dataset.con
+    rel = pd.DataFrame({"model": list(releases), "released": list(releases.values())},
+                       columns=["model", "released"])
+    con.register("gk_releases", rel)
+    hours = float(settings.model_release_window_hours)
+    feats = con.execute(
+        f"""
+        WITH per_hour AS (
+            SELECT account_id, hour(ts) AS h, count(*) AS c FROM events GROUP BY ALL
+        ), entropy AS (
+            SELECT account_id,
+                   -sum((c / tot) * ln(c / tot)) / ln(24) AS hour_entropy
+            FROM (SELECT *, sum(c) OVER (PARTITION BY account_id) AS tot FROM per_hour)
+            GROUP BY account_id
+        ), base AS (
+            SELECT account_id, count(proxy_provider) AS proxy_events,
+                   sum(coalesce(tokens_in, 0) + coalesce(tokens_out, 0)) AS tokens
+            FROM events GROUP BY account_id
+        ), rel AS (
+            SELECT e.account_id,
+                   count(*) FILTER (WHERE e.model = r.model) AS release_events,
+                   count(*) AS release_window_events
+            FROM events e JOIN gk_releases r
+              ON e.ts >= r.released AND e.ts < r.released + to_hours($hours::BIGINT)
+            GROUP BY e.account_id
+        )
+        SELECT c.account_idx, coalesce(b.proxy_events, 0) AS proxy_events,
+               coalesce(b.tokens, 0) AS tokens, coalesce(en.hour_entropy, 0) AS hour_entropy,
+               coalesce(r.release_events, 0) AS release_events,
+               coalesce(r.release_window_events, 0) AS release_window_events
+        FROM {_CODES} c
+        LEFT JOIN base b USING (account_id)
+        LEFT JOIN entropy en USING (account_id)
+        LEFT JOIN rel r USING (account_id)
+        ORDER BY c.account_idx
+        """,
+        {"hours": hours},
+    ).df()
+    con.unregister("gk_releases")
+    acc = graph.accounts.reset_index(drop=True)
+    out = pd.DataFrame({"account_id": acc["account_id"].to_numpy(),
+                        "n_events": acc["n_events"].to_numpy()})
+    for col in ("proxy_events", "tokens", "hour_entropy", "release_events",
+                "release_window_events"):
+        out[col] = feats[col].to_numpy()
+    for col in ("created_at", "status", "org_id", "banned_at"):
+        out[col] = acc[col].to_numpy() if col in acc else pd.NA
+    seeds = dataset.seeds
+    out["seed_actor"] = pd.array([pd.NA] * len(out), dtype="string")
+    if seeds is not None and len(seeds):
+        actor = out["account_id"].map(seeds.drop_duplicates("account_id")
+                                      .set_index("account_id")["actor"])
+        out["seed_actor"] = actor.astype("string")
+    return out
+
+
+def detect(
+    dataset: Dataset,
+    settings: Settings | None = None,
+    *,
+    graph: HeteroGraph | None = None,
+    progress: Progress | None = None,
+) -> Detection:
+    """Run the whole detection on a loaded dataset."""
+    settings = settings or Settings()
+    progress = progress or quiet()
+    if graph is None:
+        with progress.step("graph"):
+            graph = build_graph(dataset)
+    n = len(graph.accounts)
+    codes = pd.DataFrame({"account_id": graph.accounts["account_id"].to_numpy(),
+                          "account_idx": np.arange(n, dtype=np.int64)})
+    dataset.con.register(_CODES, codes)
+    try:
+        with progress.step("links: entity shares"):
+            signals = signal_matrices(graph, dataset, settings)
+        sync = None
+        if settings.weight("synchrony") > 0:
+            with progress.step("links: window signatures"):
+                sync = window_signatures(dataset.con, _CODES, n, settings)
+        links = links_mod.score_links(signals, sync, settings, progress)
+        with progress.step("communities"):
+            comms = detect_communities(links, settings, fixed=None)
+        with progress.step("scoring"):
+            releases = model_releases(dataset, settings)
+            feats = account_features(graph, dataset, releases, settings)
+            scored = score_communities(feats, signals, links, comms, settings)
+            communities = community_evidence(scored.communities, comms, signals, settings)
+    finally:
+        dataset.con.unregister(_CODES)
+    link_table = _links_with_ids(links, graph)
+    inputs = {k: describe_input(p) for k, p in dataset.input_paths().items() if p}
+    return Detection(
+        accounts=scored.accounts, communities=communities, links=link_table, settings=settings,
+        timings=dict(progress.timings), inputs=inputs,
+        releases={m: t.isoformat() for m, t in releases.items()},
+    )
+
+
+def _links_with_ids(links: Links, graph: HeteroGraph) -> pd.DataFrame:
+    ids = graph.accounts["account_id"].to_numpy()
+    t = links.table
+    out = pd.DataFrame({"account_a": ids[t["a"].to_numpy()], "account_b": ids[t["b"].to_numpy()],
+                        "score": t["score"].to_numpy()})
+    for name in SIGNALS:
+        out[name] = t[name].to_numpy()
+    return out.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+
+
+__all__ = ["Communities", "Detection", "detect"]

@@ -1,0 +1,167 @@
+"""The one dataclass of detection knobs, and the manifest written beside every output.
+
+Every knob has a default chosen from the problem's facts (see docs/detection.md for the
+reasoning and how to tune each). A result directory's ``manifest.json`` records the exact
+settings, inputs and graphkit version, so any result can be reproduced.
+
+>>> s = Settings(resolution=0.5)
+>>> Settings.from_dict(s.to_dict()) == s
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graphkit.errors import ConfigError
+
+SIGNALS = ("ip", "payment", "template", "proxy", "user_agent", "synchrony")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Detection knobs. Frozen: derive variants with :func:`dataclasses.replace`."""
+
+    # --- link scoring -------------------------------------------------------------------------
+    # Evidence weight per signal (score = 1 - exp(-sum_s weight_s * similarity_s)). Payment
+    # methods and lock-step timing are hard to share by accident; IPs and templates are shared by
+    # NAT pools, VPNs and popular prompts, so they count less; a proxy provider or an SDK user
+    # agent is shared by very many unrelated customers.
+    signal_weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "payment": 3.0,
+            "synchrony": 3.0,
+            "ip": 1.5,
+            "template": 1.5,
+            "user_agent": 0.3,
+            "proxy": 0.2,
+        }
+    )
+    # Entities used by more accounts than this generate no candidate pairs (a carrier NAT pool or
+    # a popular template would otherwise produce millions of pairs); they still add their (small,
+    # IDF-weighted) evidence to pairs that other signals propose.
+    max_entity_degree: int = 2000
+    # An account's use of an entity counts only from this share of its traffic up; below it the
+    # use is incidental (one request through a VPN, a one-off popular prompt).
+    min_entity_share: float = 0.01
+    # Links below this score are not written and not used for communities.
+    min_link_score: float = 0.2
+
+    # --- temporal synchrony (SynchroTrap / CopyCatch style, via MinHash LSH) -------------------
+    sync_window_seconds: int = 90
+    # Accounts active in fewer windows than this take no part: too little to tell lock-step
+    # from coincidence.
+    sync_min_windows: int = 8
+    minhash_permutations: int = 64
+    lsh_bands: int = 16  # rows per band = permutations / bands
+    # Prior added to the denominator of the excess-overlap ratio: shrinks low-activity pairs.
+    sync_shrinkage: float = 8.0
+
+    # --- near-duplicate templates (when raw prompts are present) --------------------------------
+    template_shingle_words: int = 3
+    template_similarity: float = 0.7
+
+    # --- communities ---------------------------------------------------------------------------
+    method: str = "leiden"  # leiden | leiden-cpm | components
+    resolution: float = 1.0
+    seed: int = 42
+    leiden_iterations: int = -1  # run to convergence
+
+    # --- suspicion -----------------------------------------------------------------------------
+    min_community_size: int = 3
+    flag_threshold: float = 0.5
+    # An account inherits its community's suspicion in proportion to how much of its link weight
+    # stays inside the community, relative to the community's core members.
+    min_membership: float = 0.35
+    burst_window_hours: float = 72.0
+    model_release_window_hours: float = 24.0
+
+    def __post_init__(self) -> None:
+        unknown = set(self.signal_weights) - set(SIGNALS)
+        if unknown:
+            raise ConfigError(f"unknown signal(s) in signal_weights: {sorted(unknown)}")
+        if any(w < 0 for w in self.signal_weights.values()):
+            raise ConfigError("signal weights must be >= 0")
+        if self.minhash_permutations % self.lsh_bands:
+            raise ConfigError("minhash_permutations must be a multiple of lsh_bands")
+        if self.method not in ("leiden", "leiden-cpm", "components"):
+            raise ConfigError(f"unknown community method {self.method!r}")
+        for name in ("min_link_score", "flag_threshold", "min_membership", "min_entity_share"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} must be within [0, 1], got {value}")
+        if self.sync_window_seconds <= 0 or self.max_entity_degree < 2:
+            raise ConfigError("sync_window_seconds must be > 0 and max_entity_degree >= 2")
+
+    def weight(self, signal: str) -> float:
+        return float(self.signal_weights.get(signal, 0.0))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {sorted(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Settings:
+        """Read settings from a JSON file (a manifest's ``settings`` object works too)."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read settings: {exc}", file=str(path)) from exc
+        if isinstance(data, dict) and "settings" in data:
+            data = data["settings"]
+        return cls.from_dict(data)
+
+
+def describe_input(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Name, size and modification time of an input file (enough to notice a changed input)."""
+    p = Path(path)
+    entry: dict[str, Any] = {"path": str(p)}
+    if p.is_file():
+        stat = p.stat()
+        entry["bytes"] = stat.st_size
+        entry["modified"] = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).isoformat()
+        if stat.st_size <= 64 * 1024 * 1024:  # hash small files; big ones are named by size/mtime
+            entry["sha256"] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return entry
+
+
+def write_manifest(
+    out_dir: str | os.PathLike[str],
+    *,
+    command: str,
+    settings: Settings | None,
+    inputs: dict[str, Any],
+    outputs: dict[str, Any],
+    timings: dict[str, float] | None = None,
+) -> Path:
+    """Write ``manifest.json`` into ``out_dir``: how to reproduce what lies beside it."""
+    from graphkit import __version__
+
+    manifest = {
+        "graphkit_version": __version__,
+        "command": command,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "settings": settings.to_dict() if settings is not None else None,
+        "inputs": inputs,
+        "outputs": outputs,
+        "timings_seconds": {k: round(v, 3) for k, v in (timings or {}).items()},
+    }
+    path = Path(out_dir) / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,166 @@
+"""Link scoring: each signal against hand-computed scores, hubs, camouflage, synchrony."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from graphkit import links
+from graphkit.communities import detect_communities
+from graphkit.settings import Settings
+from graphkit.synchrony import window_signatures
+
+S = Settings()
+
+
+def matrix(name, rows, n_accounts, n_entities, n_events=None, settings=S):
+    """rows: (account, entity, count)."""
+    a, e, c = (np.array(x) for x in zip(*rows, strict=True))
+    counts = sp.csr_matrix((c.astype(float), (a, e)), shape=(n_accounts, n_entities))
+    if n_events is None:
+        n_events = np.asarray(counts.sum(axis=1)).ravel()
+    keys = np.array([f"{name}{i}" for i in range(n_entities)])
+    return links.signal_matrix(name, counts, np.asarray(n_events), keys, settings)
+
+
+def test_idf_is_one_for_a_pair_and_zero_for_everyone():
+    idf = links.idf_weights(np.array([2, 10, 1000]), 1000)
+    assert idf[0] == pytest.approx(1.0)
+    assert idf[2] == pytest.approx(0.0)
+    assert idf[1] == pytest.approx(np.log(100) / np.log(500))
+
+
+def test_entity_similarity_matches_hand_computation():
+    # Accounts 0 and 1 share IP 0: account 0 sends 6 of 10 requests through it, account 1 sends
+    # 3 of 10. sqrt(0.6 * 0.3) * idf(degree 2 in 4 accounts = 1.0) = 0.4243.
+    m = matrix("ip", [(0, 0, 6), (0, 1, 4), (1, 0, 3), (1, 2, 7), (2, 3, 5), (3, 3, 5)], 4, 4)
+    result = links.score_links({"ip": m}, None, S)
+    t = result.table.set_index(["a", "b"])
+    assert t.loc[(0, 1), "ip"] == pytest.approx(np.sqrt(0.18))
+    assert t.loc[(0, 1), "score"] == pytest.approx(1 - np.exp(-1.5 * np.sqrt(0.18)))
+    # Accounts 2 and 3 send all traffic through IP 3: sim = 1.0 * idf = 1.0.
+    assert t.loc[(2, 3), "ip"] == pytest.approx(1.0)
+    assert t.loc[(2, 3), "score"] == pytest.approx(1 - np.exp(-1.5))
+    assert (0, 2) not in t.index
+
+
+def test_small_incidental_shares_are_dropped():
+    # Account 0 sent 1 of 200 requests (0.5 %) through account 1's IP: incidental, no link.
+    m = matrix("ip", [(0, 0, 199), (0, 1, 1), (1, 1, 50), (2, 0, 10)], 3, 2)
+    t = links.score_links({"ip": m}, None, S).table
+    assert set(zip(t["a"], t["b"])) == {(0, 2)}
+
+
+def test_signals_combine_as_noisy_or_of_weighted_evidence():
+    ip = matrix("ip", [(0, 0, 10), (1, 0, 10)], 2, 1)
+    pay = matrix("payment", [(0, 0, 10), (1, 0, 10)], 2, 1)
+    t = links.score_links({"ip": ip, "payment": pay}, None, S).table
+    expected = 1 - np.exp(-(S.weight("ip") * 1.0 + S.weight("payment") * 1.0))
+    assert t["score"].iloc[0] == pytest.approx(expected)
+
+
+def test_hub_entities_do_not_glue_strangers():
+    # 400 strangers behind one carrier NAT IP, each also with a private home IP.
+    n = 400
+    rows = [(i, 0, 5) for i in range(n)] + [(i, i + 1, 5) for i in range(n)]
+    m = matrix("ip", rows, n, n + 1)
+    result = links.score_links({"ip": m}, None, S)
+    assert len(result.table) == 0
+    comms = detect_communities(result, S)
+    assert comms.sizes.max() == 1
+
+
+def test_hub_above_degree_cap_still_adds_evidence_to_proposed_pairs():
+    settings = Settings(max_entity_degree=10)
+    n = 50
+    # Everyone uses template 0 (a hub above the cap); accounts 0 and 1 also share template 1.
+    rows = [(i, 0, 5) for i in range(n)] + [(0, 1, 5), (1, 1, 5)]
+    m = matrix("template", rows, n, 2, settings=settings)
+    t = links.score_links({"template": m}, None, settings).table
+    assert len(t) == 1
+    hub_idf = links.idf_weights(np.array([n]), n)[0]
+    assert t["template"].iloc[0] == pytest.approx(0.5 * 1.0 + 0.5 * hub_idf)  # sqrt(.5*.5)=.5
+
+
+def test_camouflage_neither_dilutes_the_fleet_nor_ties_it_to_strangers():
+    rng = np.random.default_rng(0)
+    fleet = np.arange(20)
+    legit = np.arange(20, 520)
+    rows = []
+    for a in fleet:  # 70 % on 5 private templates, 30 % on the popular template 0
+        rows += [(a, 1 + t, 14) for t in range(5)] + [(a, 0, 30)]
+    for a in legit:  # popular template plus a personal one
+        rows += [(a, 0, int(rng.integers(5, 20))), (a, 6 + a, 5)]
+    m = matrix("template", rows, 520, 6 + 520)
+    t = links.score_links({"template": m}, None, S).table
+    inside = t[(t["a"] < 20) & (t["b"] < 20)]
+    assert len(inside) == 20 * 19 // 2
+    # Five templates at 14 % each on both sides: 5 * 0.14 = 0.70 of the traffic, idf-weighted.
+    idf = links.idf_weights(np.array([20]), 520)[0]
+    assert inside["template"].min() >= 0.70 * idf
+    cross = t[(t["a"] < 20) & (t["b"] >= 20)]
+    assert len(cross) == 0 or cross["score"].max() < inside["score"].min() / 2
+    comms = detect_communities(links.score_links({"template": m}, None, S), S)
+    assert len(set(comms.membership[fleet])) == 1
+    assert comms.sizes[comms.membership[0]] == 20
+
+
+def test_planted_clique_is_recovered_among_noise_and_is_deterministic():
+    rng = np.random.default_rng(1)
+    n = 2000
+    clique = rng.choice(n, 30, replace=False)
+    rows = [(int(a), 0, 10) for a in clique] + [(int(a), 1, 10) for a in clique]
+    # noise: random pairs of other accounts, each pair sharing one card
+    others = np.setdiff1d(np.arange(n), clique)
+    for k in range(600):
+        a, b = rng.choice(others, 2, replace=False)
+        rows += [(int(a), 2 + k, 3), (int(b), 2 + k, 3)]
+    m = matrix("payment", rows, n, 602, n_events=np.full(n, 20))
+    res = links.score_links({"payment": m}, None, S)
+    c1 = detect_communities(res, S)
+    c2 = detect_communities(res, S)
+    assert np.array_equal(c1.membership, c2.membership)
+    assert len(set(c1.membership[clique])) == 1
+    assert c1.sizes[c1.membership[clique[0]]] == 30
+    assert c1.membership[clique[0]] == 0  # largest community gets id 0
+
+
+def _events_con(rows):
+    con = duckdb.connect()
+    df = pd.DataFrame(rows, columns=["account_id", "ts"])
+    con.register("events_df", df)
+    con.execute("CREATE TABLE events AS SELECT account_id, ts::TIMESTAMP AS ts FROM events_df")
+    ids = sorted(df["account_id"].unique())
+    codes = pd.DataFrame({"account_id": ids, "account_idx": np.arange(len(ids))})
+    con.register("codes", codes)
+    return con, ids
+
+
+def test_synchrony_finds_lockstep_accounts_but_not_always_on_services():
+    rng = np.random.default_rng(2)
+    t0 = dt.datetime(2026, 9, 1)
+    rows = []
+    waves = sorted(rng.choice(20_000, 200, replace=False))  # wave times in 90 s windows
+    for k in range(10):  # fleet: every account fires in every wave, within seconds
+        rows += [(f"fleet{k}", t0 + dt.timedelta(seconds=90 * int(w) + int(rng.integers(0, 30))))
+                 for w in waves]
+    for k in range(2):  # always-on services: active in every window
+        rows += [(f"svc{k}", t0 + dt.timedelta(seconds=90 * w + 5)) for w in range(20_000)]
+    for k in range(50):  # humans: random windows
+        rows += [(f"user{k}", t0 + dt.timedelta(seconds=90 * int(w)))
+                 for w in rng.choice(20_000, 40, replace=False)]
+    con, ids = _events_con(rows)
+    sig = window_signatures(con, "codes", len(ids), S)
+    idx = {a: i for i, a in enumerate(ids)}
+    cand = {tuple(p) for p in sig.candidate_pairs(S).tolist()}
+    assert (idx["fleet0"], idx["fleet1"]) in cand
+    pairs = np.array([[idx["fleet0"], idx["fleet1"]], [idx["svc0"], idx["svc1"]],
+                      [idx["user0"], idx["user1"]], [idx["fleet0"], idx["svc0"]]])
+    score = sig.score(pairs[:, 0], pairs[:, 1], S)
+    assert score[0] > 0.8
+    assert score[1] < 0.05 and score[2] < 0.05 and score[3] < 0.05
