@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,7 @@ class Detection:
     communities: pd.DataFrame
     links: pd.DataFrame
     settings: Settings
+    run_id: str
     timings: dict[str, float] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
     releases: dict[str, str] = field(default_factory=dict)
@@ -70,6 +73,14 @@ class Detection:
             timings=self.timings,
         )
         return out
+
+
+def make_run_id(settings: Settings, inputs: dict[str, Any]) -> str:
+    """A run tag: UTC time plus a digest of settings and inputs (what export tags nodes with)."""
+    digest = hashlib.sha256(
+        json.dumps([settings.to_dict(), inputs], sort_keys=True, default=str).encode()
+    ).hexdigest()[:8]
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + digest
 
 
 def signal_matrices(graph: HeteroGraph, dataset: Dataset, settings: Settings
@@ -181,6 +192,8 @@ def detect(
     if graph is None:
         with progress.step("graph"):
             graph = build_graph(dataset)
+    inputs = {k: describe_input(p) for k, p in dataset.input_paths().items() if p}
+    run_id = make_run_id(settings, inputs)
     n = len(graph.accounts)
     codes = pd.DataFrame({"account_id": graph.accounts["account_id"].to_numpy(),
                           "account_idx": np.arange(n, dtype=np.int64)})
@@ -199,13 +212,13 @@ def detect(
             releases = model_releases(dataset, settings)
             feats = account_features(graph, dataset, releases, settings)
             scored = score_communities(feats, signals, links, comms, settings)
-            communities = community_evidence(scored.communities, comms, signals, settings)
+            communities = community_evidence(scored.communities, comms, signals, settings, run_id)
     finally:
         dataset.con.unregister(_CODES)
     link_table = _links_with_ids(links, graph)
-    inputs = {k: describe_input(p) for k, p in dataset.input_paths().items() if p}
     return Detection(
         accounts=scored.accounts, communities=communities, links=link_table, settings=settings,
+        run_id=run_id,
         timings=dict(progress.timings), inputs=inputs,
         releases={m: t.isoformat() for m, t in releases.items()},
     )

@@ -6,6 +6,8 @@ states a measured fact ("4 payment methods shared by 58 of 58 accounts"), never 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -74,8 +76,15 @@ def evidence_lines(row: pd.Series, settings: Settings) -> list[str]:
     return lines
 
 
+def browser_query(run_id: str, community_id: int) -> str:
+    """The community query with its parameters, ready to paste into Neo4j Browser."""
+    return (f":param run_id => {json.dumps(run_id)}\n:param community_id => {int(community_id)}\n"
+            f"{COMMUNITY_QUERY}")
+
+
 def community_evidence(communities: pd.DataFrame, comms: Communities,
-                       signals: dict[str, SignalMatrix], settings: Settings) -> pd.DataFrame:
+                       signals: dict[str, SignalMatrix], settings: Settings,
+                       run_id: str) -> pd.DataFrame:
     """Keep communities of 2+ accounts, ranked by suspicion, with evidence, top shared
     entities and the Cypher query (with its parameter) that shows each in Neo4j."""
     keep = comms.sizes >= 2
@@ -92,7 +101,7 @@ def community_evidence(communities: pd.DataFrame, comms: Communities,
     out.loc[reportable, "evidence"] = [
         "; ".join(evidence_lines(row, settings)) for _, row in out[reportable].iterrows()
     ]
-    out["cypher"] = [f":param community_id => {c}\n{COMMUNITY_QUERY}" for c in out["community_id"]]
+    out["cypher"] = [browser_query(run_id, c) for c in out["community_id"]]
     out = out.sort_values(["suspicion", "size"], ascending=[False, False], kind="stable")
     first = ["community_id", "size", "suspicion", "flagged", "n_flagged_accounts", "actor",
              "evidence", *_TOP_ENTITIES.values(), "cypher"]

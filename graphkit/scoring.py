@@ -58,9 +58,11 @@ INDICATOR_WEIGHTS: dict[str, float] = {
 }
 
 # The Cypher an investigator runs (after `graphkit export`) to see a community and what ties it
-# together. Parameters only; the value goes in with `:param community_id => N` in Neo4j Browser.
+# together: its members and every entity two or more of them share. Parameters only; in Neo4j
+# Browser they are set with `:param run_id => '...'` and `:param community_id => N`.
 COMMUNITY_QUERY = (
-    "MATCH (c:Community {community_id: $community_id})<-[m:MEMBER_OF]-(a:Account) "
+    "MATCH (c:Community {run_id: $run_id, community_id: $community_id})"
+    "<-[m:MEMBER_OF]-(a:Account) "
     "OPTIONAL MATCH (a)-[r:USED_IP|PAID_WITH|SENT|USED_AGENT]->(e) "
     "WITH c, a, m, r, e, count { (e)<-[]-(:Account)-[:MEMBER_OF]->(c) } AS members_using "
     "WHERE e IS NULL OR members_using >= 2 "

@@ -148,6 +148,7 @@ def write_manifest(
     inputs: dict[str, Any],
     outputs: dict[str, Any],
     timings: dict[str, float] | None = None,
+    run_id: str | None = None,
 ) -> Path:
     """Write ``manifest.json`` into ``out_dir``: how to reproduce what lies beside it."""
     from graphkit import __version__
@@ -155,6 +156,7 @@ def write_manifest(
     manifest = {
         "graphkit_version": __version__,
         "command": command,
+        "run_id": run_id,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "settings": settings.to_dict() if settings is not None else None,
