@@ -50,6 +50,7 @@ class Detection:
     timings: dict[str, float] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
     releases: dict[str, str] = field(default_factory=dict)
+    graph: HeteroGraph | None = field(default=None, repr=False)
 
     def flagged_communities(self) -> pd.DataFrame:
         return self.communities[self.communities["flagged"]]
@@ -64,6 +65,8 @@ class Detection:
         self.accounts.to_csv(out / "accounts.csv", index=False)
         self.communities.to_csv(out / "communities.csv", index=False)
         self.links.to_csv(out / "links.csv", index=False, float_format="%.4f")
+        if self.graph is not None:  # export reads entities and their aggregates from here
+            self.graph.save(out / "graph")
         write_manifest(
             out, command="detect", settings=self.settings, inputs=self.inputs,
             outputs={"accounts": len(self.accounts), "communities": len(self.communities),
@@ -218,7 +221,7 @@ def detect(
     link_table = _links_with_ids(links, graph)
     return Detection(
         accounts=scored.accounts, communities=communities, links=link_table, settings=settings,
-        run_id=run_id,
+        run_id=run_id, graph=graph,
         timings=dict(progress.timings), inputs=inputs,
         releases={m: t.isoformat() for m, t in releases.items()},
     )
