@@ -1,9 +1,27 @@
-"""`graphkit simulate` (being built)."""
+"""`graphkit simulate OUT`: write a synthetic request log with planted campaigns."""
+
+from __future__ import annotations
 
 import click
 
+from graphkit.progress import Progress
+from graphkit.simulate import simulate
+
 
 @click.command("simulate")
-def command() -> None:
-    """Not built yet."""
-    raise click.UsageError("'simulate' is not built yet")
+@click.argument("out", type=click.Path(file_okay=False, writable=True))
+@click.option("--scale", type=float, default=0.1, show_default=True,
+              help="Size: 1.0 is about 30M events and 120k accounts.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Random seed; the same seed and scale give the same files.")
+@click.option("--prompts", is_flag=True,
+              help="Write a generated 'prompt' column instead of 'template_hash'.")
+def command(out: str, scale: float, seed: int, prompts: bool) -> None:
+    """Write events.parquet, accounts.csv, truth.csv and seeds.csv into OUT."""
+    res = simulate(out, scale=scale, seed=seed, prompts=prompts, progress=Progress())
+    campaign = sum(res.events_by_campaign.values())
+    click.echo(f"{res.n_events:,} events, {res.n_accounts:,} accounts -> {res.out_dir}")
+    for name, n_acc in sorted(res.accounts_by_campaign.items()):
+        click.echo(f"  campaign {name}: {n_acc:,} accounts, "
+                   f"{res.events_by_campaign[name]:,} events")
+    click.echo(f"  campaign share of events: {campaign / max(res.n_events, 1):.0%}")
