@@ -188,7 +188,7 @@ def evaluate(result_dir: str | Path, truth_path: str | Path, *, naive: bool = Tr
 
         manifest = json.loads((result_dir / "manifest.json").read_text(encoding="utf-8"))
         inputs = manifest["inputs"]
-        dataset = load(inputs["events"]["path"],
+        dataset = load([e["path"] for e in inputs["events"]],
                        accounts=(inputs.get("accounts") or {}).get("path"))
         rows.append(score_method("naive", naive_components(build_graph(dataset)), truth))
     return rows

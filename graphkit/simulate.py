@@ -385,6 +385,8 @@ class _World:
     events: list[dict[str, np.ndarray]] = field(default_factory=list)
     prefixes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
     next_prefix: int = 0
+    spaces: dict[str, np.ndarray] = field(default_factory=dict)
+    used: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         first = np.repeat(np.arange(1, 224), 256)
@@ -400,19 +402,28 @@ class _World:
         self.n_ips += len(strings)
         return codes
 
-    def ipv4(self, n: int, provider: int = -1, per_subnet: int = 20) -> np.ndarray:
-        """``n`` new distinct IPv4 addresses, about ``per_subnet`` of them per /24."""
-        n_sub = max(1, -(-n // per_subnet), -(-n // 254))
-        n_blocks = -(-n_sub // 256)
-        blocks = self.prefixes[self.next_prefix:self.next_prefix + n_blocks]
-        self.next_prefix += n_blocks
-        sub = self.rng.choice(n_blocks * 256, n_sub, replace=False)
-        slot = self.rng.choice(n_sub * 254, n, replace=False)
-        s = sub[slot // 254]
-        u = np.uint64
-        addr = ((blocks[s // 256].astype(u) << u(16)) | ((s % 256).astype(u) << u(8))
-                | (slot % 254 + 1).astype(u))
-        octets = [pa.array((addr >> np.uint64(b)) & np.uint64(255)).cast(pa.string())
+    def ipv4(self, n: int, provider: int = -1, space: str = "residential",
+             blocks: int = 2) -> np.ndarray:
+        """``n`` new distinct IPv4 addresses drawn uniformly from the /16 blocks of the address
+        space ``space`` (given ``blocks`` /16s on first use). Every population draws its home
+        and office addresses from one residential space, and a provider's tenants share its
+        blocks, so no population sits in address blocks of its own."""
+        if space not in self.spaces:
+            self.spaces[space] = self.prefixes[self.next_prefix:self.next_prefix + blocks]
+            self.next_prefix += blocks
+        pool = self.spaces[space].astype(np.uint64)
+        used = self.used.get(space, np.zeros(0, np.uint64))
+        out = np.zeros(0, np.uint64)
+        while len(out) < n:  # a few rounds at most: candidates rarely collide
+            k = (n - len(out)) * 5 // 4 + 16
+            cand = ((pool[self.rng.integers(0, len(pool), k)] << np.uint64(16))
+                    | self.rng.integers(256, 65280, k).astype(np.uint64))
+            cand = cand[(cand % np.uint64(256) != 0) & (cand % np.uint64(256) != 255)]
+            cand = cand[~np.isin(cand, used) & ~np.isin(cand, out)]
+            _, idx = np.unique(cand, return_index=True)
+            out = np.concatenate([out, cand[np.sort(idx)]])[:n]
+        self.used[space] = np.concatenate([used, out])
+        octets = [pa.array((out >> np.uint64(b)) & np.uint64(255)).cast(pa.string())
                   for b in (24, 16, 8, 0)]
         return self._add_ips(pc.binary_join_element_wise(*octets, "."), provider)
 
@@ -680,7 +691,7 @@ def _hosted(rng: np.random.Generator, w: _World, n_ips: np.ndarray) -> np.ndarra
     codes = np.empty(len(prov), np.int64)
     for p in range(len(_HOSTING)):  # one allocation per provider
         sel = prov == p
-        codes[sel] = w.ipv4(int(sel.sum()), _HOSTING[p], per_subnet=120)
+        codes[sel] = w.ipv4(int(sel.sum()), _HOSTING[p], space=PROVIDERS[_HOSTING[p]])
     return codes
 
 
@@ -703,7 +714,7 @@ def _household_ips(rng: np.random.Generator, w: _World, n: int) -> tuple[np.ndar
     k = 1 + rng.binomial(2, 0.3, n)
     v6 = np.repeat(rng.random(n) < 0.15, k)
     codes = np.empty(int(k.sum()), np.int64)
-    codes[~v6] = w.ipv4(int((~v6).sum()), per_subnet=12)
+    codes[~v6] = w.ipv4(int((~v6).sum()))
     codes[v6] = w.ipv6(int(v6.sum()), n_prefixes=40)
     return codes, np.cumsum(k) - k
 
@@ -793,7 +804,7 @@ def _office(rng, w: _World, sh: _Shared, n_target: int, n_ev: int) -> None:
     first = w.accounts(_Accounts("office", "", "", created, card, domains.take(pa.array(comp)),
                                  org[comp], banned))
     n_nat = 1 + rng.binomial(2, 0.3, n_comp)
-    nat = w.ipv4(int(n_nat.sum()), per_subnet=6)
+    nat = w.ipv4(int(n_nat.sum()))
     nat_first = np.cumsum(n_nat) - n_nat
     start, end = _active(created, banned)
     tz = _TZ[rng.choice(len(_TZ), n_comp, p=_TZ_P / _TZ_P.sum())][comp]
@@ -802,7 +813,7 @@ def _office(rng, w: _World, sh: _Shared, n_target: int, n_ev: int) -> None:
     c = comp[acc]
     ip = nat[nat_first[c] + (rng.random(len(acc)) * n_nat[c]).astype(np.int64)]
     remote = (rng.random(int(sess.max()) + 1) < 0.08)[sess]  # working from home
-    home = w.ipv4(n, per_subnet=12)
+    home = w.ipv4(n)
     ip[remote] = home[acc[remote]]
     # The internal app: 2-8 templates per company, some frames shared by many companies.
     n_int = rng.integers(2, 9, n_comp)
@@ -832,7 +843,7 @@ def _vpn(rng, w: _World, sh: _Shared, n: int, n_ev: int) -> None:
     first, acc, ts, sess, _, _ = _people(rng, w, "vpn", n, n_ev, w.cards(n), ban=0.004)
     pp = np.array([30, 25, 20, 15, 10], float)
     ip = _pool_ip(rng, sh.vpn + [sh.resi], rng.choice(5, n, p=pp / pp.sum()), acc, sess)
-    own = w.ipv4(n, per_subnet=12)
+    own = w.ipv4(n)
     off = (rng.random(int(sess.max()) + 1) < 0.2)[sess]  # VPN switched off
     ip[off] = own[acc[off]]
     _people_traffic(rng, w, sh, first, acc, ts, ip, n, (2, 3), 0.08, _BROWSER, 120, [55, 35, 10])
@@ -856,9 +867,11 @@ def _datacenter(rng, w: _World, sh: _Shared, n_target: int, n_ev: int) -> None:
     # their own users around the clock.
     period = np.array([1, 5, 10, 15, 30, 60])[rng.integers(0, 6, n)] * MIN
     timer = rng.random(n) < 0.5
-    n_ticks = np.maximum((end - start) // period, 1)
+    # Timers fire on the wall clock (:00, :05, ...), so unrelated apps fire together.
+    first_tick = -(-start // period) * period
+    n_ticks = np.maximum((end - first_tick) // period, 1)
     tick = (rng.random(len(acc)) * n_ticks[acc]).astype(np.int64)
-    t_timer = start[acc] + tick * period[acc] + rng.integers(0, 20 * SEC, len(acc))
+    t_timer = first_tick[acc] + tick * period[acc] + rng.integers(0, 20 * SEC, len(acc))
     _, t_users, _ = _sessions(rng, counts, start, end, np.zeros(n), _FLAT_HOURS, 20, 30 * MIN)
     ts = np.where(timer[acc], t_timer, t_users)
     # Each app rents 1-4 addresses of its own at one hosting provider.
@@ -964,7 +977,7 @@ def _diversified(rng, w: _World, sh: _Shared, n: int, n_ev: int) -> None:
     path = rng.choice(3, n, p=[0.5, 0.3, 0.2])
     vpn = _pool_ip(rng, sh.vpn, rng.integers(0, len(sh.vpn), n), acc, sess)
     ip = np.where(path[acc] == 1, vpn, _in_pool(rng, sh.resi, int(sess.max()) + 1)[sess])
-    own = w.ipv4(n, per_subnet=12)
+    own = w.ipv4(n)
     ip = np.where(path[acc] == 2, own[acc], ip)
     shared = w.frames(_AGENTIC_FRAMES, np.repeat(np.arange(len(_AGENTIC_FRAMES)), 5),
                       _AGENTIC_WORDS * len(_AGENTIC_FRAMES))
@@ -1053,9 +1066,9 @@ def _hydra(rng, w: _World, sh: _Shared, n_slots: int, n_ev: int) -> None:
 # --- orchestration ---------------------------------------------------------------------------
 # (population, generator, accounts at scale 1, events at scale 1, min accounts, min events)
 _POPULATIONS = [
-    ("home", _home, 52_000, 4_300_000, 40, 300),
+    ("home", _home, 56_000, 4_800_000, 40, 300),
     ("carrier_nat", _carrier, 16_000, 900_000, 15, 80),
-    ("office", _office, 14_000, 3_000_000, 12, 200),
+    ("office", _office, 14_000, 3_300_000, 12, 200),
     ("vpn", _vpn, 8_000, 600_000, 10, 60),
     ("datacenter_app", _datacenter, 1_500, 4_000_000, 3, 300),
     ("reseller_customer", _reseller_customers, 5_000, 400_000, 8, 50),
@@ -1073,14 +1086,17 @@ def _shared_pools(rng: np.random.Generator, w: _World, scale: float) -> _Shared:
     popular = rng.permutation(popular)
     zipf = 1.0 / np.arange(1, len(popular) + 1)
     coding = w.frames(_CODING_AGENT)
-    carriers = [w.ipv4(_size(scale, 512, 8), per_subnet=250),
-                w.ipv4(_size(scale, 256, 8), per_subnet=250),
+    # Residential space sized so addresses stay sparse (a few per /24) at any scale.
+    w.ipv4(0, space="residential", blocks=max(8, round(200 * scale)))
+    carriers = [w.ipv4(_size(scale, 512, 8), space="carrier-a", blocks=1),
+                w.ipv4(_size(scale, 256, 8), space="carrier-b", blocks=1),
                 w.ipv6(_size(scale, 256, 8), n_prefixes=2),
-                w.ipv4(_size(scale, 128, 6), per_subnet=250)]
-    vpn = [w.ipv4(_size(scale, s, 4), p, per_subnet=60)
+                w.ipv4(_size(scale, 128, 6), space="carrier-c", blocks=1)]
+    vpn = [w.ipv4(_size(scale, s, 4), p, space=PROVIDERS[p], blocks=1)
            for s, p in zip([200, 120, 80, 60], _VPN)]
-    resi = w.ipv4(_size(scale, 6000, 30), _RESI, per_subnet=3)
-    relay = w.ipv4(_size(scale, 400, 10), _RELAY, per_subnet=80)
+    # Residential proxies are home connections: their addresses are in the residential space.
+    resi = w.ipv4(_size(scale, 6000, 30), _RESI)
+    relay = w.ipv4(_size(scale, 400, 10), _RELAY, space=PROVIDERS[_RELAY], blocks=1)
     return _Shared(popular, zipf / zipf.sum(), coding, carriers, vpn, resi, relay)
 
 

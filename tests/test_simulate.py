@@ -161,6 +161,20 @@ def test_nothing_in_ids_or_domains_gives_campaigns_away(small):
         assert set(fleet_ev["proxy_provider"].dropna()) <= set(legit["proxy_provider"].dropna())
 
 
+def test_fleets_hide_in_shared_address_space(small):
+    _, d = small
+    ev = d["events"]
+    v4 = ev[~ev["ip"].str.contains(":")]
+    block = v4["ip"].str.rsplit(".", n=2).str[0]  # the /16
+    residential = v4["proxy_provider"].isna()
+    legit = set(block[residential & v4["kind"].isin(LEGIT)])
+    fleet = set(block[residential & v4["kind"].isin(FLEETS)])
+    assert fleet and fleet <= legit  # no /16 of home addresses belongs to a fleet alone
+    # Datacenter apps on timers fire on the wall clock, together with unrelated apps.
+    dc = ev[ev["kind"] == "datacenter_app"]
+    assert (dc["ts"].dt.second < 20).mean() > 0.5
+
+
 def test_reasoning_fleet_fires_synchronized_waves(small):
     _, d = small
     ev, acc = d["events"], d["accounts"]

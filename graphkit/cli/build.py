@@ -1,9 +1,60 @@
-"""`graphkit build` (being built)."""
+"""`graphkit build`: load and validate events, build the heterogeneous graph, print its size."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import click
 
+from graphkit.graph import build_graph
+from graphkit.ingest import load
+from graphkit.progress import Progress
+
 
 @click.command("build")
-def command() -> None:
-    """Not built yet."""
-    raise click.UsageError("'build' is not built yet")
+@click.argument("events", nargs=-1, required=True)
+@click.option("--accounts", "accounts", type=click.Path(dir_okay=False),
+              help="Accounts file (CSV or Parquet).")
+@click.option("--seeds", "seeds", type=click.Path(dir_okay=False),
+              help="Seeds file (CSV: account_id, actor).")
+@click.option("--out", "out", type=click.Path(file_okay=False),
+              help="Save the graph here (Parquet tables + manifest.json).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object of counts.")
+@click.option("--on-bad-rows", type=click.Choice(["error", "skip"]), default="error",
+              show_default=True, help="Stop at the first bad row, or skip and count bad rows.")
+@click.option("--rejects", "rejects", type=click.Path(dir_okay=False),
+              help="With --on-bad-rows skip: write skipped rows here (CSV).")
+def command(events: tuple[str, ...], accounts: str | None, seeds: str | None, out: str | None,
+            as_json: bool, on_bad_rows: str, rejects: str | None) -> None:
+    """Build the account graph from EVENTS (files, globs or directories).
+
+    \b
+    Example:
+      graphkit build logs/ --accounts accounts.csv --out graph/ --json
+    """
+    progress = Progress()
+    spec = list(events) if len(events) > 1 else events[0]
+    dataset = load(spec, accounts, seeds, on_bad_rows=on_bad_rows,  # type: ignore[arg-type]
+                   rejects_path=rejects, progress=progress)
+    graph = build_graph(dataset, progress=progress)
+    if out:
+        with progress.step("save"):
+            graph.save(Path(out))
+    summary = graph.summary()
+    if as_json:
+        click.echo(json.dumps(summary))
+        if dataset.rejects.total:
+            click.echo(f"skipped {dataset.rejects.total} bad rows", err=True)
+        return
+    click.echo(f"events: {dataset.n_events}")
+    for section in ("nodes", "edges"):
+        click.echo(f"{section}:")
+        for name, n in summary[section].items():
+            click.echo(f"  {name:<15} {n}")
+    if dataset.rejects.total:
+        reasons = ", ".join(f"{k}={v}" for k, v in dataset.rejects.by_reason.items())
+        where = f" -> {dataset.rejects.path}" if dataset.rejects.path else ""
+        click.echo(f"skipped {dataset.rejects.total} bad rows ({reasons}){where}")
+    if out:
+        click.echo(f"saved to {out}")
