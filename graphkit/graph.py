@@ -341,7 +341,7 @@ def build_graph(dataset: Dataset, progress: Progress | None = None) -> HeteroGra
                     "SELECT account_id, account_idx AS code FROM accounts")
     nodes: dict[str, pd.DataFrame] = {"Account": accounts}
     edges: dict[str, pd.DataFrame] = {}
-    present = {c: con.execute(f"SELECT count({c}) FROM events").fetchone()[0] > 0
+    present = {c: con.execute(f"SELECT count({c}) FROM events").fetchall()[0][0] > 0
                for c in OPTIONAL_NODE_TYPES.values()}
     for etype, (src_t, dst_t, col) in EDGE_TYPES.items():
         if src_t != "Account":
@@ -368,7 +368,7 @@ def build_graph(dataset: Dataset, progress: Progress | None = None) -> HeteroGra
             codes = f"_codes_{col}"
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {codes} AS SELECT CAST(row_number() OVER "
-                "(ORDER BY k) - 1 AS INTEGER) AS code, k AS key, sum(n) AS n_events, "
+                "(ORDER BY k) - 1 AS INTEGER) AS code, k AS key, CAST(sum(n) AS BIGINT) AS n_events, "
                 "count(*) AS n_accounts, min(f) AS first_seen, max(l) AS last_seen "
                 f"FROM {agg} GROUP BY k")
             nodes[dst_t] = _fetch(con, f"SELECT * EXCLUDE (code) FROM {codes} ORDER BY code")
@@ -381,7 +381,7 @@ def build_graph(dataset: Dataset, progress: Progress | None = None) -> HeteroGra
             "WHERE proxy_provider IS NOT NULL GROUP BY ALL")
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _codes_proxy_provider AS SELECT CAST(row_number() "
-            "OVER (ORDER BY k) - 1 AS INTEGER) AS code, k AS key, sum(n) AS n_events, "
+            "OVER (ORDER BY k) - 1 AS INTEGER) AS code, k AS key, CAST(sum(n) AS BIGINT) AS n_events, "
             "count(*) AS n_ips, min(f) AS first_seen, max(l) AS last_seen "
             "FROM _agg_proxy GROUP BY k")
         nodes["ProxyProvider"] = _fetch(
@@ -391,9 +391,7 @@ def build_graph(dataset: Dataset, progress: Progress | None = None) -> HeteroGra
         edges["OPERATED_BY"] = _edges_from(con, "_agg_proxy", "_ip_codes", "ip",
                                            "_codes_proxy_provider", "_ip_codes")
     ordered_nodes = {t: nodes[t] for t in NODE_TYPES if t in nodes}
-    ordered_edges = {t: edges[t] for t in EDGE_TYPES if t in edges}
-    for df in ordered_edges.values():
-        df.reset_index(drop=True, inplace=True)
+    ordered_edges = {t: edges[t].reset_index(drop=True) for t in EDGE_TYPES if t in edges}
     return HeteroGraph(ordered_nodes, ordered_edges, {
         "n_events": dataset.n_events,
         "sources": [f.path for f in dataset.files],

@@ -19,7 +19,7 @@ per reason and writes them verbatim to ``rejects_path``.
 >>> ds = load(d / "events.csv")
 >>> ds.n_events, list(ds.accounts["account_id"])
 (2, ['a1', 'a2'])
->>> ds.con.execute("SELECT count(DISTINCT template_hash) FROM events").fetchone()[0]
+>>> ds.con.execute("SELECT count(DISTINCT template_hash) FROM events").fetchall()[0][0]
 1
 """
 
@@ -35,12 +35,14 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graphkit import templates
@@ -160,7 +162,7 @@ class Dataset:
     @property
     def n_events(self) -> int:
         """Number of loaded events."""
-        row = self.con.execute("SELECT count(*) FROM events").fetchone()
+        row = self.con.execute("SELECT count(*) FROM events").fetchall()[0]
         return int(row[0]) if row else 0
 
     def events(self, limit: int | None = None) -> pd.DataFrame:
@@ -272,9 +274,10 @@ def _sniff(path: Path, kind: Kind, gz: bool) -> None:
         raise FormatError("this looks like JSON, not CSV", file=str(path), line=1)
 
 
-def _open_text(path: Path, gz: bool) -> io.TextIOWrapper:
-    raw = gzip.open(path, "rb") if gz else open(path, "rb")
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+@contextmanager
+def _open_text(path: Path, gz: bool) -> Iterator[io.TextIOWrapper]:
+    with (gzip.open(path, "rb") if gz else open(path, "rb")) as raw:
+        yield io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
 @dataclass
@@ -420,7 +423,7 @@ class _Loader:
     def _open_parquet(self, path: Path) -> _Source:
         try:
             names = pq.read_schema(path).names
-        except Exception as exc:  # pyarrow raises several types for corrupt files
+        except (pa.ArrowException, OSError) as exc:  # corrupt footer, truncated file, ...
             raise FormatError(f"not a readable Parquet file ({exc})", file=str(path)) from None
         _check_duplicates(names, str(path))
         rel = f"read_parquet({_lit(str(path))}, file_row_number=true)"
@@ -568,7 +571,7 @@ class _Loader:
         if not checks:
             return "TRUE"
         any_bad = " OR ".join(c.bad_sql for c in checks)
-        row = self.con.execute(f"SELECT count(*) FROM {conv} WHERE {any_bad}").fetchone()
+        row = self.con.execute(f"SELECT count(*) FROM {conv} WHERE {any_bad}").fetchall()[0]
         if not row or row[0] == 0:
             return "TRUE"
         which = "CASE " + " ".join(
@@ -751,9 +754,9 @@ def _load_events(loader: _Loader, files: list[Path], progress: Progress) -> list
             table.widen(src, has_prompt)
             names = list(EVENT_COLUMNS) + (["prompt"] if has_prompt else []) + extras
             cols = ", ".join(_ident(n) for n in names)
-            before = con.execute("SELECT count(*) FROM events").fetchone()[0]
+            before = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
             con.execute(f"INSERT INTO events ({cols}) SELECT {cols} FROM {conv} WHERE {where}")
-            after = con.execute("SELECT count(*) FROM events").fetchone()[0]
+            after = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
             if src.stage:
                 con.execute(f"DROP TABLE IF EXISTS {src.stage}")
         loaded = int(after - before)
@@ -808,7 +811,7 @@ def _load_side(loader: _Loader, path: Path, role: str, spec: dict[str, str],
     where = loader.validate(src, conv, checks)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _{role} AS SELECT {', '.join(spec)} FROM {conv} "
                 f"WHERE {where} ORDER BY _rid")
-    n = con.execute(f"SELECT count(*) FROM _{role}").fetchone()[0]
+    n = con.execute(f"SELECT count(*) FROM _{role}").fetchall()[0][0]
     rejected = sum(1 for r in loader.rejects if r[0] == file)
     return SourceFile(file, src.kind, role, int(n), rejected), f"_{role}"
 
@@ -825,7 +828,8 @@ def _build_accounts(con: duckdb.DuckDBPyConnection, has_file: bool) -> pd.DataFr
     con.execute(
         "CREATE OR REPLACE TABLE accounts AS "
         "WITH ev AS (SELECT account_id, count(*) AS n_events, min(ts) AS first_seen, "
-        "max(ts) AS last_seen, sum(tokens_in) AS tokens_in, sum(tokens_out) AS tokens_out "
+        "max(ts) AS last_seen, CAST(sum(tokens_in) AS BIGINT) AS tokens_in, "
+        "CAST(sum(tokens_out) AS BIGINT) AS tokens_out "
         f"FROM events GROUP BY account_id), side AS ({side}) "
         "SELECT CAST(row_number() OVER (ORDER BY account_id) - 1 AS INTEGER) AS account_idx, "
         "account_id, " + ", ".join(f"side.{c}" for c in attrs) + ", "

@@ -71,7 +71,7 @@ def normalize(prompt: str) -> str:
     """Normalize one prompt with the same SQL used on the events table."""
     con = duckdb.connect()
     try:
-        row = con.execute(f"SELECT {normalize_sql('$p')}", {"p": prompt}).fetchone()
+        row = con.execute(f"SELECT {normalize_sql('$p')}", {"p": prompt}).fetchall()[0]
     finally:
         con.close()
     assert row is not None
@@ -82,7 +82,7 @@ def template_hash(prompt: str) -> str:
     """Template hash of one prompt, identical to the hash derived during ingestion."""
     con = duckdb.connect()
     try:
-        row = con.execute(f"SELECT {template_hash_sql('$p')}", {"p": prompt}).fetchone()
+        row = con.execute(f"SELECT {template_hash_sql('$p')}", {"p": prompt}).fetchall()[0]
     finally:
         con.close()
     assert row is not None
