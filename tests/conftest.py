@@ -11,11 +11,16 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from neo4j import Driver, GraphDatabase
 
 from graphkit import neo4j_server as ns
+from graphkit.cli import main
+
+SIM_SMALL = Path(__file__).resolve().parent.parent / "fixtures" / "sim-small"
 
 
 def _free_port() -> int:
@@ -58,7 +63,7 @@ def neo4j_driver(neo4j_server: ns.ServerInfo) -> Iterator[Driver]:
     driver = GraphDatabase.driver(neo4j_server.bolt_uri, auth=None)
     with driver.session() as session:
         session.run(
-            "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
         ).consume()
         session.run(
             "CALL gds.graph.list() YIELD graphName "
@@ -69,3 +74,24 @@ def neo4j_driver(neo4j_server: ns.ServerInfo) -> Iterator[Driver]:
         yield driver
     finally:
         driver.close()
+
+
+def _detect(out: Path, *extra: str) -> Path:
+    """Run `graphkit detect` on the checked-in simulated scenario into ``out``."""
+    res = CliRunner().invoke(main, [
+        "detect", str(SIM_SMALL / "events.parquet"), "--accounts", str(SIM_SMALL / "accounts.csv"),
+        "--seeds", str(SIM_SMALL / "seeds.csv"), "--out", str(out), *extra])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+@pytest.fixture(scope="session")
+def sim_detection(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A detection output directory for fixtures/sim-small (default settings)."""
+    return _detect(tmp_path_factory.mktemp("detect") / "out")
+
+
+@pytest.fixture(scope="session")
+def sim_detection_other(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second detection run over the same scenario with other settings (another run id)."""
+    return _detect(tmp_path_factory.mktemp("detect-other") / "out", "--flag-threshold", "0.45")
