@@ -328,9 +328,8 @@ def select(result_dir: str | os.PathLike[str], communities: str | Sequence[int] 
         .reset_index(drop=True)
     rels["MEMBER_OF"] = pd.DataFrame({START: acc["account_id"], END: acc["community_id"],
                                       "membership": acc["membership"]})
-    for rel, table in rels.items():
-        if rel != "MEMBER_OF":
-            table["run_id"] = run_id
+    for table in rels.values():
+        table["run_id"] = run_id
     # Same label order on every path, so reports and CSV files line up.
     ordered = {k: nodes[k] for k in NODE_KEYS if k in nodes}
     return Selection(run_id=run_id, nodes=ordered, relationships=rels, community_ids=chosen)

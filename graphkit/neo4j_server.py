@@ -693,13 +693,15 @@ def admin_import(
     delimiter: str = ",",
     array_delimiter: str = ";",
     id_type: str = "string",
+    multiline_fields: bool = False,
     heap: str = "1g",
 ) -> ImportReport:
     """Bulk-load CSVs into a new database with ``neo4j-admin database import full``.
 
     ``nodes`` are ``(label or None, file or [header file, data files...])`` pairs (``None``
     when the file has a ``:LABEL`` column; ``"A:B"`` for two labels); ``relationships`` are
-    ``(type or None, files)`` likewise. The store is written to ``INSTANCE/data`` (the home by
+    ``(type or None, files)`` likewise. ``multiline_fields`` lets quoted values span lines
+    (slower: the tool then parses each file on one thread). The store is written to ``INSTANCE/data`` (the home by
     default), whose server must be stopped. Bad rows are errors, never skipped. Serve the
     result with ``start(instance=..., database=database)`` on a fresh instance, or import as
     ``neo4j`` into a stopped home.
@@ -764,6 +766,7 @@ def admin_import(
         f"--delimiter={delimiter}",
         f"--array-delimiter={array_delimiter}",
         f"--id-type={id_type}",
+        f"--multiline-fields={'true' if multiline_fields else 'false'}",
         f"--report-file={inst / 'logs' / f'import-{database}.report'}",
         f"--overwrite-destination={'true' if overwrite else 'false'}",
         "--verbose",  # makes the tool name the file, line and field of bad input
