@@ -29,6 +29,7 @@ import csv
 import glob as globmod
 import gzip
 import io
+import ipaddress
 import os
 import re
 import shutil
@@ -112,6 +113,9 @@ _IPV6 = "|".join(
 )
 IP_REGEX = f"{_IPV4}|{_IPV6}"
 
+# Blanks around values (spaces, tabs, stray CR/LF) are not data: a value of blanks only is
+# missing, and timestamps, IPs and numbers are read without them.
+_WS_SQL = "' \t\r\n'"
 _MAX_LINE = 1 << 27  # 128 MiB: huge prompts are valid input
 _TEMPORAL = ("TIMESTAMP", "DATE")
 _INTEGER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
@@ -173,6 +177,12 @@ class Dataset:
 
 # --------------------------------------------------------------------------------------------
 # SQL helpers
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    """A library's exception text folded onto one line (error messages are one line)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _ident(name: str) -> str:
@@ -261,7 +271,7 @@ def _sniff(path: Path, kind: Kind, gz: bool) -> None:
             with gzip.open(path, "rb") as fh:
                 head = fh.read(4)
         except (OSError, EOFError) as exc:
-            raise FormatError(f"corrupt gzip stream ({exc})", file=str(path)) from None
+            raise FormatError(f"corrupt gzip stream ({_one_line(exc)})", file=str(path)) from None
         if not head:
             raise FormatError("empty file (after decompression)", file=str(path))
     if head.startswith(b"PAR1"):
@@ -272,6 +282,25 @@ def _sniff(path: Path, kind: Kind, gz: bool) -> None:
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if kind == "csv" and stripped[:1] in (b"{", b"["):
         raise FormatError("this looks like JSON, not CSV", file=str(path), line=1)
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")  # undecodable bytes under surrogateescape
+
+
+def _normalize_newlines(src: Path, gz: bool, dst: Path) -> None:
+    """Copy ``src`` (decompressed) to ``dst`` with CRLF turned into LF.
+
+    DuckDB's strict CSV reader refuses a file that mixes LF and CRLF line ends (files
+    concatenated from several systems); this copy is made only after such a refusal. It keeps
+    every line where it was, so reported line numbers still point into the original file.
+    """
+    with (gzip.open(src, "rb") if gz else open(src, "rb")) as fin, open(dst, "wb") as fout:
+        carry = b""
+        while chunk := fin.read(1 << 22):
+            chunk = carry + chunk
+            carry = b"\r" if chunk.endswith(b"\r") else b""
+            fout.write(chunk[:len(chunk) - len(carry)].replace(b"\r\n", b"\n"))
+        fout.write(carry)
 
 
 @contextmanager
@@ -313,11 +342,14 @@ def _csv_records(path: Path, gz: bool) -> Iterator[tuple[int, list[str], _Record
 
 def _csv_header(path: Path, gz: bool) -> list[str]:
     try:
-        for _, fields, _rec in _csv_records(path, gz):
+        for _, fields, rec in _csv_records(path, gz):
             if fields:
+                if _SURROGATE.search(rec.raw):
+                    raise FormatError("bytes are not valid UTF-8 in the header", file=str(path),
+                                      line=rec.start_line)
                 return fields
     except csv.Error as exc:
-        raise FormatError(f"cannot read the CSV header ({exc})", file=str(path), line=1) from None
+        raise FormatError(f"cannot read the CSV header ({_one_line(exc)})", file=str(path), line=1) from None
     raise FormatError("empty file (no header line)", file=str(path))
 
 
@@ -343,7 +375,7 @@ def _raw_repr_sql(col: str) -> str:
 def _ts_conv(raw: str, duck_type: str, file: str, column: str) -> str:
     base = _base_type(duck_type)
     if base == "VARCHAR":
-        return f"CAST(try_cast(trim({raw}) AS TIMESTAMPTZ) AS TIMESTAMP)"
+        return f"CAST(try_cast(trim({raw}, {_WS_SQL}) AS TIMESTAMPTZ) AS TIMESTAMP)"
     if base.startswith(_TEMPORAL):
         return f"CAST({raw} AS TIMESTAMP)"
     raise SchemaError(
@@ -352,28 +384,31 @@ def _ts_conv(raw: str, duck_type: str, file: str, column: str) -> str:
 
 
 def _ts_checks(column: str, raw: str, required: bool) -> list[_Check]:
-    msg = (f"CASE WHEN trim(CAST({raw} AS VARCHAR)) SIMILAR TO '[+-]?[0-9]+(\\.[0-9]*)?' "
+    msg = (f"CASE WHEN trim(CAST({raw} AS VARCHAR), {_WS_SQL}) "
+           "SIMILAR TO '[+-]?[0-9]+(\\.[0-9]*)?' "
            f"THEN 'epoch number ' || {_raw_repr_sql(raw)} || ' is not accepted; use ISO-8601' "
            f"ELSE 'unparsable timestamp ' || {_raw_repr_sql(raw)} END")
     checks = [_Check("bad_timestamp", column,
-                     f"({raw} IS NOT NULL AND trim(CAST({raw} AS VARCHAR)) <> '' "
+                     f"({raw} IS NOT NULL AND trim(CAST({raw} AS VARCHAR), {_WS_SQL}) <> '' "
                      f"AND {_ident(column)} IS NULL)", msg)]
     if required:
         checks.insert(0, _Check("bad_timestamp", column,
-                                f"({raw} IS NULL OR trim(CAST({raw} AS VARCHAR)) = '')",
+                                f"({raw} IS NULL OR trim(CAST({raw} AS VARCHAR), {_WS_SQL}) = '')",
                                 "'missing timestamp'"))
     return checks
 
 
 def _text_conv(raw: str, duck_type: str) -> str:
+    """Optional text: empty or whitespace-only means missing; anything else is kept verbatim."""
     if _base_type(duck_type) == "VARCHAR":
-        return f"NULLIF({raw}, '')"
+        return f"CASE WHEN trim({raw}, {_WS_SQL}) <> '' THEN {raw} END"
     return f"CAST({raw} AS VARCHAR)"
 
 
 def _nonempty_check(reason: str, column: str) -> _Check:
     c = _ident(column)
-    return _Check(reason, column, f"({c} IS NULL OR trim({c}) = '')", f"'empty {column}'")
+    return _Check(reason, column, f"({c} IS NULL OR trim({c}, {_WS_SQL}) = '')",
+                  f"'empty {column}'")
 
 
 # --------------------------------------------------------------------------------------------
@@ -424,13 +459,13 @@ class _Loader:
         try:
             names = pq.read_schema(path).names
         except (pa.ArrowException, OSError) as exc:  # corrupt footer, truncated file, ...
-            raise FormatError(f"not a readable Parquet file ({exc})", file=str(path)) from None
+            raise FormatError(f"not a readable Parquet file ({_one_line(exc)})", file=str(path)) from None
         _check_duplicates(names, str(path))
         rel = f"read_parquet({_lit(str(path))}, file_row_number=true)"
         try:
             desc = self.con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()
         except duckdb.Error as exc:
-            raise FormatError(f"not a readable Parquet file ({exc})", file=str(path)) from None
+            raise FormatError(f"not a readable Parquet file ({_one_line(exc)})", file=str(path)) from None
         cols = {str(r[0]): str(r[1]) for r in desc if r[0] != "file_row_number"}
         rel = f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _rid FROM {rel})"
         return _Source(path, "parquet", False, rel, cols, None, [])
@@ -440,14 +475,25 @@ class _Loader:
         _check_duplicates(header, str(path))
         table = f"_stage{self.counter}"
         spec = "{" + ", ".join(f"{_lit(h)}: 'VARCHAR'" for h in header) + "}"
-        try:
+
+        def stage(source: Path) -> None:
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_csv("
-                f"{_lit(str(path))}, header=true, auto_detect=false, columns={spec}, delim=',', "
-                "quote='\"', escape='\"', strict_mode=true, null_padding=false, "
+                f"{_lit(str(source))}, header=true, auto_detect=false, columns={spec}, "
+                "delim=',', quote='\"', escape='\"', strict_mode=true, null_padding=false, "
                 f"store_rejects=true, max_line_size={_MAX_LINE}, encoding='utf-8')")
+
+        try:
+            try:
+                stage(path)
+            except duckdb.InvalidInputException as exc:
+                if "state machine" not in str(exc):
+                    raise
+                clean = self.tmp / f"n{self.counter}.csv"
+                _normalize_newlines(path, gz, clean)
+                stage(clean)
         except duckdb.Error as exc:
-            raise FormatError(f"cannot read as CSV ({str(exc).splitlines()[0]})",
+            raise FormatError(f"cannot read as CSV ({_one_line(exc)})",
                               file=str(path)) from None
         rej = self.con.execute(
             "SELECT line, column_name, error_type, error_message FROM reject_errors "
@@ -503,7 +549,9 @@ class _Loader:
             f"CREATE OR REPLACE TEMP TABLE {lines} AS SELECT _rid, rtrim(_raw, chr(13)) AS _raw "
             "FROM (SELECT unnest(range(1, len(l) + 1)) AS _rid, unnest(l) AS _raw "
             f"FROM (SELECT string_split(content, chr(10)) AS l FROM read_text({_lit(str(src))})))")
-        self.con.execute(f"DELETE FROM {lines} WHERE trim(_raw) = ''")
+        self.con.execute(f"DELETE FROM {lines} WHERE trim(_raw, {_WS_SQL}) = ''")
+        if self.con.execute(f"SELECT count(*) FROM {lines}").fetchall()[0][0] == 0:
+            raise FormatError("empty file (only blank lines)", file=str(path))
         # CASE guards the JSON functions: they raise on text that is not JSON.
         obj = "CASE WHEN json_valid(_raw) THEN json_type(_raw) = 'OBJECT' ELSE FALSE END"
         keys_sql = f"CASE WHEN {obj} THEN json_keys(_raw) END"
@@ -645,11 +693,18 @@ def _check_duplicates(names: Sequence[str], file: str) -> None:
         seen.add(name)
 
 
-def _check_required(src: _Source, required: Sequence[str]) -> None:
+def _check_required(src: _Source, required: Sequence[str], con: duckdb.DuckDBPyConnection
+                    ) -> None:
     for col in required:
         if col not in src.columns:
+            line = None
+            if src.kind == "csv":
+                line = 1
+            elif src.kind == "jsonl":  # no line has the key: name the first record
+                first = con.execute(f"SELECT min(_rid) FROM {src.stage}").fetchall()[0][0]
+                line = None if first is None else int(first)
             raise SchemaError("required column is missing", file=str(src.path), column=col,
-                              line=1 if src.kind == "csv" else None)
+                              line=line)
 
 
 # --------------------------------------------------------------------------------------------
@@ -673,7 +728,7 @@ def _event_select(src: _Source, file: str) -> tuple[list[str], list[_Check], boo
     if _base_type(cols["ip"]) != "VARCHAR":
         raise SchemaError(f"has type {cols['ip']}; expected text IP addresses", file=file,
                           column="ip")
-    exprs.append("lower(r.ip) AS ip")
+    exprs.append(f"lower(trim(r.ip, {_WS_SQL})) AS ip")
     checks.append(_Check("bad_ip", "ip", "(ip IS NULL OR ip = '')", "'missing ip address'"))
     checks.append(_Check("bad_ip", "ip", f"NOT regexp_full_match(ip, {_lit(IP_REGEX)})",
                          f"'invalid IP address ' || {_raw_repr_sql(raw['ip'])}"))
@@ -694,8 +749,8 @@ def _event_select(src: _Source, file: str) -> tuple[list[str], list[_Check], boo
         base = _base_type(cols[c])
         src_col = f"r.{c}"
         if base == "VARCHAR":
-            conv = f"try_cast(trim({src_col}) AS BIGINT)"
-            given = f"({raw[c]} IS NOT NULL AND trim({raw[c]}) <> '')"
+            conv = f"try_cast(trim({src_col}, {_WS_SQL}) AS BIGINT)"
+            given = f"({raw[c]} IS NOT NULL AND trim({raw[c]}, {_WS_SQL}) <> '')"
         elif base in _INTEGER or base in ("FLOAT", "DOUBLE") or base.startswith("DECIMAL"):
             conv = f"try_cast({src_col} AS BIGINT)"
             given = f"({raw[c]} IS NOT NULL)"
@@ -735,6 +790,37 @@ class _EventsTable:
                 self.extras[name] = "VARCHAR"
 
 
+def canonical_ip(ip: str) -> str:
+    """Canonical text of a valid IP: IPv6 compressed per RFC 5952, IPv4-mapped IPv6 as IPv4.
+
+    >>> canonical_ip("2001:0DB8:0000:0000:0000:0000:0000:0001"), canonical_ip("::ffff:10.0.0.1")
+    ('2001:db8::1', '10.0.0.1')
+    """
+    addr = ipaddress.ip_address(ip.strip())
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
+def _canonicalize_ips(con: duckdb.DuckDBPyConnection) -> None:
+    """Rewrite the IPv6 spellings that may not be canonical, so one address is one IP node.
+
+    Only distinct values with a group starting with 0 (leading zeros, uncompressed zero runs)
+    or a dotted tail (IPv4-mapped / embedded) are candidates; the usual compressed spelling
+    never is, so this touches no rows of a typical log.
+    """
+    cand = [r[0] for r in con.execute(
+        "SELECT DISTINCT ip FROM events WHERE contains(ip, ':') AND "
+        "(regexp_matches(ip, '(^|:)0') OR contains(ip, '.'))").fetchall()]
+    pairs = [(ip, canonical_ip(ip)) for ip in cand]
+    changed = pd.DataFrame([p for p in pairs if p[0] != p[1]], columns=["raw", "canon"])
+    if changed.empty:
+        return
+    con.register("_ip_canon", changed)
+    con.execute("UPDATE events SET ip = m.canon FROM _ip_canon m WHERE events.ip = m.raw")
+    con.unregister("_ip_canon")
+
+
 def _load_events(loader: _Loader, files: list[Path], progress: Progress) -> list[SourceFile]:
     con = loader.con
     table = _EventsTable(con)
@@ -744,7 +830,7 @@ def _load_events(loader: _Loader, files: list[Path], progress: Progress) -> list
             src = loader.open(path, "events")
         with progress.step("validate events"):
             loader.reject_pre(src)
-            _check_required(src, REQUIRED_EVENT_COLUMNS)
+            _check_required(src, REQUIRED_EVENT_COLUMNS, con)
             exprs, checks, has_prompt = _event_select(src, str(path))
             extras = [c for c in src.columns if c not in EVENT_COLUMNS and c != "prompt"]
             select = ", ".join(exprs + [f"r.{_ident(c)}" for c in extras] + ["r._rid"])
@@ -762,6 +848,8 @@ def _load_events(loader: _Loader, files: list[Path], progress: Progress) -> list
         loaded = int(after - before)
         rejected = sum(1 for r in loader.rejects if r[0] == str(path))
         out.append(SourceFile(str(path), src.kind, "events", loaded, rejected))
+    with progress.step("canonical IPs"):
+        _canonicalize_ips(con)
     return out
 
 
@@ -775,7 +863,7 @@ def _load_side(loader: _Loader, path: Path, role: str, spec: dict[str, str],
     con = loader.con
     src = loader.open(path, role)
     loader.reject_pre(src)
-    _check_required(src, required)
+    _check_required(src, required, con)
     file = str(path)
     exprs: list[str] = []
     checks: list[_Check] = []
@@ -790,7 +878,8 @@ def _load_side(loader: _Loader, path: Path, role: str, spec: dict[str, str],
             exprs.append(f"{_ts_conv(src_col, src.columns[c], file, c)} AS {c}")
             checks += _ts_checks(c, raw, required=False)
         elif c == "status":
-            exprs.append(f"lower(trim({_text_conv(src_col, src.columns[c])})) AS status")
+            status = _text_conv(src_col, src.columns[c])
+            exprs.append(f"lower(trim({status}, {_WS_SQL})) AS status")
             allowed = ", ".join(_lit(s) for s in ACCOUNT_STATUSES)
             checks.append(_Check("bad_status", c, f"(status IS NOT NULL AND status NOT IN "
                                  f"({allowed}))", f"'status must be one of {'/'.join(ACCOUNT_STATUSES)}, not ' || "

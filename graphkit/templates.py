@@ -17,6 +17,10 @@ from __future__ import annotations
 
 import duckdb
 
+_HEX_WITH_LETTER = r"\b(" + "|".join(
+    [f"[0-9]{{{k}}}[a-f][0-9a-f]{{{7 - k},}}" for k in range(7)] + ["[0-9]{7,}[a-f][0-9a-f]*"]
+) + r")\b"
+
 # (pattern, replacement), applied in order to the lower-cased prompt. Order matters: structured
 # tokens (emails, urls, uuids) go first so their digits are not folded piecemeal into <num>.
 _FOLDS: tuple[tuple[str, str], ...] = (
@@ -31,7 +35,9 @@ _FOLDS: tuple[tuple[str, str], ...] = (
     ("\u2018[^\u2019\\n]*\u2019", "<str>"),
     (r"(^|[^a-z0-9_])'[^'\n]*'", r"\1<str>"),
     (r"\b0x[0-9a-f]+\b", "<hex>"),
-    (r"\b[0-9a-f]{8,}\b", "<hex>"),
+    # Hex ids of 8+ characters with at least one letter (a run of digits alone is a number,
+    # however long). RE2 has no look-ahead, so the length is spelled out per digit prefix.
+    (_HEX_WITH_LETTER, "<hex>"),
     # Identifiers: a word that starts with a letter and contains a digit (user_1832, ord-77a).
     (r"\b[a-z][a-z_-]*[0-9][a-z0-9_-]*\b", "<id>"),
     (r"[+-]?[0-9]+([.,:/][0-9]+)*", "<num>"),
