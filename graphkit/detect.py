@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from graphkit import links as links_mod
 from graphkit.communities import Communities, detect_communities
@@ -26,6 +27,7 @@ from graphkit.errors import ConfigError
 from graphkit.graph import HeteroGraph, build_graph
 from graphkit.ingest import Dataset
 from graphkit.links import Links, SignalMatrix
+from graphkit.near_duplicates import family_incidence, template_families
 from graphkit.progress import Progress, quiet
 from graphkit.report import community_evidence
 from graphkit.scoring import score_communities
@@ -78,6 +80,18 @@ class Detection:
         return out
 
 
+def describe_inputs(dataset: Dataset) -> dict[str, Any]:
+    """Input files by role (events, accounts, seeds) with sizes and digests, for the manifest."""
+    out: dict[str, Any] = {}
+    for f in dataset.files:
+        entry = {**describe_input(f.path), "rows": f.rows, "rejected": f.rejected}
+        if f.role == "events":
+            out.setdefault("events", []).append(entry)
+        else:
+            out[f.role] = entry
+    return out
+
+
 def make_run_id(settings: Settings, inputs: dict[str, Any]) -> str:
     """A run tag: UTC time plus a digest of settings and inputs (what export tags nodes with)."""
     digest = hashlib.sha256(
@@ -92,20 +106,59 @@ def signal_matrices(graph: HeteroGraph, dataset: Dataset, settings: Settings
     n_events = graph.accounts["n_events"].to_numpy(dtype=np.float64)
     out: dict[str, SignalMatrix] = {}
     for name, edge in SIGNAL_EDGES.items():
-        if edge not in graph.edge_types:
+        if edge not in graph.edges:
             continue
         counts, entities = graph.incidence(edge)
-        floor = None
+        keys = entities["key"].to_numpy()
+        if name == "template" and dataset.has_prompt:
+            # Link through families of near-identical templates, not only exact ones.
+            family = template_families(dataset.con, keys, settings)
+            counts = family_incidence(counts, family)
+            keys = pd.Series(keys).groupby(family).first().to_numpy()
+        floor = factor = None
         if edge == "PAID_WITH":
-            floor = graph.declared_payments()  # the accounts file's card pays for everything
-        out[name] = links_mod.signal_matrix(name, counts, n_events, entities["key"].to_numpy(),
-                                            settings, floor_share=floor)
-    proxy = graph.account_proxy_incidence()
-    if proxy is not None:
-        counts, entities = proxy
-        out["proxy"] = links_mod.signal_matrix("proxy", counts, n_events,
-                                               entities["key"].to_numpy(), settings)
+            floor = _declared_payments(graph)  # the accounts file's card pays for everything
+        if edge == "USED_IP" and "OPERATED_BY" in graph.edges:
+            # A VPN, proxy or hosting operator shares its addresses among customers by design.
+            factor = np.ones(len(keys))
+            factor[graph.edges["OPERATED_BY"]["src"].to_numpy()] = settings.operated_ip_factor
+        out[name] = links_mod.signal_matrix(name, counts, n_events, keys, settings,
+                                            floor_share=floor, entity_factor=factor)
+    if "ProxyProvider" in graph.nodes and len(graph.nodes["ProxyProvider"]):
+        counts, keys = _account_proxy_incidence(graph, dataset)
+        out["proxy"] = links_mod.signal_matrix("proxy", counts, n_events, keys, settings)
     return out
+
+
+def _declared_payments(graph: HeteroGraph) -> sp.csr_matrix:
+    """Accounts x payment methods, 1 where the accounts file declares the payment method.
+
+    A declared card pays for all of the account's traffic, whatever the events say, so its
+    share is floored at 1."""
+    edges = graph.edges["PAID_WITH"]
+    declared = edges[edges["from_accounts_file"].fillna(False).to_numpy(bool)]
+    shape = (len(graph.accounts), len(graph.nodes["PaymentMethod"]))
+    return sp.csr_matrix((np.ones(len(declared)), (declared["src"].to_numpy(),
+                                                    declared["dst"].to_numpy())), shape=shape)
+
+
+def _account_proxy_incidence(graph: HeteroGraph, dataset: Dataset
+                             ) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Accounts x proxy providers event counts (an account's traffic through each provider)."""
+    keys = graph.nodes["ProxyProvider"]["key"].to_numpy()
+    df = dataset.con.execute(
+        f"""
+        SELECT c.account_idx AS a, p.code AS p, count(*) AS n
+        FROM events e JOIN {_CODES} c USING (account_id)
+        JOIN (SELECT key, CAST(row_number() OVER (ORDER BY key) - 1 AS INTEGER) AS code
+              FROM (SELECT DISTINCT proxy_provider AS key FROM events
+                    WHERE proxy_provider IS NOT NULL)) p ON p.key = e.proxy_provider
+        GROUP BY ALL
+        """
+    ).df()
+    mat = sp.csr_matrix((df["n"].to_numpy(np.float64), (df["a"].to_numpy(), df["p"].to_numpy())),
+                        shape=(len(graph.accounts), len(keys)))
+    return mat, keys
 
 
 def model_releases(dataset: Dataset, settings: Settings) -> dict[str, dt.datetime]:
@@ -171,7 +224,7 @@ def account_features(graph: HeteroGraph, dataset: Dataset, releases: dict[str, d
     for col in ("proxy_events", "tokens", "hour_entropy", "release_events",
                 "release_window_events"):
         out[col] = feats[col].to_numpy()
-    for col in ("created_at", "status", "org_id", "banned_at"):
+    for col in ("created_at", "first_seen", "status", "org_id", "banned_at"):
         out[col] = acc[col].to_numpy() if col in acc else pd.NA
     seeds = dataset.seeds
     out["seed_actor"] = pd.array([pd.NA] * len(out), dtype="string")
@@ -195,7 +248,7 @@ def detect(
     if graph is None:
         with progress.step("graph"):
             graph = build_graph(dataset)
-    inputs = {k: describe_input(p) for k, p in dataset.input_paths().items() if p}
+    inputs = describe_inputs(dataset)
     run_id = make_run_id(settings, inputs)
     n = len(graph.accounts)
     codes = pd.DataFrame({"account_id": graph.accounts["account_id"].to_numpy(),

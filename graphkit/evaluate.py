@@ -135,7 +135,7 @@ def naive_components(graph: HeteroGraph, max_shared: int = NAIVE_MAX_SHARED,
     n = len(graph.accounts)
     blocks = []
     for edge_type in _NAIVE_EDGES:
-        if edge_type not in graph.edge_types:
+        if edge_type not in graph.edges:
             continue
         counts, _ = graph.incidence(edge_type)
         b = sp.csr_matrix(counts, dtype=np.float32)

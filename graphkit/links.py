@@ -33,10 +33,15 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from graphkit.minhash import sorted_unique
 from graphkit.progress import Progress, quiet
 from graphkit.settings import SIGNALS, Settings
 
 ENTITY_SIGNALS = ("ip", "payment", "template", "proxy", "user_agent")
+# Signals specific enough to tie two accounts on their own. The others (timing, a proxy
+# operator, a user agent) are shared by many unrelated customers: they only corroborate.
+CORROBORATING = ("ip", "payment", "template")
+SUPPORTING = ("synchrony", "proxy", "user_agent")
 
 
 @dataclass
@@ -67,19 +72,31 @@ class Links:
         return (m + m.T).tocsr()
 
 
-def idf_weights(degree: np.ndarray, n_accounts: int) -> np.ndarray:
-    """``log(N / deg) / log(N / 2)`` clipped to [0, 1]; 1 for an entity exactly two accounts share."""
+def idf_weights(degree: np.ndarray, n_accounts: int, max_degree: int | None = None,
+                power: float = 1.0) -> np.ndarray:
+    """Entity weight from its degree: ``(log(N / deg) / log(N / 2)) ** power`` in [0, 1].
+
+    1 for an entity exactly two accounts share, falling towards 0 for one every account uses;
+    ``power`` > 1 makes the fall steeper. Entities used by more than ``max_degree`` accounts are
+    hubs (carrier NAT pools, VPN exits, the most popular templates): weight 0, so they never
+    tie two accounts together however much of their traffic they carry.
+    """
     n = max(n_accounts, 3)
     deg = np.maximum(degree.astype(np.float64), 1.0)
-    return np.clip(np.log(n / deg) / np.log(n / 2.0), 0.0, 1.0)
+    w = np.clip(np.log(n / deg) / np.log(n / 2.0), 0.0, 1.0) ** power
+    if max_degree is not None:
+        w[deg > max_degree] = 0.0
+    return w
 
 
 def signal_matrix(name: str, counts: sp.spmatrix, n_events: np.ndarray, keys: np.ndarray,
-                  settings: Settings, floor_share: np.ndarray | None = None) -> SignalMatrix:
+                  settings: Settings, floor_share: sp.spmatrix | None = None,
+                  entity_factor: np.ndarray | None = None) -> SignalMatrix:
     """Turn an account x entity count matrix into shares, dropping incidental use.
 
     ``floor_share`` (optional, same shape) raises shares, e.g. a payment method declared in the
-    accounts file pays for all of the account's traffic.
+    accounts file pays for all of the account's traffic. ``entity_factor`` (optional, one per
+    entity) scales entity weights, e.g. addresses that a VPN or proxy operator shares by design.
     """
     counts = sp.csr_matrix(counts, dtype=np.float64)
     inv = 1.0 / np.maximum(n_events.astype(np.float64), 1.0)
@@ -91,7 +108,10 @@ def signal_matrix(name: str, counts: sp.spmatrix, n_events: np.ndarray, keys: np
     shares.data[shares.data < settings.min_entity_share] = 0.0
     shares.eliminate_zeros()
     degree = np.diff(shares.tocsc().indptr)
-    return SignalMatrix(name, shares, idf_weights(degree, shares.shape[0]), degree, keys)
+    idf = idf_weights(degree, shares.shape[0], settings.max_entity_degree, settings.idf_power)
+    if entity_factor is not None:
+        idf = idf * entity_factor
+    return SignalMatrix(name, shares, idf, degree, keys)
 
 
 def _pair_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -105,28 +125,14 @@ def _weighted_roots(sig: SignalMatrix, columns: np.ndarray) -> sp.csr_matrix:
     return (x @ sp.diags(np.sqrt(sig.idf[columns]))).tocsr()
 
 
-def _regular_similarity(sig: SignalMatrix, max_degree: int) -> sp.coo_matrix:
-    """Similarity of every pair sharing an entity of degree in [2, max_degree]."""
-    regular = np.flatnonzero((sig.degree >= 2) & (sig.degree <= max_degree))
+def _entity_similarity(sig: SignalMatrix) -> sp.coo_matrix:
+    """Similarity of every pair sharing a weighted entity (hubs have weight 0 and drop out)."""
+    used = np.flatnonzero((sig.degree >= 2) & (sig.idf > 0))
     n = sig.shares.shape[0]
-    if len(regular) == 0:
+    if len(used) == 0:
         return sp.coo_matrix((n, n))
-    x = _weighted_roots(sig, regular)
+    x = _weighted_roots(sig, used)
     return sp.triu(x @ x.T, k=1).tocoo()
-
-
-def _hub_similarity(sig: SignalMatrix, max_degree: int, i: np.ndarray, j: np.ndarray,
-                    chunk: int = 1_000_000) -> np.ndarray:
-    """Similarity through hub entities (degree > max_degree), for the given pairs only."""
-    hubs = np.flatnonzero(sig.degree > max_degree)
-    out = np.zeros(len(i))
-    if len(hubs) == 0 or len(i) == 0:
-        return out
-    x = _weighted_roots(sig, hubs)
-    for s in range(0, len(i), chunk):  # chunks bound memory; the work inside is vectorized
-        rows_i, rows_j = x[i[s : s + chunk]], x[j[s : s + chunk]]
-        out[s : s + chunk] = np.asarray(rows_i.multiply(rows_j).sum(axis=1)).ravel()
-    return out
 
 
 def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
@@ -138,37 +144,55 @@ def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
     """
     progress = progress or quiet()
     n = next(iter(signals.values())).shares.shape[0] if signals else len(sync.n_windows)
-    regular: dict[str, sp.coo_matrix] = {}
+    pair_sims: dict[str, sp.coo_matrix] = {}
     keys = []
     with progress.step("links: shared entities"):
         for name, sig in signals.items():
             if settings.weight(name) <= 0:
                 continue
-            regular[name] = _regular_similarity(sig, settings.max_entity_degree)
-            keys.append(_pair_keys(regular[name].row, regular[name].col))
-    if sync is not None and settings.weight("synchrony") > 0:
+            pair_sims[name] = _entity_similarity(sig)
+            keys.append(_pair_keys(pair_sims[name].row, pair_sims[name].col))
+    use_sync = sync is not None and settings.weight("synchrony") > 0
+    if use_sync and settings.sync_corroboration <= 0:
+        # Timing taken as evidence on its own: LSH proposes lock-step pairs that share nothing.
         with progress.step("links: synchrony candidates"):
             cand = sync.candidate_pairs(settings)
             keys.append(_pair_keys(cand[:, 0], cand[:, 1]))
     with progress.step("links: scoring pairs"):
-        all_keys = np.unique(np.concatenate(keys)) if keys else np.empty(0, np.int64)
+        all_keys = sorted_unique(np.concatenate(keys)) if keys else np.empty(0, np.int64)
         a = (all_keys >> 32).astype(np.int64)
         b = (all_keys & 0xFFFFFFFF).astype(np.int64)
         columns: dict[str, np.ndarray] = {}
-        evidence = np.zeros(len(all_keys))
+        footprint = np.zeros(len(all_keys))  # specific evidence: shared IP, card, template
+        supporting = np.zeros(len(all_keys))  # evidence that only corroborates
         for name in ENTITY_SIGNALS:
-            if name not in regular:
+            if name not in pair_sims:
                 continue
-            coo = regular[name]
+            coo = pair_sims[name]
             sim = np.zeros(len(all_keys))
-            pos = np.searchsorted(all_keys, _pair_keys(coo.row, coo.col))
-            sim[pos] = coo.data
-            sim += _hub_similarity(signals[name], settings.max_entity_degree, a, b)
+            sim[np.searchsorted(all_keys, _pair_keys(coo.row, coo.col))] = coo.data
             columns[name] = np.clip(sim, 0.0, 1.0)
-            evidence += settings.weight(name) * columns[name]
-        if sync is not None and settings.weight("synchrony") > 0:
-            columns["synchrony"] = sync.score(a, b, settings).astype(np.float64)
-            evidence += settings.weight("synchrony") * columns["synchrony"]
+            if name in CORROBORATING:
+                footprint += settings.weight(name) * columns[name]
+            else:
+                supporting += settings.weight(name) * columns[name]
+        gate = (np.clip(footprint / settings.sync_corroboration, 0.0, 1.0)
+                if settings.sync_corroboration > 0 else np.ones(len(all_keys)))
+        if use_sync:
+            sync_sim = np.zeros(len(all_keys))
+            # Synchrony is estimated only where it can matter: pairs that would reach
+            # min_link_score if they were in perfect lock-step (most pairs sharing only a
+            # popular template cannot).
+            best = footprint + gate * (supporting + settings.weight("synchrony"))
+            scored = np.flatnonzero((gate > 0)
+                                    & (1.0 - np.exp(-best) >= settings.min_link_score))
+            sync_sim[scored] = sync.score(a[scored], b[scored], settings)
+            columns["synchrony"] = sync_sim * gate
+            supporting += settings.weight("synchrony") * sync_sim
+        for name in SUPPORTING:  # report what each supporting signal actually contributed
+            if name in columns and name != "synchrony":
+                columns[name] = columns[name] * gate
+        evidence = footprint + gate * supporting
         score = 1.0 - np.exp(-evidence)
         keep = score >= settings.min_link_score
         table = pd.DataFrame({"a": a[keep], "b": b[keep], "score": score[keep]})

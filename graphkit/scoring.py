@@ -13,6 +13,7 @@ synchrony          share of traffic from members acting in lock-step windows
 volume             per-account volume far above the population's typical account
 infrastructure     share of traffic through proxy / VPN / hosting operators
 creation_burst     members created within a short burst
+new_accounts       members that were new (``new_account_days``) at their first request
 automation         activity spread evenly round the clock (no human day)
 model_jump         traffic moved to a newly released model within 24 hours of its release
 banned             members already banned
@@ -20,7 +21,7 @@ seeds              members investigators already attributed to an actor
 =================  ==========================================================================
 
     evidence   = sum_i weight_i * indicator_i              (weights: INDICATOR_WEIGHTS)
-    suspicion  = (1 - exp(-evidence)) * size_factor * cohesion_factor * benign_factor
+    suspicion  = (1 - exp(-evidence)) * size_factor * benign_factor
 
 One indicator alone (a family sharing a card, an office NAT) stays below 0.5; it takes
 several independent ones, in a group of more than a handful of accounts, to flag. A declared
@@ -48,13 +49,14 @@ INDICATOR_WEIGHTS: dict[str, float] = {
     "shared_payment": 0.6,
     "exclusive_templates": 0.6,
     "synchrony": 0.8,
-    "volume": 0.5,
-    "infrastructure": 0.4,
+    "volume": 0.3,
+    "infrastructure": 0.3,
     "creation_burst": 0.5,
-    "automation": 0.5,
+    "new_accounts": 0.6,
+    "automation": 0.3,
     "model_jump": 0.8,
     "banned": 1.0,
-    "seeds": 3.0,
+    "seeds": 1.0,
 }
 
 # The Cypher an investigator runs (after `graphkit export`) to see a community and what ties it
@@ -173,6 +175,11 @@ def score_communities(
 
     ind["creation_burst"], burst_days = _creation_burst(acc, comm, n_comm, size, settings)
 
+    created = pd.to_datetime(acc["created_at"], utc=True, errors="coerce")
+    first = pd.to_datetime(acc["first_seen"], utc=True, errors="coerce")
+    age_days = ((first - created) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+    ind["new_accounts"] = frac(np.nan_to_num(age_days, nan=np.inf) < settings.new_account_days)
+
     ent = acc["hour_entropy"].to_numpy(dtype=float)
     ent_c = _group_sum(comm, ent * n_events, n_comm) / safe_events_c
     # A human day spans ~16 waking hours: entropy log(16)/log(24) = 0.87 at most; 24/7 is 1.
@@ -202,11 +209,8 @@ def score_communities(
     # --- combination --------------------------------------------------------------------------------
     evidence = sum(INDICATOR_WEIGHTS[k] * ind[k] for k in INDICATOR_WEIGHTS)
     size_factor = 1.0 - np.exp(-(size - 1.0) / 5.0)
-    cohesion = np.clip((mean_score_c - settings.min_link_score) / (1 - settings.min_link_score),
-                       0, 1)
-    cohesion_factor = 0.5 + 0.5 * cohesion
     benign = np.where(n_seeds > 0, 1.0, 1.0 - 0.9 * org_share)
-    suspicion = (1.0 - np.exp(-evidence)) * size_factor * cohesion_factor * benign
+    suspicion = (1.0 - np.exp(-evidence)) * size_factor * benign
     suspicion[size < settings.min_community_size] = 0.0
     flagged_c = suspicion >= settings.flag_threshold
 
@@ -245,15 +249,26 @@ def score_communities(
     return Scored(accounts, communities)
 
 
-def _exclusive_templates(sig: SignalMatrix | None, comm, n_comm, n_events, events_c):
+def _exclusive_templates(sig: SignalMatrix | None, comm, n_comm, n_events, events_c,
+                         min_lift: float = 10.0):
+    """Share of each community's traffic on templates concentrated in it, and their number.
+
+    A template is concentrated in a community when at least two members use it and the
+    community holds ``min_lift`` times more of its users than its size alone would give
+    (users_in / degree >= min_lift * size / N): a popular template used by thousands is never
+    concentrated, a fleet's own templates are even when the fleet is split across communities.
+    """
     if sig is None or sig.shares.nnz == 0:
         return np.zeros(n_comm), np.zeros(n_comm)
+    n = sig.shares.shape[0]
+    size = np.bincount(comm, minlength=n_comm).astype(float)
     coo = sig.shares.tocoo()
     c = comm[coo.row]
     df = pd.DataFrame({"c": c, "e": coo.col, "ev": coo.data * n_events[coo.row]})
     users_in = df.groupby(["c", "e"], sort=False)["e"].transform("size").to_numpy()
-    degree = sig.degree[coo.col]
-    exclusive = (users_in >= 2) & (users_in >= 0.5 * degree)
+    degree = sig.degree[coo.col].astype(float)
+    lift = (users_in / np.maximum(degree, 1.0)) / (size[c] / n)
+    exclusive = (users_in >= 2) & (lift >= min_lift)
     share = np.bincount(c[exclusive], weights=df["ev"].to_numpy()[exclusive], minlength=n_comm)
     n_excl = np.bincount(df[exclusive].drop_duplicates(["c", "e"])["c"].to_numpy(),
                          minlength=n_comm).astype(float)
@@ -261,10 +276,10 @@ def _exclusive_templates(sig: SignalMatrix | None, comm, n_comm, n_events, event
 
 
 def _creation_burst(acc, comm, n_comm, size, settings: Settings):
-    """Largest share of members created within ``burst_window_hours`` of each other.
-
-    Approximated around the community's median creation time; communities whose creation
-    dates are mostly unknown score 0. Also returns the span (days) of the middle 80 %.
+    """Share of members created in a burst: within ``burst_window_hours`` of at least two other
+    members of their community (fleets are created in batches, possibly many batches over
+    weeks). Members with unknown creation time count as not in a burst; communities whose
+    creation times are mostly unknown score 0. Also returns the span (days) of the middle 80 %.
     """
     created = pd.to_datetime(acc["created_at"], utc=True, errors="coerce")
     known = created.notna().to_numpy()
@@ -272,17 +287,22 @@ def _creation_burst(acc, comm, n_comm, size, settings: Settings):
     span = np.full(n_comm, np.nan)
     if not known.any():
         return out, span
-    secs = created[known].astype("int64").to_numpy() / 1e9
-    df = pd.DataFrame({"c": comm[known], "t": secs})
-    g = df.groupby("c")["t"]
-    med = g.transform("median").to_numpy()
+    # Seconds since the epoch whatever the datetime unit (us from DuckDB, ns from pandas).
+    secs = ((created[known] - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy()
+    c = comm[known]
+    # One sorted key per (community, time): neighbours within the window are a searchsorted away.
+    offset = (secs.max() - secs.min()) + 10 * settings.burst_window_hours * 3600 + 1
+    key = c * offset + (secs - secs.min())
+    order = np.sort(key)
     half = settings.burst_window_hours * 3600 / 2
-    near = np.abs(df["t"].to_numpy() - med) <= half
-    n_near = np.bincount(df["c"].to_numpy()[near], minlength=n_comm)
-    n_known = np.bincount(df["c"].to_numpy(), minlength=n_comm)
+    within = (np.searchsorted(order, key + half, side="right")
+              - np.searchsorted(order, key - half, side="left") - 1)
+    in_burst = within >= 2
+    n_burst = np.bincount(c[in_burst], minlength=n_comm)
+    n_known = np.bincount(c, minlength=n_comm)
     enough = n_known >= np.maximum(0.5 * size, 2)
-    out = np.where(enough, n_near / np.maximum(n_known, 1), 0.0)
-    q = g.quantile([0.1, 0.9]).unstack()
+    out = np.where(enough, n_burst / np.maximum(size, 1), 0.0)
+    q = pd.DataFrame({"c": c, "t": secs}).groupby("c")["t"].quantile([0.1, 0.9]).unstack()
     span[q.index.to_numpy()] = (q[0.9] - q[0.1]).to_numpy() / 86400
     return out, span
 

@@ -40,15 +40,20 @@ class Settings:
             "payment": 3.0,
             "synchrony": 3.0,
             "ip": 1.5,
-            "template": 1.5,
+            "template": 2.0,
             "user_agent": 0.3,
             "proxy": 0.2,
         }
     )
-    # Entities used by more accounts than this generate no candidate pairs (a carrier NAT pool or
-    # a popular template would otherwise produce millions of pairs); they still add their (small,
-    # IDF-weighted) evidence to pairs that other signals propose.
+    # Entities used by more accounts than this are hubs (carrier NAT pools, VPN exits, the most
+    # popular templates): they carry no pairwise evidence and generate no candidate pairs.
     max_entity_degree: int = 2000
+    # Entity weight = idf ** idf_power (idf = log(N/deg) / log(N/2)); > 1 discounts widely shared
+    # entities more steeply than plain IDF.
+    idf_power: float = 2.0
+    # Weight factor for addresses operated by a VPN, proxy or hosting provider (proxy_provider
+    # set): such operators share exit addresses among unrelated customers by design.
+    operated_ip_factor: float = 0.5
     # An account's use of an entity counts only from this share of its traffic up; below it the
     # use is incidental (one request through a VPN, a one-off popular prompt).
     min_entity_share: float = 0.01
@@ -64,14 +69,18 @@ class Settings:
     lsh_bands: int = 16  # rows per band = permutations / bands
     # Prior added to the denominator of the excess-overlap ratio: shrinks low-activity pairs.
     sync_shrinkage: float = 8.0
+    # Timing alone is not evidence of common control (apps on wall-clock timers fire together):
+    # synchrony counts in full once a pair's entity evidence (IP, payment, template) reaches this,
+    # proportionally below it.
+    sync_corroboration: float = 0.5
 
     # --- near-duplicate templates (when raw prompts are present) --------------------------------
     template_shingle_words: int = 3
     template_similarity: float = 0.7
 
     # --- communities ---------------------------------------------------------------------------
-    method: str = "leiden"  # leiden | leiden-cpm | components
-    resolution: float = 1.0
+    method: str = "leiden-cpm"  # leiden-cpm | leiden | components
+    resolution: float = 0.03
     seed: int = 42
     leiden_iterations: int = -1  # run to convergence
 
@@ -82,6 +91,9 @@ class Settings:
     # stays inside the community, relative to the community's core members.
     min_membership: float = 0.35
     burst_window_hours: float = 72.0
+    # Accounts younger than this at their first request count as new: fleets are created for the
+    # job (and hydra replacements minutes after a ban); most customers have history.
+    new_account_days: float = 30.0
     model_release_window_hours: float = 24.0
 
     def __post_init__(self) -> None:

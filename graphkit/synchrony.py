@@ -4,14 +4,21 @@ SynchroTrap and CopyCatch find lock-step behaviour by comparing users' action ti
 all pairs is quadratic, so each account's set of active windows is summarised by a MinHash
 signature; LSH proposes candidate pairs and the signatures estimate each pair's overlap.
 
-The score is the *excess* overlap over what two independent accounts with the same activity
-would share by chance, relative to the quieter account's activity (with a shrinkage prior, so a
-couple of coincidences between low-volume accounts count for little):
+The score is the *excess* overlap over what two independent accounts would share by chance,
+relative to the quieter account's activity (with a shrinkage prior, so a couple of coincidences
+between low-volume accounts count for little):
 
-    sync(a, b) = max(0, O - E) / (min(|W_a|, |W_b|) + shrinkage),  E = |W_a| |W_b| / T
+    sync(a, b) = max(0, O - E) / (min(|W_a|, |W_b|) + shrinkage)
 
-Two always-on services are active in every window, so O == E and they are *not* synchronized;
-a fleet firing load-balanced waves shares its wave windows far beyond chance.
+The chance overlap ``E`` is conditional on the hours both accounts were active: two people in
+the same time zone are awake in the same hours, which is not lock-step. Within an hour the
+windows are taken as independent and uniform:
+
+    E = H_ab * (|W_a| / |H_a|) * (|W_b| / |H_b|) / windows_per_hour
+
+where ``H_ab`` is the number of hours both were active (MinHash-estimated as well). Two
+always-on services fill every window of their hours, so O == E and they are *not*
+synchronized; a fleet firing load-balanced waves shares its wave windows far beyond chance.
 """
 
 from __future__ import annotations
@@ -29,9 +36,11 @@ from graphkit.settings import Settings
 class WindowSignatures:
     """Per-account MinHash signatures of active time windows."""
 
-    signature: np.ndarray  # n_accounts x k, uint64
+    signature: np.ndarray  # n_accounts x k, uint64, over active windows
     n_windows: np.ndarray  # active windows per account
-    total_windows: int  # windows in the observed span (T)
+    hour_signature: np.ndarray  # n_accounts x k_h, uint64, over active hours
+    n_hours: np.ndarray  # active hours per account
+    windows_per_hour: float
     active: np.ndarray  # accounts with enough windows to take part
 
     def candidate_pairs(self, settings: Settings) -> np.ndarray:
@@ -46,13 +55,29 @@ class WindowSignatures:
         if not both.any():
             return out
         ii, jj = i[both], j[both]
-        jac = minhash.estimated_jaccard(self.signature, ii, jj).astype(np.float64)
+        jac = _lower_bound(minhash.estimated_jaccard(self.signature, ii, jj),
+                           self.signature.shape[1])
         wa, wb = self.n_windows[ii].astype(np.float64), self.n_windows[jj].astype(np.float64)
         overlap = jac / (1.0 + jac) * (wa + wb)  # |A ∩ B| from Jaccard and the set sizes
-        expected = wa * wb / max(self.total_windows, 1)
+        jac_h = minhash.estimated_jaccard(self.hour_signature, ii, jj).astype(np.float64)
+        ha, hb = self.n_hours[ii].astype(np.float64), self.n_hours[jj].astype(np.float64)
+        both_hours = jac_h / (1.0 + jac_h) * (ha + hb)
+        expected = both_hours * (wa / np.maximum(ha, 1)) * (wb / np.maximum(hb, 1)) \
+            / self.windows_per_hour
         excess = np.maximum(overlap - expected, 0.0) / (np.minimum(wa, wb) + settings.sync_shrinkage)
         out[both] = np.clip(excess, 0.0, 1.0)
         return out
+
+
+def _lower_bound(jaccard: np.ndarray, k: int) -> np.ndarray:
+    """Two-standard-error lower bound of a k-slot MinHash Jaccard estimate.
+
+    The estimate's noise (sd ~ sqrt(J (1 - J) / k)) would otherwise turn into spurious positive
+    excess between accounts of very different activity; lock-step fleets have large J and lose
+    little."""
+    j = jaccard.astype(np.float64)
+    sd = np.sqrt(np.maximum(j, 1.0 / k) * (1.0 - j) / k)
+    return np.maximum(j - 2.0 * sd, 0.0)
 
 
 def window_signatures(
@@ -74,11 +99,18 @@ def window_signatures(
     acc = rows["a"].astype(np.int64)
     win = rows["win"].astype(np.int64)
     n_windows = np.bincount(acc, minlength=n_accounts)
-    total = int(win.max() - win.min() + 1) if len(win) else 1
     active = n_windows >= settings.sync_min_windows
     keep = active[acc]
-    sig = minhash.signatures(
-        acc[keep], win[keep].astype(np.uint64), n_groups=n_accounts,
-        k=settings.minhash_permutations, seed=settings.seed,
-    )
-    return WindowSignatures(sig, n_windows, total, active)
+    acc, win = acc[keep], win[keep]
+    sig = minhash.signatures(acc, win.astype(np.uint64), n_groups=n_accounts,
+                             k=settings.minhash_permutations, seed=settings.seed)
+    # Active hours per account: distinct (account, hour) keys, sort-based.
+    hour = win * int(settings.sync_window_seconds) // 3600
+    key = minhash.sorted_unique((acc << 32) | (hour - (hour.min() if len(hour) else 0)))
+    h_acc, h_hour = key >> 32, key & 0xFFFFFFFF
+    hour_sig = minhash.signatures(h_acc, h_hour.astype(np.uint64), n_groups=n_accounts,
+                                  k=max(settings.minhash_permutations // 2, 8),
+                                  seed=settings.seed + 1)
+    n_hours = np.bincount(h_acc, minlength=n_accounts)
+    return WindowSignatures(sig, n_windows, hour_sig, n_hours,
+                            3600.0 / settings.sync_window_seconds, active)

@@ -75,16 +75,28 @@ def test_hub_entities_do_not_glue_strangers():
     assert comms.sizes.max() == 1
 
 
-def test_hub_above_degree_cap_still_adds_evidence_to_proposed_pairs():
-    settings = Settings(max_entity_degree=10)
-    n = 50
-    # Everyone uses template 0 (a hub above the cap); accounts 0 and 1 also share template 1.
-    rows = [(i, 0, 5) for i in range(n)] + [(0, 1, 5), (1, 1, 5)]
-    m = matrix("template", rows, n, 2, settings=settings)
-    t = links.score_links({"template": m}, None, settings).table
-    assert len(t) == 1
-    hub_idf = links.idf_weights(np.array([n]), n)[0]
-    assert t["template"].iloc[0] == pytest.approx(0.5 * 1.0 + 0.5 * hub_idf)  # sqrt(.5*.5)=.5
+def test_entities_above_the_degree_cap_carry_no_evidence():
+    # 30 of 300 accounts use template 0 heavily; accounts 0 and 1 also share template 1.
+    n = 300
+    rows = [(i, 0, 5) for i in range(30)] + [(0, 1, 5), (1, 1, 5)] + [(i, 2 + i, 5)
+                                                                     for i in range(30, n)]
+    uncapped = Settings(max_entity_degree=1000, idf_power=1.0)
+    m = matrix("template", rows, n, n + 2, settings=uncapped)
+    t = links.score_links({"template": m}, None, uncapped).table
+    assert len(t) == 30 * 29 // 2  # below the cap, template 0 ties its 30 users together
+    capped = Settings(max_entity_degree=20, idf_power=1.0)
+    m = matrix("template", rows, n, n + 2, settings=capped)
+    t = links.score_links({"template": m}, None, capped).table
+    assert set(zip(t["a"], t["b"])) == {(0, 1)}
+    # Only template 1 counts: sqrt(0.5 * 0.5) * idf(degree 2) = 0.5.
+    assert t["template"].iloc[0] == pytest.approx(0.5)
+
+
+def test_idf_power_steepens_the_discount_of_shared_entities():
+    plain = links.idf_weights(np.array([2, 20, 200]), 1000)
+    steep = links.idf_weights(np.array([2, 20, 200]), 1000, power=2.0)
+    assert steep == pytest.approx(plain ** 2)
+    assert steep[0] == pytest.approx(1.0) and steep[2] < plain[2]
 
 
 def test_camouflage_neither_dilutes_the_fleet_nor_ties_it_to_strangers():
@@ -101,7 +113,7 @@ def test_camouflage_neither_dilutes_the_fleet_nor_ties_it_to_strangers():
     inside = t[(t["a"] < 20) & (t["b"] < 20)]
     assert len(inside) == 20 * 19 // 2
     # Five templates at 14 % each on both sides: 5 * 0.14 = 0.70 of the traffic, idf-weighted.
-    idf = links.idf_weights(np.array([20]), 520)[0]
+    idf = links.idf_weights(np.array([20]), 520, power=S.idf_power)[0]
     assert inside["template"].min() >= 0.70 * idf
     cross = t[(t["a"] < 20) & (t["b"] >= 20)]
     assert len(cross) == 0 or cross["score"].max() < inside["score"].min() / 2
