@@ -623,3 +623,18 @@ def test_copying_fixture_keeps_its_figures(tmp_path: Path) -> None:
     want = graphkit.build_graph(load(src)).summary()
     assert graphkit.build_graph(load(tmp_path / "e.csv.gz")).summary() == want
     assert graphkit.build_graph(load(tmp_path / "e.jsonl")).summary() == want
+
+
+def test_data_contract_examples_run() -> None:
+    """The examples in docs/data-contract.md are real output."""
+    import doctest
+
+    root = Path(__file__).resolve().parent.parent
+    doc = root / "docs" / "data-contract.md"
+    result = doctest.testfile(str(doc), module_relative=False)
+    assert result.attempted >= 3 and result.failed == 0
+    text = doc.read_text()
+    hand = root / "fixtures" / "hand"
+    res = CliRunner().invoke(main, ["build", str(hand / "events.csv"), "--accounts",
+                                    str(hand / "accounts.csv"), "--json"])
+    assert res.stdout.strip() in text
