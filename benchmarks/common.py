@@ -1,0 +1,523 @@
+"""Shared benchmark plumbing: the cached simulation, measured subprocesses, reports.
+
+* :func:`ensure_simulation` simulates once into ``benchmarks/.cache/`` (git-ignored) and reuses
+  the files; the cache key is scale + seed + a digest of the simulator's source and graphkit's
+  version, so a changed simulator regenerates instead of benchmarking stale data.
+* :func:`measure` runs one repetition in a fresh Python process and reads that process's own
+  peak RSS from ``wait4`` (``ru_maxrss``), so repetitions never share caches or heaps.
+* A worker mode (``python benchmarks/common.py worker SPEC.json``) runs the same library calls
+  as the CLI command being measured with a :class:`NestedProgress`, and writes the stage
+  timings (with their nesting) as JSON for the parent.
+
+Figures are medians over repetitions: the machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graphkit.progress import Progress
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+CACHE_DIR = HERE / ".cache"
+RESULTS_DIR = HERE / "results"
+
+# --- the cached simulation ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SimFiles:
+    """Paths of one simulated data set and what it holds."""
+
+    directory: Path
+    events: Path
+    accounts: Path
+    seeds: Path
+    truth: Path
+    scale: float
+    seed: int
+    n_events: int
+    n_accounts: int
+    simulator: str
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        for k in ("directory", "events", "accounts", "seeds", "truth"):
+            d[k] = rel(d[k])
+        return d
+
+
+def simulator_version() -> str:
+    """graphkit's version plus a digest of the simulator's source: changes when its output may."""
+    import graphkit
+    import graphkit.simulate as simmod
+
+    digest = hashlib.sha256(Path(simmod.__file__).read_bytes()).hexdigest()[:10]
+    return f"{graphkit.__version__}-{digest}"
+
+
+def ensure_simulation(scale: float, seed: int = 0, cache_dir: Path = CACHE_DIR,
+                      log: bool = True) -> SimFiles:
+    """The simulated data set for (scale, seed, simulator version), generated on first use.
+
+    Generation writes into a temporary sibling and renames it when complete, so an interrupted
+    run never leaves a half-written cache behind. Older versions for the same scale and seed are
+    removed (a 30M-event set is about 1 GB).
+    """
+    from graphkit.simulate import simulate
+
+    version = simulator_version()
+    stem = f"sim-scale{scale:g}-seed{seed}"
+    target = cache_dir / f"{stem}-v{version}"
+    meta_path = target / "cache.json"
+    if not meta_path.is_file():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for stale in cache_dir.glob(f"{stem}-v*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = cache_dir / f".tmp-{stem}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        if log:
+            print(f"simulating scale={scale:g} seed={seed} into {rel(target)} (cached for next "
+                  "runs) ...", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        res = simulate(tmp, scale=scale, seed=seed)
+        meta = {"scale": scale, "seed": seed, "simulator": version, "n_events": res.n_events,
+                "n_accounts": res.n_accounts,
+                "seconds": round(time.perf_counter() - start, 1),
+                "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        (tmp / "cache.json").write_text(json.dumps(meta, indent=2) + "\n")
+        tmp.rename(target)
+        if log:
+            print(f"  {res.n_events:,} events, {res.n_accounts:,} accounts in {meta['seconds']}s",
+                  file=sys.stderr, flush=True)
+    meta = json.loads(meta_path.read_text())
+    return SimFiles(directory=target, events=target / "events.parquet",
+                    accounts=target / "accounts.csv", seeds=target / "seeds.csv",
+                    truth=target / "truth.csv", scale=scale, seed=seed,
+                    n_events=int(meta["n_events"]), n_accounts=int(meta["n_accounts"]),
+                    simulator=version)
+
+
+def ensure_sample(sim: SimFiles, n_accounts: int) -> SimFiles:
+    """The events of the ``n_accounts`` accounts with the smallest ids, cached beside ``sim``.
+
+    Account ids are random, so this is a random sample of accounts that keeps every event of
+    each sampled account (and its accounts-file and seed rows): the same sample for graphkit and
+    the reference.
+    """
+    import duckdb
+
+    target = sim.directory / f"sample-first{n_accounts}accounts"
+    meta_path = target / "cache.json"
+    if not meta_path.is_file():
+        tmp = sim.directory / f".tmp-sample-{n_accounts}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        con = duckdb.connect()
+        con.execute("SET threads TO 2")
+        ev, acc, sd = (str(p).replace("'", "''") for p in (sim.events, sim.accounts, sim.seeds))
+        con.execute(f"CREATE TEMP TABLE keep AS SELECT DISTINCT account_id FROM "
+                    f"read_parquet('{ev}') ORDER BY account_id LIMIT {int(n_accounts)}")
+        con.execute(f"COPY (SELECT e.* FROM read_parquet('{ev}') e SEMI JOIN keep USING "
+                    f"(account_id) ORDER BY e.ts) TO '{tmp / 'events.parquet'}' "
+                    "(FORMAT parquet, COMPRESSION zstd)")
+        for name, src in (("accounts", acc), ("seeds", sd), ("truth", str(sim.truth))):
+            con.execute(f"COPY (SELECT * FROM read_csv('{src}', all_varchar=true) SEMI JOIN keep "
+                        f"USING (account_id)) TO '{tmp / (name + '.csv')}' (HEADER)")
+        n_ev = con.execute(f"SELECT count(*) FROM read_parquet('{tmp / 'events.parquet'}')"
+                           ).fetchone()[0]
+        n_acc = con.execute("SELECT count(*) FROM keep").fetchone()[0]
+        con.close()
+        meta = {"sample": f"first {n_accounts} accounts by account_id", "n_events": n_ev,
+                "n_accounts": n_acc, "of": rel(sim.directory)}
+        (tmp / "cache.json").write_text(json.dumps(meta, indent=2) + "\n")
+        tmp.rename(target)
+    meta = json.loads(meta_path.read_text())
+    return dataclasses.replace(sim, directory=target, events=target / "events.parquet",
+                               accounts=target / "accounts.csv", seeds=target / "seeds.csv",
+                               truth=target / "truth.csv", n_events=int(meta["n_events"]),
+                               n_accounts=int(meta["n_accounts"]))
+
+
+# --- measured subprocesses ---------------------------------------------------------------------
+
+@dataclass
+class Sample:
+    """One repetition in a fresh process: wall seconds, the process's peak RSS, stage timings."""
+
+    wall_s: float
+    peak_rss_bytes: int
+    timings: dict[str, float] = field(default_factory=dict)
+    parents: dict[str, str | None] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class BenchmarkError(RuntimeError):
+    """A measured command failed; carries its stderr tail."""
+
+
+class BudgetExceeded(BenchmarkError):
+    """A measured command ran past its time or memory budget and was stopped."""
+
+    def __init__(self, message: str, reason: str, wall_s: float, peak_rss_bytes: int) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.wall_s = wall_s
+        self.peak_rss_bytes = peak_rss_bytes
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def measure(argv: Sequence[str], *, cwd: Path | None = None, timeout: float | None = None,
+            max_rss_bytes: int | None = None, env: dict[str, str] | None = None
+            ) -> tuple[float, int, str, str]:
+    """Run ``argv`` in a fresh process; return (wall seconds, peak RSS bytes, stdout, stderr).
+
+    The peak RSS is the child's own ``ru_maxrss`` from ``wait4`` (not the whole process tree
+    of the benchmark runner). Raises :class:`BudgetExceeded` when the process runs past
+    ``timeout`` seconds or ``max_rss_bytes`` (it is killed: the machine is shared), and
+    :class:`BenchmarkError` on a non-zero exit.
+    """
+    out_f = _tmpfile("stdout")
+    err_f = _tmpfile("stderr")
+    with open(out_f, "w+b") as out, open(err_f, "w+b") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(argv), cwd=cwd, stdout=out, stderr=err,
+                                env={**os.environ, **(env or {})})
+        deadline = None if timeout is None else start + timeout
+        seen_rss = 0
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            over = None
+            if deadline is not None and time.perf_counter() > deadline:
+                over = "time"
+            elif max_rss_bytes is not None:
+                seen_rss = max(seen_rss, _rss_bytes(proc.pid))
+                if seen_rss > max_rss_bytes:
+                    over = "memory"
+            if over:
+                proc.kill()
+                _, _, usage = os.wait4(proc.pid, 0)
+                wall = time.perf_counter() - start
+                peak = max(seen_rss, int(usage.ru_maxrss) * 1024)
+                raise BudgetExceeded(f"stopped at the {over} budget after {wall:.0f}s "
+                                     f"({peak / 2**30:.1f} GiB): {shlex.join(argv)}",
+                                     over, wall, peak)
+            time.sleep(0.05)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    out_f.unlink(missing_ok=True)
+    err_f.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        tail = "\n".join(stderr.strip().splitlines()[-15:])
+        raise BenchmarkError(f"exit {proc.returncode}: {shlex.join(argv)}\n{tail}")
+    return wall, int(usage.ru_maxrss) * 1024, stdout, stderr  # Linux reports KiB
+
+
+def _tmpfile(tag: str) -> Path:
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix=f"gk-bench-{tag}-")
+    os.close(fd)
+    return Path(name)
+
+
+def run_worker(task: str, args: dict[str, Any], *, timeout: float | None = None,
+               max_rss_bytes: int | None = None) -> Sample:
+    """Run ``task`` (see :data:`WORKER_TASKS`) in a fresh process via worker mode.
+
+    On :class:`BudgetExceeded` the exception carries ``partial``: the stages finished before
+    the process was stopped and the one it was in.
+    """
+    spec = _tmpfile("spec")
+    result = _tmpfile("result")
+    spec.write_text(json.dumps({"task": task, "args": args, "result": str(result)}))
+    try:
+        try:
+            wall, rss, _, _ = measure([sys.executable, str(Path(__file__).resolve()), "worker",
+                                       str(spec)], timeout=timeout, max_rss_bytes=max_rss_bytes)
+        except BudgetExceeded as exc:
+            text = result.read_text() if result.is_file() else ""
+            exc.partial = json.loads(text) if text.strip() else {}  # type: ignore[attr-defined]
+            raise
+        data = json.loads(result.read_text())
+    finally:
+        spec.unlink(missing_ok=True)
+        result.unlink(missing_ok=True)
+    return Sample(wall_s=wall, peak_rss_bytes=rss, timings=data["timings"],
+                  parents=data["parents"], extra=data.get("extra", {}))
+
+
+# --- worker mode (runs inside the measured process) ---------------------------------------------
+
+@dataclass
+class NestedProgress(Progress):
+    """A quiet :class:`Progress` that also records which stage each stage ran inside."""
+
+    parents: dict[str, str | None] = field(default_factory=dict)
+    live_path: Path | None = None  # rewritten at every stage boundary (read if the run is killed)
+    _stack: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.enabled = False
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        self.parents.setdefault(name, self._stack[-1] if self._stack else None)
+        self._stack.append(name)
+        self._save()
+        try:
+            with super().step(name):
+                yield
+        finally:
+            self._stack.pop()
+            self._save()
+
+    def _save(self) -> None:
+        if self.live_path is not None:
+            self.live_path.write_text(json.dumps({"timings": self.timings,
+                                                  "parents": self.parents,
+                                                  "running": list(self._stack)}))
+
+
+def _task_build(args: dict[str, Any], progress: NestedProgress) -> dict[str, Any]:
+    """What ``graphkit build EVENTS --accounts F`` does (graphkit/cli/build.py)."""
+    from graphkit.graph import build_graph
+    from graphkit.ingest import load
+
+    with progress.step("load"):
+        dataset = load(args["events"], args.get("accounts"), args.get("seeds"),
+                       progress=progress)
+    with progress.step("graph"):
+        graph = build_graph(dataset, progress=progress)
+    return {"summary": graph.summary(), "n_events": dataset.n_events}
+
+
+def _task_detect(args: dict[str, Any], progress: NestedProgress) -> dict[str, Any]:
+    """What ``graphkit detect EVENTS --accounts F --seeds F --out DIR`` does
+    (graphkit/cli/detect.py), with default settings."""
+    from graphkit.detect import detect
+    from graphkit.ingest import load
+    from graphkit.settings import Settings
+
+    with progress.step("load"):
+        dataset = load(args["events"], accounts=args.get("accounts"), seeds=args.get("seeds"),
+                       progress=progress)
+    result = detect(dataset, Settings(), progress=progress)
+    with progress.step("write"):
+        result.write(Path(args["out"]))
+    return {"accounts": len(result.accounts), "links": len(result.links),
+            "communities": len(result.communities),
+            "flagged_communities": int(result.communities["flagged"].sum()),
+            "flagged_accounts": int(result.accounts["flagged"].sum())}
+
+
+def _task_reference(args: dict[str, Any], progress: NestedProgress) -> dict[str, Any]:
+    """The straightforward pandas + networkx pipeline (benchmarks/reference.py)."""
+    sys.path.insert(0, str(HERE))
+    import reference
+
+    return reference.run(args, progress)
+
+
+WORKER_TASKS = {"build": _task_build, "detect": _task_detect, "reference": _task_reference}
+# Modules each task imports before its first timed stage (import time is not a stage's).
+PRELOAD = {"build": ("graphkit.ingest", "graphkit.graph"),
+           "detect": ("graphkit.ingest", "graphkit.graph", "graphkit.detect"),
+           "reference": ("pandas", "numpy", "networkx", "pyarrow.parquet")}
+
+
+def _worker_main(spec_path: str) -> None:
+    spec = json.loads(Path(spec_path).read_text())
+    progress = NestedProgress(live_path=Path(spec["result"]))
+    with progress.step("imports"):
+        import importlib
+
+        for module in PRELOAD[spec["task"]]:
+            importlib.import_module(module)
+    extra = WORKER_TASKS[spec["task"]](spec["args"], progress)
+    Path(spec["result"]).write_text(json.dumps(
+        {"timings": progress.timings, "parents": progress.parents, "extra": extra}, default=str))
+
+
+# --- summaries and reports ---------------------------------------------------------------------
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if values else float("nan")
+
+
+def summarize(samples: Sequence[Sample]) -> dict[str, Any]:
+    """Medians (and min/max) of wall, peak RSS and every stage over the repetitions."""
+    stages: dict[str, list[float]] = {}
+    parents: dict[str, str | None] = {}
+    for s in samples:
+        for k, v in s.timings.items():
+            stages.setdefault(k, []).append(v)
+        parents.update(s.parents)
+    walls = [s.wall_s for s in samples]
+    rss = [s.peak_rss_bytes for s in samples]
+    return {
+        "repetitions": len(samples),
+        "wall_s": {"median": round(median(walls), 3), "min": round(min(walls), 3),
+                   "max": round(max(walls), 3), "all": [round(w, 3) for w in walls]},
+        "peak_rss_bytes": {"median": int(median(rss)), "max": max(rss), "all": rss},
+        "peak_rss_gib": round(median(rss) / 2**30, 3),
+        "stages_s": {k: round(median(v), 3) for k, v in stages.items()},
+        "stage_parents": {k: parents[k] for k in parents if k in stages},
+    }
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    import duckdb
+    import igraph
+    import networkx
+    import pandas
+    import pyarrow
+
+    import graphkit
+
+    mem = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem = round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "memory_gib": mem, "cpu": cpu, "platform": platform.platform(),
+        "python": platform.python_version(), "graphkit": graphkit.__version__,
+        "duckdb": duckdb.__version__, "pyarrow": pyarrow.__version__,
+        "pandas": pandas.__version__, "igraph": igraph.__version__,
+        "networkx": networkx.__version__, "git_commit": _git_commit(),
+    }
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10, check=False)
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--",
+                                "graphkit"], capture_output=True, text=True, timeout=10,
+                               check=False).stdout.strip()
+        return out.stdout.strip() + ("+uncommitted-graphkit-changes" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def rel(path: str | Path) -> str:
+    """A path relative to the repository when inside it (reports carry no machine paths)."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def gib(n_bytes: float) -> str:
+    return f"{n_bytes / 2**30:.2f} GiB"
+
+
+def stage_rows(summary: dict[str, Any]) -> list[tuple[str, float]]:
+    """Stages in run order, nested ones indented under their parent."""
+    parents = summary["stage_parents"]
+    stages = summary["stages_s"]
+
+    def depth(name: str) -> int:
+        d, p = 0, parents.get(name)
+        while p is not None and d < 10:
+            d, p = d + 1, parents.get(p)
+        return d
+
+    # ``parents`` is filled when a stage starts, ``timings`` when it ends: use start order.
+    order = [k for k in parents if k in stages] + [k for k in stages if k not in parents]
+    return [("\u2003" * depth(k) + k, stages[k]) for k in order]
+
+
+def write_report(out_dir: Path, name: str, data: dict[str, Any], markdown: str) -> tuple[Path, Path]:
+    """Write ``name.json`` and ``name.md`` into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jp = out_dir / f"{name}.json"
+    mp = out_dir / f"{name}.md"
+    jp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    mp.write_text(markdown)
+    return jp, mp
+
+
+def add_common_args(p: Any, repeat: int = 3) -> None:
+    """Options every runner takes: the data set, repetitions, where results go."""
+    p.add_argument("--scale", type=float, default=1.0, help="simulation scale (1.0 = ~30M events)")
+    p.add_argument("--seed", type=int, default=0, help="simulation seed")
+    p.add_argument("--repeat", type=int, default=repeat, help="repetitions (fresh process each)")
+    p.add_argument("--cli-runs", type=int, default=1,
+                   help="runs of the graphkit command itself (cross-check)")
+    p.add_argument("--out", type=Path, default=RESULTS_DIR, help="where JSON + markdown go")
+    p.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="simulation cache")
+
+
+def data_line(d: dict[str, Any], m: dict[str, Any]) -> str:
+    """One sentence naming the data set and the machine."""
+    return (f"Simulated with `graphkit simulate DIR --scale {d['scale']:g} --seed {d['seed']}` "
+            f"(simulator {d['simulator']}). Machine: {m['cpus_usable']} cores, "
+            f"{m['memory_gib']} GiB RAM ({m['cpu']}); Python {m['python']}, DuckDB "
+            f"{m['duckdb']}, networkx {m['networkx']}; code {m['git_commit']}.")
+
+
+def command_line(argv: Sequence[str]) -> str:
+    """The command that reproduces this run, as typed from the repository root."""
+    parts = ["python", rel(argv[0]), *argv[1:]]
+    return shlex.join(parts)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "worker":
+        _worker_main(sys.argv[2])
+    elif len(sys.argv) >= 2 and sys.argv[1] == "simulate":
+        # python benchmarks/common.py simulate [SCALE] [SEED]: fill the cache ahead of a run.
+        sim = ensure_simulation(float(sys.argv[2]) if len(sys.argv) > 2 else 1.0,
+                                int(sys.argv[3]) if len(sys.argv) > 3 else 0)
+        print(json.dumps(sim.to_dict(), indent=2))
+    else:
+        sys.exit("usage: common.py worker SPEC.json | common.py simulate [SCALE] [SEED]")

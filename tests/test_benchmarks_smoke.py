@@ -1,0 +1,118 @@
+"""The benchmark runners still run: tiny scale, one repetition, checks what they write.
+
+No timing is asserted here (figures live in benchmarks/ and docs/performance.md); these tests
+only check that the runners work end to end and report every figure they promise.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import bench_build
+import bench_detect
+import common
+
+SCALE = "0.002"
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bench-cache")
+
+
+def _stats_ok(block: dict) -> None:
+    assert block["repetitions"] == 1
+    assert block["wall_s"]["median"] > 0
+    assert block["peak_rss_bytes"]["median"] > 10 * 2**20  # a Python process with data loaded
+
+
+def test_simulation_cache_is_reused_and_keyed(cache: Path) -> None:
+    first = common.ensure_simulation(0.001, 3, cache, log=False)
+    stamp = (first.directory / "cache.json").stat().st_mtime_ns
+    again = common.ensure_simulation(0.001, 3, cache, log=False)
+    assert again == first
+    assert (again.directory / "cache.json").stat().st_mtime_ns == stamp  # not regenerated
+    assert common.simulator_version() in first.directory.name
+    assert first.n_events > 0 and first.events.is_file() and first.seeds.is_file()
+    # A cache written by another simulator version is stale: replaced, not reused.
+    stale = first.directory.with_name(first.directory.name.split("-v")[0] + "-vold")
+    first.directory.rename(stale)
+    fresh = common.ensure_simulation(0.001, 3, cache, log=False)
+    assert fresh.directory.is_dir() and not stale.exists()
+
+
+def test_measure_reports_own_peak_rss_and_stops_at_budgets(tmp_path: Path) -> None:
+    grow = "b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096])"
+    wall, rss, _, _ = common.measure([sys.executable, "-c", grow])
+    assert rss >= 300 * 2**20 and wall > 0
+    with pytest.raises(common.BudgetExceeded) as exc:
+        common.measure([sys.executable, "-c", "import time; time.sleep(30)"], timeout=1)
+    assert exc.value.reason == "time"
+    hold = grow + "; import time; time.sleep(30)"
+    start = time.perf_counter()
+    with pytest.raises(common.BudgetExceeded) as exc:
+        common.measure([sys.executable, "-c", hold], max_rss_bytes=100 * 2**20)
+    assert exc.value.reason == "memory" and time.perf_counter() - start < 20
+    with pytest.raises(common.BenchmarkError):
+        common.measure([sys.executable, "-c", "raise SystemExit(3)"])
+
+
+def test_bench_build_writes_json_and_markdown(cache: Path, tmp_path: Path) -> None:
+    data = bench_build.main(["--scale", SCALE, "--repeat", "1", "--cli-runs", "1",
+                             "--out", str(tmp_path), "--cache-dir", str(cache)])
+    saved = json.loads((tmp_path / "build.json").read_text())
+    assert saved["build"] == json.loads(json.dumps(data["build"]))
+    assert {"benchmark", "reproduce", "data", "graph", "build", "cli", "machine"} <= set(saved)
+    _stats_ok(saved["build"])
+    _stats_ok(saved["cli"])
+    stages = saved["build"]["stages_s"]
+    assert {"load", "graph", "read events", "graph: USED_IP"} <= set(stages)
+    assert saved["build"]["stage_parents"]["graph: USED_IP"] == "graph"
+    assert saved["graph"]["nodes"]["Account"] == saved["data"]["n_accounts"]
+    assert saved["reproduce"].startswith("python benchmarks/bench_build.py --scale 0.002")
+    md = (tmp_path / "build.md").read_text()
+    assert "peak RSS" in md and saved["reproduce"] in md
+
+
+def test_bench_detect_compares_on_a_named_sample(cache: Path, tmp_path: Path) -> None:
+    data = bench_detect.main(["--scale", SCALE, "--repeat", "1", "--cli-runs", "1",
+                              "--skip-full-reference", "--sample-accounts", "120",
+                              "--reference-budget", "120", "--out", str(tmp_path),
+                              "--cache-dir", str(cache)])
+    saved = json.loads((tmp_path / "detect.json").read_text())
+    assert {"benchmark", "reproduce", "data", "target", "graphkit", "cli", "reference_full",
+            "reference_samples", "comparison", "target_met", "machine"} <= set(saved)
+    _stats_ok(saved["graphkit"])
+    _stats_ok(saved["cli"])
+    stages = set(saved["graphkit"]["stages_s"])
+    assert {"load", "communities", "scoring", "write"} <= stages
+    assert any(s.startswith("links") for s in stages)
+    assert set(saved["graphkit"]["phases_s"]) == set(bench_detect.PHASES)
+    (run,) = saved["reference_samples"]
+    assert run["reference"]["finished"]
+    assert run["sample"]["n_accounts"] == 120
+    assert run["sample"]["n_events"] < saved["data"]["n_events"]
+    assert run["graphkit"]["result"]["accounts"] >= 120
+    comp = saved["comparison"]
+    assert "120 accounts" in comp["on"]
+    assert comp["speedup"] == pytest.approx(comp["reference_wall_s"] / comp["graphkit_wall_s"],
+                                            rel=0.01)
+    assert isinstance(saved["target_met"]["wall"], bool)
+    md = (tmp_path / "detect.md").read_text()
+    assert "Side by side" in md and "sample-first120accounts" in md
+    assert data["comparison"]["on"] == comp["on"]
+
+
+def test_reference_stopped_at_budget_is_reported(cache: Path, tmp_path: Path) -> None:
+    sim = common.ensure_simulation(float(SCALE), 0, cache, log=False)
+    ref = bench_detect.run_reference(sim, 1, tmp_path, "full", budget=0.5, max_rss=8 * 2**30)
+    assert ref["finished"] is False and ref["stopped_by"] == "time"
+    assert ref["wall_s"] >= 0.5
