@@ -134,13 +134,6 @@ def score_communities(
     median_strength = (
         pd.Series(strength_in).groupby(comm).median().reindex(range(n_comm)).to_numpy()
     )
-    # Membership: own internal strength vs the typical member, discounted by the share of the
-    # account's ties that leave the community.
-    rel = np.divide(strength_in, median_strength[comm], out=np.zeros(n),
-                    where=median_strength[comm] > 0)
-    loyalty = np.divide(strength_in, strength_all, out=np.zeros(n), where=strength_all > 0)
-    membership = np.clip(np.minimum(rel, 1.0) * loyalty, 0.0, 1.0)
-    membership[size[comm] < 2] = 0.0
 
     # --- indicators -------------------------------------------------------------------------------
     ind: dict[str, np.ndarray] = {}
@@ -215,9 +208,32 @@ def score_communities(
     flagged_c = suspicion >= settings.flag_threshold
 
     # --- accounts ------------------------------------------------------------------------------------
+    # Membership: own internal strength vs the typical member (core vs periphery), times the
+    # share of the account's ties that stay inside its community. Ties from a flagged community
+    # into other flagged communities count as staying: a large fleet is often split into several
+    # communities, and its accounts' ties between the pieces are no sign of innocence.
+    rel = np.divide(strength_in, median_strength[comm], out=np.zeros(n),
+                    where=median_strength[comm] > 0)
+    to_flagged = flagged_c[comm[a]] & flagged_c[comm[b]]
+    kept = internal | to_flagged
+    strength_kept = _group_sum(a[kept], s[kept], n) + _group_sum(b[kept], s[kept], n)
+    loyalty = np.divide(strength_kept, strength_all, out=np.zeros(n), where=strength_all > 0)
+    membership = np.clip(np.minimum(rel, 1.0) * loyalty, 0.0, 1.0)
+    membership[~flagged_c[comm]] = np.minimum(rel, 1.0)[~flagged_c[comm]] * np.divide(
+        strength_in, strength_all, out=np.zeros(n), where=strength_all > 0)[~flagged_c[comm]]
+    membership[size[comm] < 2] = 0.0
+    acct_community_susp = suspicion[comm].copy()
+    # Attachment: an account outside every flagged community whose ties mostly go to one (a
+    # fleet fragment too small to stand on its own) is measured against that community's core
+    # in the same way, and inherits its suspicion when attached as strongly as a member.
+    attached = _attachment(a, b, s, comm, flagged_c, median_strength, strength_all, n)
+    stronger = ~flagged_c[comm] & (attached[1] > membership)
+    membership = np.where(stronger, attached[1], membership)
+    attached_to = np.where(stronger, attached[0], -1)
+    acct_community_susp[stronger] = suspicion[attached[0][stronger]]
     acct_factor = np.clip(membership / max(settings.min_membership, 1e-9), 0.0, 1.0)
-    acct_susp = suspicion[comm] * acct_factor
-    acct_flag = flagged_c[comm] & (membership >= settings.min_membership)
+    acct_susp = acct_community_susp * acct_factor
+    acct_flag = (flagged_c[comm] | stronger) & (membership >= settings.min_membership)
 
     actor = _actor_per_community(seed_actor, comm)
     accounts = pd.DataFrame({
@@ -226,6 +242,7 @@ def score_communities(
         "suspicion": np.round(acct_susp, 4),
         "flagged": acct_flag,
         "membership": np.round(membership, 4),
+        "attached_to": pd.array(np.where(attached_to >= 0, attached_to, None), dtype="Int64"),
     })
     communities = pd.DataFrame({
         "community_id": np.arange(n_comm),
@@ -247,6 +264,29 @@ def score_communities(
     for k, v in ind.items():
         communities[f"ind_{k}"] = np.round(v, 4)
     return Scored(accounts, communities)
+
+
+def _attachment(a, b, s, comm, flagged_c, median_strength, strength_all, n):
+    """For every account, the flagged community it is most tied to and its membership there:
+    min(1, ties to it / the community's median internal strength) * share of the account's
+    ties that go to it. (-1, 0) for accounts with no tie into a flagged community."""
+    src = np.concatenate([a, b])
+    dst = np.concatenate([b, a])
+    w = np.concatenate([s, s])
+    into = flagged_c[comm[dst]] & (comm[dst] != comm[src])
+    best_c = np.full(n, -1)
+    best_m = np.zeros(n)
+    if not into.any():
+        return best_c, best_m
+    df = pd.DataFrame({"a": src[into], "c": comm[dst[into]], "w": w[into]})
+    per = df.groupby(["a", "c"], sort=False)["w"].sum().reset_index()
+    per = per.sort_values(["a", "w", "c"], ascending=[True, False, True]).drop_duplicates("a")
+    acc, c, tie = per["a"].to_numpy(), per["c"].to_numpy(), per["w"].to_numpy()
+    core = median_strength[c]
+    rel = np.divide(tie, core, out=np.zeros(len(tie)), where=core > 0)
+    best_c[acc] = c
+    best_m[acc] = np.minimum(rel, 1.0) * tie / np.maximum(strength_all[acc], 1e-12)
+    return best_c, best_m
 
 
 def _exclusive_templates(sig: SignalMatrix | None, comm, n_comm, n_events, events_c,

@@ -86,7 +86,7 @@ class Settings:
 
     # --- suspicion -----------------------------------------------------------------------------
     min_community_size: int = 3
-    flag_threshold: float = 0.5
+    flag_threshold: float = 0.7
     # An account inherits its community's suspicion in proportion to how much of its link weight
     # stays inside the community, relative to the community's core members.
     min_membership: float = 0.35
