@@ -38,6 +38,24 @@ class Expected:
     def ids(self) -> set[str]:
         return set(self.members["account_id"])
 
+    def community_view(self, community: int) -> tuple[set[str], set[str]]:
+        """What the kit's community query shows: the members it draws, and the entities
+        (IPs, payment methods, templates, user agents) two or more members share."""
+        members = set(self.members.loc[self.members["community_id"] == community, "account_id"])
+        kinds = ("USED_IP", "PAID_WITH", "SENT", "USED_AGENT")
+        shared: set[str] = set()
+        shown: set[str] = set()
+        for rel in kinds:
+            df = self.rels[rel][self.rels[rel]["s"].isin(members)]
+            users = df.groupby("e")["s"].nunique()
+            keys = set(users[users >= 2].index)
+            shared |= keys
+            shown |= set(df.loc[df["e"].isin(keys), "s"])
+        # Members with no such relationship at all are drawn alone; members whose entities are
+        # all their own are filtered out by the query.
+        with_edges = set().union(*(set(self.rels[r]["s"]) for r in kinds))
+        return shown | (members - with_edges), shared
+
     def node_counts(self) -> dict[str, int]:
         out = {"Account": len(self.members), "Community": len(self.communities)}
         for rel, (label, _) in ACCOUNT_RELS.items():

@@ -255,22 +255,6 @@ def test_kit_top_communities(neo4j_driver: Driver, exported: Expected) -> None:
     assert [r["evidence"] for r in records] == list(ranked["evidence"].head(3))
 
 
-def shared_infrastructure(exp: Expected, community: int) -> tuple[set[str], set[str]]:
-    """Members shown by the community query, and the entities two or more members share."""
-    members = set(exp.members.loc[exp.members["community_id"] == community, "account_id"])
-    shared: set[str] = set()
-    shown: set[str] = set()
-    for rel in ("USED_IP", "PAID_WITH", "SENT", "USED_AGENT"):
-        df = exp.rels[rel][exp.rels[rel]["s"].isin(members)]
-        users = df.groupby("e")["s"].nunique()
-        keys = set(users[users >= 2].index)
-        shared |= keys
-        shown |= set(df.loc[df["e"].isin(keys), "s"])
-    with_edges = set().union(*(set(exp.rels[r]["s"]) for r in
-                               ("USED_IP", "PAID_WITH", "SENT", "USED_AGENT")))
-    return shown | (members - with_edges), shared
-
-
 def run_community_query(driver: Driver, text: str, params: dict[str, object]
                         ) -> tuple[set[str], set[str]]:
     records, _, _ = driver.execute_query(text, **params)
@@ -287,7 +271,7 @@ def test_kit_community_infrastructure_and_evidence_cypher(neo4j_driver: Driver,
     assert " ".join(re.sub(r"//.*", "", text).split()) == " ".join(COMMUNITY_QUERY.split())
     for community, cypher in zip(exported.communities["community_id"],
                                  exported.communities["cypher"], strict=True):
-        want_accounts, want_keys = shared_infrastructure(exported, int(community))
+        want_accounts, want_keys = exported.community_view(int(community))
         assert want_keys  # every flagged community shares something
         got = run_community_query(neo4j_driver, text,
                                   {"run_id": exported.run_id, "community_id": int(community)})
