@@ -69,6 +69,14 @@ class Expected:
         return {rel: len(df) for rel, df in self.rels.items() if len(df)}
 
 
+def top(result_dir: Path, n: int) -> list[int]:
+    """The ``top:n`` selection: most suspicious first, then the larger, then the lower id."""
+    comms = pd.read_csv(Path(result_dir) / "communities.csv")
+    ranked = comms.sort_values(["suspicion", "size", "community_id"],
+                               ascending=[False, False, True])
+    return [int(c) for c in ranked["community_id"].head(n)]
+
+
 def run_id_of(result_dir: Path) -> str:
     manifest = json.loads((result_dir / "manifest.json").read_text())
     if manifest.get("run_id"):

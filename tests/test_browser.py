@@ -49,11 +49,13 @@ def test_neo4j_browser_shows_an_exported_community(
 ) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")  # a dev dependency; .ci/install has it
     assert Path(CHROMIUM).is_file(), "Debian chromium is missing (run .ci/install)"
-    report = export_to_neo4j(sim_detection, neo4j_server.bolt_uri, communities="flagged")
+    report = export_to_neo4j(sim_detection, neo4j_server.bolt_uri, communities="top:4")
     comms = pd.read_csv(sim_detection / "communities.csv")
-    flagged = comms[comms["flagged"].astype(bool)]
-    # The smallest flagged community draws the clearest picture.
-    row = flagged.sort_values(["size", "community_id"]).iloc[0]
+    chosen = comms[comms["community_id"].isin(report.community_ids)]
+    # The most suspicious community small enough to read at a glance.
+    readable = chosen[chosen["size"] <= 20].sort_values("suspicion", ascending=False)
+    assert len(readable) and readable["suspicion"].iloc[0] >= 0.5
+    row = readable.iloc[0]
     community = int(row["community_id"])
     exp = expected_export(sim_detection, report.community_ids)
     accounts, entities = exp.community_view(community)
@@ -99,7 +101,9 @@ def test_neo4j_browser_shows_an_exported_community(
             fills = {f.lower() for f in page.locator("svg .node circle.b-outline").evaluate_all(
                 "els => els.map(e => e.getAttribute('fill'))") if f}
             assert _grass_colour("node.Community") in fills  # the .grass style is applied
-            assert _grass_colour("node.SuspicionHigh") in fills  # a suspicious community
+            # Suspicious accounts are drawn in the style's suspicion colours.
+            assert fills & {_grass_colour("node.SuspicionHigh"),
+                            _grass_colour("node.SuspicionMedium")}
             for button in page.get_by_label("Close").all():  # the usage-data banner
                 if button.is_visible() and button.bounding_box()["y"] < 120:
                     button.click()

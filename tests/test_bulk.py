@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from _neo4j_expect import dump, expected_export, label_counts, rel_counts
+from _neo4j_expect import dump, expected_export, label_counts, rel_counts, top
 from click.testing import CliRunner
 from neo4j import Driver, GraphDatabase
 
@@ -23,11 +22,9 @@ def test_bulk_files_import_with_the_real_tool_and_match_the_bolt_export(
     neo4j_server: ns.ServerInfo, neo4j_driver: Driver, sim_detection: Path, tmp_path: Path,
     free_port: Callable[[], int],
 ) -> None:
-    comms = pd.read_csv(sim_detection / "communities.csv")
-    chosen = sorted(int(c) for c in comms.loc[comms["flagged"].astype(bool), "community_id"])
-    exp = expected_export(sim_detection, chosen)
+    exp = expected_export(sim_detection, top(sim_detection, 4))
     out = tmp_path / "bulk"
-    res = CliRunner().invoke(main, ["export", str(sim_detection), "--communities", "flagged",
+    res = CliRunner().invoke(main, ["export", str(sim_detection), "--communities", "top:4",
                                     "--format", "neo4j-admin", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert (out / "import.sh").is_file()
@@ -44,7 +41,7 @@ def test_bulk_files_import_with_the_real_tool_and_match_the_bolt_export(
     assert report.relationships == sum(exp.rel_counts().values())
 
     # The same scenario over Bolt, for comparison.
-    res = CliRunner().invoke(main, ["export", str(sim_detection), "--communities", "flagged"],
+    res = CliRunner().invoke(main, ["export", str(sim_detection), "--communities", "top:4"],
                              env={"NEO4J_URI": neo4j_server.bolt_uri})
     assert res.exit_code == 0, res.output
     bolt = dump(neo4j_driver)

@@ -20,6 +20,7 @@ from _neo4j_expect import (
     expected_export,
     label_counts,
     rel_counts,
+    top,
 )
 from click.testing import CliRunner
 from neo4j import Driver
@@ -33,11 +34,6 @@ from graphkit.scoring import COMMUNITY_QUERY
 pytestmark = pytest.mark.neo4j
 
 CYPHER = Path(__file__).resolve().parent.parent / "cypher"
-
-
-def flagged(result_dir: Path) -> list[int]:
-    comms = pd.read_csv(result_dir / "communities.csv")
-    return sorted(int(c) for c in comms.loc[comms["flagged"].astype(bool), "community_id"])
 
 
 def expected_labels(exp: Expected) -> dict[str, int]:
@@ -65,10 +61,9 @@ def assert_graph_is(driver: Driver, exp: Expected) -> None:
 
 @pytest.fixture
 def exported(neo4j_server: ns.ServerInfo, neo4j_driver: Driver, sim_detection: Path) -> Expected:
-    """The flagged communities of the simulated scenario, exported through the CLI."""
-    chosen = flagged(sim_detection)
-    assert len(chosen) >= 3  # the scenario plants several campaigns
-    out = export_cli(sim_detection, neo4j_server.bolt_uri, "--communities", "flagged")
+    """The four most suspicious communities of the simulated scenario, exported by the CLI."""
+    chosen = top(sim_detection, 4)
+    out = export_cli(sim_detection, neo4j_server.bolt_uri, "--communities", "top:4")
     assert f"exported {len(chosen)} communities" in out
     return expected_export(sim_detection, chosen)
 
@@ -126,17 +121,18 @@ def test_export_writes_exactly_the_selected_graph(neo4j_driver: Driver, exported
 def test_second_export_changes_nothing(neo4j_server: ns.ServerInfo, neo4j_driver: Driver,
                                        exported: Expected, sim_detection: Path) -> None:
     before = dump(neo4j_driver)
-    export_cli(sim_detection, neo4j_server.bolt_uri, "--communities", "flagged")
+    export_cli(sim_detection, neo4j_server.bolt_uri, "--communities", "top:4")
     assert_graph_is(neo4j_driver, exported)
     assert dump(neo4j_driver) == before
 
 
 def test_replace_removes_the_previous_run(neo4j_server: ns.ServerInfo, neo4j_driver: Driver,
                                           exported: Expected, sim_detection_other: Path) -> None:
-    other = expected_export(sim_detection_other, flagged(sim_detection_other))
+    other = expected_export(sim_detection_other, top(sim_detection_other, 2))
     assert other.run_id != exported.run_id
+    assert not exported.ids <= other.ids  # some accounts belong to the old run only
     # Without --replace the two runs live side by side: one Community node per run.
-    export_cli(sim_detection_other, neo4j_server.bolt_uri, "--communities", "flagged")
+    export_cli(sim_detection_other, neo4j_server.bolt_uri, "--communities", "top:2")
     records, _, _ = neo4j_driver.execute_query(
         "MATCH (c:Community) RETURN c.run_id AS run, count(*) AS n")
     assert {r["run"]: r["n"] for r in records} == {
@@ -147,7 +143,7 @@ def test_replace_removes_the_previous_run(neo4j_server: ns.ServerInfo, neo4j_dri
         exported.run_id: len(exported.rels["SIMILAR_TO"]),
         other.run_id: len(other.rels["SIMILAR_TO"])}
     # With --replace only the new run is left, exactly as if exported alone.
-    export_cli(sim_detection_other, neo4j_server.bolt_uri, "--communities", "flagged",
+    export_cli(sim_detection_other, neo4j_server.bolt_uri, "--communities", "top:2",
                "--replace")
     assert_graph_is(neo4j_driver, other)
     records, _, _ = neo4j_driver.execute_query(
@@ -162,7 +158,7 @@ def test_selection_options(neo4j_server: ns.ServerInfo, neo4j_driver: Driver,
                            sim_detection: Path) -> None:
     comms = pd.read_csv(sim_detection / "communities.csv")
     ranked = comms.sort_values(["suspicion", "size"], ascending=False)
-    top2 = [int(c) for c in ranked["community_id"].head(2)]
+    top2 = top(sim_detection, 2)
     report = export_to_neo4j(sim_detection, neo4j_server.bolt_uri, communities="top:2",
                              batch_size=7)  # many small transactions give the same graph
     assert sorted(report.community_ids) == sorted(top2)
@@ -272,7 +268,7 @@ def test_kit_community_infrastructure_and_evidence_cypher(neo4j_driver: Driver,
     for community, cypher in zip(exported.communities["community_id"],
                                  exported.communities["cypher"], strict=True):
         want_accounts, want_keys = exported.community_view(int(community))
-        assert want_keys  # every flagged community shares something
+        assert want_keys  # every suspicious community shares something
         got = run_community_query(neo4j_driver, text,
                                   {"run_id": exported.run_id, "community_id": int(community)})
         assert got == (want_accounts, want_keys)
