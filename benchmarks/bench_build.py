@@ -24,6 +24,7 @@ from common import (
     Sample,
     add_common_args,
     command_line,
+    contention_note,
     data_line,
     ensure_simulation,
     gib,
@@ -64,8 +65,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                "--json"]
     cli: list[Sample] = []
     for _ in range(args.cli_runs):
-        wall, rss, _, _ = measure(cli_cmd)
-        cli.append(Sample(wall, rss))
+        cli.append(measure(cli_cmd))
     data = {
         "benchmark": "build",
         "reproduce": reproduce,
@@ -105,6 +105,7 @@ def markdown(data: dict[str, Any]) -> str:
                      f"| {c['repetitions']} |")
         lines.append(f"| `graphkit build --json` peak RSS | {gib(c['peak_rss_bytes']['median'])} "
                      f"| | {gib(c['peak_rss_bytes']['max'])} | {c['repetitions']} |")
+    lines += ["", contention_note(b, data["machine"]["cpus_usable"])]
     lines += ["", "Stages (median seconds; indented stages run inside the one above):", "",
               "| stage | seconds |", "|---|---:|"]
     lines += [f"| {name} | {sec:.2f} |" for name, sec in stage_rows(b)]

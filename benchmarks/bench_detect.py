@@ -34,6 +34,7 @@ from common import (
     SimFiles,
     add_common_args,
     command_line,
+    contention_note,
     data_line,
     ensure_sample,
     ensure_simulation,
@@ -80,6 +81,10 @@ def phases(summary: dict[str, Any]) -> dict[str, float]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_common_args(p)
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds a graphkit run may take before it is stopped (default: none)")
+    p.add_argument("--max-rss-gib", type=float, default=16.0,
+                   help="memory a graphkit run may take before it is stopped (shared machine)")
     p.add_argument("--reference-budget", type=float, default=600.0,
                    help="seconds the reference may take before it is stopped")
     p.add_argument("--reference-max-rss-gib", type=float, default=12.0,
@@ -97,30 +102,21 @@ def _inputs(sim: SimFiles, out: Path) -> dict[str, str]:
             "out": str(out)}
 
 
-def run_graphkit(sim: SimFiles, repeat: int, work: Path, label: str) -> dict[str, Any]:
+def run_pipeline(task: str, sim: SimFiles, repeat: int, work: Path, label: str,
+                 budget: float | None, max_rss: int | None) -> dict[str, Any]:
+    """``repeat`` runs of ``task`` ("detect" or "reference"), each in a fresh process.
+
+    ``finished`` is False (with where it stopped) when a run exceeded the time or memory
+    budget: it is stopped rather than left to take the shared machine down."""
+    name = "graphkit detect" if task == "detect" else "reference"
     samples: list[Sample] = []
     for i in range(repeat):
-        out = work / f"graphkit-{label}-{i}"
-        s = run_worker("detect", _inputs(sim, out))
-        shutil.rmtree(out, ignore_errors=True)
-        samples.append(s)
-        print(f"  graphkit detect ({label}) rep {i + 1}/{repeat}: {s.wall_s:.1f}s, peak RSS "
-              f"{gib(s.peak_rss_bytes)}", file=sys.stderr, flush=True)
-    summary = summarize(samples)
-    return {**summary, "phases_s": phases(summary), "result": samples[0].extra}
-
-
-def run_reference(sim: SimFiles, repeat: int, work: Path, label: str, budget: float,
-                  max_rss: int) -> dict[str, Any]:
-    """Reference runs; ``finished`` False (with where it stopped) when it exceeded a budget."""
-    samples: list[Sample] = []
-    for i in range(repeat):
-        out = work / f"reference-{label}-{i}"
+        out = work / f"{task}-{label}-{i}"
         try:
-            s = run_worker("reference", _inputs(sim, out), timeout=budget, max_rss_bytes=max_rss)
+            s = run_worker(task, _inputs(sim, out), timeout=budget, max_rss_bytes=max_rss)
         except BudgetExceeded as exc:
             partial = getattr(exc, "partial", {})
-            print(f"  reference ({label}): stopped at the {exc.reason} budget after "
+            print(f"  {name} ({label}): stopped at the {exc.reason} budget after "
                   f"{exc.wall_s:.0f}s in {partial.get('running')}", file=sys.stderr, flush=True)
             return {"finished": False, "stopped_by": exc.reason, "wall_s": round(exc.wall_s, 1),
                     "peak_rss_bytes": exc.peak_rss_bytes,
@@ -130,11 +126,16 @@ def run_reference(sim: SimFiles, repeat: int, work: Path, label: str, budget: fl
         finally:
             shutil.rmtree(out, ignore_errors=True)
         samples.append(s)
-        print(f"  reference ({label}) rep {i + 1}/{repeat}: {s.wall_s:.1f}s, peak RSS "
+        print(f"  {name} ({label}) rep {i + 1}/{repeat}: {s.wall_s:.1f}s, peak RSS "
               f"{gib(s.peak_rss_bytes)}", file=sys.stderr, flush=True)
     summary = summarize(samples)
     return {"finished": True, **summary, "phases_s": phases(summary),
             "result": samples[0].extra}
+
+
+def run_reference(sim: SimFiles, repeat: int, work: Path, label: str, budget: float,
+                  max_rss: int) -> dict[str, Any]:
+    return run_pipeline("reference", sim, repeat, work, label, budget, max_rss)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -142,26 +143,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     reproduce = command_line([__file__, *(sys.argv[1:] if argv is None else argv)])
     sim = ensure_simulation(args.scale, args.seed, args.cache_dir)
     budget, max_rss = args.reference_budget, int(args.reference_max_rss_gib * 2**30)
+    gk_rss = int(args.max_rss_gib * 2**30)
     with tempfile.TemporaryDirectory(prefix="gk-bench-detect-") as tmp:
         work = Path(tmp)
-        full = run_graphkit(sim, args.repeat, work, "full")
+        full = run_pipeline("detect", sim, args.repeat, work, "full", args.timeout, gk_rss)
         cli_cmd = [*graphkit_cli(), "detect", str(sim.events), "--accounts", str(sim.accounts),
                    "--seeds", str(sim.seeds), "--out", str(work / "cli")]
         cli: list[Sample] = []
-        for _ in range(args.cli_runs):
-            wall, rss, _, _ = measure(cli_cmd)
-            cli.append(Sample(wall, rss))
+        for _ in range(args.cli_runs if full["finished"] else 0):
+            cli.append(measure(cli_cmd, timeout=args.timeout, max_rss_bytes=gk_rss))
             shutil.rmtree(work / "cli", ignore_errors=True)
         ref_full = (None if args.skip_full_reference else
                     run_reference(sim, args.reference_repeat, work, "full", budget, max_rss))
-        comparison: dict[str, Any]
+        comparison: dict[str, Any] = {}
         sample_runs: list[dict[str, Any]] = []
-        if ref_full is not None and ref_full["finished"]:
+        if ref_full is not None and ref_full["finished"] and full["finished"]:
             comparison = {"on": "full data", "data": sim.to_dict(),
                           "graphkit_wall_s": full["wall_s"]["median"],
                           "reference_wall_s": ref_full["wall_s"]["median"]}
         else:
-            comparison = {}
             k = min(args.sample_accounts, sim.n_accounts)
             while k >= 50:
                 sample = ensure_sample(sim, k)
@@ -169,20 +169,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                     max_rss)
                 sample_runs.append({"sample": sample.to_dict(), "reference": ref})
                 if ref["finished"]:
-                    gk = run_graphkit(sample, args.repeat, work, f"sample{k}")
+                    gk = run_pipeline("detect", sample, args.repeat, work, f"sample{k}",
+                                      args.timeout, gk_rss)
                     sample_runs[-1]["graphkit"] = gk
-                    comparison = {"on": f"sample: events of the first {k:,} accounts by id",
-                                  "data": sample.to_dict(),
-                                  "graphkit_wall_s": gk["wall_s"]["median"],
-                                  "reference_wall_s": ref["wall_s"]["median"],
-                                  "graphkit_phases_s": gk["phases_s"],
-                                  "reference_phases_s": ref["phases_s"]}
+                    if gk["finished"]:
+                        comparison = {"on": f"sample: events of the first {k:,} accounts by id",
+                                      "data": sample.to_dict(),
+                                      "graphkit_wall_s": gk["wall_s"]["median"],
+                                      "reference_wall_s": ref["wall_s"]["median"],
+                                      "graphkit_phases_s": gk["phases_s"],
+                                      "reference_phases_s": ref["phases_s"]}
                     break
                 k //= 2
         if comparison:
             comparison["speedup"] = round(comparison["reference_wall_s"]
                                           / comparison["graphkit_wall_s"], 2)
-        if ref_full is not None and not ref_full["finished"]:
+        if ref_full is not None and not ref_full["finished"] and full["finished"]:
             # The reference was stopped at the budget: graphkit's full-data lead is at least this.
             comparison["full_data_speedup_at_least"] = round(
                 ref_full["wall_s"] / full["wall_s"]["median"], 2)
@@ -198,12 +200,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "reference_samples": sample_runs,
         "comparison": comparison,
         "budgets": {"reference_seconds": budget, "reference_max_rss_gib":
-                    args.reference_max_rss_gib},
+                    args.reference_max_rss_gib, "graphkit_seconds": args.timeout,
+                    "graphkit_max_rss_gib": args.max_rss_gib},
         "machine": machine(),
     }
     data["target_met"] = {
-        "wall": full["wall_s"]["median"] <= TARGET["wall_s"],
-        "memory": full["peak_rss_gib"] <= TARGET["peak_rss_gib"],
+        "wall": full["finished"] and full["wall_s"]["median"] <= TARGET["wall_s"],
+        "memory": full["finished"] and full["peak_rss_gib"] <= TARGET["peak_rss_gib"],
         "speedup": (comparison.get("speedup") or 0) >= TARGET["speedup_vs_reference"],
     }
     md = markdown(data)
@@ -211,6 +214,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(md)
     print(f"wrote {rel(jp)} and {rel(mp)}")
     return data
+
+
+def _stopped(what: str, run: dict[str, Any]) -> str:
+    return (f"{what}: stopped at the {run['stopped_by']} budget after {run['wall_s']:.0f} s "
+            f"({gib(run['peak_rss_bytes'])}) while in stage `{run['stopped_in_stage']}`; stages "
+            "finished: " + (", ".join(f"{k} {v:.1f} s" for k, v in run["stages_done_s"].items())
+                            or "none") + ".")
 
 
 def _yes(ok: bool) -> str:
@@ -225,15 +235,19 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         data_line(d, m),
         "",
-        "| measure | median | min | max | runs | target |",
-        "|---|---:|---:|---:|---:|---|",
-        (f"| wall, load to written output (fresh process) | {g['wall_s']['median']:.1f} s "
-         f"| {g['wall_s']['min']:.1f} s | {g['wall_s']['max']:.1f} s | {g['repetitions']} "
-         f"| <= {t['wall_s']:.0f} s: {_yes(met['wall'])} |"),
-        (f"| peak RSS | {gib(g['peak_rss_bytes']['median'])} | | "
-         f"{gib(g['peak_rss_bytes']['max'])} | {g['repetitions']} "
-         f"| <= {t['peak_rss_gib']:.0f} GiB: {_yes(met['memory'])} |"),
     ]
+    if not g["finished"]:
+        lines += [_stopped("graphkit detect on the full data", g), ""]
+    lines += ["| measure | median | min | max | runs | target |", "|---|---:|---:|---:|---:|---|"]
+    if g["finished"]:
+        lines += [
+            (f"| wall, load to written output (fresh process) | {g['wall_s']['median']:.1f} s "
+             f"| {g['wall_s']['min']:.1f} s | {g['wall_s']['max']:.1f} s | {g['repetitions']} "
+             f"| <= {t['wall_s']:.0f} s: {_yes(met['wall'])} |"),
+            (f"| peak RSS | {gib(g['peak_rss_bytes']['median'])} | | "
+             f"{gib(g['peak_rss_bytes']['max'])} | {g['repetitions']} "
+             f"| <= {t['peak_rss_gib']:.0f} GiB: {_yes(met['memory'])} |"),
+        ]
     cli = data["cli"]
     if cli.get("repetitions"):
         lines.append(
@@ -252,9 +266,11 @@ def markdown(data: dict[str, Any]) -> str:
                        f"{r.get('communities', 0):,} communities, "
                        f"{r.get('flagged_communities', 0):,} flagged "
                        f"({r.get('flagged_accounts', 0):,} accounts).")]
-    lines += ["", "Stages (median seconds; indented stages run inside the one above):", "",
-              "| stage | seconds |", "|---|---:|"]
-    lines += [f"| {name} | {sec:.2f} |" for name, sec in stage_rows(g)]
+    if g["finished"]:
+        lines += ["", contention_note(g, m["cpus_usable"])]
+        lines += ["", "Stages (median seconds; indented stages run inside the one above):", "",
+                  "| stage | seconds |", "|---|---:|"]
+        lines += [f"| {name} | {sec:.2f} |" for name, sec in stage_rows(g)]
     lines += ["", "### Reference pipeline (pandas + networkx)", ""]
     rf = data["reference_full"]
     if rf is None:
@@ -263,11 +279,7 @@ def markdown(data: dict[str, Any]) -> str:
         lines.append(f"Full data: {rf['wall_s']['median']:.1f} s, peak RSS "
                      f"{gib(rf['peak_rss_bytes']['median'])}.")
     else:
-        lines.append(f"Full data: stopped at the {rf['stopped_by']} budget after "
-                     f"{rf['wall_s']:.0f} s ({gib(rf['peak_rss_bytes'])}) while in stage "
-                     f"`{rf['stopped_in_stage']}`; stages finished: "
-                     + (", ".join(f"{k} {v:.1f} s" for k, v in rf["stages_done_s"].items())
-                        or "none") + ".")
+        lines.append(_stopped("Full data", rf))
         if c.get("full_data_speedup_at_least") is not None:
             lines.append(f"graphkit is therefore at least "
                          f"{c['full_data_speedup_at_least']:.1f}x faster on the full data.")
@@ -279,9 +291,13 @@ def markdown(data: dict[str, Any]) -> str:
             lines.append(f"{label}: {ref['wall_s']['median']:.1f} s, peak RSS "
                          f"{gib(ref['peak_rss_bytes']['median'])}.")
         else:
-            lines.append(f"{label}: stopped at the {ref['stopped_by']} budget after "
-                         f"{ref['wall_s']:.0f} s in `{ref['stopped_in_stage']}`.")
-    if c.get("graphkit_phases_s") or (rf and rf.get("finished")):
+            lines.append(_stopped(label, ref))
+        gk = run.get("graphkit")
+        if gk:
+            lines.append(f"graphkit detect on the same sample: {gk['wall_s']['median']:.1f} s, "
+                         f"peak RSS {gib(gk['peak_rss_bytes']['median'])}." if gk["finished"]
+                         else _stopped("graphkit detect on the same sample", gk))
+    if c.get("graphkit_phases_s") or (rf and rf.get("finished") and g["finished"]):
         gp = c.get("graphkit_phases_s") or g["phases_s"]
         rp = c.get("reference_phases_s") or rf["phases_s"]
         lines += ["", f"Side by side on the same data ({c['on']}), median seconds:", "",

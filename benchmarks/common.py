@@ -159,10 +159,15 @@ def ensure_sample(sim: SimFiles, n_accounts: int) -> SimFiles:
 
 @dataclass
 class Sample:
-    """One repetition in a fresh process: wall seconds, the process's peak RSS, stage timings."""
+    """One repetition in a fresh process: wall seconds, the process's peak RSS and CPU time
+    (user + system: wall well above cpu / cores means the process waited for a busy machine),
+    the 1-minute load average when it started, stage timings."""
 
     wall_s: float
     peak_rss_bytes: int
+    cpu_s: float = 0.0
+    load_at_start: float = 0.0
+    stdout: str = field(default="", repr=False)
     timings: dict[str, float] = field(default_factory=dict)
     parents: dict[str, str | None] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -194,9 +199,8 @@ def _rss_bytes(pid: int) -> int:
 
 
 def measure(argv: Sequence[str], *, cwd: Path | None = None, timeout: float | None = None,
-            max_rss_bytes: int | None = None, env: dict[str, str] | None = None
-            ) -> tuple[float, int, str, str]:
-    """Run ``argv`` in a fresh process; return (wall seconds, peak RSS bytes, stdout, stderr).
+            max_rss_bytes: int | None = None, env: dict[str, str] | None = None) -> Sample:
+    """Run ``argv`` in a fresh process; return its wall time, peak RSS, CPU time and stdout.
 
     The peak RSS is the child's own ``ru_maxrss`` from ``wait4`` (not the whole process tree
     of the benchmark runner). Raises :class:`BudgetExceeded` when the process runs past
@@ -205,6 +209,7 @@ def measure(argv: Sequence[str], *, cwd: Path | None = None, timeout: float | No
     """
     out_f = _tmpfile("stdout")
     err_f = _tmpfile("stderr")
+    load = os.getloadavg()[0]
     with open(out_f, "w+b") as out, open(err_f, "w+b") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(list(argv), cwd=cwd, stdout=out, stderr=err,
@@ -241,7 +246,8 @@ def measure(argv: Sequence[str], *, cwd: Path | None = None, timeout: float | No
     if proc.returncode != 0:
         tail = "\n".join(stderr.strip().splitlines()[-15:])
         raise BenchmarkError(f"exit {proc.returncode}: {shlex.join(argv)}\n{tail}")
-    return wall, int(usage.ru_maxrss) * 1024, stdout, stderr  # Linux reports KiB
+    return Sample(wall_s=wall, peak_rss_bytes=int(usage.ru_maxrss) * 1024,  # Linux: KiB
+                  cpu_s=usage.ru_utime + usage.ru_stime, load_at_start=load, stdout=stdout)
 
 
 def _tmpfile(tag: str) -> Path:
@@ -264,8 +270,8 @@ def run_worker(task: str, args: dict[str, Any], *, timeout: float | None = None,
     spec.write_text(json.dumps({"task": task, "args": args, "result": str(result)}))
     try:
         try:
-            wall, rss, _, _ = measure([sys.executable, str(Path(__file__).resolve()), "worker",
-                                       str(spec)], timeout=timeout, max_rss_bytes=max_rss_bytes)
+            sample = measure([sys.executable, str(Path(__file__).resolve()), "worker", str(spec)],
+                             timeout=timeout, max_rss_bytes=max_rss_bytes)
         except BudgetExceeded as exc:
             text = result.read_text() if result.is_file() else ""
             exc.partial = json.loads(text) if text.strip() else {}  # type: ignore[attr-defined]
@@ -274,8 +280,8 @@ def run_worker(task: str, args: dict[str, Any], *, timeout: float | None = None,
     finally:
         spec.unlink(missing_ok=True)
         result.unlink(missing_ok=True)
-    return Sample(wall_s=wall, peak_rss_bytes=rss, timings=data["timings"],
-                  parents=data["parents"], extra=data.get("extra", {}))
+    return dataclasses.replace(sample, timings=data["timings"], parents=data["parents"],
+                               extra=data.get("extra", {}))
 
 
 # --- worker mode (runs inside the measured process) ---------------------------------------------
@@ -392,6 +398,9 @@ def summarize(samples: Sequence[Sample]) -> dict[str, Any]:
                    "max": round(max(walls), 3), "all": [round(w, 3) for w in walls]},
         "peak_rss_bytes": {"median": int(median(rss)), "max": max(rss), "all": rss},
         "peak_rss_gib": round(median(rss) / 2**30, 3),
+        "cpu_s": {"median": round(median([s.cpu_s for s in samples]), 3),
+                  "all": [round(s.cpu_s, 3) for s in samples]},
+        "load_at_start": [round(s.load_at_start, 2) for s in samples],
         "stages_s": {k: round(median(v), 3) for k, v in stages.items()},
         "stage_parents": {k: parents[k] for k in parents if k in stages},
     }
@@ -474,6 +483,15 @@ def stage_rows(summary: dict[str, Any]) -> list[tuple[str, float]]:
     # ``parents`` is filled when a stage starts, ``timings`` when it ends: use start order.
     order = [k for k in parents if k in stages] + [k for k in stages if k not in parents]
     return [("\u2003" * depth(k) + k, stages[k]) for k in order]
+
+
+def contention_note(summary: dict[str, Any], cores: int) -> str:
+    """How busy the machine was: CPU time against wall, and the load average at the start."""
+    cpu, wall = summary["cpu_s"]["median"], summary["wall_s"]["median"]
+    loads = ", ".join(f"{x:.1f}" for x in summary["load_at_start"])
+    return (f"CPU time (user + system) {cpu:.1f} s over {wall:.1f} s wall = {cpu / wall:.2f} of "
+            f"{cores} cores busy on average; 1-minute load average at the start of each run: "
+            f"{loads} (above {cores} means other work shared the machine).")
 
 
 def write_report(out_dir: Path, name: str, data: dict[str, Any], markdown: str) -> tuple[Path, Path]:

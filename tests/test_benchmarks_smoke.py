@@ -51,8 +51,9 @@ def test_simulation_cache_is_reused_and_keyed(cache: Path) -> None:
 
 def test_measure_reports_own_peak_rss_and_stops_at_budgets(tmp_path: Path) -> None:
     grow = "b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096])"
-    wall, rss, _, _ = common.measure([sys.executable, "-c", grow])
-    assert rss >= 300 * 2**20 and wall > 0
+    s = common.measure([sys.executable, "-c", grow + "; print('done')"])
+    assert s.peak_rss_bytes >= 300 * 2**20 and s.wall_s > 0 and s.cpu_s > 0
+    assert s.stdout.strip() == "done"
     with pytest.raises(common.BudgetExceeded) as exc:
         common.measure([sys.executable, "-c", "import time; time.sleep(30)"], timeout=1)
     assert exc.value.reason == "time"
@@ -116,3 +117,17 @@ def test_reference_stopped_at_budget_is_reported(cache: Path, tmp_path: Path) ->
     ref = bench_detect.run_reference(sim, 1, tmp_path, "full", budget=0.5, max_rss=8 * 2**30)
     assert ref["finished"] is False and ref["stopped_by"] == "time"
     assert ref["wall_s"] >= 0.5
+
+
+def test_bench_detect_reports_a_graphkit_run_stopped_at_its_memory_budget(
+        cache: Path, tmp_path: Path) -> None:
+    data = bench_detect.main(["--scale", SCALE, "--repeat", "1", "--cli-runs", "1",
+                              "--max-rss-gib", "0.05", "--skip-full-reference",
+                              "--sample-accounts", "60", "--out", str(tmp_path),
+                              "--cache-dir", str(cache)])
+    assert data["graphkit"]["finished"] is False
+    assert data["graphkit"]["stopped_by"] == "memory"
+    assert data["cli"] == {"command": data["cli"]["command"]}  # not run after a stopped run
+    assert data["target_met"] == {"wall": False, "memory": False, "speedup": False}
+    md = (tmp_path / "detect.md").read_text()
+    assert "stopped at the memory budget" in md
