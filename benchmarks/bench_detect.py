@@ -6,9 +6,10 @@
    and peak RSS are the process's own. ``--cli-runs`` more runs time the command itself.
 3. Reference (``benchmarks/reference.py``: pandas groupby, networkx projection, networkx
    Louvain) on the full data, stopped at ``--reference-budget`` seconds or
-   ``--reference-max-rss-gib``; where it cannot finish, on a sample (the events of the first
-   ``--sample-accounts`` accounts by id, halved while it still cannot finish), with graphkit run
-   on the same sample, so the ratio compares like with like.
+   ``--reference-max-rss-gib``; where it cannot finish, on a sample: the events of the first
+   ``--sample-accounts`` accounts by id, doubled while the reference is predicted to finish
+   (halved if even the first size does not), the largest finished one kept. graphkit runs on
+   that same sample, so the ratio compares like with like.
 4. Writes ``detect.json`` and ``detect.md`` into ``--out`` with medians, the target of the
    seed-scale issue (<= 60 s, <= 6 GB, >= 10x the reference) and the command that reproduces it.
 
@@ -90,8 +91,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reference-max-rss-gib", type=float, default=12.0,
                    help="memory the reference may take before it is stopped (shared machine)")
     p.add_argument("--reference-repeat", type=int, default=1, help="reference repetitions")
-    p.add_argument("--sample-accounts", type=int, default=10_000,
-                   help="first sample size (accounts) when the reference cannot do the full data")
+    p.add_argument("--sample-accounts", type=int, default=2_000,
+                   help="first sample size (accounts) when the reference cannot do the full "
+                        "data; doubled while the reference is predicted to fit its budget")
     p.add_argument("--skip-full-reference", action="store_true",
                    help="do not try the reference on the full data (go straight to the sample)")
     return p.parse_args(argv)
@@ -138,6 +140,32 @@ def run_reference(sim: SimFiles, repeat: int, work: Path, label: str, budget: fl
     return run_pipeline("reference", sim, repeat, work, label, budget, max_rss)
 
 
+def _largest_sample(sim: SimFiles, args: argparse.Namespace, work: Path, budget: float,
+                    max_rss: int, runs: list[dict[str, Any]]
+                    ) -> tuple[SimFiles, dict[str, Any]] | None:
+    """The largest account sample on which the reference finishes within its budgets.
+
+    Starts at ``--sample-accounts``; doubles while the next size is predicted to fit (the
+    projection's cost grows about quadratically with accounts per entity, so 4x the time);
+    halves when even the first size does not finish. Every attempt is recorded in ``runs``."""
+    k = min(args.sample_accounts, sim.n_accounts)
+    best: tuple[SimFiles, dict[str, Any]] | None = None
+    while k >= 50:
+        sample = ensure_sample(sim, k)
+        ref = run_reference(sample, args.reference_repeat, work, f"sample{k}", budget, max_rss)
+        runs.append({"sample": sample.to_dict(), "reference": ref})
+        if not ref["finished"]:
+            if best is not None:
+                return best
+            k //= 2
+            continue
+        best = (sample, ref)
+        if 2 * k >= sim.n_accounts or 4 * ref["wall_s"]["median"] > budget:
+            return best
+        k *= 2
+    return best
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     reproduce = command_line([__file__, *(sys.argv[1:] if argv is None else argv)])
@@ -162,25 +190,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                           "graphkit_wall_s": full["wall_s"]["median"],
                           "reference_wall_s": ref_full["wall_s"]["median"]}
         else:
-            k = min(args.sample_accounts, sim.n_accounts)
-            while k >= 50:
-                sample = ensure_sample(sim, k)
-                ref = run_reference(sample, args.reference_repeat, work, f"sample{k}", budget,
-                                    max_rss)
-                sample_runs.append({"sample": sample.to_dict(), "reference": ref})
-                if ref["finished"]:
-                    gk = run_pipeline("detect", sample, args.repeat, work, f"sample{k}",
-                                      args.timeout, gk_rss)
-                    sample_runs[-1]["graphkit"] = gk
-                    if gk["finished"]:
-                        comparison = {"on": f"sample: events of the first {k:,} accounts by id",
-                                      "data": sample.to_dict(),
-                                      "graphkit_wall_s": gk["wall_s"]["median"],
-                                      "reference_wall_s": ref["wall_s"]["median"],
-                                      "graphkit_phases_s": gk["phases_s"],
-                                      "reference_phases_s": ref["phases_s"]}
-                    break
-                k //= 2
+            best = _largest_sample(sim, args, work, budget, max_rss, sample_runs)
+            if best is not None:
+                sample, ref = best
+                gk = run_pipeline("detect", sample, args.repeat, work,
+                                  f"sample{sample.n_accounts}", args.timeout, gk_rss)
+                next(r for r in sample_runs if r["reference"] is ref)["graphkit"] = gk
+                if gk["finished"]:
+                    comparison = {"on": f"sample: events of the first {sample.n_accounts:,} "
+                                        "accounts by id",
+                                  "data": sample.to_dict(),
+                                  "graphkit_wall_s": gk["wall_s"]["median"],
+                                  "reference_wall_s": ref["wall_s"]["median"],
+                                  "graphkit_phases_s": gk["phases_s"],
+                                  "reference_phases_s": ref["phases_s"]}
         if comparison:
             comparison["speedup"] = round(comparison["reference_wall_s"]
                                           / comparison["graphkit_wall_s"], 2)
