@@ -75,7 +75,7 @@ class Detection:
                      "flagged_communities": int(self.communities["flagged"].sum()),
                      "flagged_accounts": int(self.accounts["flagged"].sum()),
                      "links": len(self.links), "model_releases": self.releases},
-            timings=self.timings,
+            timings=self.timings, run_id=self.run_id,
         )
         return out
 
@@ -161,29 +161,34 @@ def _account_proxy_incidence(graph: HeteroGraph, dataset: Dataset
     return mat, keys
 
 
-def model_releases(dataset: Dataset, settings: Settings) -> dict[str, dt.datetime]:
-    """Models released inside the observed period: first seen at least 48 h after the data
-    starts (earlier first sightings are models that already existed)."""
-    rows = dataset.con.execute(
-        """
-        WITH m AS (SELECT model, min(ts) AS first_seen FROM events
-                   WHERE model IS NOT NULL GROUP BY model)
-        SELECT model, first_seen FROM m
-        WHERE first_seen >= (SELECT min(ts) FROM events) + INTERVAL 48 HOUR
-        ORDER BY first_seen
-        """
-    ).fetchall()
+# Models released inside the observed period: first seen at least 48 h after the data starts
+# (earlier first sightings are models that already existed).
+_RELEASES_SQL = """
+    SELECT model, first_seen AS released FROM (
+        SELECT model, min(ts) AS first_seen FROM events WHERE model IS NOT NULL GROUP BY model)
+    WHERE first_seen >= (SELECT min(ts) FROM events) + INTERVAL 48 HOUR
+"""
+
+
+def model_releases(dataset: Dataset) -> dict[str, dt.datetime]:
+    """Models released inside the observed period, with their first sighting."""
+    if "model" not in _event_columns(dataset):
+        return {}
+    rows = dataset.con.execute(_RELEASES_SQL + " ORDER BY released").fetchall()
     return {str(m): t for m, t in rows}
+
+
+def _event_columns(dataset: Dataset) -> set[str]:
+    return {r[0] for r in dataset.con.execute("DESCRIBE events").fetchall()}
 
 
 def account_features(graph: HeteroGraph, dataset: Dataset, releases: dict[str, dt.datetime],
                      settings: Settings) -> pd.DataFrame:
     """Per-account activity features computed in DuckDB (one row per account code)."""
     con = dataset.con
-    rel = pd.DataFrame({"model": list(releases), "released": list(releases.values())},
-                       columns=["model", "released"])
-    con.register("gk_releases", rel)
     hours = float(settings.model_release_window_hours)
+    releases_sql = (_RELEASES_SQL if releases else
+                    "SELECT NULL::VARCHAR AS model, NULL::TIMESTAMP AS released WHERE false")
     feats = con.execute(
         f"""
         WITH per_hour AS (
@@ -201,7 +206,7 @@ def account_features(graph: HeteroGraph, dataset: Dataset, releases: dict[str, d
             SELECT e.account_id,
                    count(*) FILTER (WHERE e.model = r.model) AS release_events,
                    count(*) AS release_window_events
-            FROM events e JOIN gk_releases r
+            FROM events e JOIN ({releases_sql}) r
               ON e.ts >= r.released AND e.ts < r.released + to_hours($hours::BIGINT)
             GROUP BY e.account_id
         )
@@ -217,7 +222,6 @@ def account_features(graph: HeteroGraph, dataset: Dataset, releases: dict[str, d
         """,
         {"hours": hours},
     ).df()
-    con.unregister("gk_releases")
     acc = graph.accounts.reset_index(drop=True)
     out = pd.DataFrame({"account_id": acc["account_id"].to_numpy(),
                         "n_events": acc["n_events"].to_numpy()})
@@ -265,7 +269,7 @@ def detect(
         with progress.step("communities"):
             comms = detect_communities(links, settings, fixed=None)
         with progress.step("scoring"):
-            releases = model_releases(dataset, settings)
+            releases = model_releases(dataset)
             feats = account_features(graph, dataset, releases, settings)
             scored = score_communities(feats, signals, links, comms, settings)
             communities = community_evidence(scored.communities, comms, signals, settings, run_id)

@@ -73,17 +73,22 @@ class Links:
 
 
 def idf_weights(degree: np.ndarray, n_accounts: int, max_degree: int | None = None,
-                power: float = 1.0) -> np.ndarray:
-    """Entity weight from its degree: ``(log(N / deg) / log(N / 2)) ** power`` in [0, 1].
+                power: float = 1.0, reference: float = 1000.0) -> np.ndarray:
+    """Entity weight from its degree: ``(log(N / deg) / log(R)) ** power`` clipped to [0, 1].
 
-    1 for an entity exactly two accounts share, falling towards 0 for one every account uses;
-    ``power`` > 1 makes the fall steeper. Entities used by more than ``max_degree`` accounts are
-    hubs (carrier NAT pools, VPN exits, the most popular templates): weight 0, so they never
-    tie two accounts together however much of their traffic they carry.
+    ``N / deg`` is the likelihood ratio of two accounts sharing the entity by coordination
+    rather than by chance; an entity used by at most one account in ``R = min(reference, N/2)``
+    gets full weight, one every account uses gets 0. The fixed reference keeps weights
+    comparable across dataset sizes: a fleet holding the same fraction of a twice larger
+    population is tied exactly as strongly (normalizing by ``log(N/2)`` would weaken it).
+    ``power`` > 1 makes the fall steeper. Entities used by more than ``max_degree`` accounts
+    are hubs (carrier NAT pools, VPN exits, the most popular templates): weight 0, so they
+    never tie two accounts together however much of their traffic they carry.
     """
     n = max(n_accounts, 3)
+    ref = min(reference, n / 2.0)
     deg = np.maximum(degree.astype(np.float64), 1.0)
-    w = np.clip(np.log(n / deg) / np.log(n / 2.0), 0.0, 1.0) ** power
+    w = np.clip(np.log(n / deg) / np.log(ref), 0.0, 1.0) ** power
     if max_degree is not None:
         w[deg > max_degree] = 0.0
     return w

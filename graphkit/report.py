@@ -46,9 +46,10 @@ def evidence_lines(row: pd.Series, settings: Settings) -> list[str]:
     if row["ind_seeds"] > 0 and isinstance(row.get("actor"), str):
         lines.append(f"contains accounts already attributed to {row['actor']}")
     if row["ind_shared_payment"] >= 0.2:
-        n_cards = int(row["n_shared_payment_methods"])
-        lines.append(f"{n_cards} payment method{'s' if n_cards != 1 else ''} shared, used by "
-                     f"{_pct(row['ind_shared_payment'])} of accounts")
+        n_cards, n_paying = int(row["n_payment_methods"]), int(row["n_paying_accounts"])
+        lines.append(f"{n_paying} accounts pay with {n_cards} payment method"
+                     f"{'s' if n_cards != 1 else ''} ({n_paying / max(n_cards, 1):.1f} accounts "
+                     "per card)")
     if row["ind_exclusive_templates"] >= 0.2:
         lines.append(f"{int(row['n_exclusive_templates'])} templates used almost only by this "
                      f"group carry {_pct(row['ind_exclusive_templates'])} of its traffic")
@@ -58,9 +59,12 @@ def evidence_lines(row: pd.Series, settings: Settings) -> list[str]:
     if row["ind_infrastructure"] >= 0.3:
         lines.append(f"{_pct(row['ind_infrastructure'])} of traffic via proxy, VPN or hosting "
                      "providers")
-    if row["ind_creation_burst"] >= 0.5:
-        lines.append(f"{_pct(row['ind_creation_burst'])} of accounts created within "
-                     f"{settings.burst_window_hours:.0f} hours of each other")
+    if row["ind_creation_burst"] >= 0.3:
+        lines.append(f"{_pct(row['ind_creation_burst'])} of accounts created in bursts (within "
+                     f"{settings.burst_window_hours:.0f} hours of two other members)")
+    if row["ind_new_accounts"] >= 0.3:
+        lines.append(f"{_pct(row['ind_new_accounts'])} of accounts less than "
+                     f"{settings.new_account_days:.0f} days old at their first request")
     if row["ind_volume"] >= 0.3:
         lines.append("per-account volume far above the typical account")
     if row["ind_automation"] >= 0.5:

@@ -6,7 +6,7 @@ cases, each in [0, 1]:
 =================  ==========================================================================
 indicator          meaning (1 = strongest)
 =================  ==========================================================================
-shared_payment     members that pay with a card another member also uses
+shared_payment     few cards paying for many members: 1 - distinct cards / paying members
 exclusive_templates share of the community's traffic on templates that are used by several
                    members and mostly by this community
 synchrony          share of traffic from members acting in lock-step windows
@@ -59,6 +59,13 @@ INDICATOR_WEIGHTS: dict[str, float] = {
     "seeds": 1.0,
 }
 
+# Indicators that describe how busy and automated a customer is, not whether accounts are run
+# together; they count in full once coordination evidence reaches PROFILE_GATE.
+PROFILE_INDICATORS = ("volume", "infrastructure", "automation")
+PROFILE_GATE = 2.0
+# A template concentrated in a community counts in full once a quarter of its members use it.
+TEMPLATE_BREADTH = 0.25
+
 # The Cypher an investigator runs (after `graphkit export`) to see a community and what ties it
 # together: its members and every entity two or more of them share. Parameters only; in Neo4j
 # Browser they are set with `:param run_id => '...'` and `:param community_id => N`.
@@ -82,21 +89,14 @@ def _group_sum(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(group, weights=values, minlength=n)
 
 
-def _members_sharing(shares: sp.csr_matrix, comm: np.ndarray, n_comm: int):
-    """Per account: uses an entity another member of its community also uses.
-    Per community: number of such shared entities and the largest member share of any."""
+def _shared_entity_count(shares: sp.csr_matrix, comm: np.ndarray, n_comm: int) -> np.ndarray:
+    """Per community: the number of entities that two or more of its members use."""
     coo = shares.tocoo()
     if coo.nnz == 0:
-        return np.zeros(shares.shape[0], bool), np.zeros(n_comm), np.zeros(n_comm)
-    c = comm[coo.row]
-    df = pd.DataFrame({"c": c, "e": coo.col, "a": coo.row})
-    users = df.groupby(["c", "e"], sort=False)["a"].transform("size").to_numpy()
-    shared = users >= 2
-    acct = np.zeros(shares.shape[0], bool)
-    acct[coo.row[shared]] = True
-    per = df[shared].drop_duplicates(["c", "e"])
-    n_shared = np.bincount(per["c"].to_numpy(), minlength=n_comm).astype(float)
-    return acct, n_shared, users
+        return np.zeros(n_comm)
+    per = pd.DataFrame({"c": comm[coo.row], "e": coo.col}).value_counts()
+    per = per[per.to_numpy() >= 2].reset_index()
+    return np.bincount(per["c"].to_numpy(), minlength=n_comm).astype(float)
 
 
 def score_communities(
@@ -139,11 +139,10 @@ def score_communities(
     ind: dict[str, np.ndarray] = {}
     frac = lambda per_account: _group_sum(comm, per_account.astype(float), n_comm) / size
 
-    pay_acct, n_shared_cards, _ = (
-        _members_sharing(signals["payment"].shares, comm, n_comm)
-        if "payment" in signals else (np.zeros(n, bool), np.zeros(n_comm), None)
-    )
-    ind["shared_payment"] = frac(pay_acct)
+    n_shared_cards = (_shared_entity_count(signals["payment"].shares, comm, n_comm)
+                      if "payment" in signals else np.zeros(n_comm))
+    ind["shared_payment"], n_paying, n_cards = _card_concentration(signals.get("payment"), comm,
+                                                                    n_comm)
 
     excl_share, n_excl = _exclusive_templates(signals.get("template"), comm, n_comm, n_events,
                                               safe_events_c)
@@ -200,7 +199,12 @@ def score_communities(
         org_share[top.index.to_numpy()] = top.to_numpy() / size[top.index.to_numpy()]
 
     # --- combination --------------------------------------------------------------------------------
-    evidence = sum(INDICATOR_WEIGHTS[k] * ind[k] for k in INDICATOR_WEIGHTS)
+    # Volume, hosting infrastructure and round-the-clock activity describe any busy API
+    # customer, fleet or not: they amplify evidence of coordination but never stand in for it.
+    coordination = sum(INDICATOR_WEIGHTS[k] * ind[k] for k in INDICATOR_WEIGHTS
+                       if k not in PROFILE_INDICATORS)
+    profile = sum(INDICATOR_WEIGHTS[k] * ind[k] for k in PROFILE_INDICATORS)
+    evidence = coordination + profile * np.clip(coordination / PROFILE_GATE, 0.0, 1.0)
     size_factor = 1.0 - np.exp(-(size - 1.0) / 5.0)
     benign = np.where(n_seeds > 0, 1.0, 1.0 - 0.9 * org_share)
     suspicion = (1.0 - np.exp(-evidence)) * size_factor * benign
@@ -257,6 +261,8 @@ def score_communities(
         "n_events": events_c.astype(np.int64),
         "org_share": np.round(org_share, 4),
         "n_shared_payment_methods": n_shared_cards.astype(np.int64),
+        "n_payment_methods": n_cards.astype(np.int64),
+        "n_paying_accounts": n_paying.astype(np.int64),
         "n_exclusive_templates": n_excl.astype(np.int64),
         "creation_span_days": np.round(burst_days, 2),
         "model_jump_share": np.round(comm_jump, 4),
@@ -266,10 +272,30 @@ def score_communities(
     return Scored(accounts, communities)
 
 
+def _card_concentration(sig: SignalMatrix | None, comm, n_comm):
+    """1 - distinct payment methods / members paying, per community (0 when none pay).
+
+    A fleet pays for many accounts with a few cards (140 accounts on 4 cards: 0.97); separate
+    customers each bring their own (11 accounts of 7 small apps on 8 cards: 0.27), even when
+    each app's two or three accounts share one.
+    """
+    if sig is None or sig.shares.nnz == 0:
+        return np.zeros(n_comm), np.zeros(n_comm), np.zeros(n_comm)
+    coo = sig.shares.tocoo()
+    c = comm[coo.row]
+    payers = np.bincount(np.unique(np.stack([c, coo.row]), axis=1)[0], minlength=n_comm)
+    cards = np.bincount(np.unique(np.stack([c, coo.col]), axis=1)[0], minlength=n_comm)
+    concentration = np.where(payers > 1,
+                             1.0 - np.minimum(cards, payers) / np.maximum(payers, 1), 0.0)
+    return concentration, payers, cards
+
+
 def _attachment(a, b, s, comm, flagged_c, median_strength, strength_all, n):
-    """For every account, the flagged community it is most tied to and its membership there:
-    min(1, ties to it / the community's median internal strength) * share of the account's
-    ties that go to it. (-1, 0) for accounts with no tie into a flagged community."""
+    """For every account, the flagged community it is most tied to and its attachment to the
+    flagged set: min(1, ties into flagged communities / that community's median internal
+    strength) * share of the account's ties that go into flagged communities (a fleet split
+    into several pieces ties its fragments to all of them). (-1, 0) for accounts with no tie
+    into a flagged community."""
     src = np.concatenate([a, b])
     dst = np.concatenate([b, a])
     w = np.concatenate([s, s])
@@ -280,8 +306,10 @@ def _attachment(a, b, s, comm, flagged_c, median_strength, strength_all, n):
         return best_c, best_m
     df = pd.DataFrame({"a": src[into], "c": comm[dst[into]], "w": w[into]})
     per = df.groupby(["a", "c"], sort=False)["w"].sum().reset_index()
+    total = per.groupby("a")["w"].sum()  # ties into all flagged communities together
     per = per.sort_values(["a", "w", "c"], ascending=[True, False, True]).drop_duplicates("a")
-    acc, c, tie = per["a"].to_numpy(), per["c"].to_numpy(), per["w"].to_numpy()
+    acc, c = per["a"].to_numpy(), per["c"].to_numpy()
+    tie = total.reindex(acc).to_numpy()
     core = median_strength[c]
     rel = np.divide(tie, core, out=np.zeros(len(tie)), where=core > 0)
     best_c[acc] = c
@@ -309,7 +337,11 @@ def _exclusive_templates(sig: SignalMatrix | None, comm, n_comm, n_events, event
     degree = sig.degree[coo.col].astype(float)
     lift = (users_in / np.maximum(degree, 1.0)) / (size[c] / n)
     exclusive = (users_in >= 2) & (lift >= min_lift)
-    share = np.bincount(c[exclusive], weights=df["ev"].to_numpy()[exclusive], minlength=n_comm)
+    # A fleet runs its scripts across many of its accounts; a template that only a few members
+    # share (one small app among several) counts in proportion.
+    breadth = np.minimum(1.0, users_in / (TEMPLATE_BREADTH * size[c]))
+    share = np.bincount(c[exclusive], weights=(df["ev"].to_numpy() * breadth)[exclusive],
+                        minlength=n_comm)
     n_excl = np.bincount(df[exclusive].drop_duplicates(["c", "e"])["c"].to_numpy(),
                          minlength=n_comm).astype(float)
     return np.clip(share / events_c, 0, 1), n_excl
