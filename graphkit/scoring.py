@@ -65,6 +65,9 @@ PROFILE_INDICATORS = ("volume", "infrastructure", "automation")
 PROFILE_GATE = 2.0
 # A template concentrated in a community counts in full once a quarter of its members use it.
 TEMPLATE_BREADTH = 0.25
+# A member is in a creation burst when at least two other members, and this many times the
+# number chance would give, were created within burst_window_hours of it.
+BURST_EXCESS = 3.0
 
 # The Cypher an investigator runs (after `graphkit export`) to see a community and what ties it
 # together: its members and every entity two or more of them share. Parameters only; in Neo4j
@@ -369,7 +372,15 @@ def _creation_burst(acc, comm, n_comm, size, settings: Settings):
     half = settings.burst_window_hours * 3600 / 2
     within = (np.searchsorted(order, key + half, side="right")
               - np.searchsorted(order, key - half, side="left") - 1)
-    in_burst = within >= 2
+    # Chance: how many of the community's other members a random account would have within the
+    # window, given how the whole population's creation times are spread. A 400-account carrier
+    # pool created over two years has a few such neighbours by chance; a fleet has dozens.
+    everyone = np.sort(secs)
+    near_all = (np.searchsorted(everyone, secs + half, side="right")
+                - np.searchsorted(everyone, secs - half, side="left") - 1)
+    p_window = near_all.mean() / max(len(secs) - 1, 1)
+    expected = (size[c] - 1) * p_window
+    in_burst = (within >= 2) & (within >= BURST_EXCESS * expected)
     n_burst = np.bincount(c[in_burst], minlength=n_comm)
     n_known = np.bincount(c, minlength=n_comm)
     enough = n_known >= np.maximum(0.5 * size, 2)
