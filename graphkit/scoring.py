@@ -59,9 +59,10 @@ INDICATOR_WEIGHTS: dict[str, float] = {
     "seeds": 1.0,
 }
 
-# Indicators that describe how busy and automated a customer is, not whether accounts are run
-# together; they count in full once coordination evidence reaches PROFILE_GATE.
-PROFILE_INDICATORS = ("volume", "infrastructure", "automation")
+# Indicators that do not say the members are run together: how busy and automated a customer
+# is, and whether an attributed account sits among them (a seed on a VPN shares exits with
+# strangers). They count in full once coordination evidence reaches PROFILE_GATE.
+PROFILE_INDICATORS = ("volume", "infrastructure", "automation", "seeds")
 PROFILE_GATE = 2.0
 # A template concentrated in a community counts in full once a quarter of its members use it.
 TEMPLATE_BREADTH = 0.25
@@ -203,7 +204,8 @@ def score_communities(
 
     # --- combination --------------------------------------------------------------------------------
     # Volume, hosting infrastructure and round-the-clock activity describe any busy API
-    # customer, fleet or not: they amplify evidence of coordination but never stand in for it.
+    # customer, fleet or not, and a seed says its actor is present, not that every member is
+    # theirs: they amplify evidence of coordination but never stand in for it.
     coordination = sum(INDICATOR_WEIGHTS[k] * ind[k] for k in INDICATOR_WEIGHTS
                        if k not in PROFILE_INDICATORS)
     profile = sum(INDICATOR_WEIGHTS[k] * ind[k] for k in PROFILE_INDICATORS)
@@ -241,6 +243,9 @@ def score_communities(
     acct_factor = np.clip(membership / max(settings.min_membership, 1e-9), 0.0, 1.0)
     acct_susp = acct_community_susp * acct_factor
     acct_flag = (flagged_c[comm] | stronger) & (membership >= settings.min_membership)
+    # Accounts investigators already attributed stay flagged whatever their community.
+    acct_flag |= is_seed
+    acct_susp = np.where(is_seed, np.maximum(acct_susp, settings.flag_threshold), acct_susp)
 
     actor = _actor_per_community(seed_actor, comm)
     accounts = pd.DataFrame({
