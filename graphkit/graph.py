@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from graphkit.errors import ConfigError, InputError
-from graphkit.ingest import Dataset
+from graphkit.ingest import CODED_EVENTS, Dataset
 from graphkit.progress import Progress, quiet
 
 # Node types in code order (also the order of vertex blocks in to_igraph()).
@@ -329,6 +329,55 @@ def _edges_from(con, agg: str, src_codes: str, src_key: str, dst_codes: str,  # 
     return df
 
 
+def _aggregate_sql(dataset: Dataset, src: str, dst: str) -> str:
+    """SQL aggregating events per (``src``, ``dst``) value: columns s, k, n, f, l.
+
+    On dictionary-coded events the group-by runs over integer codes and only the aggregate's
+    rows are decoded to keys."""
+    if not dataset.coded:
+        return (f"SELECT {src} AS s, {dst} AS k, count(*) AS n, min(ts) AS f, max(ts) AS l "
+                f"FROM events WHERE {dst} IS NOT NULL GROUP BY ALL")
+    return (f"SELECT ds.value AS s, dk.value AS k, g.n, g.f, g.l FROM (SELECT {src} AS s, "
+            f"{dst} AS k, count(*) AS n, min(ts) AS f, max(ts) AS l FROM {CODED_EVENTS} "
+            f"WHERE {dst} IS NOT NULL GROUP BY ALL) g JOIN _dict_{src} ds ON ds.code = g.s "
+            f"JOIN _dict_{dst} dk ON dk.code = g.k")
+
+
+def _coded_edges(con, src: str, dst: str, n_src: str  # type: ignore[no-untyped-def]
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Node table of ``dst`` and its edges from ``src`` nodes, from dictionary-coded events.
+
+    Every join is on integers: the group-by over events, source codes (account index, or IP
+    node code from table ``_codes_ip``) and destination codes. Dictionaries are sorted, so
+    ordering by dictionary code is ordering by key. Leaves table ``_codes_<dst>`` (k = the
+    dictionary code, code = the node code).
+    """
+    if src == "account_id":
+        srcmap = ("SELECT d.code AS k, a.account_idx AS code, a.n_events FROM _dict_account_id d "
+                  "JOIN accounts a ON a.account_id = d.value")
+    else:
+        srcmap = f"SELECT k, code, n_events FROM _codes_{src}"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _agg_{dst} AS SELECT m.code AS s, g.k, g.n, g.f, g.l, "
+        f"m.n_events AS t FROM (SELECT {src} AS s, {dst} AS k, count(*) AS n, min(ts) AS f, "
+        f"max(ts) AS l FROM {CODED_EVENTS} WHERE {dst} IS NOT NULL GROUP BY ALL) g "
+        f"JOIN ({srcmap}) m ON m.k = g.s")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _codes_{dst} AS SELECT CAST(row_number() OVER "
+        "(ORDER BY g.k) - 1 AS INTEGER) AS code, g.k, d.value AS key, g.n_events, "
+        f"g.{n_src}, g.first_seen, g.last_seen FROM (SELECT k, CAST(sum(n) AS BIGINT) AS "
+        f"n_events, count(*) AS {n_src}, min(f) AS first_seen, max(l) AS last_seen "
+        f"FROM _agg_{dst} GROUP BY k) g JOIN _dict_{dst} d ON d.code = g.k")
+    node_df = _fetch(con, f"SELECT key, n_events, {n_src}, first_seen, last_seen "
+                     f"FROM _codes_{dst} ORDER BY code")
+    edge_df = _fetch(con, (
+        "SELECT CAST(g.s AS INTEGER) AS src, c.code AS dst, CAST(g.n AS BIGINT) AS count, "
+        "g.f AS first_seen, g.l AS last_seen, "
+        "CASE WHEN g.t > 0 THEN g.n / g.t ELSE 0.0 END AS share "
+        f"FROM _agg_{dst} g JOIN _codes_{dst} c USING (k) ORDER BY src, dst"))
+    return node_df, edge_df
+
+
 def build_graph(dataset: Dataset, progress: Progress | None = None) -> HeteroGraph:
     """Aggregate the dataset's events into a :class:`HeteroGraph` (see module docstring)."""
     progress = progress or quiet()
@@ -349,11 +398,12 @@ def build_graph(dataset: Dataset, progress: Progress | None = None) -> HeteroGra
         if dst_t in OPTIONAL_NODE_TYPES and not present[col]:
             continue
         with progress.step(f"graph: {etype}"):
+            if dataset.coded and etype != "PAID_WITH":
+                nodes[dst_t], edges[etype] = _coded_edges(con, "account_id", col, "n_accounts")
+                continue
             agg = f"_agg_{col}"
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {agg} AS SELECT account_id AS s, {col} AS k, "
-                f"count(*) AS n, min(ts) AS f, max(ts) AS l FROM events WHERE {col} IS NOT NULL "
-                "GROUP BY ALL")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {agg} AS "
+                        + _aggregate_sql(dataset, "account_id", col))
             extra = ""
             if etype == "PAID_WITH":
                 # Payment links also come from the accounts file; keep both and mark the source.
@@ -375,21 +425,23 @@ def build_graph(dataset: Dataset, progress: Progress | None = None) -> HeteroGra
             edges[etype] = _edges_from(con, agg, "_acc_codes", "account_id", codes,
                                        "accounts", extra)
     with progress.step("graph: OPERATED_BY"):
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _agg_proxy AS SELECT ip AS s, proxy_provider AS k, "
-            "count(*) AS n, min(ts) AS f, max(ts) AS l FROM events "
-            "WHERE proxy_provider IS NOT NULL GROUP BY ALL")
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _codes_proxy_provider AS SELECT CAST(row_number() "
-            "OVER (ORDER BY k) - 1 AS INTEGER) AS code, k AS key, CAST(sum(n) AS BIGINT) AS n_events, "
-            "count(*) AS n_ips, min(f) AS first_seen, max(l) AS last_seen "
-            "FROM _agg_proxy GROUP BY k")
-        nodes["ProxyProvider"] = _fetch(
-            con, "SELECT * EXCLUDE (code) FROM _codes_proxy_provider ORDER BY code")
-        con.execute("CREATE OR REPLACE TEMP VIEW _ip_codes AS SELECT key AS ip, code, "
-                    "n_events FROM _codes_ip")
-        edges["OPERATED_BY"] = _edges_from(con, "_agg_proxy", "_ip_codes", "ip",
-                                           "_codes_proxy_provider", "_ip_codes")
+        if dataset.coded:
+            nodes["ProxyProvider"], edges["OPERATED_BY"] = _coded_edges(
+                con, "ip", "proxy_provider", "n_ips")
+        else:
+            con.execute("CREATE OR REPLACE TEMP TABLE _agg_proxy AS "
+                        + _aggregate_sql(dataset, "ip", "proxy_provider"))
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _codes_proxy_provider AS SELECT CAST(row_number() "
+                "OVER (ORDER BY k) - 1 AS INTEGER) AS code, k AS key, CAST(sum(n) AS BIGINT) AS "
+                "n_events, count(*) AS n_ips, min(f) AS first_seen, max(l) AS last_seen "
+                "FROM _agg_proxy GROUP BY k")
+            nodes["ProxyProvider"] = _fetch(
+                con, "SELECT * EXCLUDE (code) FROM _codes_proxy_provider ORDER BY code")
+            con.execute("CREATE OR REPLACE TEMP VIEW _ip_codes AS SELECT key AS ip, code, "
+                        "n_events FROM _codes_ip")
+            edges["OPERATED_BY"] = _edges_from(con, "_agg_proxy", "_ip_codes", "ip",
+                                               "_codes_proxy_provider", "_ip_codes")
     ordered_nodes = {t: nodes[t] for t in NODE_TYPES if t in nodes}
     ordered_edges = {t: edges[t].reset_index(drop=True) for t in EDGE_TYPES if t in edges}
     return HeteroGraph(ordered_nodes, ordered_edges, {

@@ -42,8 +42,10 @@ from pathlib import Path
 from typing import Literal
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from graphkit import templates
@@ -162,6 +164,7 @@ class Dataset:
     rejects: RejectSummary
     extra_columns: list[str]
     has_prompt: bool
+    coded: bool = False  # events are integer codes in ``_events_coded`` + ``_dict_<column>``
 
     @property
     def n_events(self) -> int:
@@ -854,6 +857,174 @@ def _load_events(loader: _Loader, files: list[Path], progress: Progress) -> list
 
 
 # --------------------------------------------------------------------------------------------
+# Parquet fast path: dictionary-coded events
+
+# Text columns coded as integers; each has a dictionary table ``_dict_<column>`` (code, value).
+CODED_COLUMNS = ("account_id", "ip", "payment_id", "proxy_provider", "template_hash",
+                 "user_agent", "model")
+CODED_EVENTS = "_events_coded"
+
+
+def _coded_value_sql(column: str) -> tuple[str, str]:
+    """(converted value, bad predicate) over a distinct raw value ``v`` of a coded column.
+
+    The same conversions and checks as the row-by-row path, applied once per distinct value.
+    """
+    if column == "account_id":
+        return "v", f"(v IS NULL OR trim(v, {_WS_SQL}) = '')"
+    if column == "ip":
+        ip = f"lower(trim(v, {_WS_SQL}))"
+        return ip, f"(v IS NULL OR {ip} = '' OR NOT regexp_full_match({ip}, {_lit(IP_REGEX)}))"
+    return _text_conv("v", "VARCHAR"), "FALSE"
+
+
+def _code_column(con: duckdb.DuckDBPyConnection, col: pa.ChunkedArray, name: str
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Integer codes (-1 = missing) into a sorted dictionary of converted values, or None when
+    some value fails its check (the row-by-row path then reports it with its location).
+
+    Checks and conversions run over the distinct values only: a parquet dictionary column
+    arrives as per-chunk dictionaries, encoded once into one set of raw values.
+    """
+    chunks = [c for c in col.chunks if len(c)]
+    if not chunks:
+        return np.zeros(0, np.int32), np.zeros(0, object)
+    flat = pa.concat_arrays([c.dictionary for c in chunks])
+    enc = pc.dictionary_encode(flat)
+    raw = enc.dictionary
+    conv, bad = _coded_value_sql(name)
+    con.register("_gk_raw", pa.table({"v": raw}))
+    try:  # a projection keeps row order (preserve_insertion_order)
+        out_tbl = con.sql(f"SELECT {conv} AS c, {bad} AS b FROM _gk_raw").to_arrow_table()
+    finally:
+        con.unregister("_gk_raw")
+    has_null = any(c.null_count for c in chunks)
+    if pc.any(out_tbl.column("b")).as_py() or (has_null and name in REQUIRED_EVENT_COLUMNS):
+        return None
+    values = np.asarray(out_tbl.column("c").to_pylist(), dtype=object)
+    if name == "ip":  # one address is one IP node: canonical spellings of candidates
+        cand = [i for i, v in enumerate(values) if ":" in v and ("." in v or _NONCANON.search(v))]
+        for i in cand:
+            values[i] = canonical_ip(values[i])
+    present = np.flatnonzero(pd.notna(values))
+    uniq, inv = np.unique(values[present].astype(str), return_inverse=True)
+    remap = np.full(len(values) + 1, -1, np.int32)  # last slot: null rows
+    remap[present] = inv
+    pos = enc.indices.to_numpy()
+    out = np.empty(sum(len(c) for c in chunks), np.int32)
+    start = dstart = 0
+    for c in chunks:  # per chunk, not per row: a few hundred numpy takes
+        local = remap[pos[dstart:dstart + len(c.dictionary)]]
+        idx = c.indices
+        take = pc.fill_null(idx, len(c.dictionary)).to_numpy() if idx.null_count else idx.to_numpy()
+        if idx.null_count:
+            local = np.append(local, -1)
+        out[start:start + len(c)] = local[take]
+        start += len(c)
+        dstart += len(c.dictionary)
+    return out, uniq.astype(object)
+
+
+_NONCANON = re.compile("(^|:)0")
+
+
+def _fast_parquet_schema(files: list[Path]) -> pa.Schema | None:
+    """The common schema when every events file is Parquet holding only canonical columns
+    of the expected physical types; None sends the files down the row-by-row path."""
+    if any(_kind_of(f) != ("parquet", False) for f in files):
+        return None
+    try:
+        for f in files:
+            _sniff(f, "parquet", False)
+        schemas = [pq.read_schema(f).remove_metadata() for f in files]
+    except (InputError, pa.ArrowException, OSError):
+        return None
+    schema = schemas[0]
+    names = schema.names
+    if (any(not s.equals(schema) for s in schemas[1:]) or len(set(names)) != len(names)
+            or not set(REQUIRED_EVENT_COLUMNS) <= set(names) or not set(names) <= set(EVENT_COLUMNS)):
+        return None
+    for fld in schema:
+        t = fld.type
+        if fld.name == "ts":
+            ok = pa.types.is_timestamp(t)
+        elif fld.name in CODED_COLUMNS:
+            ok = pa.types.is_string(t) or pa.types.is_large_string(t)
+        else:
+            ok = pa.types.is_signed_integer(t)
+        if not ok:
+            return None
+    return schema
+
+
+def _fast_parquet_events(con: duckdb.DuckDBPyConnection, files: list[Path], progress: Progress
+                         ) -> list[SourceFile] | None:
+    """Load clean Parquet events as integer codes kept in Arrow, without a row-by-row pass.
+
+    Typed timestamps can only fail by being null; text checks and conversions depend on the
+    value alone, so they run over distinct values. Relations: ``_events_coded`` (integer codes,
+    ``ts``, tokens) with ``_dict_<column>`` tables, and the ``events`` view decoding them.
+    Returns None, having loaded nothing, when any row would fail a check: the row-by-row path
+    then reports or skips exactly those rows.
+    """
+    schema = _fast_parquet_schema(files)
+    if schema is None:
+        return None
+    names = schema.names
+    arrays: dict[str, pa.Array] = {}
+    dicts: dict[str, np.ndarray] = {}
+    counts = [pq.ParquetFile(f).metadata.num_rows for f in files]
+
+    def read(name: str) -> pa.ChunkedArray:
+        opts = {"read_dictionary": [name]} if name in CODED_COLUMNS else {}
+        return pa.chunked_array([c for f in files for c in
+                                 pq.read_table(f, columns=[name], **opts).column(0).chunks],
+                                type=None if name in CODED_COLUMNS else schema.field(name).type)
+
+    with progress.step("read events"):
+        for name in names:
+            col = read(name)
+            if name in CODED_COLUMNS:
+                coded = _code_column(con, col, name)
+                if coded is None:
+                    return None
+                codes, dicts[name] = coded
+                arrays[name] = pa.array(codes, mask=codes < 0) if (codes < 0).any() else pa.array(codes)
+            elif name == "ts":
+                if col.null_count:
+                    return None
+                arrays[name] = col.cast(pa.timestamp("us")).combine_chunks()
+            else:  # tokens: non-negative integers
+                lo = pc.min(col).as_py()
+                if lo is not None and lo < 0:
+                    return None
+                arrays[name] = col.cast(pa.int64()).combine_chunks()
+            del col
+    for name in EVENT_COLUMNS:
+        if name not in arrays:
+            typ = pa.int32() if name in CODED_COLUMNS else pa.int64()
+            arrays[name] = pa.nulls(sum(counts), typ)
+            if name in CODED_COLUMNS:
+                dicts[name] = np.zeros(0, object)
+    coded_tbl = pa.table({n: arrays[n] for n in EVENT_COLUMNS})
+    con.register(CODED_EVENTS, coded_tbl)
+    decoded = []
+    for name in CODED_COLUMNS:
+        con.register("_gk_dict", pa.table({"value": pa.array(dicts[name], pa.string())}))
+        con.execute(f"CREATE OR REPLACE TABLE _dict_{name} AS SELECT CAST(row_number() OVER () - 1 "
+                    "AS INTEGER) AS code, value FROM _gk_dict")
+        con.unregister("_gk_dict")
+        decoded.append(pa.DictionaryArray.from_arrays(arrays[name], pa.array(dicts[name],
+                                                                             pa.string())))
+    con.register("_events_decoded", pa.table(
+        {n: (decoded[CODED_COLUMNS.index(n)] if n in CODED_COLUMNS else arrays[n])
+         for n in EVENT_COLUMNS}))
+    cols = ", ".join(EVENT_COLUMNS)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW events AS SELECT {cols} FROM _events_decoded")
+    return [SourceFile(str(f), "parquet", "events", int(n), 0) for f, n in zip(files, counts)]
+
+
+# --------------------------------------------------------------------------------------------
 # Accounts and seeds
 
 
@@ -905,8 +1076,14 @@ def _load_side(loader: _Loader, path: Path, role: str, spec: dict[str, str],
     return SourceFile(file, src.kind, role, int(n), rejected), f"_{role}"
 
 
-def _build_accounts(con: duckdb.DuckDBPyConnection, has_file: bool) -> pd.DataFrame:
+def _build_accounts(con: duckdb.DuckDBPyConnection, has_file: bool, coded: bool) -> pd.DataFrame:
     """Table ``accounts``: one row per account in events or the accounts file, coded 0..n-1."""
+    totals = ("count(*) AS n_events, min(ts) AS first_seen, max(ts) AS last_seen, "
+              "CAST(sum(tokens_in) AS BIGINT) AS tokens_in, "
+              "CAST(sum(tokens_out) AS BIGINT) AS tokens_out")
+    ev = (f"SELECT d.value AS account_id, g.* EXCLUDE (code) FROM (SELECT account_id AS code, "
+          f"{totals} FROM {CODED_EVENTS} GROUP BY 1) g JOIN _dict_account_id d USING (code)"
+          if coded else f"SELECT account_id, {totals} FROM events GROUP BY account_id")
     attrs = [c for c in ACCOUNT_COLUMNS if c != "account_id"]
     if has_file:
         side = f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM _accounts"
@@ -916,10 +1093,7 @@ def _build_accounts(con: duckdb.DuckDBPyConnection, has_file: bool) -> pd.DataFr
                 + " WHERE FALSE")
     con.execute(
         "CREATE OR REPLACE TABLE accounts AS "
-        "WITH ev AS (SELECT account_id, count(*) AS n_events, min(ts) AS first_seen, "
-        "max(ts) AS last_seen, CAST(sum(tokens_in) AS BIGINT) AS tokens_in, "
-        "CAST(sum(tokens_out) AS BIGINT) AS tokens_out "
-        f"FROM events GROUP BY account_id), side AS ({side}) "
+        f"WITH ev AS ({ev}), side AS ({side}) "
         "SELECT CAST(row_number() OVER (ORDER BY account_id) - 1 AS INTEGER) AS account_idx, "
         "account_id, " + ", ".join(f"side.{c}" for c in attrs) + ", "
         "coalesce(ev.n_events, 0) AS n_events, ev.first_seen, ev.last_seen, "
@@ -929,9 +1103,15 @@ def _build_accounts(con: duckdb.DuckDBPyConnection, has_file: bool) -> pd.DataFr
         f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM accounts ORDER BY account_idx").df()
 
 
-def _build_templates(con: duckdb.DuckDBPyConnection, has_prompt: bool) -> None:
+def _build_templates(con: duckdb.DuckDBPyConnection, has_prompt: bool, coded: bool) -> None:
     """Table ``templates``: the normalized text of each template (for near-duplicate search)."""
-    if has_prompt:
+    if coded:
+        con.execute(
+            "CREATE OR REPLACE TABLE templates AS SELECT d.value AS template_hash, "
+            "CAST(NULL AS VARCHAR) AS template_text, g.n_events FROM (SELECT template_hash AS "
+            f"code, count(*) AS n_events FROM {CODED_EVENTS} WHERE template_hash IS NOT NULL "
+            "GROUP BY 1) g JOIN _dict_template_hash d USING (code) ORDER BY template_hash")
+    elif has_prompt:
         # All prompts under one derived hash normalize to the same text, so normalizing one
         # representative per hash is exact and costs one regexp pass per template, not per event.
         con.execute(
@@ -959,6 +1139,7 @@ def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection set up the way graphkit expects (UTC, all cores)."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # graphkit draws its own progress
     con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")
     return con
 
@@ -986,7 +1167,10 @@ def load(
     con = connect()
     with tempfile.TemporaryDirectory(prefix="graphkit-") as tmp:
         loader = _Loader(con, on_bad_rows, Path(tmp))
-        files = _load_events(loader, event_files, progress)
+        files = _fast_parquet_events(con, event_files, progress)
+        coded = files is not None
+        if files is None:
+            files = _load_events(loader, event_files, progress)
         has_accounts = accounts is not None
         with progress.step("accounts"):
             if accounts is not None:
@@ -1005,16 +1189,16 @@ def load(
         raise InputError("no events were loaded", file=os.fspath(events)
                          if not isinstance(events, (list, tuple)) else None)
     with progress.step("accounts"):
-        accounts_df = _build_accounts(con, has_accounts)
+        accounts_df = _build_accounts(con, has_accounts, coded)
     extras = [c for c in con.execute("SELECT * FROM events LIMIT 0").df().columns
               if c not in EVENT_COLUMNS and c != "prompt"]
     has_prompt = "prompt" in con.execute("SELECT * FROM events LIMIT 0").df().columns
     with progress.step("templates"):
-        _build_templates(con, has_prompt)
+        _build_templates(con, has_prompt, coded)
     by_reason = dict(sorted(Counter(r[4] for r in loader.rejects).items()))
     rpath = None
     if loader.rejects and rejects_path is not None:
         _write_rejects(loader.rejects, Path(rejects_path))
         rpath = os.fspath(rejects_path)
     summary = RejectSummary(len(loader.rejects), by_reason, rpath)
-    return Dataset(con, accounts_df, seeds_df, files, summary, extras, has_prompt)
+    return Dataset(con, accounts_df, seeds_df, files, summary, extras, has_prompt, coded)
