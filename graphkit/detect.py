@@ -25,7 +25,7 @@ from graphkit import links as links_mod
 from graphkit.communities import Communities, detect_communities
 from graphkit.errors import ConfigError
 from graphkit.graph import HeteroGraph, build_graph
-from graphkit.ingest import Dataset
+from graphkit.ingest import Dataset, EventArrays
 from graphkit.links import Links, SignalMatrix
 from graphkit.near_duplicates import family_incidence, template_families
 from graphkit.progress import Progress, quiet
@@ -53,6 +53,9 @@ class Detection:
     inputs: dict[str, Any] = field(default_factory=dict)
     releases: dict[str, str] = field(default_factory=dict)
     graph: HeteroGraph | None = field(default=None, repr=False)
+    # Co-members each account was paired with inside entities too large to expand into all
+    # their pairs (None: every pair was scored); see Settings.max_candidate_pairs.
+    ring_neighbours: int | None = None
 
     def flagged_communities(self) -> pd.DataFrame:
         return self.communities[self.communities["flagged"]]
@@ -66,7 +69,7 @@ class Detection:
             raise ConfigError(f"cannot create output directory: {exc}", file=str(out)) from exc
         self.accounts.to_csv(out / "accounts.csv", index=False)
         self.communities.to_csv(out / "communities.csv", index=False)
-        self.links.to_csv(out / "links.csv", index=False, float_format="%.4f")
+        _write_numeric_csv(self.links, out / "links.csv", decimals=4)
         if self.graph is not None:  # export reads entities and their aggregates from here
             self.graph.save(out / "graph")
         write_manifest(
@@ -74,10 +77,26 @@ class Detection:
             outputs={"accounts": len(self.accounts), "communities": len(self.communities),
                      "flagged_communities": int(self.communities["flagged"].sum()),
                      "flagged_accounts": int(self.accounts["flagged"].sum()),
-                     "links": len(self.links), "model_releases": self.releases},
+                     "links": len(self.links), "model_releases": self.releases,
+                     "candidate_ring_neighbours": self.ring_neighbours},
             timings=self.timings, run_id=self.run_id,
         )
         return out
+
+
+def _write_numeric_csv(frame: pd.DataFrame, path: Path, decimals: int) -> None:
+    """CSV of a large table of ids and numbers through Arrow's multi-threaded writer (pandas
+    formats floats in Python and takes seconds per million rows); floats rounded to
+    ``decimals``."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    rounded = frame.copy(deep=False)
+    for col in rounded.columns:
+        if pd.api.types.is_float_dtype(rounded[col]):
+            rounded[col] = rounded[col].round(decimals)
+    pacsv.write_csv(pa.Table.from_pandas(rounded, preserve_index=False), path,
+                    pacsv.WriteOptions(quoting_style="needed"))
 
 
 def describe_inputs(dataset: Dataset) -> dict[str, Any]:
@@ -161,75 +180,64 @@ def _account_proxy_incidence(graph: HeteroGraph, dataset: Dataset
     return mat, keys
 
 
-# Models released inside the observed period: first seen at least 48 h after the data starts
-# (earlier first sightings are models that already existed).
-_RELEASES_SQL = """
-    SELECT model, first_seen AS released FROM (
-        SELECT model, min(ts) AS first_seen FROM events WHERE model IS NOT NULL GROUP BY model)
-    WHERE first_seen >= (SELECT min(ts) FROM events) + INTERVAL 48 HOUR
-"""
+# A model first seen at least this long after the data starts was released inside the observed
+# period (earlier first sightings are models that already existed).
+_RELEASE_AFTER_START_US = 48 * 3600 * 1_000_000
 
 
-def model_releases(dataset: Dataset) -> dict[str, dt.datetime]:
-    """Models released inside the observed period, with their first sighting."""
-    if "model" not in _event_columns(dataset):
+def model_releases(events: EventArrays) -> dict[str, dt.datetime]:
+    """Models released inside the observed period, with their first sighting (UTC, naive)."""
+    has = events.model >= 0
+    if not has.any():
         return {}
-    rows = dataset.con.execute(_RELEASES_SQL + " ORDER BY released").fetchall()
-    return {str(m): t for m, t in rows}
+    first = np.full(len(events.models), np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(first, events.model[has], events.us[has])
+    start = int(events.us.min())
+    released = np.flatnonzero((first < np.iinfo(np.int64).max)
+                              & (first >= start + _RELEASE_AFTER_START_US))
+    released = released[np.argsort(first[released], kind="stable")]
+    epoch = dt.datetime(1970, 1, 1)
+    return {str(events.models[m]): epoch + dt.timedelta(microseconds=int(first[m]))
+            for m in released}  # a handful of models, not rows
 
 
-def _event_columns(dataset: Dataset) -> set[str]:
-    return {r[0] for r in dataset.con.execute("DESCRIBE events").fetchall()}
-
-
-def account_features(graph: HeteroGraph, dataset: Dataset, releases: dict[str, dt.datetime],
-                     settings: Settings) -> pd.DataFrame:
-    """Per-account activity features computed in DuckDB (one row per account code)."""
-    con = dataset.con
-    hours = float(settings.model_release_window_hours)
-    releases_sql = (_RELEASES_SQL if releases else
-                    "SELECT NULL::VARCHAR AS model, NULL::TIMESTAMP AS released WHERE false")
-    feats = con.execute(
-        f"""
-        WITH per_hour AS (
-            SELECT account_id, hour(ts) AS h, count(*) AS c FROM events GROUP BY ALL
-        ), entropy AS (
-            SELECT account_id,
-                   -sum((c / tot) * ln(c / tot)) / ln(24) AS hour_entropy
-            FROM (SELECT *, sum(c) OVER (PARTITION BY account_id) AS tot FROM per_hour)
-            GROUP BY account_id
-        ), base AS (
-            SELECT account_id, count(proxy_provider) AS proxy_events,
-                   sum(coalesce(tokens_in, 0) + coalesce(tokens_out, 0)) AS tokens
-            FROM events GROUP BY account_id
-        ), rel AS (
-            SELECT e.account_id,
-                   count(*) FILTER (WHERE e.model = r.model) AS release_events,
-                   count(*) AS release_window_events
-            FROM events e JOIN ({releases_sql}) r
-              ON e.ts >= r.released AND e.ts < r.released + to_hours($hours::BIGINT)
-            GROUP BY e.account_id
-        )
-        SELECT c.account_idx, coalesce(b.proxy_events, 0) AS proxy_events,
-               coalesce(b.tokens, 0) AS tokens, coalesce(en.hour_entropy, 0) AS hour_entropy,
-               coalesce(r.release_events, 0) AS release_events,
-               coalesce(r.release_window_events, 0) AS release_window_events
-        FROM {_CODES} c
-        LEFT JOIN base b USING (account_id)
-        LEFT JOIN entropy en USING (account_id)
-        LEFT JOIN rel r USING (account_id)
-        ORDER BY c.account_idx
-        """,
-        {"hours": hours},
-    ).df()
-    acc = graph.accounts.reset_index(drop=True)
-    out = pd.DataFrame({"account_id": acc["account_id"].to_numpy(),
-                        "n_events": acc["n_events"].to_numpy()})
-    for col in ("proxy_events", "tokens", "hour_entropy", "release_events",
-                "release_window_events"):
-        out[col] = feats[col].to_numpy()
+def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays,
+                     releases: dict[str, dt.datetime], settings: Settings) -> pd.DataFrame:
+    """Per-account activity features (one row per account code), vectorized over events."""
+    n = len(graph.accounts)
+    acc = events.account
+    proxy_events = np.bincount(acc, weights=events.proxied, minlength=n)
+    # Hour-of-day entropy (normalized to [0, 1]): 24/7 automation is near 1.
+    hour = (events.us // 3_600_000_000) % 24
+    per_hour = np.bincount(acc.astype(np.int64) * 24 + hour, minlength=n * 24).reshape(n, 24).astype(np.float64)
+    total = per_hour.sum(axis=1, keepdims=True)
+    p = np.divide(per_hour, total, out=np.zeros_like(per_hour), where=total > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hour_entropy = -np.where(p > 0, p * np.log(p), 0.0).sum(axis=1) / np.log(24)
+    # Traffic in the 24 h after each release, and on the released model itself.
+    release_events = np.zeros(n)
+    release_window_events = np.zeros(n)
+    window = int(settings.model_release_window_hours * 3600 * 1_000_000)
+    codes = {str(m): i for i, m in enumerate(events.models)}
+    epoch = dt.datetime(1970, 1, 1)
+    for model, released in releases.items():  # one pass per released model
+        t0 = (released - epoch) // dt.timedelta(microseconds=1)
+        inside = (events.us >= t0) & (events.us < t0 + window)
+        release_window_events += np.bincount(acc[inside], minlength=n)
+        on_model = inside & (events.model == codes[model])
+        release_events += np.bincount(acc[on_model], minlength=n)
+    accounts = graph.accounts.reset_index(drop=True)
+    tokens = sum(accounts[c].fillna(0).to_numpy(np.int64) for c in ("tokens_in", "tokens_out")
+                 if c in accounts)
+    out = pd.DataFrame({"account_id": accounts["account_id"].to_numpy(),
+                        "n_events": accounts["n_events"].to_numpy(),
+                        "proxy_events": proxy_events.astype(np.int64),
+                        "tokens": np.asarray(tokens, dtype=np.int64) + np.zeros(n, np.int64),
+                        "hour_entropy": hour_entropy,
+                        "release_events": release_events.astype(np.int64),
+                        "release_window_events": release_window_events.astype(np.int64)})
     for col in ("created_at", "first_seen", "status", "org_id", "banned_at"):
-        out[col] = acc[col].to_numpy() if col in acc else pd.NA
+        out[col] = accounts[col].to_numpy() if col in accounts else pd.NA
     seeds = dataset.seeds
     out["seed_actor"] = pd.array([pd.NA] * len(out), dtype="string")
     if seeds is not None and len(seeds):
@@ -261,18 +269,26 @@ def detect(
     try:
         with progress.step("links: entity shares"):
             signals = signal_matrices(graph, dataset, settings)
+        with progress.step("links: event arrays"):
+            events = dataset.event_arrays()
         sync = None
         if settings.weight("synchrony") > 0:
             with progress.step("links: window signatures"):
-                sync = window_signatures(dataset.con, _CODES, n, settings)
+                sync = window_signatures(dataset.con, _CODES, n, settings,
+                                         times=(events.account, events.us))
         links = links_mod.score_links(signals, sync, settings, progress)
         with progress.step("communities"):
             comms = detect_communities(links, settings, fixed=None)
         with progress.step("scoring"):
-            releases = model_releases(dataset)
-            feats = account_features(graph, dataset, releases, settings)
-            scored = score_communities(feats, signals, links, comms, settings)
-            communities = community_evidence(scored.communities, comms, signals, settings, run_id)
+            with progress.step("scoring: account features"):
+                releases = model_releases(events)
+                feats = account_features(graph, dataset, events, releases, settings)
+                del events
+            with progress.step("scoring: indicators"):
+                scored = score_communities(feats, signals, links, comms, settings)
+            with progress.step("scoring: evidence"):
+                communities = community_evidence(scored.communities, comms, signals, settings,
+                                                  run_id)
     finally:
         dataset.con.unregister(_CODES)
     link_table = _links_with_ids(links, graph)
@@ -281,6 +297,7 @@ def detect(
         run_id=run_id, graph=graph,
         timings=dict(progress.timings), inputs=inputs,
         releases={m: t.isoformat() for m, t in releases.items()},
+        ring_neighbours=links.ring_neighbours,
     )
 
 
@@ -291,6 +308,7 @@ def _links_with_ids(links: Links, graph: HeteroGraph) -> pd.DataFrame:
                         "score": t["score"].to_numpy()})
     for name in SIGNALS:
         out[name] = t[name].to_numpy()
+    out["inclusion"] = t["inclusion"].to_numpy() if "inclusion" in t else 1.0
     return out.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
 
 

@@ -165,6 +165,7 @@ class Dataset:
     extra_columns: list[str]
     has_prompt: bool
     coded: bool = False  # events are integer codes in ``_events_coded`` + ``_dict_<column>``
+    coded_events: pa.Table | None = field(default=None, repr=False)  # ``_events_coded`` itself
 
     @property
     def n_events(self) -> int:
@@ -176,6 +177,52 @@ class Dataset:
         """The events table as a DataFrame (for small data and tests)."""
         sql = "SELECT * FROM events" + (f" LIMIT {int(limit)}" if limit is not None else "")
         return self.con.execute(sql).df()
+
+    def event_arrays(self) -> EventArrays:
+        """Per-event numpy columns for vectorized per-account features (see
+        :class:`EventArrays`). Coded Parquet input is read straight from its Arrow columns,
+        without decoding ids or copying timestamps; other input goes through one DuckDB query."""
+        con = self.con
+        tbl = self.coded_events
+        if tbl is not None:
+            mapping = con.execute("SELECT d.code, a.account_idx FROM _dict_account_id d "
+                                  "JOIN accounts a ON a.account_id = d.value").fetchnumpy()
+            to_idx = np.full(int(mapping["code"].max()) + 1 if len(mapping["code"]) else 1, -1,
+                             np.int32)
+            to_idx[mapping["code"]] = mapping["account_idx"]
+            account = to_idx[tbl.column("account_id").to_numpy()]
+            us = tbl.column("ts").cast(pa.int64()).to_numpy()  # stored as microseconds
+            proxied = tbl.column("proxy_provider").is_valid().to_numpy(zero_copy_only=False)
+            model = pc.fill_null(tbl.column("model"), -1).to_numpy().astype(np.int32, copy=False)
+            models = con.execute("SELECT value FROM _dict_model ORDER BY code").fetchnumpy()
+            return EventArrays(account, us, proxied, model,
+                               np.asarray(models["value"], dtype=object))
+        models = con.execute("SELECT DISTINCT model FROM events WHERE model IS NOT NULL "
+                             "ORDER BY model").fetchnumpy()["model"]
+        con.register("_gk_models", pd.DataFrame({"model": np.asarray(models, dtype=object),
+                                                 "code": np.arange(len(models), dtype=np.int32)}))
+        try:
+            rows = con.execute(
+                "SELECT a.account_idx AS a, epoch_us(e.ts) AS us, "
+                "e.proxy_provider IS NOT NULL AS proxied, coalesce(m.code, -1) AS model "
+                "FROM events e JOIN accounts a USING (account_id) "
+                "LEFT JOIN _gk_models m ON m.model = e.model").fetchnumpy()
+        finally:
+            con.unregister("_gk_models")
+        return EventArrays(rows["a"].astype(np.int32), rows["us"].astype(np.int64),
+                           np.asarray(rows["proxied"], dtype=bool),
+                           rows["model"].astype(np.int32), np.asarray(models, dtype=object))
+
+
+@dataclass
+class EventArrays:
+    """One entry per event (in no particular order), as numpy arrays."""
+
+    account: np.ndarray  # int32 account code (``accounts.account_idx``)
+    us: np.ndarray  # int64 epoch microseconds (UTC)
+    proxied: np.ndarray  # bool: carried by a proxy / VPN / hosting provider
+    model: np.ndarray  # int32 index into ``models``, -1 when missing
+    models: np.ndarray  # model names
 
 
 # --------------------------------------------------------------------------------------------
@@ -958,7 +1005,7 @@ def _fast_parquet_schema(files: list[Path]) -> pa.Schema | None:
 
 
 def _fast_parquet_events(con: duckdb.DuckDBPyConnection, files: list[Path], progress: Progress
-                         ) -> list[SourceFile] | None:
+                         ) -> tuple[list[SourceFile], pa.Table] | None:
     """Load clean Parquet events as integer codes kept in Arrow, without a row-by-row pass.
 
     Typed timestamps can only fail by being null; text checks and conversions depend on the
@@ -1021,7 +1068,8 @@ def _fast_parquet_events(con: duckdb.DuckDBPyConnection, files: list[Path], prog
          for n in EVENT_COLUMNS}))
     cols = ", ".join(EVENT_COLUMNS)
     con.execute(f"CREATE OR REPLACE TEMP VIEW events AS SELECT {cols} FROM _events_decoded")
-    return [SourceFile(str(f), "parquet", "events", int(n), 0) for f, n in zip(files, counts)]
+    return ([SourceFile(str(f), "parquet", "events", int(n), 0) for f, n in zip(files, counts)],
+            coded_tbl)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1167,10 +1215,10 @@ def load(
     con = connect()
     with tempfile.TemporaryDirectory(prefix="graphkit-") as tmp:
         loader = _Loader(con, on_bad_rows, Path(tmp))
-        files = _fast_parquet_events(con, event_files, progress)
-        coded = files is not None
-        if files is None:
-            files = _load_events(loader, event_files, progress)
+        fast = _fast_parquet_events(con, event_files, progress)
+        coded_events = fast[1] if fast is not None else None
+        files = fast[0] if fast is not None else _load_events(loader, event_files, progress)
+        coded = fast is not None
         has_accounts = accounts is not None
         with progress.step("accounts"):
             if accounts is not None:
@@ -1201,4 +1249,5 @@ def load(
         _write_rejects(loader.rejects, Path(rejects_path))
         rpath = os.fspath(rejects_path)
     summary = RejectSummary(len(loader.rejects), by_reason, rpath)
-    return Dataset(con, accounts_df, seeds_df, files, summary, extras, has_prompt, coded)
+    return Dataset(con, accounts_df, seeds_df, files, summary, extras, has_prompt, coded,
+                   coded_events)

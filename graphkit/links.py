@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from graphkit.minhash import sorted_unique
+from graphkit.minhash import mix64, sorted_unique
 from graphkit.progress import Progress, quiet
 from graphkit.settings import SIGNALS, Settings
 
@@ -58,17 +58,30 @@ class SignalMatrix:
 @dataclass
 class Links:
     """Scored account pairs. ``table`` has account_a, account_b (codes, a < b), score and one
-    similarity column per signal; ``weights`` are the signal weights used."""
+    similarity column per signal, and ``inclusion``, the probability the pair was drawn as a
+    candidate; ``weights`` are the signal weights used."""
 
     table: pd.DataFrame
     n_accounts: int
     weights: dict[str, float] = field(default_factory=dict)
+    # Neighbours per member drawn inside entities too large to expand (None: every pair kept).
+    ring_neighbours: int | None = None
+
+    def edge_weights(self) -> np.ndarray:
+        """Weight of each link for communities and membership: ``score / inclusion``, the
+        Horvitz-Thompson estimate that restores the tie weight of sampled pairs (the score
+        itself when every pair was kept)."""
+        t = self.table
+        score = t["score"].to_numpy(dtype=np.float64)
+        if "inclusion" not in t:
+            return score
+        return score / np.clip(t["inclusion"].to_numpy(dtype=np.float64), 1e-12, 1.0)
 
     def to_csr(self) -> sp.csr_matrix:
-        """Symmetric account x account matrix of link scores."""
+        """Symmetric account x account matrix of link weights (:meth:`edge_weights`)."""
         t = self.table
         n = self.n_accounts
-        m = sp.coo_matrix((t["score"].to_numpy(), (t["a"].to_numpy(), t["b"].to_numpy())), (n, n))
+        m = sp.coo_matrix((self.edge_weights(), (t["a"].to_numpy(), t["b"].to_numpy())), (n, n))
         return (m + m.T).tocsr()
 
 
@@ -130,14 +143,102 @@ def _weighted_roots(sig: SignalMatrix, columns: np.ndarray) -> sp.csr_matrix:
     return (x @ sp.diags(np.sqrt(sig.idf[columns]))).tocsr()
 
 
-def _entity_similarity(sig: SignalMatrix) -> sp.coo_matrix:
-    """Similarity of every pair sharing a weighted entity (hubs have weight 0 and drop out)."""
-    used = np.flatnonzero((sig.degree >= 2) & (sig.idf > 0))
-    n = sig.shares.shape[0]
-    if len(used) == 0:
-        return sp.coo_matrix((n, n))
+def _used_entities(sig: SignalMatrix) -> np.ndarray:
+    """Entities that can tie two accounts: shared by 2+ accounts, weight > 0 (hubs drop out)."""
+    return np.flatnonzero((sig.degree >= 2) & (sig.idf > 0))
+
+
+def ring_neighbours(degrees: np.ndarray, budget: int, minimum: int = 10) -> int | None:
+    """Neighbours per member ``k`` (even) for entities too large to expand into all their pairs.
+
+    An entity of degree ``d`` yields ``d (d - 1) / 2`` pairs when expanded and ``d k / 2`` when
+    its members are linked to ``k`` others in a random ring (``d - 1 > k``). Returns the largest
+    ``k`` whose total stays within ``budget`` pairs (never below ``minimum``), or None when every
+    entity can be expanded within the budget (exact projection).
+
+    >>> ring_neighbours(np.array([3, 4, 1000]), budget=10**6) is None
+    True
+    >>> ring_neighbours(np.array([3, 4, 1000]), budget=20_000)
+    38
+    """
+    d = np.asarray(degrees, dtype=np.int64)
+    full = d * (d - 1) // 2
+
+    def total(k: int) -> int:
+        return int(np.minimum(full, d * k // 2).sum())
+
+    if len(d) == 0 or int(full.sum()) <= budget:
+        return None
+    lo, hi = max(2, minimum), max(2, int(d.max()))
+    if total(lo) > budget:
+        return lo + lo % 2
+    while hi - lo > 1:  # largest k with total(k) <= budget
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if total(mid) <= budget else (lo, mid)
+    return lo - lo % 2
+
+
+def _ring_pairs(x: sp.csr_matrix, k: int, seed: int) -> np.ndarray:
+    """Pair keys linking every member of each column of ``x`` to ``k`` others: members in a
+    random order per entity (seeded), each tied to its ``k / 2`` successors on the ring.
+
+    Any two members of an entity of degree ``d`` end up paired with probability ``k / (d - 1)``,
+    independently across entities: the inclusion probability the link weights correct for."""
+    csc = x.tocsc()
+    deg = np.diff(csc.indptr)
+    col = np.repeat(np.arange(len(deg)), deg)
+    row = csc.indices.astype(np.int64)
+    order = np.lexsort((mix64((row.astype(np.uint64) << np.uint64(32)) | col.astype(np.uint64),
+                              seed), col))
+    row_s, col_s = row[order], col[order]
+    start, d = csc.indptr[:-1][col_s], deg[col_s]
+    pos = np.arange(len(row_s)) - start
+    out = []
+    for j in range(1, k // 2 + 1):  # a loop over ring offsets, not over pairs
+        partner = row_s[start + (pos + j) % d]
+        lo, hi = np.minimum(row_s, partner), np.maximum(row_s, partner)
+        out.append(_pair_keys(lo, hi))
+    return np.concatenate(out) if out else np.empty(0, np.int64)
+
+
+def _rowwise_dot(x: sp.csr_matrix, a: np.ndarray, b: np.ndarray,
+                 column_values: np.ndarray | None = None, chunk: int = 1_000_000
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """For each pair (a[i], b[i]): the dot product of rows a[i] and b[i] of ``x``, and the sum
+    of ``column_values`` over the columns both rows hold (a masked sparse product, chunked so
+    memory stays bounded)."""
+    dot = np.zeros(len(a))
+    tally = np.zeros(len(a))
+    filled = np.diff(x.indptr) > 0
+    both = np.flatnonzero(filled[a] & filled[b])  # pairs with an empty row share nothing
+    for s in range(0, len(both), chunk):
+        at = both[s:s + chunk]
+        prod = x[a[at]].multiply(x[b[at]]).tocsr()
+        rows = np.repeat(np.arange(prod.shape[0]), np.diff(prod.indptr))
+        dot[at] = np.bincount(rows, weights=prod.data, minlength=prod.shape[0])
+        if column_values is not None:
+            tally[at] = np.bincount(rows, weights=column_values[prod.indices],
+                                    minlength=prod.shape[0])
+    return dot, tally
+
+
+@dataclass
+class _Projection:
+    """One signal's weighted-roots matrix split by entity size, for candidates and scoring."""
+
+    small: sp.csr_matrix  # entities expanded into all their pairs
+    large: sp.csr_matrix  # entities sampled through a ring (may have no columns)
+    log_miss: np.ndarray  # per large entity: log(1 - inclusion probability of a member pair)
+
+
+def _project(sig: SignalMatrix, k: int | None) -> _Projection:
+    used = _used_entities(sig)
     x = _weighted_roots(sig, used)
-    return sp.triu(x @ x.T, k=1).tocoo()
+    d = sig.degree[used]
+    big = np.zeros(len(used), bool) if k is None else (d - 1 > k)
+    p = np.minimum(1.0, (k or 0) / np.maximum(d[big] - 1, 1))
+    return _Projection(x[:, np.flatnonzero(~big)].tocsr(), x[:, np.flatnonzero(big)].tocsr(),
+                       np.log1p(-np.minimum(p, 1.0 - 1e-12)))
 
 
 def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
@@ -146,17 +247,34 @@ def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
 
     ``signals`` maps entity-signal names to :class:`SignalMatrix`; ``sync`` is a
     :class:`graphkit.synchrony.WindowSignatures` or None.
+
+    Candidates are the pairs sharing a specific entity (IP, payment method, template). An entity
+    is expanded into all its member pairs while the total stays within
+    ``max_candidate_pairs``; beyond that, entities larger than ``k + 1`` (see
+    :func:`ring_neighbours`) link each member to ``k`` random co-members instead, so a
+    5,000-account fleet costs 5,000 k / 2 pairs, not 12.5 million. Every candidate is then
+    scored exactly, on all its shared entities of every signal. The ``inclusion`` column is the
+    probability that the pair was drawn (1 for expanded pairs); communities and membership weigh
+    a link by ``score / inclusion`` (Horvitz-Thompson), so a sampled fleet keeps the total tie
+    weight, and hence the density, that its full projection has.
     """
     progress = progress or quiet()
     n = next(iter(signals.values())).shares.shape[0] if signals else len(sync.n_windows)
-    pair_sims: dict[str, sp.coo_matrix] = {}
-    keys = []
-    with progress.step("links: shared entities"):
-        for name, sig in signals.items():
-            if settings.weight(name) <= 0:
-                continue
-            pair_sims[name] = _entity_similarity(sig)
-            keys.append(_pair_keys(pair_sims[name].row, pair_sims[name].col))
+    weighted = {name: sig for name, sig in signals.items() if settings.weight(name) > 0}
+    specific = [name for name in CORROBORATING if name in weighted]
+    with progress.step("links: candidate pairs"):
+        degrees = [weighted[s].degree[_used_entities(weighted[s])] for s in specific]
+        k = ring_neighbours(np.concatenate(degrees) if degrees else np.zeros(0, np.int64),
+                            settings.max_candidate_pairs)
+        projections = {name: _project(weighted[name], k) for name in specific}
+        expanded: dict[str, sp.coo_matrix] = {}
+        keys = []
+        for i, name in enumerate(specific):
+            proj = projections[name]
+            expanded[name] = sp.triu(proj.small @ proj.small.T, k=1).tocoo()
+            keys.append(_pair_keys(expanded[name].row, expanded[name].col))
+            if proj.large.shape[1]:
+                keys.append(_ring_pairs(proj.large, k, settings.seed + i))
     use_sync = sync is not None and settings.weight("synchrony") > 0
     if use_sync and settings.sync_corroboration <= 0:
         # Timing taken as evidence on its own: LSH proposes lock-step pairs that share nothing.
@@ -165,24 +283,40 @@ def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
             keys.append(_pair_keys(cand[:, 0], cand[:, 1]))
     with progress.step("links: scoring pairs"):
         all_keys = sorted_unique(np.concatenate(keys)) if keys else np.empty(0, np.int64)
+        del keys
         a = (all_keys >> 32).astype(np.int64)
         b = (all_keys & 0xFFFFFFFF).astype(np.int64)
         columns: dict[str, np.ndarray] = {}
         footprint = np.zeros(len(all_keys))  # specific evidence: shared IP, card, template
         supporting = np.zeros(len(all_keys))  # evidence that only corroborates
+        expanded_pair = np.zeros(len(all_keys), bool)
+        log_miss = np.zeros(len(all_keys))
         for name in ENTITY_SIGNALS:
-            if name not in pair_sims:
+            if name not in weighted:
                 continue
-            coo = pair_sims[name]
-            sim = np.zeros(len(all_keys))
-            sim[np.searchsorted(all_keys, _pair_keys(coo.row, coo.col))] = coo.data
+            if name in projections:
+                coo, proj = expanded[name], projections[name]
+                sim = np.zeros(len(all_keys))
+                where = np.searchsorted(all_keys, _pair_keys(coo.row, coo.col))
+                sim[where] = coo.data
+                expanded_pair[where] = True
+                if proj.large.shape[1]:
+                    dot, miss = _rowwise_dot(proj.large, a, b, proj.log_miss)
+                    sim += dot
+                    log_miss += miss
+            else:  # supporting signals generate no pairs: score the candidates only
+                sig = weighted[name]
+                sim = _rowwise_dot(_weighted_roots(sig, _used_entities(sig)), a, b)[0]
             columns[name] = np.clip(sim, 0.0, 1.0)
             if name in CORROBORATING:
                 footprint += settings.weight(name) * columns[name]
             else:
                 supporting += settings.weight(name) * columns[name]
+        drawn = -np.expm1(log_miss)
+        inclusion = np.where(expanded_pair | (drawn <= 0), 1.0, drawn)
         gate = (np.clip(footprint / settings.sync_corroboration, 0.0, 1.0)
                 if settings.sync_corroboration > 0 else np.ones(len(all_keys)))
+    with progress.step("links: synchrony of pairs"):
         if use_sync:
             sync_sim = np.zeros(len(all_keys))
             # Synchrony is estimated only where it can matter: pairs that would reach
@@ -203,4 +337,6 @@ def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
         table = pd.DataFrame({"a": a[keep], "b": b[keep], "score": score[keep]})
         for name in SIGNALS:
             table[name] = columns[name][keep] if name in columns else 0.0
-    return Links(table.reset_index(drop=True), n, dict(settings.signal_weights))
+        table["inclusion"] = inclusion[keep]
+    return Links(table.reset_index(drop=True), n, dict(settings.signal_weights),
+                 ring_neighbours=k)

@@ -125,12 +125,15 @@ def score_communities(
     safe_events_c = np.maximum(events_c, 1.0)
 
     # --- links inside communities: cohesion and membership --------------------------------------
+    # Link weights are score / inclusion: sampled pairs of large fleets stand for the pairs not
+    # drawn (Horvitz-Thompson), so strengths and densities estimate the full projection's.
     t = links.table
-    a, b, s = t["a"].to_numpy(), t["b"].to_numpy(), t["score"].to_numpy()
+    a, b, s = t["a"].to_numpy(), t["b"].to_numpy(), links.edge_weights()
+    n_pairs = s / np.maximum(t["score"].to_numpy(dtype=float), 1e-12)  # 1 / inclusion
     internal = comm[a] == comm[b]
     strength_in = _group_sum(a[internal], s[internal], n) + _group_sum(b[internal], s[internal], n)
     strength_all = _group_sum(a, s, n) + _group_sum(b, s, n)
-    n_links_c = np.bincount(comm[a[internal]], minlength=n_comm).astype(float)
+    n_links_c = _group_sum(comm[a[internal]], n_pairs[internal], n_comm)
     score_sum_c = _group_sum(comm[a[internal]], s[internal], n_comm)
     mean_score_c = np.divide(score_sum_c, n_links_c, out=np.zeros(n_comm), where=n_links_c > 0)
     pairs_c = size * (size - 1) / 2

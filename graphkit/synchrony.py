@@ -36,9 +36,9 @@ from graphkit.settings import Settings
 class WindowSignatures:
     """Per-account MinHash signatures of active time windows."""
 
-    signature: np.ndarray  # n_accounts x k, uint64, over active windows
+    signature: np.ndarray  # n_accounts x k, uint32 (folded), over active windows
     n_windows: np.ndarray  # active windows per account
-    hour_signature: np.ndarray  # n_accounts x k_h, uint64, over active hours
+    hour_signature: np.ndarray  # n_accounts x k_h, uint32 (folded), over active hours
     n_hours: np.ndarray  # active hours per account
     windows_per_hour: float
     active: np.ndarray  # accounts with enough windows to take part
@@ -85,61 +85,75 @@ def _lower_bound(jaccard: np.ndarray, k: int) -> np.ndarray:
     return np.maximum(j - 2.0 * sd, 0.0)
 
 
+def account_times(con: duckdb.DuckDBPyConnection, account_codes: str
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(account code, epoch microseconds) of every event, as two int64 arrays.
+
+    ``account_codes`` names a relation in ``con`` with columns ``account_id`` and
+    ``account_idx``."""
+    rows = con.execute(
+        f"SELECT c.account_idx AS a, epoch_us(e.ts) AS t "
+        f"FROM events e JOIN {account_codes} c USING (account_id)"
+    ).fetchnumpy()
+    return rows["a"].astype(np.int64), rows["t"].astype(np.int64)
+
+
 def window_signatures(
-    con: duckdb.DuckDBPyConnection, account_codes: str, n_accounts: int, settings: Settings
+    con: duckdb.DuckDBPyConnection, account_codes: str, n_accounts: int, settings: Settings,
+    times: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> WindowSignatures:
     """Signatures of each account's active ``sync_window_seconds`` windows.
 
-    ``account_codes`` names a relation in ``con`` with columns ``account_id`` and ``account_idx``.
-    The distinct (account, window) pairs are computed in DuckDB; only they reach numpy.
+    ``times`` is (account code, epoch microseconds) per event (see :func:`account_times`, which
+    computes it from ``con`` and ``account_codes`` when not given). All numpy: the distinct
+    (account, window) keys by one sort, then signatures, active hours and clock alignment.
     """
-    rows = con.execute(
-        f"""
-        SELECT c.account_idx AS a, (epoch(e.ts)::BIGINT // $w) AS win
-        FROM events e JOIN {account_codes} c USING (account_id)
-        GROUP BY ALL
-        """,
-        {"w": int(settings.sync_window_seconds)},
-    ).fetchnumpy()
-    acc = rows["a"].astype(np.int64)
-    win = rows["win"].astype(np.int64)
+    acc_all, us = times if times is not None else account_times(con, account_codes)
+    acc_all = acc_all.astype(np.int64, copy=False)
+    win_all = us // (int(settings.sync_window_seconds) * 1_000_000)
+    w0 = int(win_all.min()) if len(win_all) else 0
+    # Distinct (account, window) keys, sorted: the group-min of the signatures below then
+    # writes memory in order.
+    key = minhash.sorted_unique((acc_all << 32) | (win_all - w0))
+    del win_all
+    acc, win = key >> 32, (key & 0xFFFFFFFF) + w0
+    del key
     n_windows = np.bincount(acc, minlength=n_accounts)
     active = n_windows >= settings.sync_min_windows
     keep = active[acc]
     acc, win = acc[keep], win[keep]
     sig = minhash.signatures(acc, win.astype(np.uint64), n_groups=n_accounts,
                              k=settings.minhash_permutations, seed=settings.seed)
-    # Active hours per account: distinct (account, hour) keys, sort-based.
+    # Active hours per account: a bitmap of (account, hour), a month is ~720 hours.
     hour = win * int(settings.sync_window_seconds) // 3600
-    key = minhash.sorted_unique((acc << 32) | (hour - (hour.min() if len(hour) else 0)))
-    h_acc, h_hour = key >> 32, key & 0xFFFFFFFF
+    h0 = int(hour.min()) if len(hour) else 0
+    span = int(hour.max()) - h0 + 1 if len(hour) else 1
+    seen = np.zeros(n_accounts * span, dtype=bool)
+    seen[acc * span + (hour - h0)] = True
+    h_flat = np.flatnonzero(seen)
+    h_acc, h_hour = h_flat // span, h_flat % span
     hour_sig = minhash.signatures(h_acc, h_hour.astype(np.uint64), n_groups=n_accounts,
                                   k=max(settings.minhash_permutations // 2, 8),
                                   seed=settings.seed + 1)
     n_hours = np.bincount(h_acc, minlength=n_accounts)
-    return WindowSignatures(sig, n_windows, hour_sig, n_hours,
+    return WindowSignatures(minhash.fold32(sig), n_windows, minhash.fold32(hour_sig), n_hours,
                             3600.0 / settings.sync_window_seconds, active,
-                            _clock_alignment(con, account_codes, n_accounts))
+                            clock_alignment(acc_all, us, n_accounts))
 
 
-def _clock_alignment(con: duckdb.DuckDBPyConnection, account_codes: str,
-                     n_accounts: int) -> np.ndarray:
+def clock_alignment(acc: np.ndarray, us: np.ndarray, n_accounts: int) -> np.ndarray:
     """1 - normalized entropy of each account's second-of-minute distribution.
 
     Requests of people and of load-balanced fleets land on every second of the minute; a
     scheduled job lands on the few seconds after its tick. Normalized by the largest entropy the
     account's request count allows, so small accounts are not called aligned for being small.
     """
-    rows = con.execute(
-        f"""
-        WITH s AS (
-            SELECT c.account_idx AS a, second(e.ts) AS sec, count(*) AS k
-            FROM events e JOIN {account_codes} c USING (account_id) GROUP BY ALL
-        ), t AS (SELECT a, sec, k, sum(k) OVER (PARTITION BY a) AS n FROM s)
-        SELECT a, -sum((k / n) * ln(k / n)) / ln(least(60, max(n))) AS h
-        FROM t GROUP BY a HAVING max(n) >= 2
-        """
-    ).fetchnumpy()
-    out = np.zeros(n_accounts)
-    out[rows["a"].astype(np.int64)] = np.clip(1.0 - rows["h"].astype(np.float64), 0.0, 1.0)
+    sec = (us // 1_000_000) % 60
+    counts = np.bincount(acc * 60 + sec, minlength=n_accounts * 60).reshape(n_accounts, 60)
+    n = counts.sum(axis=1).astype(np.float64)
+    p = counts / np.maximum(n, 1.0)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.where(counts > 0, p * np.log(p), 0.0).sum(axis=1)
+        h = h / np.log(np.minimum(60.0, n))
+    out = np.where(n >= 2, np.clip(1.0 - np.nan_to_num(h, nan=1.0), 0.0, 1.0), 0.0)
     return out

@@ -231,3 +231,45 @@ def test_metrics_by_hand():
     assert (m.precision, m.recall) == (0.5, 0.5)
     assert m.recall_per_campaign == {"x": 0.5}
     assert m.fpr_per_kind == {"home": 1.0, "office": 0.0}
+
+
+def test_event_arrays_agree_between_the_coded_and_the_row_by_row_paths(tmp_path):
+    # Parquet with only contract columns takes the coded fast path; the same events as CSV go
+    # row by row through DuckDB. Both must hand the detection identical per-event arrays.
+    coded = load(FIXTURE / "events.parquet", accounts=FIXTURE / "accounts.csv")
+    assert coded.coded
+    csv = tmp_path / "events.csv"
+    coded.events().to_csv(csv, index=False)
+    plain = load(csv, accounts=FIXTURE / "accounts.csv")
+    assert not plain.coded
+    assert coded.accounts["account_id"].tolist() == plain.accounts["account_id"].tolist()
+    a, b = coded.event_arrays(), plain.event_arrays()
+    assert a.models.tolist() == b.models.tolist()
+
+    def rows(e):
+        return pd.DataFrame({"a": e.account, "us": e.us, "p": e.proxied, "m": e.model}) \
+            .sort_values(["a", "us", "p", "m"]).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(rows(a), rows(b))
+    assert len(a.account) == coded.n_events and (a.account >= 0).all()
+
+
+def test_model_release_is_found_and_counted_per_account():
+    from graphkit.detect import account_features, model_releases
+    from graphkit.graph import build_graph
+
+    ds = load(FIXTURE / "events.parquet", accounts=FIXTURE / "accounts.csv")
+    ev = ds.event_arrays()
+    releases = model_releases(ev)
+    first = ds.con.execute("SELECT model, min(ts) FROM events WHERE model IS NOT NULL "
+                           "GROUP BY model HAVING min(ts) >= (SELECT min(ts) FROM events) "
+                           "+ INTERVAL 48 HOUR").fetchall()
+    assert releases == {m: t for m, t in first}
+    feats = account_features(build_graph(ds), ds, ev, releases, S)
+    (model, t0), = releases.items()
+    want = ds.con.execute(
+        "SELECT account_id, count(*) FILTER (WHERE model = $m), count(*) FROM events "
+        "WHERE ts >= $t AND ts < $t + INTERVAL 24 HOUR GROUP BY 1", {"m": model, "t": t0}).df()
+    got = feats.set_index("account_id").loc[want["account_id"]]
+    assert got["release_events"].tolist() == want.iloc[:, 1].tolist()
+    assert got["release_window_events"].tolist() == want.iloc[:, 2].tolist()

@@ -176,3 +176,62 @@ def test_synchrony_finds_lockstep_accounts_but_not_always_on_services():
     score = sig.score(pairs[:, 0], pairs[:, 1], S)
     assert score[0] > 0.8
     assert score[1] < 0.05 and score[2] < 0.05 and score[3] < 0.05
+
+
+# --- candidate budget: large entities sampled through rings, links weighed by 1 / inclusion ----
+
+def _fleet_with_cards(n_fleet=300, n_other=20_000, cards=30):
+    """A fleet of 300 sharing one template (all of its traffic) and cards (10 accounts each),
+    among 20,000 strangers with templates of their own: template and payment matrices."""
+    tpl = [(a, 0, 10) for a in range(n_fleet)] + [(a, 1 + a, 10)
+                                                   for a in range(n_fleet, n_fleet + n_other)]
+    pay = [(a, a % cards, 10) for a in range(n_fleet)]
+    n = n_fleet + n_other
+    return (matrix("template", tpl, n, 1 + n), matrix("payment", pay, n, cards,
+                                                       n_events=np.full(n, 10)))
+
+
+def test_ring_neighbours_is_the_largest_k_within_the_budget():
+    d = np.array([2, 3, 500, 800])
+    assert links.ring_neighbours(d, budget=10**6) is None  # everything fits: exact projection
+    k = links.ring_neighbours(d, budget=20_000)
+    total = lambda k: int(np.minimum(d * (d - 1) // 2, d * k // 2).sum())
+    assert k % 2 == 0 and total(k) <= 20_000 < total(k + 2)
+    assert links.ring_neighbours(d, budget=10) == 10  # never below the minimum
+
+
+def test_sampled_fleet_keeps_exact_scores_and_its_total_tie_weight():
+    tpl, pay = _fleet_with_cards()
+    exact = links.score_links({"template": tpl, "payment": pay}, None, S)
+    budget = Settings(max_candidate_pairs=8_000)
+    sampled = links.score_links({"template": tpl, "payment": pay}, None, budget)
+    k = sampled.ring_neighbours
+    assert exact.ring_neighbours is None and k is not None and k >= 10
+    assert len(sampled.table) < len(exact.table) / 5
+    # Every drawn pair is scored exactly, on every entity it shares (template and card).
+    ex = exact.table.set_index(["a", "b"])
+    got = sampled.table.set_index(["a", "b"])
+    assert np.allclose(got["score"], ex.loc[got.index, "score"])
+    assert np.allclose(got["payment"], ex.loc[got.index, "payment"])
+    # Pairs sharing a card are expanded (inclusion 1); the others were drawn from the template
+    # ring with probability k / (d - 1).
+    shares_card = got["payment"] > 0
+    assert (got.loc[shares_card, "inclusion"] == 1).all()
+    assert (~shares_card).any()
+    assert np.allclose(got.loc[~shares_card, "inclusion"], k / 299)
+    # Horvitz-Thompson: the fleet's total tie weight is the full projection's, within noise.
+    assert sampled.edge_weights().sum() == pytest.approx(exact.edge_weights().sum(), rel=0.05)
+    # ... so CPM still sees one dense fleet, apart from the strangers.
+    comms = detect_communities(sampled, budget)
+    assert len(set(comms.membership[:300])) == 1
+    assert comms.sizes[comms.membership[0]] == 300
+
+
+def test_ring_sampling_is_deterministic_and_gives_every_member_k_neighbours():
+    tpl, _ = _fleet_with_cards(cards=1)
+    s = Settings(max_candidate_pairs=3_000)
+    t1 = links.score_links({"template": tpl}, None, s)
+    t2 = links.score_links({"template": tpl}, None, s)
+    assert t1.table.equals(t2.table)
+    degree = np.bincount(np.concatenate([t1.table["a"], t1.table["b"]]), minlength=20_300)
+    assert (degree[:300] == t1.ring_neighbours).all() and (degree[300:] == 0).all()
