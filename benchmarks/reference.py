@@ -83,7 +83,7 @@ def entity_shares(ev: pd.DataFrame, acc: pd.DataFrame | None, s: Settings
         use = use[use["share"].clip(upper=1.0) >= s.min_entity_share]
         deg = use.groupby("entity")["account_id"].transform("size")
         idf = (np.log(n_accounts / deg) / np.log(n_accounts / 2.0)).clip(0.0, 1.0) ** s.idf_power
-        idf.loc[deg > s.max_entity_degree] = 0.0
+        idf.loc[deg > s.hub_degree(n_accounts)] = 0.0
         if name == "ip":
             idf.loc[use["entity"].isin(operated)] *= s.operated_ip_factor
         use = use.assign(share=use["share"].clip(upper=1.0), weight=idf)

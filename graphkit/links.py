@@ -85,7 +85,7 @@ class Links:
         return (m + m.T).tocsr()
 
 
-def idf_weights(degree: np.ndarray, n_accounts: int, max_degree: int | None = None,
+def idf_weights(degree: np.ndarray, n_accounts: int, max_degree: float | None = None,
                 power: float = 1.0, reference: float = 1000.0) -> np.ndarray:
     """Entity weight from its degree: ``(log(N / deg) / log(R)) ** power`` clipped to [0, 1].
 
@@ -126,7 +126,8 @@ def signal_matrix(name: str, counts: sp.spmatrix, n_events: np.ndarray, keys: np
     shares.data[shares.data < settings.min_entity_share] = 0.0
     shares.eliminate_zeros()
     degree = np.diff(shares.tocsc().indptr)
-    idf = idf_weights(degree, shares.shape[0], settings.max_entity_degree, settings.idf_power)
+    idf = idf_weights(degree, shares.shape[0], settings.hub_degree(shares.shape[0]),
+                      settings.idf_power)
     if entity_factor is not None:
         idf = idf * entity_factor
     return SignalMatrix(name, shares, idf, degree, keys)
@@ -148,13 +149,22 @@ def _used_entities(sig: SignalMatrix) -> np.ndarray:
     return np.flatnonzero((sig.degree >= 2) & (sig.idf > 0))
 
 
-def ring_neighbours(degrees: np.ndarray, budget: int, minimum: int = 10) -> int | None:
-    """Neighbours per member ``k`` (even) for entities too large to expand into all their pairs.
+def ring_sizes(k: int, weight: np.ndarray) -> np.ndarray:
+    """Neighbours per member inside each sampled entity: ``k`` scaled by the entity's weight
+    (even, at least 2). A template a tenth of all accounts use (weight ~0.1) ties few pairs
+    above ``min_link_score``; the budget goes where the evidence is."""
+    return np.maximum(2, 2 * np.round(k * np.asarray(weight, np.float64) / 2)).astype(np.int64)
 
-    An entity of degree ``d`` yields ``d (d - 1) / 2`` pairs when expanded and ``d k / 2`` when
-    its members are linked to ``k`` others in a random ring (``d - 1 > k``). Returns the largest
-    ``k`` whose total stays within ``budget`` pairs (never below ``minimum``), or None when every
-    entity can be expanded within the budget (exact projection).
+
+def ring_neighbours(degrees: np.ndarray, budget: int, minimum: int = 10,
+                    weights: np.ndarray | None = None) -> int | None:
+    """Neighbours per member ``k`` for entities too large to expand into all their pairs.
+
+    An entity of degree ``d`` yields ``d (d - 1) / 2`` pairs when expanded and ``d k_e / 2``
+    when its members are linked to ``k_e`` others in a random ring (``d - 1 > k_e``), with
+    ``k_e = ring_sizes(k, weights)`` (``k`` itself without weights). Returns the largest even
+    ``k`` whose total stays within ``budget`` pairs (never below ``minimum``), or None when
+    every entity can be expanded within the budget (exact projection).
 
     >>> ring_neighbours(np.array([3, 4, 1000]), budget=10**6) is None
     True
@@ -162,10 +172,11 @@ def ring_neighbours(degrees: np.ndarray, budget: int, minimum: int = 10) -> int 
     38
     """
     d = np.asarray(degrees, dtype=np.int64)
+    w = np.ones(len(d)) if weights is None else np.asarray(weights, np.float64)
     full = d * (d - 1) // 2
 
     def total(k: int) -> int:
-        return int(np.minimum(full, d * k // 2).sum())
+        return int(np.minimum(full, d * ring_sizes(k, w) // 2).sum())
 
     if len(d) == 0 or int(full.sum()) <= budget:
         return None
@@ -178,12 +189,14 @@ def ring_neighbours(degrees: np.ndarray, budget: int, minimum: int = 10) -> int 
     return lo - lo % 2
 
 
-def _ring_pairs(x: sp.csr_matrix, k: int, seed: int) -> np.ndarray:
-    """Pair keys linking every member of each column of ``x`` to ``k`` others: members in a
-    random order per entity (seeded), each tied to its ``k / 2`` successors on the ring.
+def _ring_pairs(x: sp.csr_matrix, sizes: np.ndarray, seed: int) -> np.ndarray:
+    """Pair keys linking every member of column ``e`` of ``x`` to ``sizes[e]`` others: members
+    in a random order per entity (seeded), each tied to its ``sizes[e] / 2`` successors on the
+    ring.
 
-    Any two members of an entity of degree ``d`` end up paired with probability ``k / (d - 1)``,
-    independently across entities: the inclusion probability the link weights correct for."""
+    Any two members of an entity of degree ``d`` end up paired with probability
+    ``sizes[e] / (d - 1)``, independently across entities: the inclusion probability the link
+    weights correct for."""
     csc = x.tocsc()
     deg = np.diff(csc.indptr)
     col = np.repeat(np.arange(len(deg)), deg)
@@ -193,11 +206,12 @@ def _ring_pairs(x: sp.csr_matrix, k: int, seed: int) -> np.ndarray:
     row_s, col_s = row[order], col[order]
     start, d = csc.indptr[:-1][col_s], deg[col_s]
     pos = np.arange(len(row_s)) - start
+    reach = sizes[col_s] // 2
     out = []
-    for j in range(1, k // 2 + 1):  # a loop over ring offsets, not over pairs
-        partner = row_s[start + (pos + j) % d]
-        lo, hi = np.minimum(row_s, partner), np.maximum(row_s, partner)
-        out.append(_pair_keys(lo, hi))
+    for j in range(1, int(reach.max(initial=0)) + 1):  # a loop over ring offsets, not pairs
+        at = np.flatnonzero(reach >= j)
+        partner = row_s[start[at] + (pos[at] + j) % d[at]]
+        out.append(_pair_keys(np.minimum(row_s[at], partner), np.maximum(row_s[at], partner)))
     return np.concatenate(out) if out else np.empty(0, np.int64)
 
 
@@ -228,6 +242,7 @@ class _Projection:
 
     small: sp.csr_matrix  # entities expanded into all their pairs
     large: sp.csr_matrix  # entities sampled through a ring (may have no columns)
+    ring: np.ndarray  # per large entity: neighbours per member
     log_miss: np.ndarray  # per large entity: log(1 - inclusion probability of a member pair)
 
 
@@ -235,10 +250,11 @@ def _project(sig: SignalMatrix, k: int | None) -> _Projection:
     used = _used_entities(sig)
     x = _weighted_roots(sig, used)
     d = sig.degree[used]
-    big = np.zeros(len(used), bool) if k is None else (d - 1 > k)
-    p = np.minimum(1.0, (k or 0) / np.maximum(d[big] - 1, 1))
+    sizes = ring_sizes(k or 0, sig.idf[used])
+    big = np.zeros(len(used), bool) if k is None else (d - 1 > sizes)
+    p = sizes[big] / np.maximum(d[big] - 1, 1)
     return _Projection(x[:, np.flatnonzero(~big)].tocsr(), x[:, np.flatnonzero(big)].tocsr(),
-                       np.log1p(-np.minimum(p, 1.0 - 1e-12)))
+                       sizes[big], np.log1p(-np.minimum(p, 1.0 - 1e-12)))
 
 
 def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
@@ -263,9 +279,11 @@ def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
     weighted = {name: sig for name, sig in signals.items() if settings.weight(name) > 0}
     specific = [name for name in CORROBORATING if name in weighted]
     with progress.step("links: candidate pairs"):
-        degrees = [weighted[s].degree[_used_entities(weighted[s])] for s in specific]
-        k = ring_neighbours(np.concatenate(degrees) if degrees else np.zeros(0, np.int64),
-                            settings.max_candidate_pairs)
+        used = {s: _used_entities(weighted[s]) for s in specific}
+        k = ring_neighbours(
+            np.concatenate([weighted[s].degree[used[s]] for s in specific] or [np.zeros(0)]),
+            settings.max_candidate_pairs,
+            weights=np.concatenate([weighted[s].idf[used[s]] for s in specific] or [np.zeros(0)]))
         projections = {name: _project(weighted[name], k) for name in specific}
         expanded: dict[str, sp.coo_matrix] = {}
         keys = []
@@ -274,7 +292,7 @@ def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
             expanded[name] = sp.triu(proj.small @ proj.small.T, k=1).tocoo()
             keys.append(_pair_keys(expanded[name].row, expanded[name].col))
             if proj.large.shape[1]:
-                keys.append(_ring_pairs(proj.large, k, settings.seed + i))
+                keys.append(_ring_pairs(proj.large, proj.ring, settings.seed + i))
     use_sync = sync is not None and settings.weight("synchrony") > 0
     if use_sync and settings.sync_corroboration <= 0:
         # Timing taken as evidence on its own: LSH proposes lock-step pairs that share nothing.

@@ -45,9 +45,14 @@ class Settings:
             "proxy": 0.2,
         }
     )
-    # Entities used by more accounts than this are hubs (carrier NAT pools, VPN exits, the most
-    # popular templates): they carry no pairwise evidence and generate no candidate pairs.
+    # Hubs (carrier NAT pools, VPN exits, the most popular templates) carry no pairwise
+    # evidence: entities used by more than max_entity_degree accounts *and* by more than
+    # max_entity_fraction of all accounts. The fraction keeps the cut where it was validated
+    # when the log grows: a fixed count would turn a 3,000-account fleet's own templates into
+    # hubs in a log of 100,000 accounts. Below the cut the entity weight (idf) already discounts
+    # widely shared entities.
     max_entity_degree: int = 2000
+    max_entity_fraction: float = 0.2
     # Entity weight = idf ** idf_power (idf = log(N/deg) / log(N/2)); > 1 discounts widely shared
     # entities more steeply than plain IDF.
     idf_power: float = 2.0
@@ -114,7 +119,8 @@ class Settings:
             raise ConfigError("minhash_permutations must be a multiple of lsh_bands")
         if self.method not in ("leiden", "leiden-cpm", "components"):
             raise ConfigError(f"unknown community method {self.method!r}")
-        for name in ("min_link_score", "flag_threshold", "min_membership", "min_entity_share"):
+        for name in ("min_link_score", "flag_threshold", "min_membership", "min_entity_share",
+                     "max_entity_fraction"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be within [0, 1], got {value}")
@@ -125,6 +131,10 @@ class Settings:
 
     def weight(self, signal: str) -> float:
         return float(self.signal_weights.get(signal, 0.0))
+
+    def hub_degree(self, n_accounts: int) -> float:
+        """Entities used by more accounts than this are hubs (see ``max_entity_fraction``)."""
+        return max(float(self.max_entity_degree), self.max_entity_fraction * n_accounts)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -84,7 +84,7 @@ def test_entities_above_the_degree_cap_carry_no_evidence():
     m = matrix("template", rows, n, n + 2, settings=uncapped)
     t = links.score_links({"template": m}, None, uncapped).table
     assert len(t) == 30 * 29 // 2  # below the cap, template 0 ties its 30 users together
-    capped = Settings(max_entity_degree=20, idf_power=1.0)
+    capped = Settings(max_entity_degree=20, max_entity_fraction=0.0, idf_power=1.0)
     m = matrix("template", rows, n, n + 2, settings=capped)
     t = links.score_links({"template": m}, None, capped).table
     assert set(zip(t["a"], t["b"])) == {(0, 1)}
@@ -191,6 +191,10 @@ def _fleet_with_cards(n_fleet=300, n_other=20_000, cards=30):
                                                        n_events=np.full(n, 10)))
 
 
+def test_ring_sizes_follow_the_entity_weight():
+    assert links.ring_sizes(40, np.array([1.0, 0.5, 0.26, 0.01])).tolist() == [40, 20, 10, 2]
+
+
 def test_ring_neighbours_is_the_largest_k_within_the_budget():
     d = np.array([2, 3, 500, 800])
     assert links.ring_neighbours(d, budget=10**6) is None  # everything fits: exact projection
@@ -214,11 +218,13 @@ def test_sampled_fleet_keeps_exact_scores_and_its_total_tie_weight():
     assert np.allclose(got["score"], ex.loc[got.index, "score"])
     assert np.allclose(got["payment"], ex.loc[got.index, "payment"])
     # Pairs sharing a card are expanded (inclusion 1); the others were drawn from the template
-    # ring with probability k / (d - 1).
+    # ring, whose size is k scaled by the template's weight, with probability k_e / (d - 1).
+    k_e = links.ring_sizes(k, tpl.idf[[0]])[0]
+    assert 2 <= k_e < k
     shares_card = got["payment"] > 0
     assert (got.loc[shares_card, "inclusion"] == 1).all()
     assert (~shares_card).any()
-    assert np.allclose(got.loc[~shares_card, "inclusion"], k / 299)
+    assert np.allclose(got.loc[~shares_card, "inclusion"], k_e / 299)
     # Horvitz-Thompson: the fleet's total tie weight is the full projection's, within noise.
     assert sampled.edge_weights().sum() == pytest.approx(exact.edge_weights().sum(), rel=0.05)
     # ... so CPM still sees one dense fleet, apart from the strangers.
@@ -234,4 +240,5 @@ def test_ring_sampling_is_deterministic_and_gives_every_member_k_neighbours():
     t2 = links.score_links({"template": tpl}, None, s)
     assert t1.table.equals(t2.table)
     degree = np.bincount(np.concatenate([t1.table["a"], t1.table["b"]]), minlength=20_300)
-    assert (degree[:300] == t1.ring_neighbours).all() and (degree[300:] == 0).all()
+    k_e = links.ring_sizes(t1.ring_neighbours, tpl.idf[[0]])[0]
+    assert (degree[:300] == k_e).all() and (degree[300:] == 0).all()

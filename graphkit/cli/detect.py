@@ -19,7 +19,9 @@ from graphkit.settings import Settings
               help="output directory")
 @click.option("--settings", "settings_file", type=click.Path(dir_okay=False),
               help="JSON settings (a previous manifest.json works) to reproduce a run")
-@click.option("--resolution", type=float, help="Leiden resolution (default 1.0)")
+@click.option("--resolution", type=float,
+              help="link density a community must exceed (CPM, default 0.03); the modularity "
+                   "resolution with --method leiden")
 @click.option("--method", type=click.Choice(["leiden", "leiden-cpm", "components"]))
 @click.option("--seed", type=int, help="random seed for community detection")
 @click.option("--flag-threshold", type=float, help="community suspicion needed to flag")
