@@ -13,8 +13,9 @@ The model (docs/neo4j.md)::
     (:Account)-[:USED_AGENT]->(:UserAgent)      (:Account)-[:CALLED]->(:Model)
     (:Account)-[:SIMILAR_TO]->(:Account)        (:Account)-[:MEMBER_OF]->(:Community)
 
-Writes are idempotent (MERGE on keys, then SET), batched as ``UNWIND $rows``, and every
-relationship carries the detection's ``run_id``.
+Writes are idempotent (what exists is found, by key for nodes and by ends for relationships,
+and updated; the rest is created), batched as ``UNWIND`` over columns, and every relationship
+carries the detection's ``run_id``.
 
 >>> # doctest: +SKIP
 >>> report = export_to_neo4j("out/", "bolt://localhost:7687", communities="top:5")
@@ -341,9 +342,30 @@ def select(result_dir: str | os.PathLike[str], communities: str | Sequence[int] 
 # row number. That spares building a dict per row in Python, and datetimes travel as two integer
 # columns (epoch seconds, nanoseconds) that Cypher turns into DATETIME values: the driver's own
 # datetime encoding costs more than the whole write of the row.
+#
+# The server's commit work per created element bounds the rate (docs/performance.md), so the
+# writer asks it for as little else as possible:
+#
+# 1. Nodes: one read finds which keys already have a node (index seeks); the others are CREATEd
+#    with their labels and properties in one map, the existing ones updated by id. Every write
+#    returns the nodes' internal ids, and a key -> element id table (pandas) replaces the two index seeks
+#    a relationship row would otherwise need.
+# 2. Relationships: one read per type lists the relationships of that type (of this run, for
+#    SIMILAR_TO) leaving the selected start nodes. Rows whose (start, end) pair exists update it
+#    by relationship id; the others are CREATEd between nodes looked up by id. The read is skipped
+#    when the database holds no relationship of the type (the counts store answers that), so the
+#    first export into an empty database is all CREATE. The result is what MERGE then SET would
+#    give: one relationship per (start, end) (per run for SIMILAR_TO), its properties the latest.
+#
+# Internal ids are only used within one export, between the writes that returned them and the
+# writes that use them. One export at a time: a concurrent writer adding the same relationships
+# between the read and the CREATE would leave duplicates (nodes are protected by the uniqueness
+# constraints: the export would fail instead).
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ROWS = "UNWIND range(0, $n - 1) AS i WITH $c AS c, i "
+_ID = "_id"  # column of internal ids (of a node, or of an existing relationship)
+_SID, _EID = "_sid", "_eid"  # internal ids of a relationship row's start and end nodes
 
 
 def _is_datetime(series: pd.Series) -> bool:
@@ -370,35 +392,83 @@ def _columns(frame: pd.DataFrame) -> dict[str, list[Any]]:
 
 
 def _nullable(values: np.ndarray, missing: np.ndarray) -> list[Any]:
+    if not missing.any():
+        return values.tolist()
     return pd.Series(values, dtype=object).where(~missing, None).tolist()
+
+
+def _check_names(frame: pd.DataFrame) -> None:
+    for col in frame.columns:
+        if not _IDENT.match(str(col)):
+            raise ExportError(f"column {col!r} is not a valid Neo4j property name")
 
 
 def _value(frame: pd.DataFrame, col: str) -> str:
     """Cypher for row i's value of ``col`` (column names were checked to be identifiers)."""
     if _is_datetime(frame[col]):
         sec, nano = f"c.`{col}.s`[i]", f"c.`{col}.ns`[i]"
-        return (f"CASE WHEN {sec} IS NULL THEN null "
-                f"ELSE datetime({{epochSeconds: {sec}, nanosecond: {nano}}}) END")
+        value = f"datetime.fromepoch({sec}, {nano})"
+        if frame[col].isna().any():  # (fromepoch rejects null)
+            return f"CASE WHEN {sec} IS NULL THEN null ELSE {value} END"
+        return value
     return f"c.`{col}`[i]"
+
+
+def _items(frame: pd.DataFrame, skip: Sequence[str]) -> list[tuple[str, str]]:
+    _check_names(frame)
+    return [(str(col), _value(frame, col)) for col in frame.columns if col not in skip]
 
 
 def _set(var: str, frame: pd.DataFrame, skip: Sequence[str], *extra: str) -> str:
     """`` SET var.col = ..., ...`` for every column but ``skip``, then ``extra`` items."""
-    for col in frame.columns:
-        if not _IDENT.match(str(col)):
-            raise ExportError(f"column {col!r} is not a valid Neo4j property name")
-    items = [f"{var}.`{col}` = {_value(frame, col)}" for col in frame.columns if col not in skip]
-    items += extra
+    items = [f"{var}.`{col}` = {value}" for col, value in _items(frame, skip)] + list(extra)
     return " SET " + ", ".join(items) if items else ""
 
 
-def _node_query(label: str, frame: pd.DataFrame, band: str = "") -> str:
+def _map(frame: pd.DataFrame, skip: Sequence[str], *extra: str) -> str:
+    """``{col: ..., ...}`` for every column but ``skip``, then ``extra`` items (a CREATE map:
+    a null value sets nothing, as SET to null would remove it)."""
+    items = [f"`{col}`: {value}" for col, value in _items(frame, skip)] + list(extra)
+    return " {" + ", ".join(items) + "}" if items else ""
+
+
+def _band_labels(band: str) -> str:
+    return f":{band}" if band else ""
+
+
+def _key_pattern(label: str, column: str | None = None) -> str:
+    """``(n:Label {key: ...})``: row i's key, from ``column`` (default: the key property)."""
     key = NODE_KEYS[label]
     if label == "Community":
-        merge = "MERGE (n:Community {run_id: $run_id, community_id: c.community_id[i]})"
-    else:
-        merge = f"MERGE (n:{label} {{{key}: c.{key}[i]}})"
-    query = _ROWS + merge + _set("n", frame, (key,))
+        return f"(n:Community {{run_id: $run_id, community_id: c.`{column or key}`[i]}})"
+    return f"(n:{label} {{`{key}`: c.`{column or key}`[i]}})"
+
+
+_RETURN_IDS = " RETURN collect(i) AS i, collect(elementId(n)) AS id"
+
+
+def _node_lookup_query(label: str) -> str:
+    """The ids of the nodes that hold a batch's keys (rows without a node return nothing)."""
+    return _ROWS + f"MATCH {_key_pattern(label)}" + _RETURN_IDS
+
+
+def _node_create_query(label: str, frame: pd.DataFrame, band: str = "") -> str:
+    """CREATE a batch of nodes (key, properties, band label in one map) and return their ids."""
+    # Community: unique together with run_id, which is the export's.
+    skip = ("run_id",) if label == "Community" else ()
+    extra = ("run_id: $run_id",) if label == "Community" else ()
+    return (_ROWS + f"CREATE (n:{label}{_band_labels(band)}{_map(frame, skip, *extra)})"
+            + _RETURN_IDS)
+
+
+def _node_update_query(label: str, frame: pd.DataFrame, band: str = "") -> str:
+    """SET the properties of a batch of existing nodes given by id (``_id``); "" when there is
+    nothing to set (a node of its key alone)."""
+    key = NODE_KEYS[label]
+    sets = _set("n", frame, (key, _ID))
+    if not sets and label != "Account":
+        return ""
+    query = _ROWS + f"MATCH (n) WHERE elementId(n) = c.{_ID}[i]" + sets
     if label == "Account":
         # Band labels follow the latest suspicion: drop the old one, add the new one.
         query += " REMOVE n" + "".join(f":{b}" for b, _ in SUSPICION_BANDS)
@@ -406,20 +476,29 @@ def _node_query(label: str, frame: pd.DataFrame, band: str = "") -> str:
     return query
 
 
-def _end_match(var: str, label: str, column: str) -> str:
-    if label == "Community":
-        return f"MATCH ({var}:Community {{run_id: $run_id, community_id: c.{column}[i]}})"
-    return f"MATCH ({var}:{label} {{{NODE_KEYS[label]}: c.{column}[i]}})"
+def _rel_props(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=[c for c in (START, END, _SID, _EID, _ID, "run_id")
+                               if c in frame.columns])
 
 
-def _rel_query(rel: str, frame: pd.DataFrame) -> str:
-    start, end = REL_ENDS[rel]
-    # SIMILAR_TO scores depend on the run's settings: one relationship per run. The other
-    # relationships are facts of the logs (or of a Community node that is itself per run).
-    key = " {run_id: $run_id}" if rel == "SIMILAR_TO" else ""
-    return (_ROWS + f"{_end_match('s', start, START)} {_end_match('e', end, END)} "
-            f"MERGE (s)-[r:{rel}{key}]->(e)"
-            + _set("r", frame, (START, END, "run_id"), "r.run_id = $run_id"))
+def _rel_create_query(rel: str, frame: pd.DataFrame) -> str:
+    """CREATE a batch of relationships between nodes given by id (``_sid``, ``_eid``)."""
+    return (_ROWS + f"MATCH (s) WHERE elementId(s) = c.{_SID}[i] MATCH (e) WHERE elementId(e) = c.{_EID}[i] "
+            f"CREATE (s)-[r:{rel}{_map(_rel_props(frame), (), 'run_id: $run_id')}]->(e)")
+
+
+def _rel_update_query(frame: pd.DataFrame) -> str:
+    """SET the properties of a batch of existing relationships given by id (``_id``)."""
+    return (_ROWS + f"MATCH ()-[r]->() WHERE elementId(r) = c.{_ID}[i]"
+            + _set("r", _rel_props(frame), (), "r.run_id = $run_id"))
+
+
+def _rel_lookup_query(rel: str) -> str:
+    """The relationships of type ``rel`` leaving given nodes (SIMILAR_TO: of this run only,
+    one relationship per run; the other types are facts of the logs)."""
+    where = " WHERE r.run_id = $run_id" if rel == "SIMILAR_TO" else ""
+    return (f"UNWIND $ids AS sid MATCH (s) WHERE elementId(s) = sid MATCH (s)-[r:{rel}]->(e){where} "
+            "RETURN collect(sid) AS s, collect(elementId(e)) AS e, collect(elementId(r)) AS r")
 
 
 def _batches(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
@@ -465,31 +544,167 @@ def _write_batch(tx: Any, query: str, columns: dict[str, list[Any]], n: int,
     tx.run(query, c=columns, n=n, **params).consume()
 
 
+def _write_returning_ids(tx: Any, query: str, columns: dict[str, list[Any]], n: int,
+                         params: dict[str, Any]) -> tuple[list[int], list[str]]:
+    record = tx.run(query, c=columns, n=n, **params).single(strict=True)
+    return record["i"], record["id"]
+
+
+def _read_rels(tx: Any, query: str, ids: list[str], params: dict[str, Any]
+               ) -> tuple[list[str], list[str], list[str]]:
+    record = tx.run(query, ids=ids, **params).single(strict=True)
+    return record["s"], record["e"], record["r"]
+
+
+def _holds_any(tx: Any, label: str | None = None, rel: str | None = None) -> bool:
+    """Whether the database holds any node with ``label`` / relationship of type ``rel`` (the
+    counts store answers in O(1); an unknown name is checked first, as counting it warns)."""
+    if label is not None:
+        names = "CALL db.labels() YIELD label RETURN collect(label) AS names"
+        count = f"MATCH (n:{label}) RETURN count(n) AS n"
+    else:
+        names = ("CALL db.relationshipTypes() YIELD relationshipType "
+                 "RETURN collect(relationshipType) AS names")
+        count = f"MATCH ()-[r:{rel}]->() RETURN count(r) AS n"
+    if (label or rel) not in tx.run(names).single(strict=True)["names"]:
+        return False
+    return int(tx.run(count).single(strict=True)["n"]) > 0
+
+
+def _ids(rows: list[int], ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(rows, dtype=np.int64), _strings(ids)
+
+
+def _strings(values: list[str]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+class _Writer:
+    """One export's Bolt writes: a session, the batch size, the run's parameters."""
+
+    def __init__(self, session: Any, batch_size: int, params: dict[str, Any]) -> None:
+        self.session, self.batch_size, self.params = session, batch_size, params
+
+    def write(self, query: str, frame: pd.DataFrame) -> None:
+        for batch in _batches(frame, self.batch_size):
+            self.session.execute_write(_write_batch, query, _columns(batch), len(batch),
+                                       self.params)
+
+    def write_returning_ids(self, query: str, frame: pd.DataFrame) -> np.ndarray:
+        """Run ``query`` (returning ``collect(i), collect(elementId(n))``) over ``frame`` in
+        batches: the element id per row of ``frame``, None where the query returned none."""
+        out = np.full(len(frame), None, dtype=object)
+        for at in range(0, len(frame), self.batch_size):
+            batch = frame.iloc[at:at + self.batch_size]
+            rows, ids = _ids(*self.session.execute_write(
+                _write_returning_ids, query, _columns(batch), len(batch), self.params))
+            out[at + rows] = ids
+        return out
+
+    def read_returning_ids(self, query: str, frame: pd.DataFrame) -> np.ndarray:
+        out = np.full(len(frame), None, dtype=object)
+        for at in range(0, len(frame), self.batch_size):
+            batch = frame.iloc[at:at + self.batch_size]
+            rows, ids = _ids(*self.session.execute_read(
+                _write_returning_ids, query, _columns(batch), len(batch), self.params))
+            out[at + rows] = ids
+        return out
+
+    def holds_any(self, label: str | None = None, rel: str | None = None) -> bool:
+        return bool(self.session.execute_read(_holds_any, label, rel))
+
+    # -- nodes
+
+    def nodes(self, label: str, frame: pd.DataFrame) -> pd.Series:
+        """Write one label's nodes; their element ids by key."""
+        key = NODE_KEYS[label]
+        frame = frame.drop_duplicates(key, keep="last").reset_index(drop=True)
+        ids = np.full(len(frame), None, dtype=object)
+        if len(frame) and self.holds_any(label=label):
+            ids = self.read_returning_ids(_node_lookup_query(label), frame[[key]])
+        if label == "Account":
+            # One query per suspicion band: labels cannot be parameters.
+            bands = suspicion_band(frame["suspicion"]).to_numpy()
+            parts = [(band, bands == band) for band in ("", *(b for b, _ in SUSPICION_BANDS))]
+        else:
+            parts = [("", np.ones(len(frame), dtype=bool))]
+        for band, mask in parts:
+            found = pd.notna(ids)
+            old, new = mask & found, mask & ~found
+            if old.any():
+                update = frame[old].assign(**{_ID: ids[old]})
+                query = _node_update_query(label, update, band)
+                if query:
+                    self.write(query, update)
+            if new.any():
+                ids[new] = self.write_returning_ids(_node_create_query(label, frame, band),
+                                                    frame[new])
+        if pd.isna(ids).any():
+            raise ExportError(f"the server returned no node for some {label} rows")
+        return pd.Series(ids, index=pd.Index(frame[key]))
+
+    # -- relationships
+
+    def relationships(self, rel: str, frame: pd.DataFrame, start_ids: pd.Series,
+                      end_ids: pd.Series) -> None:
+        s = start_ids.index.get_indexer(frame[START])
+        e = end_ids.index.get_indexer(frame[END])
+        keep = (s >= 0) & (e >= 0)  # an end outside the selection: no relationship, as MATCH
+        rows = frame[keep].drop(columns=[START, END, "run_id"], errors="ignore").assign(**{
+            _SID: start_ids.to_numpy()[s[keep]], _EID: end_ids.to_numpy()[e[keep]]})
+        # One relationship per (start, end): a repeated pair updates it, as MERGE would.
+        rows = rows.drop_duplicates([_SID, _EID], keep="last")
+        if not len(rows):
+            return
+        existing = self.existing_rels(rel, rows[_SID].drop_duplicates().to_numpy())
+        if len(existing):
+            update = rows.merge(existing, on=[_SID, _EID], how="inner")  # all, as MERGE sets
+            pairs = pd.MultiIndex.from_frame(existing[[_SID, _EID]])
+            create = rows[~pd.MultiIndex.from_frame(rows[[_SID, _EID]]).isin(pairs)]
+            if len(update):
+                self.write(_rel_update_query(update), update.drop(columns=[_SID, _EID]))
+        else:
+            create = rows
+        if len(create):
+            self.write(_rel_create_query(rel, create), create)
+
+    def existing_rels(self, rel: str, start_ids: np.ndarray) -> pd.DataFrame:
+        """(start id, end id, relationship id) of the ``rel`` relationships leaving
+        ``start_ids`` (of this run, for SIMILAR_TO)."""
+        parts = [pd.DataFrame({_SID: [], _EID: [], _ID: []}, dtype=object)]
+        if self.holds_any(rel=rel):
+            query = _rel_lookup_query(rel)
+            for at in range(0, len(start_ids), self.batch_size):
+                s, e, r = self.session.execute_read(
+                    _read_rels, query, start_ids[at:at + self.batch_size].tolist(), self.params)
+                parts.append(pd.DataFrame({_SID: _strings(s), _EID: _strings(e),
+                                           _ID: _strings(r)}))
+        return pd.concat(parts, ignore_index=True)
+
+
 def write_selection(driver: Any, selection: Selection, *, batch_size: int = 10_000,
                     database: str | None = None, progress: Progress | None = None) -> None:
-    """Write a selection: nodes first (MERGE on key), then relationships, one transaction per
-    batch of ``batch_size`` rows."""
+    """Write a selection, one transaction per batch of ``batch_size`` rows: nodes first (found
+    by key, else created; their ids kept), then relationships between those ids (an existing
+    one per (start, end) is updated, else one is created). See the notes above ``_IDENT``."""
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     progress = progress or quiet()
     params = {"run_id": selection.run_id}
     with driver.session(database=database) as session:
-        jobs = []
+        writer = _Writer(session, batch_size, params)
+        node_ids: dict[str, pd.Series] = {}
         for label, frame in selection.nodes.items():
-            if label == "Account":
-                # One query per suspicion band: labels cannot be parameters.
-                bands = suspicion_band(frame["suspicion"]).to_numpy()
-                jobs += [(label, _node_query(label, frame, band), frame[bands == band])
-                         for band in ("", *(b for b, _ in SUSPICION_BANDS))]
-            else:
-                jobs.append((label, _node_query(label, frame), frame))
-        jobs += [(rel, _rel_query(rel, frame), frame)
-                 for rel, frame in selection.relationships.items()]
-        for name, query, frame in jobs:
-            with progress.step(f"export {name}"):
-                for batch in _batches(frame, batch_size):
-                    session.execute_write(_write_batch, query, _columns(batch), len(batch),
-                                          params)
+            with progress.step(f"export {label}"):
+                node_ids[label] = writer.nodes(label, frame)
+        for rel, frame in selection.relationships.items():
+            start, end = REL_ENDS[rel]
+            if start not in node_ids or end not in node_ids:
+                continue
+            with progress.step(f"export {rel}"):
+                writer.relationships(rel, frame, node_ids[start], node_ids[end])
 
 
 # Bolt, direct or routed, plain or TLS (+s verifies the certificate, +ssc accepts self-signed).
