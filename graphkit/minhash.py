@@ -52,10 +52,19 @@ def signatures(
 
 
 def _densify(sig: np.ndarray) -> np.ndarray:
+    empty = sig == _EMPTY
+    partly = np.flatnonzero(empty.any(axis=1) & ~empty.all(axis=1))
+    if len(partly) == 0:
+        return sig
+    # Only rows with some empty slots need work: busy accounts fill every slot.
+    out = sig.copy()
+    out[partly] = _densify_rows(sig[partly])
+    return out
+
+
+def _densify_rows(sig: np.ndarray) -> np.ndarray:
     n, k = sig.shape
     empty = sig == _EMPTY
-    if not empty.any():
-        return sig
     has_any = ~empty.all(axis=1)
     # For each slot, the distance to the next non-empty slot to the right (circular).
     idx = np.where(~empty, np.arange(k)[None, :], k * 2)
@@ -122,8 +131,9 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     """Sorted distinct values of an integer array.
 
     Sort-based on purpose: numpy 2's hash-based ``np.unique`` is tens of times slower on
-    millions of 64-bit pair keys."""
-    out = np.sort(values, kind="stable")
+    millions of 64-bit pair keys. The default (SIMD quicksort) kind: equal keys need no
+    stability, and a stable sort takes 3x (int64) to 15x (uint32) longer on 30M keys."""
+    out = np.sort(values)
     if len(out) < 2:
         return out
     keep = np.empty(len(out), dtype=bool)

@@ -114,9 +114,16 @@ def window_signatures(
     w0 = int(win_all.min()) if len(win_all) else 0
     # Distinct (account, window) keys, sorted: the group-min of the signatures below then
     # writes memory in order.
-    key = minhash.sorted_unique((acc_all << 32) | (win_all - w0))
-    del win_all
-    acc, win = key >> 32, (key & 0xFFFFFFFF) + w0
+    span = int(win_all.max()) - w0 + 1 if len(win_all) else 1
+    if n_accounts * span < 2**32:  # a month of 90 s windows x 100k accounts fits 32 bits:
+        key = minhash.sorted_unique(  # half the bytes to sort
+            (acc_all.astype(np.uint32) * np.uint32(span) + (win_all - w0).astype(np.uint32)))
+        del win_all
+        acc, win = (key // span).astype(np.int64), (key % span).astype(np.int64) + w0
+    else:
+        key = minhash.sorted_unique((acc_all << 32) | (win_all - w0))
+        del win_all
+        acc, win = key >> 32, (key & 0xFFFFFFFF) + w0
     del key
     n_windows = np.bincount(acc, minlength=n_accounts)
     active = n_windows >= settings.sync_min_windows
