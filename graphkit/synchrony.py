@@ -117,7 +117,7 @@ def window_signatures(
     span = int(win_all.max()) - w0 + 1 if len(win_all) else 1
     if n_accounts * span < 2**32:  # a month of 90 s windows x 100k accounts fits 32 bits:
         key = minhash.sorted_unique(  # half the bytes to sort
-            (acc_all.astype(np.uint32) * np.uint32(span) + (win_all - w0).astype(np.uint32)))
+            acc_all.astype(np.uint32) * np.uint32(span) + (win_all - w0).astype(np.uint32))
         del win_all
         acc, win = (key // span).astype(np.int64), (key % span).astype(np.int64) + w0
     else:
