@@ -592,25 +592,22 @@ class _Writer:
             self.session.execute_write(_write_batch, query, _columns(batch), len(batch),
                                        self.params)
 
-    def write_returning_ids(self, query: str, frame: pd.DataFrame) -> np.ndarray:
+    def write_returning_ids(self, query: str, frame: pd.DataFrame, *,
+                            read_only: bool = False) -> np.ndarray:
         """Run ``query`` (returning ``collect(i), collect(elementId(n))``) over ``frame`` in
-        batches: the element id per row of ``frame``, None where the query returned none."""
+        batches: the element id per row of ``frame``, None where the query returned none.
+        ``read_only`` runs it as a read transaction (a look-up)."""
+        run = self.session.execute_read if read_only else self.session.execute_write
         out = np.full(len(frame), None, dtype=object)
         for at in range(0, len(frame), self.batch_size):
             batch = frame.iloc[at:at + self.batch_size]
-            rows, ids = _ids(*self.session.execute_write(
-                _write_returning_ids, query, _columns(batch), len(batch), self.params))
+            rows, ids = _ids(*run(_write_returning_ids, query, _columns(batch), len(batch),
+                                  self.params))
             out[at + rows] = ids
         return out
 
     def read_returning_ids(self, query: str, frame: pd.DataFrame) -> np.ndarray:
-        out = np.full(len(frame), None, dtype=object)
-        for at in range(0, len(frame), self.batch_size):
-            batch = frame.iloc[at:at + self.batch_size]
-            rows, ids = _ids(*self.session.execute_read(
-                _write_returning_ids, query, _columns(batch), len(batch), self.params))
-            out[at + rows] = ids
-        return out
+        return self.write_returning_ids(query, frame, read_only=True)
 
     def holds_any(self, label: str | None = None, rel: str | None = None) -> bool:
         return bool(self.session.execute_read(_holds_any, label, rel))

@@ -367,7 +367,10 @@ def _clear_state(inst: Path) -> None:
 
 
 def _port_in_use(port: int) -> bool:
+    """Whether another program listens on ``port``. SO_REUSEADDR as the server itself binds:
+    connections of a server stopped a moment ago linger in TIME_WAIT and must not count."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

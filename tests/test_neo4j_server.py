@@ -109,6 +109,24 @@ def test_a_taken_port_is_a_clear_error(
     assert not ns.status(neo4j_server.home, instance=tmp_path / "inst").process_alive
 
 
+def test_connections_lingering_after_a_stop_do_not_count_as_a_taken_port() -> None:
+    # A server that closed its connections first leaves them in TIME_WAIT on its port for a
+    # minute; restarting it at once must not be refused (the server binds with SO_REUSEADDR).
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    accepted.close()  # the server side closes first: its end goes to TIME_WAIT
+    client.recv(1)
+    client.close()
+    assert ns._port_in_use(port)  # still listening
+    listener.close()
+    assert not ns._port_in_use(port)
+
+
 def test_start_up_failure_reports_the_log(
     neo4j_server: ns.ServerInfo, tmp_path: Path, free_port: Callable[[], int]
 ) -> None:
