@@ -7,11 +7,12 @@ with typed headers (``account_id:ID(Account)``, ``suspicion:double``, ``flagged:
 ``import.sh`` with the exact command. The import tool builds a *new* database offline (the
 database must not be running); afterwards run cypher/schema.cypher once for the constraints.
 
->>> # doctest: +SKIP
->>> from graphkit.export import select
->>> bulk = write_import_csvs(select("out/", "top:20"), "import/")
->>> " ".join(bulk.command("neo4j"))
-'neo4j-admin database import full --overwrite-destination=true --id-type=string ...'
+For example, on a detection output in out/::
+
+    from graphkit.export import select
+    bulk = write_import_csvs(select("out/", "top:20"), "import/")
+    " ".join(bulk.command("neo4j"))
+    # -> 'neo4j-admin database import full --overwrite-destination=true --id-type=string ...'
 """
 
 from __future__ import annotations

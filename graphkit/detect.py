@@ -1,11 +1,19 @@
 """The detection pipeline: graph -> links -> communities -> scoring -> outputs.
 
->>> # doctest: +SKIP
+On the small simulated log in fixtures/ (paths relative to the repository root):
+
 >>> import graphkit
->>> ds = graphkit.load("events.parquet", accounts="accounts.csv", seeds="seeds.csv")
->>> result = graphkit.detect(ds)
->>> result.communities.query("flagged")[["community_id", "size", "suspicion", "evidence"]]
->>> result.write("out/")     # accounts.csv, communities.csv, links.csv, manifest.json
+>>> from graphkit.detect import detect
+>>> ds = graphkit.load("fixtures/sim-small/events.parquet",
+...                    accounts="fixtures/sim-small/accounts.csv",
+...                    seeds="fixtures/sim-small/seeds.csv")
+>>> result = detect(ds)
+>>> flagged = result.communities.query("flagged")
+>>> list(flagged.columns[:4])
+['community_id', 'size', 'suspicion', 'flagged']
+>>> bool((flagged["suspicion"] >= result.settings.flag_threshold).all())
+True
+>>> result.write("out/")  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ Writes are idempotent (what exists is found, by key for nodes and by ends for re
 and updated; the rest is created), batched as ``UNWIND`` over columns, and every relationship
 carries the detection's ``run_id``.
 
->>> # doctest: +SKIP
->>> report = export_to_neo4j("out/", "bolt://localhost:7687", communities="top:5")
->>> report.nodes["Account"], report.relationships["MEMBER_OF"]
-(212, 212)
+For example, with a detection output in out/ and a running server::
+
+    report = export_to_neo4j("out/", "bolt://localhost:7687", communities="top:5")
+    report.nodes["Account"], report.relationships["MEMBER_OF"]  # -> (212, 212)
 """
 
 from __future__ import annotations

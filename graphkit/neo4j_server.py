@@ -231,9 +231,10 @@ def install(home: PathLike | None = None, *, force: bool = False) -> ServerPaths
     to ``HOME/lib`` (and the GDS jars to ``HOME/plugins``); Maven's repository is
     ``HOME/m2``, so nothing outside the home is written.
 
-    >>> paths = install()  # doctest: +SKIP
-    >>> paths.neo4j_version  # doctest: +SKIP
-    '5.26.30'
+    For example (on this machine's local Neo4j home)::
+
+        paths = install()
+        paths.neo4j_version  # -> '5.26.30'
     """
     home_dir = _home(home)
     pom = _asset("pom.xml")
@@ -428,9 +429,10 @@ def start(
     ``INSTANCE/run/neo4j.pid``. ``database`` is the default database; it is fixed when the
     instance's data directory is first created (Neo4j's ``initial.`` setting).
 
-    >>> info = start()  # doctest: +SKIP
-    >>> info.bolt_uri  # doctest: +SKIP
-    'bolt://localhost:7687'
+    For example (on this machine's local Neo4j home)::
+
+        info = start()
+        info.bolt_uri  # -> 'bolt://localhost:7687'
     """
     home_dir = _home(home)
     inst = _instance(home_dir, instance)
@@ -532,8 +534,9 @@ def start(
 def status(home: PathLike | None = None, *, instance: PathLike | None = None) -> ServerStatus:
     """Whether this instance's server runs and answers on Bolt, with its addresses.
 
-    >>> status().running  # doctest: +SKIP
-    False
+    For example (on this machine's local Neo4j home)::
+
+        status().running  # -> False
     """
     home_dir = _home(home)
     inst = _instance(home_dir, instance)
@@ -599,10 +602,11 @@ def running(
 
     ``options`` are ``start``'s keyword options (``instance``, ``database``, ``heap``, ...).
 
-    >>> with running(instance="/tmp/imported", bolt_port=7690, http_port=7477,
-    ...              database="graphkit") as info:  # doctest: +SKIP
-    ...     print(info.bolt_uri)
-    bolt://localhost:7690
+    For example (on this machine's local Neo4j home)::
+
+        with running(instance="/tmp/imported", bolt_port=7690, http_port=7477,
+                     database="graphkit") as info:
+            print(info.bolt_uri)  # -> bolt://localhost:7690
     """
     info = start(home, bolt_port, http_port, timeout, **options)  # type: ignore[arg-type]
     try:
@@ -709,10 +713,11 @@ def admin_import(
     result with ``start(instance=..., database=database)`` on a fresh instance, or import as
     ``neo4j`` into a stopped home.
 
-    >>> rep = admin_import(None, "graphkit", [("Account", "accounts.csv")],
-    ...                    [("USED_IP", "used_ip.csv")], instance="/tmp/imported")  # doctest: +SKIP
-    >>> rep.nodes, rep.relationships  # doctest: +SKIP
-    (3, 2)
+    For example (on this machine's local Neo4j home)::
+
+        rep = admin_import(None, "graphkit", [("Account", "accounts.csv")],
+                           [("USED_IP", "used_ip.csv")], instance="/tmp/imported")
+        rep.nodes, rep.relationships  # -> (3, 2)
     """
     home_dir = _home(home)
     inst = _instance(home_dir, instance)
