@@ -12,17 +12,20 @@ similarity of accounts ``a`` and ``b`` is
   strangers it imitates. The geometric mean (the Bhattacharyya coefficient of the two accounts'
   traffic distributions) is at most 1, equals the shared share when both accounts put the same
   share on ``e``, and is one sparse matrix product for all pairs at once.
-* ``idf(e) = log(N / deg(e)) / log(N / 2)`` is 1 for an entity two accounts share and falls to 0
-  for one every account uses, so carrier NAT pools, VPN exits and popular templates weigh little.
+* ``idf(e) = (log(N / deg(e)) / log(R)) ** idf_power`` (see :func:`idf_weights`) is 1 for an
+  entity few accounts share and falls towards 0 for one many use, so carrier NAT pools, VPN
+  exits and popular templates weigh little; hubs (see ``Settings.hub_degree``) weigh 0.
 
 Synchrony comes from :mod:`graphkit.synchrony`. The combined score is a noisy-OR over weighted
 evidence, so each signal's contribution stays visible (Splink style):
 
     score(a, b) = 1 - exp(-sum_s weight_s * sim_s(a, b))
 
-Candidate pairs come from entities used by at most ``max_entity_degree`` accounts (all their
-pairs, via the sparse product) and from synchrony LSH; entities above the cap (hubs) add their
-evidence to those candidates only, so a NAT pool never generates millions of pairs.
+Candidate pairs come from the specific signals (IP, payment, template): all the pairs of each
+entity while they fit ``max_candidate_pairs``, else a seeded random ring of ``k_e`` co-members
+per member inside the large entities (:func:`ring_neighbours`, :func:`ring_sizes`); synchrony
+LSH adds pairs only when timing may stand alone. Every candidate is scored exactly, and its
+``inclusion`` probability is kept for the Horvitz-Thompson link weights.
 """
 
 from __future__ import annotations
@@ -266,9 +269,9 @@ def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
 
     Candidates are the pairs sharing a specific entity (IP, payment method, template). An entity
     is expanded into all its member pairs while the total stays within
-    ``max_candidate_pairs``; beyond that, entities larger than ``k + 1`` (see
-    :func:`ring_neighbours`) link each member to ``k`` random co-members instead, so a
-    5,000-account fleet costs 5,000 k / 2 pairs, not 12.5 million. Every candidate is then
+    ``max_candidate_pairs``; beyond that, entities larger than ``k_e + 1`` (see
+    :func:`ring_neighbours` and :func:`ring_sizes`) link each member to ``k_e`` random
+    co-members instead, so a 5,000-account fleet costs 5,000 k_e / 2 pairs, not 12.5 million. Every candidate is then
     scored exactly, on all its shared entities of every signal. The ``inclusion`` column is the
     probability that the pair was drawn (1 for expanded pairs); communities and membership weigh
     a link by ``score / inclusion`` (Horvitz-Thompson), so a sampled fleet keeps the total tie
