@@ -53,8 +53,8 @@ class Settings:
     # widely shared entities.
     max_entity_degree: int = 2000
     max_entity_fraction: float = 0.2
-    # Entity weight = idf ** idf_power (idf = log(N/deg) / log(N/2)); > 1 discounts widely shared
-    # entities more steeply than plain IDF.
+    # Entity weight = idf ** idf_power, idf = log(N/deg) / log(min(1000, N/2)) clipped to [0, 1];
+    # a power > 1 discounts widely shared entities more steeply than plain IDF.
     idf_power: float = 2.0
     # Weight factor for addresses operated by a VPN, proxy or hosting provider (proxy_provider
     # set): such operators share exit addresses among unrelated customers by design.
