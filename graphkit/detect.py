@@ -40,7 +40,7 @@ from graphkit.progress import Progress, quiet
 from graphkit.report import community_evidence
 from graphkit.scoring import score_communities
 from graphkit.settings import SIGNALS, Settings, describe_input, write_manifest
-from graphkit.synchrony import window_signatures
+from graphkit.synchrony import bucket_entropy, window_signatures
 
 # Entity signals and the graph edge that carries them.
 SIGNAL_EDGES = {"ip": "USED_IP", "payment": "PAID_WITH", "template": "SENT",
@@ -216,12 +216,7 @@ def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays,
     acc = events.account
     proxy_events = np.bincount(acc, weights=events.proxied, minlength=n)
     # Hour-of-day entropy (normalized to [0, 1]): 24/7 automation is near 1.
-    hour = (events.us // 3_600_000_000) % 24
-    per_hour = np.bincount(acc.astype(np.int64) * 24 + hour, minlength=n * 24).reshape(n, 24).astype(np.float64)
-    total = per_hour.sum(axis=1, keepdims=True)
-    p = np.divide(per_hour, total, out=np.zeros_like(per_hour), where=total > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hour_entropy = -np.where(p > 0, p * np.log(p), 0.0).sum(axis=1) / np.log(24)
+    hour_entropy = bucket_entropy(acc, (events.us // 3_600_000_000) % 24, n, 24)[0] / np.log(24)
     # Traffic in the 24 h after each release, and on the released model itself.
     release_events = np.zeros(n)
     release_window_events = np.zeros(n)
@@ -235,12 +230,14 @@ def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays,
         on_model = inside & (events.model == codes[model])
         release_events += np.bincount(acc[on_model], minlength=n)
     accounts = graph.accounts.reset_index(drop=True)
-    tokens = sum(accounts[c].fillna(0).to_numpy(np.int64) for c in ("tokens_in", "tokens_out")
-                 if c in accounts)
+    tokens = np.zeros(n, np.int64)
+    for col in ("tokens_in", "tokens_out"):
+        if col in accounts:
+            tokens += accounts[col].fillna(0).to_numpy(np.int64)
     out = pd.DataFrame({"account_id": accounts["account_id"].to_numpy(),
                         "n_events": accounts["n_events"].to_numpy(),
                         "proxy_events": proxy_events.astype(np.int64),
-                        "tokens": np.asarray(tokens, dtype=np.int64) + np.zeros(n, np.int64),
+                        "tokens": tokens,
                         "hour_entropy": hour_entropy,
                         "release_events": release_events.astype(np.int64),
                         "release_window_events": release_window_events.astype(np.int64)})

@@ -129,7 +129,9 @@ def score_communities(
     # drawn (Horvitz-Thompson), so strengths and densities estimate the full projection's.
     t = links.table
     a, b, s = t["a"].to_numpy(), t["b"].to_numpy(), links.edge_weights()
-    n_pairs = s / np.maximum(t["score"].to_numpy(dtype=float), 1e-12)  # 1 / inclusion
+    # Each link stands for 1 / inclusion pairs of the full projection.
+    n_pairs = (1.0 / t["inclusion"].to_numpy(dtype=float) if "inclusion" in t
+               else np.ones(len(t)))
     internal = comm[a] == comm[b]
     strength_in = _group_sum(a[internal], s[internal], n) + _group_sum(b[internal], s[internal], n)
     strength_all = _group_sum(a, s, n) + _group_sum(b, s, n)

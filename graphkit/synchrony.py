@@ -155,12 +155,20 @@ def clock_alignment(acc: np.ndarray, us: np.ndarray, n_accounts: int) -> np.ndar
     scheduled job lands on the few seconds after its tick. Normalized by the largest entropy the
     account's request count allows, so small accounts are not called aligned for being small.
     """
-    sec = (us // 1_000_000) % 60
-    counts = np.bincount(acc * 60 + sec, minlength=n_accounts * 60).reshape(n_accounts, 60)
+    h, n = bucket_entropy(acc, (us // 1_000_000) % 60, n_accounts, 60)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = h / np.log(np.minimum(60.0, n))
+    return np.where(n >= 2, np.clip(1.0 - np.nan_to_num(h, nan=1.0), 0.0, 1.0), 0.0)
+
+
+def bucket_entropy(acc: np.ndarray, bucket: np.ndarray, n_accounts: int, n_buckets: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: the entropy (nats) of its events over ``n_buckets`` buckets (second of the
+    minute, hour of the day, ...) and its number of events; one ``bincount`` over all events."""
+    counts = np.bincount(acc.astype(np.int64) * n_buckets + bucket,
+                         minlength=n_accounts * n_buckets).reshape(n_accounts, n_buckets)
     n = counts.sum(axis=1).astype(np.float64)
     p = counts / np.maximum(n, 1.0)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         h = -np.where(counts > 0, p * np.log(p), 0.0).sum(axis=1)
-        h = h / np.log(np.minimum(60.0, n))
-    out = np.where(n >= 2, np.clip(1.0 - np.nan_to_num(h, nan=1.0), 0.0, 1.0), 0.0)
-    return out
+    return h, n
