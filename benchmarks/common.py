@@ -66,7 +66,7 @@ class SimFiles:
 def simulator_version() -> str:
     """graphkit's version plus a digest of the simulator's source: changes when its output may."""
     import graphkit
-    import graphkit.simulate as simmod
+    import graphkit.simulate.world as simmod
 
     digest = hashlib.sha256(Path(simmod.__file__).read_bytes()).hexdigest()[:10]
     return f"{graphkit.__version__}-{digest}"
@@ -80,7 +80,7 @@ def ensure_simulation(scale: float, seed: int = 0, cache_dir: Path = CACHE_DIR,
     run never leaves a half-written cache behind. Older versions for the same scale and seed are
     removed (a 30M-event set is about 1 GB).
     """
-    from graphkit.simulate import simulate
+    from graphkit.simulate.world import simulate
 
     version = simulator_version()
     stem = f"sim-scale{scale:g}-seed{seed}"
@@ -318,8 +318,8 @@ class NestedProgress(Progress):
 
 def _task_build(args: dict[str, Any], progress: NestedProgress) -> dict[str, Any]:
     """What ``graphkit build EVENTS --accounts F`` does (graphkit/cli/build.py)."""
-    from graphkit.graph import build_graph
-    from graphkit.ingest import load
+    from graphkit.graph.hetero import build_graph
+    from graphkit.io.ingest import load
 
     with progress.step("load"):
         dataset = load(args["events"], args.get("accounts"), args.get("seeds"),
@@ -332,8 +332,8 @@ def _task_build(args: dict[str, Any], progress: NestedProgress) -> dict[str, Any
 def _task_detect(args: dict[str, Any], progress: NestedProgress) -> dict[str, Any]:
     """What ``graphkit detect EVENTS --accounts F --seeds F --out DIR`` does
     (graphkit/cli/detect.py), with default settings."""
-    from graphkit.detect import detect
-    from graphkit.ingest import load
+    from graphkit.detection.pipeline import detect
+    from graphkit.io.ingest import load
     from graphkit.settings import Settings
 
     with progress.step("load"):
@@ -358,8 +358,8 @@ def _task_reference(args: dict[str, Any], progress: NestedProgress) -> dict[str,
 
 WORKER_TASKS = {"build": _task_build, "detect": _task_detect, "reference": _task_reference}
 # Modules each task imports before its first timed stage (import time is not a stage's).
-PRELOAD = {"build": ("graphkit.ingest", "graphkit.graph"),
-           "detect": ("graphkit.ingest", "graphkit.graph", "graphkit.detect"),
+PRELOAD = {"build": ("graphkit.io.ingest", "graphkit.graph.hetero"),
+           "detect": ("graphkit.io.ingest", "graphkit.graph.hetero", "graphkit.detection.pipeline"),
            "reference": ("pandas", "numpy", "networkx", "pyarrow.parquet")}
 
 

@@ -13,9 +13,9 @@ does, with the same knobs (:class:`graphkit.settings.Settings` defaults):
    with ``nx.bipartite.generic_weighted_projected_graph``; the pair weight is
    ``sum sqrt(share_a * share_b) * idf`` over shared entities (graphkit's similarity).
 4. synchrony  exact sets of active 90 s windows per account (pandas), and for candidate pairs
-   that could reach ``min_link_score`` the excess-overlap score of graphkit.synchrony, with
+   that could reach ``min_link_score`` the excess-overlap score of graphkit.detection.synchrony, with
    Python set intersections.
-5. combine  per pair, ``1 - exp(-(footprint + gate * supporting))`` as in graphkit.links;
+5. combine  per pair, ``1 - exp(-(footprint + gate * supporting))`` as in graphkit.detection.links;
    links below ``min_link_score`` dropped.
 6. communities  ``nx.community.louvain_communities`` on the link graph (weight = score).
 7. scoring  per community, pandas group-bys of the indicators that need no extra modelling
@@ -48,7 +48,7 @@ SIGNAL_COLUMNS = {"ip": "ip", "payment": "payment_id", "template": "template_has
                   "user_agent": "user_agent", "proxy": "proxy_provider"}
 FOOTPRINT = ("ip", "payment", "template")
 SUPPORTING = ("proxy", "user_agent")
-# graphkit.scoring's weights for the indicators computed here.
+# graphkit.detection.scoring's weights for the indicators computed here.
 INDICATORS = {"shared_payment": 0.6, "new_accounts": 0.6, "automation": 0.3, "banned": 1.0,
               "seeds": 1.0}
 
@@ -123,7 +123,7 @@ def window_sets(ev: pd.DataFrame, s: Settings) -> tuple[dict[str, set], dict[str
 
 def synchrony(a: str, b: str, windows: dict[str, set], hours: dict[str, set],
               s: Settings) -> float:
-    """graphkit.synchrony's excess-overlap score, on exact sets."""
+    """graphkit.detection.synchrony's excess-overlap score, on exact sets."""
     if a not in windows or b not in windows:
         return 0.0
     wa, wb, ha, hb = windows[a], windows[b], hours[a], hours[b]
@@ -135,7 +135,7 @@ def synchrony(a: str, b: str, windows: dict[str, set], hours: dict[str, set],
 
 def combine(sims: dict[str, nx.Graph], windows: dict[str, set], hours: dict[str, set],
             s: Settings) -> pd.DataFrame:
-    """Score every pair that shares a weighted entity, as graphkit.links does."""
+    """Score every pair that shares a weighted entity, as graphkit.detection.links does."""
     pairs: dict[tuple[str, str], dict[str, float]] = {}
     for name, g in sims.items():
         for u, v, w in g.edges(data="weight"):

@@ -1,6 +1,6 @@
 """What an export of a detection output must put in Neo4j, computed straight from the detection
 files (accounts.csv, communities.csv, links.csv, graph/*.parquet), independently of
-graphkit.export; and helpers to read back what a Neo4j database holds."""
+graphkit.neo4j.export; and helpers to read back what a Neo4j database holds."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from neo4j import Driver, GraphDatabase
 
-from graphkit import neo4j_server as ns
+from graphkit.neo4j import server as ns
 from graphkit.cli import main
 
 SIM_SMALL = Path(__file__).resolve().parent.parent / "fixtures" / "sim-small"

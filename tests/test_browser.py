@@ -18,8 +18,8 @@ import pytest
 from _neo4j_expect import expected_export
 from neo4j import Driver
 
-from graphkit import neo4j_server as ns
-from graphkit.export import export_to_neo4j
+from graphkit.neo4j import server as ns
+from graphkit.neo4j.export import export_to_neo4j
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.browser]
 

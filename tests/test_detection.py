@@ -13,13 +13,13 @@ import pytest
 import scipy.sparse as sp
 from click.testing import CliRunner
 
-from graphkit import links
+from graphkit.detection import links
 from graphkit.cli import main
-from graphkit.detect import detect
-from graphkit.evaluate import adjusted_rand_index, read_truth, roc_auc, score_method
-from graphkit.ingest import load
+from graphkit.detection.pipeline import detect
+from graphkit.investigate.evaluate import adjusted_rand_index, read_truth, roc_auc, score_method
+from graphkit.io.ingest import load
 from graphkit.settings import Settings
-from graphkit.synchrony import window_signatures
+from graphkit.detection.synchrony import window_signatures
 
 S = Settings()
 T0 = dt.datetime(2026, 9, 1)
@@ -255,8 +255,8 @@ def test_event_arrays_agree_between_the_coded_and_the_row_by_row_paths(tmp_path)
 
 
 def test_model_release_is_found_and_counted_per_account():
-    from graphkit.detect import account_features, model_releases
-    from graphkit.graph import build_graph
+    from graphkit.detection.pipeline import account_features, model_releases
+    from graphkit.graph.hetero import build_graph
 
     ds = load(FIXTURE / "events.parquet", accounts=FIXTURE / "accounts.csv")
     ev = ds.event_arrays()

@@ -1,7 +1,7 @@
 """Export of a detected simulated scenario to the real local Neo4j, and the investigator kit.
 
 Expected counts and rows are computed from the detection output files (tests/_neo4j_expect.py),
-never from graphkit.export.
+never from graphkit.neo4j.export.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from _neo4j_expect import (
 from click.testing import CliRunner
 from neo4j import Driver
 
-from graphkit import neo4j_server as ns
+from graphkit.neo4j import server as ns
 from graphkit.cli import main
 from graphkit.errors import ConfigError, ExportError
-from graphkit.export import SCHEMA_STATEMENTS, SUSPICION_BANDS, export_to_neo4j, open_driver
-from graphkit.scoring import COMMUNITY_QUERY
+from graphkit.neo4j.export import SCHEMA_STATEMENTS, SUSPICION_BANDS, export_to_neo4j, open_driver
+from graphkit.detection.scoring import COMMUNITY_QUERY
 
 pytestmark = pytest.mark.neo4j
 

@@ -15,8 +15,8 @@ from _neo4j_expect import Expected, dump, expected_export, rel_counts, top
 from neo4j import Driver
 from test_export import assert_graph_is, export_cli
 
-from graphkit import neo4j_server as ns
-from graphkit.export import END, START, Selection, apply_schema, write_selection
+from graphkit.neo4j import server as ns
+from graphkit.neo4j.export import END, START, Selection, apply_schema, write_selection
 
 pytestmark = pytest.mark.neo4j
 

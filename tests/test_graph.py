@@ -20,8 +20,8 @@ from click.testing import CliRunner
 import graphkit
 from graphkit.cli import main
 from graphkit.errors import ConfigError, InputError
-from graphkit.graph import HeteroGraph, account_codes
-from graphkit.templates import template_hash
+from graphkit.graph.hetero import HeteroGraph, account_codes
+from graphkit.io.templates import template_hash
 
 HAND = Path(__file__).resolve().parent.parent / "fixtures" / "hand"
 EVENTS, ACCOUNTS, SEEDS = HAND / "events.csv", HAND / "accounts.csv", HAND / "seeds.csv"
@@ -102,19 +102,19 @@ EXPECTED_EDGES: dict[str, dict[tuple[str, str], tuple[int, str | None, str | Non
 
 
 @pytest.fixture(scope="module")
-def dataset() -> graphkit.ingest.Dataset:
+def dataset() -> graphkit.io.ingest.Dataset:
     return graphkit.load(EVENTS, ACCOUNTS, SEEDS)
 
 
 @pytest.fixture(scope="module")
-def graph(dataset: graphkit.ingest.Dataset) -> HeteroGraph:
+def graph(dataset: graphkit.io.ingest.Dataset) -> HeteroGraph:
     return graphkit.build_graph(dataset)
 
 
 def _keyed(graph: HeteroGraph, etype: str) -> dict[tuple[str, str], tuple]:
     """Edge table re-keyed by node keys, timestamps as HH:MM (None when missing)."""
     df = graph.edges[etype]
-    src_t, dst_t, _ = graphkit.graph.EDGE_TYPES[etype]
+    src_t, dst_t, _ = graphkit.graph.hetero.EDGE_TYPES[etype]
     sk = graph.nodes[src_t]["key"].to_numpy(dtype=object)[df["src"].to_numpy()]
     dk = graph.nodes[dst_t]["key"].to_numpy(dtype=object)[df["dst"].to_numpy()]
 
@@ -204,14 +204,14 @@ def test_node_tables(graph: HeteroGraph) -> None:
     assert proxy["n_ips"].to_dict() == {"brightproxy": 2, "hydra-net": 1}
 
 
-def test_templates_table(dataset: graphkit.ingest.Dataset) -> None:
+def test_templates_table(dataset: graphkit.io.ingest.Dataset) -> None:
     got = dict(dataset.con.execute(
         "SELECT template_text, n_events FROM templates").fetchall())
     assert got == {"summarize order #<num> for <email>": 6, "translate <str> into french": 4,
                    "grade answer <num> of <num>": 6, "write a haiku about rain": 3}
 
 
-def test_seeds(dataset: graphkit.ingest.Dataset) -> None:
+def test_seeds(dataset: graphkit.io.ingest.Dataset) -> None:
     assert dataset.seeds is not None
     assert dataset.seeds.values.tolist() == [["a1", "fleet-x"], ["a2", "fleet-x"]]
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from graphkit import links
-from graphkit.communities import detect_communities
+from graphkit.detection import links
+from graphkit.detection.communities import detect_communities
 from graphkit.settings import Settings
-from graphkit.synchrony import window_signatures
+from graphkit.detection.synchrony import window_signatures
 
 S = Settings()
 

@@ -42,7 +42,7 @@ def command(ctx: click.Context, directory: str, scale: float, seed: int,
                no_naive=False, as_json=False)
     if not with_neo4j:
         return
-    from graphkit import neo4j_server
+    from graphkit.neo4j import server as neo4j_server
 
     click.echo("== graphkit neo4j start  (first time: resolves Neo4j 5.26 from Maven Central)")
     neo4j_server.install()

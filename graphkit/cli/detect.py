@@ -37,8 +37,8 @@ def command(events, accounts, seeds, out, settings_file, resolution, method, see
     Writes accounts.csv, communities.csv, links.csv, graph/ and manifest.json (with the settings
     that reproduce the run).
     """
-    from graphkit.detect import detect
-    from graphkit.ingest import load
+    from graphkit.detection.pipeline import detect
+    from graphkit.io.ingest import load
 
     settings = Settings.from_file(settings_file) if settings_file else Settings()
     overrides = {k: v for k, v in {"resolution": resolution, "method": method, "seed": seed,

@@ -15,7 +15,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
 def command(result_dir, truth, no_naive, as_json) -> None:
     """Precision, recall, F1, AUC, per-campaign recall, per-kind false positives and ARI."""
-    from graphkit.evaluate import evaluate, format_metrics
+    from graphkit.investigate.evaluate import evaluate, format_metrics
 
     rows = evaluate(result_dir, truth, naive=not no_naive)
     if as_json:

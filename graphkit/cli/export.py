@@ -46,8 +46,8 @@ def command(result_dir, uri, spec, ids, min_suspicion, replace, fmt, out, databa
     selection = list(ids) if ids else (spec or "top:20")
     progress = Progress()
     if fmt == "neo4j-admin":
-        from graphkit.bulk import write_import_csvs
-        from graphkit.export import select
+        from graphkit.neo4j.bulk import write_import_csvs
+        from graphkit.neo4j.export import select
 
         if not out:
             raise ConfigError("--format neo4j-admin needs --out DIR")
@@ -62,7 +62,7 @@ def command(result_dir, uri, spec, ids, min_suspicion, replace, fmt, out, databa
         click.echo(f"wrote {total:,} elements of {len(chosen.community_ids)} communities to "
                    f"{out}; import with: sh {Path(out) / 'import.sh'}")
         return
-    from graphkit.export import export_to_neo4j
+    from graphkit.neo4j.export import export_to_neo4j
 
     report = export_to_neo4j(result_dir, uri, communities=selection, min_suspicion=min_suspicion,
                              replace=replace, batch_size=batch_size, database=database,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from graphkit import neo4j_server as ns
+from graphkit.neo4j import server as ns
 
 _home_option = click.option(
     "--home",

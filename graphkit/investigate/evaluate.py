@@ -30,7 +30,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.stats import rankdata
 
 from graphkit.errors import ConfigError, SchemaError
-from graphkit.graph import HeteroGraph
+from graphkit.graph.hetero import HeteroGraph
 
 NAIVE_MAX_SHARED = 10
 NAIVE_MIN_COMPONENT = 3
@@ -183,8 +183,8 @@ def evaluate(result_dir: str | Path, truth_path: str | Path, *, naive: bool = Tr
     accounts = pd.read_csv(accounts_path, dtype={"account_id": str}, keep_default_na=False)
     rows = [score_method("graphkit", accounts, truth)]
     if naive:
-        from graphkit.graph import build_graph
-        from graphkit.ingest import load
+        from graphkit.graph.hetero import build_graph
+        from graphkit.io.ingest import load
 
         manifest = json.loads((result_dir / "manifest.json").read_text(encoding="utf-8"))
         inputs = manifest["inputs"]

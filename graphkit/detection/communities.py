@@ -14,7 +14,7 @@ broken by the smallest account code; accounts without links get singleton commun
 all linked ones.
 
 >>> import numpy as np, pandas as pd
->>> from graphkit.links import Links
+>>> from graphkit.detection.links import Links
 >>> t = pd.DataFrame({"a": [0, 0, 1, 3], "b": [1, 2, 2, 4], "score": [0.9, 0.9, 0.9, 0.9]})
 >>> detect_communities(Links(t, 6)).membership.tolist()
 [0, 0, 0, 1, 1, 2]
@@ -29,7 +29,7 @@ import igraph as ig
 import numpy as np
 
 from graphkit.errors import ConfigError
-from graphkit.links import Links
+from graphkit.detection.links import Links
 from graphkit.settings import Settings
 
 

@@ -9,7 +9,7 @@ database must not be running); afterwards run cypher/schema.cypher once for the 
 
 For example, on a detection output in out/::
 
-    from graphkit.export import select
+    from graphkit.neo4j.export import select
     bulk = write_import_csvs(select("out/", "top:20"), "import/")
     " ".join(bulk.command("neo4j"))
     # -> 'neo4j-admin database import full --overwrite-destination=true --id-type=string ...'
@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from graphkit.errors import ConfigError
-from graphkit.export import END, NODE_KEYS, REL_ENDS, START, Selection, suspicion_band
+from graphkit.neo4j.export import END, NODE_KEYS, REL_ENDS, START, Selection, suspicion_band
 
 
 @dataclass

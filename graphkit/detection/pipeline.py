@@ -3,7 +3,7 @@
 On the small simulated log in fixtures/ (paths relative to the repository root):
 
 >>> import graphkit
->>> from graphkit.detect import detect
+>>> from graphkit.detection.pipeline import detect
 >>> ds = graphkit.load("fixtures/sim-small/events.parquet",
 ...                    accounts="fixtures/sim-small/accounts.csv",
 ...                    seeds="fixtures/sim-small/seeds.csv")
@@ -29,18 +29,18 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from graphkit import links as links_mod
-from graphkit.communities import Communities, detect_communities
+from graphkit.detection import links as links_mod
+from graphkit.detection.communities import Communities, detect_communities
 from graphkit.errors import ConfigError
-from graphkit.graph import HeteroGraph, build_graph
-from graphkit.ingest import Dataset, EventArrays
-from graphkit.links import Links, SignalMatrix
-from graphkit.near_duplicates import family_incidence, template_families
+from graphkit.graph.hetero import HeteroGraph, build_graph
+from graphkit.io.ingest import Dataset, EventArrays
+from graphkit.detection.links import Links, SignalMatrix
+from graphkit.detection.near_duplicates import family_incidence, template_families
 from graphkit.progress import Progress, quiet
-from graphkit.report import community_evidence
-from graphkit.scoring import score_communities
+from graphkit.detection.evidence import community_evidence
+from graphkit.detection.scoring import score_communities
 from graphkit.settings import SIGNALS, Settings, describe_input, write_manifest
-from graphkit.synchrony import bucket_entropy, window_signatures
+from graphkit.detection.synchrony import bucket_entropy, window_signatures
 
 # Entity signals and the graph edge that carries them.
 SIGNAL_EDGES = {"ip": "USED_IP", "payment": "PAID_WITH", "template": "SENT",

@@ -1,6 +1,6 @@
 """Near-duplicate prompt templates, found with MinHash LSH over word shingles.
 
-Exact template hashes (graphkit.templates) fold the values a template is filled with; fleets
+Exact template hashes (graphkit.io.templates) fold the values a template is filled with; fleets
 also edit their templates a little (a word added, one swapped) to dodge exact matching. Here each
 template's normalized text becomes a set of word ``k``-shingles; MinHash LSH proposes pairs,
 estimated Jaccard similarity confirms them, and connected components give *families* of
@@ -27,7 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from graphkit import minhash
+from graphkit.detection import minhash
 from graphkit.settings import Settings
 
 

@@ -12,7 +12,7 @@ An *instance* is a directory with its own ``conf/``, ``data/``, ``logs/`` and ``
 is the default instance. Other instances (a temporary server over an imported store, say) share
 the home's jars::
 
-    from graphkit import neo4j_server as ns
+    from graphkit.neo4j import server as ns
     paths = ns.install()                     # minutes the first time; idempotent
     info = ns.start()                        # bolt://localhost:7687, http://localhost:7474
     ns.status().running                      # True
@@ -170,7 +170,7 @@ def _instance(home: Path, instance: PathLike | None) -> Path:
 
 
 def _asset(name: str) -> str:
-    return resources.files("graphkit").joinpath("neo4j_assets", name).read_text(encoding="utf-8")
+    return resources.files("graphkit").joinpath("neo4j", "assets", name).read_text(encoding="utf-8")
 
 
 def _pom_versions(pom: str) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Plain-English evidence for communities, and the Cypher that shows it once exported.
 
-Evidence lines are built from the indicators computed in :mod:`graphkit.scoring`; each line
+Evidence lines are built from the indicators computed in :mod:`graphkit.detection.scoring`; each line
 states a measured fact ("4 payment methods shared by 58 of 58 accounts"), never a verdict.
 """
 
@@ -11,9 +11,9 @@ import json
 import numpy as np
 import pandas as pd
 
-from graphkit.communities import Communities
-from graphkit.links import SignalMatrix
-from graphkit.scoring import COMMUNITY_QUERY
+from graphkit.detection.communities import Communities
+from graphkit.detection.links import SignalMatrix
+from graphkit.detection.scoring import COMMUNITY_QUERY
 from graphkit.settings import Settings
 
 _TOP_ENTITIES = {"payment": "top_payment_methods", "template": "top_templates",

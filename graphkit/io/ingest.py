@@ -48,7 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from graphkit import templates
+from graphkit.io import templates
 from graphkit.errors import ConfigError, FormatError, InputError, ParseError, SchemaError
 from graphkit.progress import Progress, quiet
 

@@ -16,7 +16,7 @@ similarity of accounts ``a`` and ``b`` is
   entity few accounts share and falls towards 0 for one many use, so carrier NAT pools, VPN
   exits and popular templates weigh little; hubs (see ``Settings.hub_degree``) weigh 0.
 
-Synchrony comes from :mod:`graphkit.synchrony`. The combined score is a noisy-OR over weighted
+Synchrony comes from :mod:`graphkit.detection.synchrony`. The combined score is a noisy-OR over weighted
 evidence, so each signal's contribution stays visible (Splink style):
 
     score(a, b) = 1 - exp(-sum_s weight_s * sim_s(a, b))
@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from graphkit.minhash import mix64, sorted_unique
+from graphkit.detection.minhash import mix64, sorted_unique
 from graphkit.progress import Progress, quiet
 from graphkit.settings import SIGNALS, Settings
 
@@ -265,7 +265,7 @@ def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
     """Score all candidate pairs on every signal and keep those above ``min_link_score``.
 
     ``signals`` maps entity-signal names to :class:`SignalMatrix`; ``sync`` is a
-    :class:`graphkit.synchrony.WindowSignatures` or None.
+    :class:`graphkit.detection.synchrony.WindowSignatures` or None.
 
     Candidates are the pairs sharing a specific entity (IP, payment method, template). An entity
     is expanded into all its member pairs while the total stays within

@@ -41,8 +41,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from graphkit.communities import Communities
-from graphkit.links import Links, SignalMatrix
+from graphkit.detection.communities import Communities
+from graphkit.detection.links import Links, SignalMatrix
 from graphkit.settings import Settings
 
 INDICATOR_WEIGHTS: dict[str, float] = {

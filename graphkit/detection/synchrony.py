@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 
-from graphkit import minhash
+from graphkit.detection import minhash
 from graphkit.settings import Settings
 
 

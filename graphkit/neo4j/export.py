@@ -3,7 +3,7 @@
 :func:`select` reads a detection output directory (accounts.csv, communities.csv, links.csv,
 manifest.json, graph/) and cuts out the chosen communities with everything that ties them
 together, as one table per node label and relationship type (:class:`Selection`). The Bolt
-writer (:func:`write_selection`) and the neo4j-admin CSV writer (:mod:`graphkit.bulk`) both
+writer (:func:`write_selection`) and the neo4j-admin CSV writer (:mod:`graphkit.neo4j.bulk`) both
 consume that one selection, so the two paths write the same graph.
 
 The model (docs/neo4j.md)::
@@ -246,7 +246,7 @@ def choose_communities(communities: pd.DataFrame, spec: str | Sequence[int] = "t
 def _graph_tables(graph_dir: Path) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """The saved graph as an account table and one edge table per type: ``_start``/``_end``
     keys (node codes mapped to node keys) plus count, first_seen, last_seen, share."""
-    from graphkit.graph import EDGE_TYPES, HeteroGraph
+    from graphkit.graph.hetero import EDGE_TYPES, HeteroGraph
 
     if not graph_dir.is_dir():
         raise ExportError("missing detection output graph/ (run `graphkit detect` first)",

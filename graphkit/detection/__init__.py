@@ -1,0 +1,1 @@
+"""Stage 3, detection: signals, links, communities, indicators, scoring and evidence."""

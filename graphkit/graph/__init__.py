@@ -1,0 +1,1 @@
+"""Stage 2, graph: the heterogeneous account-entity graph built from a Dataset."""

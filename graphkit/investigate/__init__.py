@@ -1,0 +1,1 @@
+"""Stage 4, investigation: evaluation against truth and, from known accounts, the next steps."""
