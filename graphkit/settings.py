@@ -7,6 +7,12 @@ settings, inputs and graphkit version, so any result can be reproduced.
 >>> s = Settings(resolution=0.5)
 >>> Settings.from_dict(s.to_dict()) == s
 True
+>>> Settings().signal_weights["payment"], Settings().indicator_weights["seeds"]
+(3.0, 1.0)
+>>> Settings(indicator_weights={"luck": 1.0})
+Traceback (most recent call last):
+...
+graphkit.errors.ConfigError: unknown indicator(s) in indicator_weights: ['luck']
 """
 
 from __future__ import annotations
@@ -22,8 +28,38 @@ from pathlib import Path
 from typing import Any
 
 from graphkit.errors import ConfigError
+from graphkit.registry import SIGNALS, default_signal_weights
 
-SIGNALS = ("ip", "payment", "template", "proxy", "user_agent", "synchrony")
+# Community indicators (see graphkit.detection.indicators), in the order their ind_* columns
+# appear in communities.csv and their weighted evidence is summed, with default weights.
+INDICATOR_WEIGHTS: dict[str, float] = {
+    "shared_payment": 0.6,
+    "exclusive_templates": 0.6,
+    "synchrony": 0.8,
+    "volume": 0.3,
+    "infrastructure": 0.3,
+    "creation_burst": 0.5,
+    "new_accounts": 0.6,
+    "automation": 0.3,
+    "model_jump": 0.8,
+    "banned": 1.0,
+    "seeds": 1.0,
+}
+INDICATORS: tuple[str, ...] = tuple(INDICATOR_WEIGHTS)
+# Evidence lines (graphkit.detection.evidence): a line is shown once its indicator (or the
+# org_share column) reaches this value. Seeds and banned members are always reported.
+EVIDENCE_THRESHOLDS: dict[str, float] = {
+    "shared_payment": 0.2,
+    "exclusive_templates": 0.2,
+    "synchrony": 0.2,
+    "infrastructure": 0.3,
+    "creation_burst": 0.3,
+    "new_accounts": 0.3,
+    "volume": 0.3,
+    "automation": 0.5,
+    "model_jump": 0.2,
+    "org_share": 0.5,
+}
 
 
 @dataclass(frozen=True)
@@ -35,16 +71,8 @@ class Settings:
     # methods and lock-step timing are hard to share by accident; IPs and templates are shared by
     # NAT pools, VPNs and popular prompts, so they count less; a proxy provider or an SDK user
     # agent is shared by very many unrelated customers.
-    signal_weights: dict[str, float] = field(
-        default_factory=lambda: {
-            "payment": 3.0,
-            "synchrony": 3.0,
-            "ip": 1.5,
-            "template": 2.0,
-            "user_agent": 0.3,
-            "proxy": 0.2,
-        }
-    )
+    # Defaults come from graphkit.registry (each kind's weight, then behavioural signals).
+    signal_weights: dict[str, float] = field(default_factory=default_signal_weights)
     # Hubs (carrier NAT pools, VPN exits, the most popular templates) carry no pairwise
     # evidence: entities used by more than max_entity_degree accounts *and* by more than
     # max_entity_fraction of all accounts. The fraction keeps the cut where it was validated
@@ -56,6 +84,9 @@ class Settings:
     # Entity weight = idf ** idf_power, idf = log(N/deg) / log(min(1000, N/2)) clipped to [0, 1];
     # a power > 1 discounts widely shared entities more steeply than plain IDF.
     idf_power: float = 2.0
+    # R of the idf above: an entity used by at most one account in R = min(idf_reference, N/2)
+    # gets full weight; fixed so weights stay comparable across dataset sizes.
+    idf_reference: float = 1000.0
     # Weight factor for addresses operated by a VPN, proxy or hosting provider (proxy_provider
     # set): such operators share exit addresses among unrelated customers by design.
     operated_ip_factor: float = 0.5
@@ -69,6 +100,8 @@ class Settings:
     # budget allows) and links are weighed by 1 / inclusion probability. Bounds memory and time
     # on fleets of thousands of accounts; it is a resource limit, not a detection threshold.
     max_candidate_pairs: int = 6_000_000
+    # Fewest co-members each member of a sampled entity is paired with, whatever the budget.
+    min_ring_neighbours: int = 10
 
     # --- temporal synchrony (SynchroTrap / CopyCatch style, via MinHash LSH) -------------------
     sync_window_seconds: int = 90
@@ -79,6 +112,9 @@ class Settings:
     lsh_bands: int = 16  # rows per band = permutations / bands
     # Prior added to the denominator of the excess-overlap ratio: shrinks low-activity pairs.
     sync_shrinkage: float = 8.0
+    # The MinHash Jaccard estimate is lowered by this many standard errors before the excess
+    # overlap is computed, so estimation noise does not read as lock-step.
+    sync_jaccard_sd: float = 2.0
     # Timing alone is not evidence of common control (apps on wall-clock timers fire together):
     # synchrony counts in full once a pair's entity evidence (IP, payment, template) reaches this,
     # proportionally below it.
@@ -108,11 +144,71 @@ class Settings:
     # job (and hydra replacements minutes after a ban); most customers have history.
     new_account_days: float = 30.0
     model_release_window_hours: float = 24.0
+    # A model first seen at least this long after the data starts was released inside the
+    # observed period (earlier first sightings are models that already existed).
+    release_after_start_hours: float = 48.0
+
+    # --- indicators (graphkit.detection.indicators) ---------------------------------------------
+    # Evidence weight of each indicator: evidence = sum_i weight_i * indicator_i.
+    indicator_weights: dict[str, float] = field(
+        default_factory=lambda: dict(INDICATOR_WEIGHTS))
+    # Indicators that do not say the members are run together: how busy and automated a
+    # customer is, and whether an attributed account sits among them (a seed on a VPN shares
+    # exits with strangers). They count in full once coordination evidence reaches profile_gate,
+    # proportionally below it.
+    profile_indicators: tuple[str, ...] = ("volume", "infrastructure", "automation", "seeds")
+    profile_gate: float = 2.0
+    # A template concentrated in a community counts in full once this share of its members use
+    # it (a fleet runs its scripts across many accounts; one small app among several does not).
+    template_breadth: float = 0.25
+    # A template is concentrated in a community that holds this many times more of its users
+    # than the community's size alone would give.
+    template_min_lift: float = 10.0
+    # A member is in a creation burst when at least two other members, and this many times the
+    # number chance would give, were created within burst_window_hours of it.
+    burst_excess: float = 3.0
+    # Members with an internal link of at least this synchrony act in lock-step.
+    sync_member_similarity: float = 0.3
+    # Volume indicator: 1 once the community's median account is this many decades (powers of
+    # ten) above the population's typical (median active) account.
+    volume_decades: float = 1.5
+    # Hour-of-day entropy (normalized) of a human day: ~16 waking hours, log(16)/log(24) = 0.87.
+    # The automation indicator rises from here to 1 (24/7 activity).
+    human_hour_entropy: float = 0.87
+    # Model-jump indicator: 1 once a community's share of release-window traffic on the new
+    # model exceeds the population's by this much.
+    model_jump_scale: float = 0.3
+    # Size factor of suspicion: 1 - exp(-(size - 1) / size_scale); a pair or a trio of accounts
+    # stays far below a fleet.
+    size_scale: float = 5.0
+    # Benign factor: suspicion is scaled by 1 - org_discount * (share of members declaring the
+    # same org_id), unless the community holds seeds.
+    org_discount: float = 0.9
+
+    # --- evidence (graphkit.detection.evidence) -------------------------------------------------
+    # Indicator value from which each evidence line is shown (keys: see EVIDENCE_THRESHOLDS).
+    evidence_thresholds: dict[str, float] = field(
+        default_factory=lambda: dict(EVIDENCE_THRESHOLDS))
+    # Entities listed per community in the top_* columns.
+    top_entities_shown: int = 3
 
     def __post_init__(self) -> None:
+        # Tuples survive a JSON round trip as lists: store them as tuples again.
+        object.__setattr__(self, "profile_indicators", tuple(self.profile_indicators))
+        # Thresholds not given keep their defaults.
+        object.__setattr__(self, "evidence_thresholds",
+                           {**EVIDENCE_THRESHOLDS, **self.evidence_thresholds})
         unknown = set(self.signal_weights) - set(SIGNALS)
         if unknown:
             raise ConfigError(f"unknown signal(s) in signal_weights: {sorted(unknown)}")
+        for name, known in (("indicator_weights", INDICATORS),
+                            ("profile_indicators", INDICATORS),
+                            ("evidence_thresholds", EVIDENCE_THRESHOLDS)):
+            unknown = set(getattr(self, name)) - set(known)
+            if unknown:
+                raise ConfigError(f"unknown indicator(s) in {name}: {sorted(unknown)}")
+        if any(w < 0 for w in self.indicator_weights.values()):
+            raise ConfigError("indicator weights must be >= 0")
         if any(w < 0 for w in self.signal_weights.values()):
             raise ConfigError("signal weights must be >= 0")
         if self.minhash_permutations % self.lsh_bands:
@@ -128,16 +224,30 @@ class Settings:
             raise ConfigError("max_candidate_pairs must be >= 1")
         if self.sync_window_seconds <= 0 or self.max_entity_degree < 2:
             raise ConfigError("sync_window_seconds must be > 0 and max_entity_degree >= 2")
+        for name in ("profile_gate", "template_breadth", "volume_decades", "model_jump_scale",
+                     "size_scale", "idf_reference"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0.0 <= self.human_hour_entropy < 1.0:
+            raise ConfigError("human_hour_entropy must be within [0, 1)")
 
     def weight(self, signal: str) -> float:
+        """Evidence weight of a link signal (0 when absent from ``signal_weights``)."""
         return float(self.signal_weights.get(signal, 0.0))
+
+    def indicator_weight(self, indicator: str) -> float:
+        """Evidence weight of a community indicator (0 when absent from ``indicator_weights``)."""
+        return float(self.indicator_weights.get(indicator, 0.0))
 
     def hub_degree(self, n_accounts: int) -> float:
         """Entities used by more accounts than this are hubs (see ``max_entity_fraction``)."""
         return max(float(self.max_entity_degree), self.max_entity_fraction * n_accounts)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The settings as plain JSON values (tuples as lists), as manifest.json holds them."""
+        out = dataclasses.asdict(self)
+        out["profile_indicators"] = list(self.profile_indicators)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:

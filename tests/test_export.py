@@ -25,11 +25,11 @@ from _neo4j_expect import (
 from click.testing import CliRunner
 from neo4j import Driver
 
-from graphkit.neo4j import server as ns
 from graphkit.cli import main
 from graphkit.errors import ConfigError, ExportError
+from graphkit.investigate.cypher import COMMUNITY_QUERY
+from graphkit.neo4j import server as ns
 from graphkit.neo4j.export import SCHEMA_STATEMENTS, SUSPICION_BANDS, export_to_neo4j, open_driver
-from graphkit.detection.scoring import COMMUNITY_QUERY
 
 pytestmark = pytest.mark.neo4j
 

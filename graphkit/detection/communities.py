@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import igraph as ig
 import numpy as np
 
-from graphkit.errors import ConfigError
 from graphkit.detection.links import Links
+from graphkit.errors import ConfigError
 from graphkit.settings import Settings
 
 

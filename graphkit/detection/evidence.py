@@ -13,23 +13,26 @@ import pandas as pd
 
 from graphkit.detection.communities import Communities
 from graphkit.detection.links import SignalMatrix
-from graphkit.detection.scoring import COMMUNITY_QUERY
+from graphkit.investigate.cypher import COMMUNITY_QUERY
+from graphkit.registry import TOP_ENTITY_COLUMNS, kind
 from graphkit.settings import Settings
 
-_TOP_ENTITIES = {"payment": "top_payment_methods", "template": "top_templates",
-                 "ip": "top_ips", "proxy": "top_proxy_providers"}
-_TOP_N = 3
+# The communities.csv "top shared" columns, strongest default evidence weight first (payment
+# methods, templates, IPs, proxy providers).
+TOP_COLUMNS: dict[str, str] = dict(sorted(TOP_ENTITY_COLUMNS.items(),
+                                          key=lambda item: -kind(item[0]).weight))
 
 
-def top_shared_entities(sig: SignalMatrix, membership: np.ndarray, keep: np.ndarray
-                        ) -> pd.Series:
-    """Per community (index), the entities most members share: 'key (k accounts); ...'."""
+def top_shared_entities(sig: SignalMatrix, membership: np.ndarray, keep: np.ndarray,
+                        top_n: int = 3) -> pd.Series:
+    """Per community (index), the ``top_n`` entities most members share:
+    'key (k accounts); ...'."""
     coo = sig.shares.tocoo()
     df = pd.DataFrame({"c": membership[coo.row], "e": coo.col})
     df = df[keep[df["c"].to_numpy()]]
     counts = df.groupby(["c", "e"], sort=False).size().reset_index(name="k")
     counts = counts[counts["k"] >= 2].sort_values(["c", "k", "e"], ascending=[True, False, True])
-    counts = counts.groupby("c").head(_TOP_N)
+    counts = counts.groupby("c").head(top_n)
     counts["text"] = sig.keys[counts["e"].to_numpy()].astype(str) + " (" + \
         counts["k"].astype(str) + " accounts)"
     return counts.groupby("c")["text"].agg("; ".join)
@@ -40,41 +43,46 @@ def _pct(x: float) -> str:
 
 
 def evidence_lines(row: pd.Series, settings: Settings) -> list[str]:
-    """The evidence for one community, strongest facts first."""
+    """The evidence for one community, strongest facts first.
+
+    A line is shown once its indicator reaches ``settings.evidence_thresholds``; attributed
+    seeds and banned members are always reported.
+    """
+    at = settings.evidence_thresholds
     size = int(row["size"])
     lines = [f"{size} accounts, {int(row['n_events']):,} requests"]
     if row["ind_seeds"] > 0 and isinstance(row.get("actor"), str):
         lines.append(f"contains accounts already attributed to {row['actor']}")
-    if row["ind_shared_payment"] >= 0.2:
+    if row["ind_shared_payment"] >= at["shared_payment"]:
         n_cards, n_paying = int(row["n_payment_methods"]), int(row["n_paying_accounts"])
         lines.append(f"{n_paying} accounts pay with {n_cards} payment method"
                      f"{'s' if n_cards != 1 else ''} ({n_paying / max(n_cards, 1):.1f} accounts "
                      "per card)")
-    if row["ind_exclusive_templates"] >= 0.2:
+    if row["ind_exclusive_templates"] >= at["exclusive_templates"]:
         lines.append(f"{int(row['n_exclusive_templates'])} templates used almost only by this "
                      f"group carry {_pct(row['ind_exclusive_templates'])} of its traffic")
-    if row["ind_synchrony"] >= 0.2:
+    if row["ind_synchrony"] >= at["synchrony"]:
         lines.append(f"{_pct(row['ind_synchrony'])} of requests from accounts acting in the same "
                      f"{settings.sync_window_seconds}-second windows far beyond chance")
-    if row["ind_infrastructure"] >= 0.3:
+    if row["ind_infrastructure"] >= at["infrastructure"]:
         lines.append(f"{_pct(row['ind_infrastructure'])} of traffic via proxy, VPN or hosting "
                      "providers")
-    if row["ind_creation_burst"] >= 0.3:
+    if row["ind_creation_burst"] >= at["creation_burst"]:
         lines.append(f"{_pct(row['ind_creation_burst'])} of accounts created in bursts (within "
                      f"{settings.burst_window_hours:.0f} hours of two other members)")
-    if row["ind_new_accounts"] >= 0.3:
+    if row["ind_new_accounts"] >= at["new_accounts"]:
         lines.append(f"{_pct(row['ind_new_accounts'])} of accounts less than "
                      f"{settings.new_account_days:.0f} days old at their first request")
-    if row["ind_volume"] >= 0.3:
+    if row["ind_volume"] >= at["volume"]:
         lines.append("per-account volume far above the typical account")
-    if row["ind_automation"] >= 0.5:
+    if row["ind_automation"] >= at["automation"]:
         lines.append("activity spread round the clock (no human daily rhythm)")
-    if row["ind_model_jump"] >= 0.2:
+    if row["ind_model_jump"] >= at["model_jump"]:
         lines.append(f"{_pct(row['model_jump_share'])} of traffic moved to a newly released model "
                      f"within {settings.model_release_window_hours:.0f} hours of its release")
     if row["ind_banned"] > 0:
         lines.append(f"{_pct(row['ind_banned'])} of accounts already banned")
-    if row["org_share"] >= 0.5:
+    if row["org_share"] >= at["org_share"]:
         lines.append(f"benign explanation: {_pct(row['org_share'])} of accounts declare the same "
                      "organization")
     return lines
@@ -93,9 +101,10 @@ def community_evidence(communities: pd.DataFrame, comms: Communities,
     entities and the Cypher query (with its parameter) that shows each in Neo4j."""
     keep = comms.sizes >= 2
     out = communities[keep].copy()
-    for name, column in _TOP_ENTITIES.items():
+    for name, column in TOP_COLUMNS.items():
         if name in signals:
-            top = top_shared_entities(signals[name], comms.membership, keep)
+            top = top_shared_entities(signals[name], comms.membership, keep,
+                                      settings.top_entities_shown)
             out[column] = out["community_id"].map(top).astype("string")
         else:
             out[column] = pd.array([pd.NA] * len(out), dtype="string")
@@ -108,5 +117,5 @@ def community_evidence(communities: pd.DataFrame, comms: Communities,
     out["cypher"] = [browser_query(run_id, c) for c in out["community_id"]]
     out = out.sort_values(["suspicion", "size"], ascending=[False, False], kind="stable")
     first = ["community_id", "size", "suspicion", "flagged", "n_flagged_accounts", "actor",
-             "evidence", *_TOP_ENTITIES.values(), "cypher"]
+             "evidence", *TOP_COLUMNS.values(), "cypher"]
     return out[first + [c for c in out.columns if c not in first]].reset_index(drop=True)

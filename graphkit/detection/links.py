@@ -38,13 +38,12 @@ import scipy.sparse as sp
 
 from graphkit.detection.minhash import mix64, sorted_unique
 from graphkit.progress import Progress, quiet
-from graphkit.settings import SIGNALS, Settings
+from graphkit.registry import ENTITY_SIGNALS, SIGNALS, SPECIFIC_SIGNALS, SUPPORTING_SIGNALS
+from graphkit.settings import Settings
 
-ENTITY_SIGNALS = ("ip", "payment", "template", "proxy", "user_agent")
-# Signals specific enough to tie two accounts on their own. The others (timing, a proxy
-# operator, a user agent) are shared by many unrelated customers: they only corroborate.
-CORROBORATING = ("ip", "payment", "template")
-SUPPORTING = ("synchrony", "proxy", "user_agent")
+# Signals specific enough to tie two accounts on their own (SPECIFIC_SIGNALS: IP, payment,
+# template) propose candidates; the others (SUPPORTING_SIGNALS: timing, a proxy operator, a user
+# agent) are shared by many unrelated customers: they only corroborate.
 
 
 @dataclass
@@ -130,7 +129,7 @@ def signal_matrix(name: str, counts: sp.spmatrix, n_events: np.ndarray, keys: np
     shares.eliminate_zeros()
     degree = np.diff(shares.tocsc().indptr)
     idf = idf_weights(degree, shares.shape[0], settings.hub_degree(shares.shape[0]),
-                      settings.idf_power)
+                      settings.idf_power, settings.idf_reference)
     if entity_factor is not None:
         idf = idf * entity_factor
     return SignalMatrix(name, shares, idf, degree, keys)
@@ -260,104 +259,242 @@ def _project(sig: SignalMatrix, k: int | None) -> _Projection:
                        sizes[big], np.log1p(-np.minimum(p, 1.0 - 1e-12)))
 
 
+@dataclass
+class Candidates:
+    """Candidate pairs (sorted pair keys ``a << 32 | b``, a < b) and how they were drawn."""
+
+    keys: np.ndarray
+    projections: dict[str, _Projection]  # per specific signal
+    expanded: dict[str, sp.coo_matrix]  # per specific signal: similarities of expanded pairs
+    ring_neighbours: int | None  # k of the ring sampling (None: every pair expanded)
+
+    @property
+    def a(self) -> np.ndarray:
+        return (self.keys >> 32).astype(np.int64)
+
+    @property
+    def b(self) -> np.ndarray:
+        return (self.keys & 0xFFFFFFFF).astype(np.int64)
+
+
+@dataclass
+class Similarities:
+    """Per-signal similarity of every candidate pair, and the evidence sums built from them."""
+
+    columns: dict[str, np.ndarray]  # signal -> similarity in [0, 1]
+    footprint: np.ndarray  # weighted specific evidence: shared IP, card, template
+    supporting: np.ndarray  # weighted evidence that only corroborates
+    inclusion: np.ndarray  # probability the pair was drawn as a candidate
+
+
+def _weighted_signals(signals: dict[str, SignalMatrix], settings: Settings
+                      ) -> dict[str, SignalMatrix]:
+    return {name: sig for name, sig in signals.items() if settings.weight(name) > 0}
+
+
+def candidate_pairs(signals: dict[str, SignalMatrix], settings: Settings,
+                    sync=None) -> Candidates:
+    """Candidate pairs: accounts sharing a specific entity (IP, payment method, template).
+
+    Each entity is expanded into all its member pairs while the total fits
+    ``max_candidate_pairs``; beyond that, entities larger than ``k_e + 1`` link each member to
+    ``k_e`` random co-members (:func:`ring_neighbours`, :func:`ring_sizes`). When
+    ``sync_corroboration`` is 0 (timing taken as evidence on its own), synchrony LSH adds the
+    lock-step pairs of ``sync`` too. Only signals with a positive weight take part.
+    """
+    weighted = _weighted_signals(signals, settings)
+    specific = [name for name in SPECIFIC_SIGNALS if name in weighted]
+    used = {s: _used_entities(weighted[s]) for s in specific}
+    k = ring_neighbours(
+        np.concatenate([weighted[s].degree[used[s]] for s in specific] or [np.zeros(0)]),
+        settings.max_candidate_pairs, minimum=settings.min_ring_neighbours,
+        weights=np.concatenate([weighted[s].idf[used[s]] for s in specific] or [np.zeros(0)]))
+    projections = {name: _project(weighted[name], k) for name in specific}
+    expanded: dict[str, sp.coo_matrix] = {}
+    keys = []
+    for i, name in enumerate(specific):  # three signals, not pairs
+        proj = projections[name]
+        expanded[name] = sp.triu(proj.small @ proj.small.T, k=1).tocoo()
+        keys.append(_pair_keys(expanded[name].row, expanded[name].col))
+        if proj.large.shape[1]:
+            keys.append(_ring_pairs(proj.large, proj.ring, settings.seed + i))
+    if _use_sync(sync, settings) and settings.sync_corroboration <= 0:
+        # Timing taken as evidence on its own: LSH proposes lock-step pairs that share nothing.
+        cand = sync.candidate_pairs(settings)
+        keys.append(_pair_keys(cand[:, 0], cand[:, 1]))
+    all_keys = sorted_unique(np.concatenate(keys)) if keys else np.empty(0, np.int64)
+    return Candidates(all_keys, projections, expanded, k)
+
+
+def _use_sync(sync, settings: Settings) -> bool:
+    return sync is not None and settings.weight("synchrony") > 0
+
+
+def entity_similarities(signals: dict[str, SignalMatrix], cand: Candidates,
+                        settings: Settings) -> Similarities:
+    """Similarity of every candidate pair on every weighted entity signal.
+
+    Specific signals read the expanded pairs' products and add the sampled entities' row
+    products (whose miss probabilities give each pair's ``inclusion``); supporting signals
+    generate no pairs and are scored on the candidates only.
+    """
+    weighted = _weighted_signals(signals, settings)
+    n_pairs = len(cand.keys)
+    a, b = cand.a, cand.b
+    columns: dict[str, np.ndarray] = {}
+    footprint = np.zeros(n_pairs)
+    supporting = np.zeros(n_pairs)
+    expanded_pair = np.zeros(n_pairs, bool)
+    log_miss = np.zeros(n_pairs)
+    for name in ENTITY_SIGNALS:  # a handful of signals, each vectorized over all pairs
+        if name not in weighted:
+            continue
+        if name in cand.projections:
+            coo, proj = cand.expanded[name], cand.projections[name]
+            sim = np.zeros(n_pairs)
+            where = np.searchsorted(cand.keys, _pair_keys(coo.row, coo.col))
+            sim[where] = coo.data
+            expanded_pair[where] = True
+            if proj.large.shape[1]:
+                dot, miss = _rowwise_dot(proj.large, a, b, proj.log_miss)
+                sim += dot
+                log_miss += miss
+        else:
+            sig = weighted[name]
+            sim = _rowwise_dot(_weighted_roots(sig, _used_entities(sig)), a, b)[0]
+        columns[name] = np.clip(sim, 0.0, 1.0)
+        if name in SPECIFIC_SIGNALS:
+            footprint += settings.weight(name) * columns[name]
+        else:
+            supporting += settings.weight(name) * columns[name]
+    drawn = -np.expm1(log_miss)
+    inclusion = np.where(expanded_pair | (drawn <= 0), 1.0, drawn)
+    return Similarities(columns, footprint, supporting, inclusion)
+
+
+def corroboration_gate(footprint: np.ndarray, settings: Settings) -> np.ndarray:
+    """How far supporting evidence counts: ``clip(footprint / sync_corroboration, 0, 1)`` (1
+    everywhere when ``sync_corroboration`` is 0).
+
+    >>> corroboration_gate(np.array([0.0, 0.25, 2.0]), Settings()).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    if settings.sync_corroboration > 0:
+        return np.clip(footprint / settings.sync_corroboration, 0.0, 1.0)
+    return np.ones(len(footprint))
+
+
+def add_synchrony(sims: Similarities, cand: Candidates, gate: np.ndarray, sync,
+                  settings: Settings) -> None:
+    """Estimate synchrony where it can matter and add it to ``sims`` (in place).
+
+    Only pairs that would reach ``min_link_score`` in perfect lock-step are estimated (most
+    pairs sharing only a popular template cannot).
+    """
+    if not _use_sync(sync, settings):
+        return
+    a, b = cand.a, cand.b
+    sync_sim = np.zeros(len(cand.keys))
+    best = sims.footprint + gate * (sims.supporting + settings.weight("synchrony"))
+    scored = np.flatnonzero((gate > 0) & (1.0 - np.exp(-best) >= settings.min_link_score))
+    sync_sim[scored] = sync.score(a[scored], b[scored], settings)
+    sims.columns["synchrony"] = sync_sim * gate
+    sims.supporting += settings.weight("synchrony") * sync_sim
+
+
+def link_table(sims: Similarities, cand: Candidates, gate: np.ndarray,
+               settings: Settings) -> pd.DataFrame:
+    """Combine the evidence (noisy-OR), keep pairs above ``min_link_score``: columns a, b,
+    score, one column per signal in :data:`~graphkit.registry.SIGNALS` order, inclusion."""
+    columns = dict(sims.columns)
+    for name in SUPPORTING_SIGNALS:  # report what each supporting signal actually contributed
+        if name in columns and name != "synchrony":
+            columns[name] = columns[name] * gate
+    evidence = sims.footprint + gate * sims.supporting
+    score = 1.0 - np.exp(-evidence)
+    keep = score >= settings.min_link_score
+    table = pd.DataFrame({"a": cand.a[keep], "b": cand.b[keep], "score": score[keep]})
+    for name in SIGNALS:
+        table[name] = columns[name][keep] if name in columns else 0.0
+    table["inclusion"] = sims.inclusion[keep]
+    return table.reset_index(drop=True)
+
+
 def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
                 progress: Progress | None = None) -> Links:
     """Score all candidate pairs on every signal and keep those above ``min_link_score``.
-
-    ``signals`` maps entity-signal names to :class:`SignalMatrix`; ``sync`` is a
-    :class:`graphkit.detection.synchrony.WindowSignatures` or None.
 
     Candidates are the pairs sharing a specific entity (IP, payment method, template). An entity
     is expanded into all its member pairs while the total stays within
     ``max_candidate_pairs``; beyond that, entities larger than ``k_e + 1`` (see
     :func:`ring_neighbours` and :func:`ring_sizes`) link each member to ``k_e`` random
-    co-members instead, so a 5,000-account fleet costs 5,000 k_e / 2 pairs, not 12.5 million. Every candidate is then
-    scored exactly, on all its shared entities of every signal. The ``inclusion`` column is the
-    probability that the pair was drawn (1 for expanded pairs); communities and membership weigh
-    a link by ``score / inclusion`` (Horvitz-Thompson), so a sampled fleet keeps the total tie
-    weight, and hence the density, that its full projection has.
+    co-members instead, so a 5,000-account fleet costs 5,000 k_e / 2 pairs, not 12.5 million.
+    Every candidate is then scored exactly, on all its shared entities of every signal (the
+    Bhattacharyya coefficient of the two accounts' traffic over an entity kind, weighted by
+    idf). Supporting signals count as far as specific evidence corroborates them. The
+    ``inclusion`` column is the probability that the pair was drawn (1 for expanded pairs);
+    communities and membership weigh a link by ``score / inclusion`` (Horvitz-Thompson), so a
+    sampled fleet keeps the total tie weight, and hence the density, that its full projection
+    has.
+
+    The steps are :func:`candidate_pairs`, :func:`entity_similarities`,
+    :func:`corroboration_gate` with :func:`add_synchrony`, and :func:`link_table`.
+
+    Parameters
+    ----------
+    signals : dict of str to SignalMatrix
+        Entity-signal name -> account x entity shares (:func:`signal_matrix`); all with the same
+        number of accounts.
+    sync : graphkit.detection.synchrony.WindowSignatures or None
+        Window signatures for the synchrony signal; None leaves it at 0.
+    settings : Settings
+        ``signal_weights``, ``min_link_score``, ``max_candidate_pairs``,
+        ``min_ring_neighbours``, ``sync_corroboration``, ``seed`` and the synchrony knobs.
+    progress : Progress, optional
+        Receives the timed steps.
+
+    Returns
+    -------
+    Links
+        ``table`` with a, b (account codes, a < b, sorted), score, one similarity column per
+        signal of :data:`graphkit.registry.SIGNALS` and inclusion; ``ring_neighbours`` is the
+        ring size used (None when every pair was expanded).
+
+    Raises
+    ------
+    StopIteration
+        When ``signals`` is empty and ``sync`` is None (no accounts to score).
+
+    Examples
+    --------
+    Two accounts that send all their traffic through one IP (idf 1) and nothing else:
+
+    >>> import scipy.sparse as sp
+    >>> from graphkit.settings import Settings
+    >>> s = Settings()
+    >>> ip = signal_matrix("ip", sp.csr_matrix(np.array([[5.0], [5.0], [0.0]])),
+    ...                    np.array([5, 5, 4]), np.array(["10.0.0.1"]), s)
+    >>> t = score_links({"ip": ip}, None, s).table
+    >>> t[["a", "b", "score", "ip", "inclusion"]].round(4).to_dict("records")
+    [{'a': 0, 'b': 1, 'score': 0.7769, 'ip': 1.0, 'inclusion': 1.0}]
+
+    References
+    ----------
+    .. [1] A. Bhattacharyya, "On a measure of divergence between two statistical populations
+       defined by their probability distributions", Bull. Calcutta Math. Soc. 35, 1943.
+    .. [2] D. G. Horvitz and D. J. Thompson, "A generalization of sampling without replacement
+       from a finite universe", JASA 47(260), 1952.
+    .. [3] Q. Cao, X. Yang, J. Yu and C. Palow, "Uncovering large groups of active malicious
+       accounts in online social networks" (SynchroTrap), ACM CCS 2014.
     """
     progress = progress or quiet()
     n = next(iter(signals.values())).shares.shape[0] if signals else len(sync.n_windows)
-    weighted = {name: sig for name, sig in signals.items() if settings.weight(name) > 0}
-    specific = [name for name in CORROBORATING if name in weighted]
     with progress.step("links: candidate pairs"):
-        used = {s: _used_entities(weighted[s]) for s in specific}
-        k = ring_neighbours(
-            np.concatenate([weighted[s].degree[used[s]] for s in specific] or [np.zeros(0)]),
-            settings.max_candidate_pairs,
-            weights=np.concatenate([weighted[s].idf[used[s]] for s in specific] or [np.zeros(0)]))
-        projections = {name: _project(weighted[name], k) for name in specific}
-        expanded: dict[str, sp.coo_matrix] = {}
-        keys = []
-        for i, name in enumerate(specific):
-            proj = projections[name]
-            expanded[name] = sp.triu(proj.small @ proj.small.T, k=1).tocoo()
-            keys.append(_pair_keys(expanded[name].row, expanded[name].col))
-            if proj.large.shape[1]:
-                keys.append(_ring_pairs(proj.large, proj.ring, settings.seed + i))
-    use_sync = sync is not None and settings.weight("synchrony") > 0
-    if use_sync and settings.sync_corroboration <= 0:
-        # Timing taken as evidence on its own: LSH proposes lock-step pairs that share nothing.
-        with progress.step("links: synchrony candidates"):
-            cand = sync.candidate_pairs(settings)
-            keys.append(_pair_keys(cand[:, 0], cand[:, 1]))
+        cand = candidate_pairs(signals, settings, sync)
     with progress.step("links: scoring pairs"):
-        all_keys = sorted_unique(np.concatenate(keys)) if keys else np.empty(0, np.int64)
-        del keys
-        a = (all_keys >> 32).astype(np.int64)
-        b = (all_keys & 0xFFFFFFFF).astype(np.int64)
-        columns: dict[str, np.ndarray] = {}
-        footprint = np.zeros(len(all_keys))  # specific evidence: shared IP, card, template
-        supporting = np.zeros(len(all_keys))  # evidence that only corroborates
-        expanded_pair = np.zeros(len(all_keys), bool)
-        log_miss = np.zeros(len(all_keys))
-        for name in ENTITY_SIGNALS:
-            if name not in weighted:
-                continue
-            if name in projections:
-                coo, proj = expanded[name], projections[name]
-                sim = np.zeros(len(all_keys))
-                where = np.searchsorted(all_keys, _pair_keys(coo.row, coo.col))
-                sim[where] = coo.data
-                expanded_pair[where] = True
-                if proj.large.shape[1]:
-                    dot, miss = _rowwise_dot(proj.large, a, b, proj.log_miss)
-                    sim += dot
-                    log_miss += miss
-            else:  # supporting signals generate no pairs: score the candidates only
-                sig = weighted[name]
-                sim = _rowwise_dot(_weighted_roots(sig, _used_entities(sig)), a, b)[0]
-            columns[name] = np.clip(sim, 0.0, 1.0)
-            if name in CORROBORATING:
-                footprint += settings.weight(name) * columns[name]
-            else:
-                supporting += settings.weight(name) * columns[name]
-        drawn = -np.expm1(log_miss)
-        inclusion = np.where(expanded_pair | (drawn <= 0), 1.0, drawn)
-        gate = (np.clip(footprint / settings.sync_corroboration, 0.0, 1.0)
-                if settings.sync_corroboration > 0 else np.ones(len(all_keys)))
+        sims = entity_similarities(signals, cand, settings)
+        gate = corroboration_gate(sims.footprint, settings)
     with progress.step("links: synchrony of pairs"):
-        if use_sync:
-            sync_sim = np.zeros(len(all_keys))
-            # Synchrony is estimated only where it can matter: pairs that would reach
-            # min_link_score if they were in perfect lock-step (most pairs sharing only a
-            # popular template cannot).
-            best = footprint + gate * (supporting + settings.weight("synchrony"))
-            scored = np.flatnonzero((gate > 0)
-                                    & (1.0 - np.exp(-best) >= settings.min_link_score))
-            sync_sim[scored] = sync.score(a[scored], b[scored], settings)
-            columns["synchrony"] = sync_sim * gate
-            supporting += settings.weight("synchrony") * sync_sim
-        for name in SUPPORTING:  # report what each supporting signal actually contributed
-            if name in columns and name != "synchrony":
-                columns[name] = columns[name] * gate
-        evidence = footprint + gate * supporting
-        score = 1.0 - np.exp(-evidence)
-        keep = score >= settings.min_link_score
-        table = pd.DataFrame({"a": a[keep], "b": b[keep], "score": score[keep]})
-        for name in SIGNALS:
-            table[name] = columns[name][keep] if name in columns else 0.0
-        table["inclusion"] = inclusion[keep]
-    return Links(table.reset_index(drop=True), n, dict(settings.signal_weights),
-                 ring_neighbours=k)
+        add_synchrony(sims, cand, gate, sync, settings)
+        table = link_table(sims, cand, gate, settings)
+    return Links(table, n, dict(settings.signal_weights), ring_neighbours=cand.ring_neighbours)

@@ -27,25 +27,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from graphkit.detection import links as links_mod
 from graphkit.detection.communities import Communities, detect_communities
+from graphkit.detection.evidence import community_evidence
+from graphkit.detection.features import account_features, model_releases
+from graphkit.detection.links import Links
+from graphkit.detection.scoring import score_communities
+from graphkit.detection.signals import ACCOUNT_CODES, SIGNAL_EDGES, signal_matrices
+from graphkit.detection.synchrony import window_signatures
 from graphkit.errors import ConfigError
 from graphkit.graph.hetero import HeteroGraph, build_graph
-from graphkit.io.ingest import Dataset, EventArrays
-from graphkit.detection.links import Links, SignalMatrix
-from graphkit.detection.near_duplicates import family_incidence, template_families
+from graphkit.io.ingest import Dataset
 from graphkit.progress import Progress, quiet
-from graphkit.detection.evidence import community_evidence
-from graphkit.detection.scoring import score_communities
-from graphkit.settings import SIGNALS, Settings, describe_input, write_manifest
-from graphkit.detection.synchrony import bucket_entropy, window_signatures
+from graphkit.registry import SIGNALS
+from graphkit.settings import Settings, describe_input, write_manifest
 
-# Entity signals and the graph edge that carries them.
-SIGNAL_EDGES = {"ip": "USED_IP", "payment": "PAID_WITH", "template": "SENT",
-                "user_agent": "USED_AGENT"}
-_CODES = "gk_account_codes"
+_CODES = ACCOUNT_CODES
 
 
 @dataclass
@@ -127,131 +125,6 @@ def make_run_id(settings: Settings, inputs: dict[str, Any]) -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + digest
 
 
-def signal_matrices(graph: HeteroGraph, dataset: Dataset, settings: Settings
-                    ) -> dict[str, SignalMatrix]:
-    """Account x entity share matrices for every entity signal present in the graph."""
-    n_events = graph.accounts["n_events"].to_numpy(dtype=np.float64)
-    out: dict[str, SignalMatrix] = {}
-    for name, edge in SIGNAL_EDGES.items():
-        if edge not in graph.edges:
-            continue
-        counts, entities = graph.incidence(edge)
-        keys = entities["key"].to_numpy()
-        if name == "template" and dataset.has_prompt:
-            # Link through families of near-identical templates, not only exact ones.
-            family = template_families(dataset.con, keys, settings)
-            counts = family_incidence(counts, family)
-            keys = pd.Series(keys).groupby(family).first().to_numpy()
-        floor = factor = None
-        if edge == "PAID_WITH":
-            floor = _declared_payments(graph)  # the accounts file's card pays for everything
-        if edge == "USED_IP" and "OPERATED_BY" in graph.edges:
-            # A VPN, proxy or hosting operator shares its addresses among customers by design.
-            factor = np.ones(len(keys))
-            factor[graph.edges["OPERATED_BY"]["src"].to_numpy()] = settings.operated_ip_factor
-        out[name] = links_mod.signal_matrix(name, counts, n_events, keys, settings,
-                                            floor_share=floor, entity_factor=factor)
-    if "ProxyProvider" in graph.nodes and len(graph.nodes["ProxyProvider"]):
-        counts, keys = _account_proxy_incidence(graph, dataset)
-        out["proxy"] = links_mod.signal_matrix("proxy", counts, n_events, keys, settings)
-    return out
-
-
-def _declared_payments(graph: HeteroGraph) -> sp.csr_matrix:
-    """Accounts x payment methods, 1 where the accounts file declares the payment method.
-
-    A declared card pays for all of the account's traffic, whatever the events say, so its
-    share is floored at 1."""
-    edges = graph.edges["PAID_WITH"]
-    declared = edges[edges["from_accounts_file"].fillna(False).to_numpy(bool)]
-    shape = (len(graph.accounts), len(graph.nodes["PaymentMethod"]))
-    return sp.csr_matrix((np.ones(len(declared)), (declared["src"].to_numpy(),
-                                                    declared["dst"].to_numpy())), shape=shape)
-
-
-def _account_proxy_incidence(graph: HeteroGraph, dataset: Dataset
-                             ) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Accounts x proxy providers event counts (an account's traffic through each provider)."""
-    keys = graph.nodes["ProxyProvider"]["key"].to_numpy()
-    df = dataset.con.execute(
-        f"""
-        SELECT c.account_idx AS a, p.code AS p, count(*) AS n
-        FROM events e JOIN {_CODES} c USING (account_id)
-        JOIN (SELECT key, CAST(row_number() OVER (ORDER BY key) - 1 AS INTEGER) AS code
-              FROM (SELECT DISTINCT proxy_provider AS key FROM events
-                    WHERE proxy_provider IS NOT NULL)) p ON p.key = e.proxy_provider
-        GROUP BY ALL
-        """
-    ).df()
-    mat = sp.csr_matrix((df["n"].to_numpy(np.float64), (df["a"].to_numpy(), df["p"].to_numpy())),
-                        shape=(len(graph.accounts), len(keys)))
-    return mat, keys
-
-
-# A model first seen at least this long after the data starts was released inside the observed
-# period (earlier first sightings are models that already existed).
-_RELEASE_AFTER_START_US = 48 * 3600 * 1_000_000
-
-
-def model_releases(events: EventArrays) -> dict[str, dt.datetime]:
-    """Models released inside the observed period, with their first sighting (UTC, naive)."""
-    has = events.model >= 0
-    if not has.any():
-        return {}
-    first = np.full(len(events.models), np.iinfo(np.int64).max, np.int64)
-    np.minimum.at(first, events.model[has], events.us[has])
-    start = int(events.us.min())
-    released = np.flatnonzero((first < np.iinfo(np.int64).max)
-                              & (first >= start + _RELEASE_AFTER_START_US))
-    released = released[np.argsort(first[released], kind="stable")]
-    epoch = dt.datetime(1970, 1, 1)
-    return {str(events.models[m]): epoch + dt.timedelta(microseconds=int(first[m]))
-            for m in released}  # a handful of models, not rows
-
-
-def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays,
-                     releases: dict[str, dt.datetime], settings: Settings) -> pd.DataFrame:
-    """Per-account activity features (one row per account code), vectorized over events."""
-    n = len(graph.accounts)
-    acc = events.account
-    proxy_events = np.bincount(acc, weights=events.proxied, minlength=n)
-    # Hour-of-day entropy (normalized to [0, 1]): 24/7 automation is near 1.
-    hour_entropy = bucket_entropy(acc, (events.us // 3_600_000_000) % 24, n, 24)[0] / np.log(24)
-    # Traffic in the 24 h after each release, and on the released model itself.
-    release_events = np.zeros(n)
-    release_window_events = np.zeros(n)
-    window = int(settings.model_release_window_hours * 3600 * 1_000_000)
-    codes = {str(m): i for i, m in enumerate(events.models)}
-    epoch = dt.datetime(1970, 1, 1)
-    for model, released in releases.items():  # one pass per released model
-        t0 = (released - epoch) // dt.timedelta(microseconds=1)
-        inside = (events.us >= t0) & (events.us < t0 + window)
-        release_window_events += np.bincount(acc[inside], minlength=n)
-        on_model = inside & (events.model == codes[model])
-        release_events += np.bincount(acc[on_model], minlength=n)
-    accounts = graph.accounts.reset_index(drop=True)
-    tokens = np.zeros(n, np.int64)
-    for col in ("tokens_in", "tokens_out"):
-        if col in accounts:
-            tokens += accounts[col].fillna(0).to_numpy(np.int64)
-    out = pd.DataFrame({"account_id": accounts["account_id"].to_numpy(),
-                        "n_events": accounts["n_events"].to_numpy(),
-                        "proxy_events": proxy_events.astype(np.int64),
-                        "tokens": tokens,
-                        "hour_entropy": hour_entropy,
-                        "release_events": release_events.astype(np.int64),
-                        "release_window_events": release_window_events.astype(np.int64)})
-    for col in ("created_at", "first_seen", "status", "org_id", "banned_at"):
-        out[col] = accounts[col].to_numpy() if col in accounts else pd.NA
-    seeds = dataset.seeds
-    out["seed_actor"] = pd.array([pd.NA] * len(out), dtype="string")
-    if seeds is not None and len(seeds):
-        actor = out["account_id"].map(seeds.drop_duplicates("account_id")
-                                      .set_index("account_id")["actor"])
-        out["seed_actor"] = actor.astype("string")
-    return out
-
-
 def detect(
     dataset: Dataset,
     settings: Settings | None = None,
@@ -273,7 +146,7 @@ def detect(
     dataset.con.register(_CODES, codes)
     try:
         with progress.step("links: entity shares"):
-            signals = signal_matrices(graph, dataset, settings)
+            signals = signal_matrices(graph, dataset, settings, _CODES)
         with progress.step("links: event arrays"):
             events = dataset.event_arrays()
         sync = None
@@ -286,7 +159,7 @@ def detect(
             comms = detect_communities(links, settings, fixed=None)
         with progress.step("scoring"):
             with progress.step("scoring: account features"):
-                releases = model_releases(events)
+                releases = model_releases(events, settings)
                 feats = account_features(graph, dataset, events, releases, settings)
                 del events
             with progress.step("scoring: indicators"):
@@ -317,4 +190,5 @@ def _links_with_ids(links: Links, graph: HeteroGraph) -> pd.DataFrame:
     return out.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
 
 
-__all__ = ["Communities", "Detection", "detect"]
+__all__ = ["SIGNAL_EDGES", "Communities", "Detection", "account_features", "detect",
+           "model_releases", "signal_matrices"]

@@ -20,8 +20,11 @@ banned             members already banned
 seeds              members investigators already attributed to an actor
 =================  ==========================================================================
 
-    evidence   = sum_i weight_i * indicator_i              (weights: INDICATOR_WEIGHTS)
+    evidence   = sum_i weight_i * indicator_i              (weights: Settings.indicator_weights)
     suspicion  = (1 - exp(-evidence)) * size_factor * benign_factor
+
+(profile indicators count as far as coordination evidence reaches ``profile_gate``; see
+:func:`suspicion`.)
 
 One indicator alone (a family sharing a card, an office NAT) stays below 0.5; it takes
 several independent ones, in a group of more than a handful of accounts, to flag. A declared
@@ -39,94 +42,56 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
+from graphkit.detection import indicators as ind_mod
 from graphkit.detection.communities import Communities
+from graphkit.detection.indicators import Groups
 from graphkit.detection.links import Links, SignalMatrix
-from graphkit.settings import Settings
-
-INDICATOR_WEIGHTS: dict[str, float] = {
-    "shared_payment": 0.6,
-    "exclusive_templates": 0.6,
-    "synchrony": 0.8,
-    "volume": 0.3,
-    "infrastructure": 0.3,
-    "creation_burst": 0.5,
-    "new_accounts": 0.6,
-    "automation": 0.3,
-    "model_jump": 0.8,
-    "banned": 1.0,
-    "seeds": 1.0,
-}
-
-# Indicators that do not say the members are run together: how busy and automated a customer
-# is, and whether an attributed account sits among them (a seed on a VPN shares exits with
-# strangers). They count in full once coordination evidence reaches PROFILE_GATE.
-PROFILE_INDICATORS = ("volume", "infrastructure", "automation", "seeds")
-PROFILE_GATE = 2.0
-# A template concentrated in a community counts in full once a quarter of its members use it.
-TEMPLATE_BREADTH = 0.25
-# A member is in a creation burst when at least two other members, and this many times the
-# number chance would give, were created within burst_window_hours of it.
-BURST_EXCESS = 3.0
-
-# The Cypher an investigator runs (after `graphkit export`) to see a community and what ties it
-# together: its members and every entity two or more of them share. Parameters only; in Neo4j
-# Browser they are set with `:param run_id => '...'` and `:param community_id => N`.
-COMMUNITY_QUERY = (
-    "MATCH (c:Community {run_id: $run_id, community_id: $community_id})"
-    "<-[m:MEMBER_OF]-(a:Account) "
-    "OPTIONAL MATCH (a)-[r:USED_IP|PAID_WITH|SENT|USED_AGENT]->(e) "
-    "WITH c, a, m, r, e, count { (e)<-[]-(:Account)-[:MEMBER_OF]->(c) } AS members_using "
-    "WHERE e IS NULL OR members_using >= 2 "
-    "RETURN c, a, m, r, e"
-)
+from graphkit.settings import INDICATORS, Settings
 
 
 @dataclass
 class Scored:
+    """Per-account and per-community results of :func:`score_communities`."""
+
     accounts: pd.DataFrame
     communities: pd.DataFrame
+
+
+@dataclass
+class Cohesion:
+    """Links inside communities: per-account strengths and per-community density.
+
+    Link weights are score / inclusion: sampled pairs of large fleets stand for the pairs not
+    drawn (Horvitz-Thompson), so strengths and densities estimate the full projection's.
+    """
+
+    a: np.ndarray  # link ends (account codes)
+    b: np.ndarray
+    weight: np.ndarray  # link weights (score / inclusion)
+    internal: np.ndarray  # link inside one community
+    strength_in: np.ndarray  # per account: weight of its links inside its community
+    strength_all: np.ndarray  # per account: weight of all its links
+    median_strength: np.ndarray  # per community: its median member's strength_in
+    density: np.ndarray  # per community: links (pairs they stand for) / possible pairs
+    mean_score: np.ndarray  # per community: mean internal link weight
 
 
 def _group_sum(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(group, weights=values, minlength=n)
 
 
-def _shared_entity_count(shares: sp.csr_matrix, comm: np.ndarray, n_comm: int) -> np.ndarray:
-    """Per community: the number of entities that two or more of its members use."""
-    coo = shares.tocoo()
-    if coo.nnz == 0:
-        return np.zeros(n_comm)
-    per = pd.DataFrame({"c": comm[coo.row], "e": coo.col}).value_counts()
-    per = per[per.to_numpy() >= 2].reset_index()
-    return np.bincount(per["c"].to_numpy(), minlength=n_comm).astype(float)
+def cohesion(links: Links, groups: Groups) -> Cohesion:
+    """Internal link strength per account and link density per community (see :class:`Cohesion`).
 
-
-def score_communities(
-    acc: pd.DataFrame,
-    signals: dict[str, SignalMatrix],
-    links: Links,
-    comms: Communities,
-    settings: Settings,
-) -> Scored:
-    """Compute indicators, suspicion and evidence; see the module docstring.
-
-    ``acc`` has one row per account code with columns account_id, n_events, proxy_events,
-    hour_entropy, release_events, release_window_events, created_at, status, org_id,
-    seed_actor, tokens.
+    >>> t = pd.DataFrame({"a": [0, 0, 1, 2], "b": [1, 2, 2, 3], "score": [0.8, 0.6, 0.4, 0.5]})
+    >>> c = cohesion(Links(t, 4), Groups(np.array([0, 0, 0, 1]), 2))
+    >>> c.strength_in.round(2).tolist(), c.density.tolist()
+    ([1.4, 1.2, 1.0, 0.0], [1.0, 0.0])
     """
-    n = len(acc)
-    comm = comms.membership
-    n_comm = comms.n_communities
-    size = comms.sizes.astype(float)
-    n_events = acc["n_events"].to_numpy(dtype=float)
-    events_c = _group_sum(comm, n_events, n_comm)
-    safe_events_c = np.maximum(events_c, 1.0)
-
-    # --- links inside communities: cohesion and membership --------------------------------------
-    # Link weights are score / inclusion: sampled pairs of large fleets stand for the pairs not
-    # drawn (Horvitz-Thompson), so strengths and densities estimate the full projection's.
+    comm, n_comm = groups.membership, groups.n_communities
+    n = len(comm)
+    size = groups.size
     t = links.table
     a, b, s = t["a"].to_numpy(), t["b"].to_numpy(), links.edge_weights()
     # Each link stands for 1 / inclusion pairs of the full projection.
@@ -143,100 +108,129 @@ def score_communities(
     median_strength = (
         pd.Series(strength_in).groupby(comm).median().reindex(range(n_comm)).to_numpy()
     )
+    return Cohesion(a, b, s, internal, strength_in, strength_all, median_strength, density_c,
+                    mean_score_c)
 
-    # --- indicators -------------------------------------------------------------------------------
-    ind: dict[str, np.ndarray] = {}
-    frac = lambda per_account: _group_sum(comm, per_account.astype(float), n_comm) / size
 
-    n_shared_cards = (_shared_entity_count(signals["payment"].shares, comm, n_comm)
-                      if "payment" in signals else np.zeros(n_comm))
-    ind["shared_payment"], n_paying, n_cards = _card_concentration(signals.get("payment"), comm,
-                                                                    n_comm)
+@dataclass
+class Indicators:
+    """Every indicator per community (``values``, in :data:`graphkit.settings.INDICATORS`
+    order) and the per-community facts the evidence lines quote."""
 
-    excl_share, n_excl = _exclusive_templates(signals.get("template"), comm, n_comm, n_events,
-                                              safe_events_c)
-    ind["exclusive_templates"] = excl_share
+    values: dict[str, np.ndarray]
+    facts: dict[str, np.ndarray]
+    n_seeds: np.ndarray
 
-    sync_col = t["synchrony"].to_numpy()
-    strong_sync = sync_col >= 0.3
-    sync_acct = np.zeros(n, bool)
-    sel = internal & strong_sync
-    sync_acct[a[sel]] = True
-    sync_acct[b[sel]] = True
-    sync_traffic = _group_sum(comm, n_events * sync_acct, n_comm) / safe_events_c
-    ind["synchrony"] = sync_traffic
 
-    active = n_events > 0
-    typical = float(np.median(n_events[active])) if active.any() else 1.0
-    med_c = pd.Series(n_events).groupby(comm).median().reindex(range(n_comm)).to_numpy()
-    ind["volume"] = np.clip(np.log10(np.maximum(med_c, 1.0) / max(typical, 1.0)) / 1.5, 0, 1)
+def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links,
+               groups: Groups, settings: Settings) -> Indicators:
+    """All indicators of :mod:`graphkit.detection.indicators`, for every community."""
+    n_events = acc["n_events"].to_numpy(dtype=float)
+    t = links.table
+    cards = ind_mod.shared_payment(signals.get("payment"), groups)
+    excl_share, n_excl = ind_mod.exclusive_templates(signals.get("template"), groups, n_events,
+                                                     settings)
+    burst, burst_days = ind_mod.creation_burst(acc["created_at"], groups, settings)
+    jump, comm_jump = ind_mod.model_jump(acc["release_events"].to_numpy(dtype=float),
+                                         acc["release_window_events"].to_numpy(dtype=float),
+                                         groups, settings)
+    seeds, n_seeds = ind_mod.seeds(acc["seed_actor"], groups)
+    values = {
+        "shared_payment": cards.indicator,
+        "exclusive_templates": excl_share,
+        "synchrony": ind_mod.synchrony(t["a"].to_numpy(), t["b"].to_numpy(),
+                                       t["synchrony"].to_numpy(), groups, n_events, settings),
+        "volume": ind_mod.volume(n_events, groups, settings),
+        "infrastructure": ind_mod.infrastructure(acc["proxy_events"].to_numpy(dtype=float),
+                                                 n_events, groups),
+        "creation_burst": burst,
+        "new_accounts": ind_mod.new_accounts(acc["created_at"], acc["first_seen"], groups,
+                                             settings),
+        "automation": ind_mod.automation(acc["hour_entropy"].to_numpy(dtype=float), n_events,
+                                         groups, settings),
+        "model_jump": jump,
+        "banned": ind_mod.banned(acc["status"], groups),
+        "seeds": seeds,
+    }
+    n_shared_cards = (ind_mod.shared_entity_count(signals["payment"].shares, groups)
+                      if "payment" in signals else np.zeros(groups.n_communities))
+    facts = {
+        "n_events": groups.sum(n_events),
+        "org_share": ind_mod.org_share(acc["org_id"], groups),
+        "n_shared_payment_methods": n_shared_cards,
+        "n_payment_methods": cards.n_cards,
+        "n_paying_accounts": cards.n_paying,
+        "n_exclusive_templates": n_excl,
+        "creation_span_days": burst_days,
+        "model_jump_share": comm_jump,
+    }
+    return Indicators({k: values[k] for k in INDICATORS}, facts, n_seeds)
 
-    proxy_c = _group_sum(comm, acc["proxy_events"].to_numpy(dtype=float), n_comm)
-    ind["infrastructure"] = proxy_c / safe_events_c
 
-    ind["creation_burst"], burst_days = _creation_burst(acc, comm, n_comm, size, settings)
+def suspicion(ind: dict[str, np.ndarray], size: np.ndarray, n_seeds: np.ndarray,
+              org_share: np.ndarray, settings: Settings) -> np.ndarray:
+    """Combine indicators into each community's suspicion (see the module docstring).
 
-    created = pd.to_datetime(acc["created_at"], utc=True, errors="coerce")
-    first = pd.to_datetime(acc["first_seen"], utc=True, errors="coerce")
-    age_days = ((first - created) / pd.Timedelta(days=1)).to_numpy(dtype=float)
-    ind["new_accounts"] = frac(np.nan_to_num(age_days, nan=np.inf) < settings.new_account_days)
+    Volume, hosting infrastructure and round-the-clock activity describe any busy API customer,
+    fleet or not, and a seed says its actor is present, not that every member is theirs:
+    these ``profile_indicators`` amplify evidence of coordination but never stand in for it.
 
-    ent = acc["hour_entropy"].to_numpy(dtype=float)
-    ent_c = _group_sum(comm, ent * n_events, n_comm) / safe_events_c
-    # A human day spans ~16 waking hours: entropy log(16)/log(24) = 0.87 at most; 24/7 is 1.
-    ind["automation"] = np.clip((ent_c - 0.87) / 0.13, 0.0, 1.0)
+    >>> s = Settings()
+    >>> ind = {k: np.array([1.0, 0.0]) for k in ("shared_payment", "volume")}
+    >>> suspicion(ind, np.array([11.0, 11.0]), np.zeros(2), np.zeros(2), s).round(4).tolist()
+    [0.431, 0.0]
+    """
+    profile = set(settings.profile_indicators)
+    zero = np.zeros(len(size))
+    coordination = sum((settings.indicator_weight(k) * ind.get(k, zero) for k in INDICATORS
+                        if k not in profile), zero)
+    profiled = sum((settings.indicator_weight(k) * ind.get(k, zero) for k in INDICATORS
+                    if k in profile), zero)
+    evidence = coordination + profiled * np.clip(coordination / settings.profile_gate, 0.0, 1.0)
+    size_factor = 1.0 - np.exp(-(size - 1.0) / settings.size_scale)
+    benign = np.where(n_seeds > 0, 1.0, 1.0 - settings.org_discount * org_share)
+    out = (1.0 - np.exp(-evidence)) * size_factor * benign
+    out[size < settings.min_community_size] = 0.0
+    return out
 
-    rel_ev = _group_sum(comm, acc["release_events"].to_numpy(dtype=float), n_comm)
-    win_ev = _group_sum(comm, acc["release_window_events"].to_numpy(dtype=float), n_comm)
-    comm_jump = np.divide(rel_ev, win_ev, out=np.zeros(n_comm), where=win_ev > 0)
-    pop_jump = rel_ev.sum() / max(win_ev.sum(), 1.0)
-    ind["model_jump"] = np.clip((comm_jump - pop_jump) / 0.3, 0.0, 1.0)
 
-    banned = (acc["status"].astype("string").str.lower() == "banned").fillna(False).to_numpy()
-    ind["banned"] = frac(banned)
-    seed_actor = acc["seed_actor"].astype("string")
-    is_seed = seed_actor.notna().to_numpy()
-    n_seeds = _group_sum(comm, is_seed.astype(float), n_comm)
-    ind["seeds"] = np.minimum(n_seeds, 1.0)
+@dataclass
+class AccountScores:
+    """Per-account results of :func:`account_scores`."""
 
-    org = acc["org_id"].astype("string")
-    has_org = org.notna().to_numpy()
-    org_share = np.zeros(n_comm)
-    if has_org.any():
-        top = (pd.DataFrame({"c": comm[has_org], "o": org[has_org].to_numpy()})
-               .groupby(["c", "o"]).size().groupby(level=0).max())
-        org_share[top.index.to_numpy()] = top.to_numpy() / size[top.index.to_numpy()]
+    suspicion: np.ndarray
+    flagged: np.ndarray
+    membership: np.ndarray
+    attached_to: np.ndarray  # flagged community an outside account is attached to, else -1
 
-    # --- combination --------------------------------------------------------------------------------
-    # Volume, hosting infrastructure and round-the-clock activity describe any busy API
-    # customer, fleet or not, and a seed says its actor is present, not that every member is
-    # theirs: they amplify evidence of coordination but never stand in for it.
-    coordination = sum(INDICATOR_WEIGHTS[k] * ind[k] for k in INDICATOR_WEIGHTS
-                       if k not in PROFILE_INDICATORS)
-    profile = sum(INDICATOR_WEIGHTS[k] * ind[k] for k in PROFILE_INDICATORS)
-    evidence = coordination + profile * np.clip(coordination / PROFILE_GATE, 0.0, 1.0)
-    size_factor = 1.0 - np.exp(-(size - 1.0) / 5.0)
-    benign = np.where(n_seeds > 0, 1.0, 1.0 - 0.9 * org_share)
-    suspicion = (1.0 - np.exp(-evidence)) * size_factor * benign
-    suspicion[size < settings.min_community_size] = 0.0
-    flagged_c = suspicion >= settings.flag_threshold
 
-    # --- accounts ------------------------------------------------------------------------------------
-    # Membership: own internal strength vs the typical member (core vs periphery), times the
-    # share of the account's ties that stay inside its community. Ties from a flagged community
-    # into other flagged communities count as staying: a large fleet is often split into several
-    # communities, and its accounts' ties between the pieces are no sign of innocence.
+def account_scores(coh: Cohesion, groups: Groups, community_suspicion: np.ndarray,
+                   is_seed: np.ndarray, settings: Settings) -> AccountScores:
+    """Each account's membership, suspicion and flag from its community's.
+
+    Membership: own internal strength vs the typical member (core vs periphery), times the
+    share of the account's ties that stay inside its community. Ties from a flagged community
+    into other flagged communities count as staying: a large fleet is often split into several
+    communities, and its accounts' ties between the pieces are no sign of innocence.
+    """
+    comm = groups.membership
+    n = len(comm)
+    size = groups.size
+    a, b, s = coh.a, coh.b, coh.weight
+    strength_in, strength_all, median_strength = (coh.strength_in, coh.strength_all,
+                                                  coh.median_strength)
+    flagged_c = community_suspicion >= settings.flag_threshold
     rel = np.divide(strength_in, median_strength[comm], out=np.zeros(n),
                     where=median_strength[comm] > 0)
     to_flagged = flagged_c[comm[a]] & flagged_c[comm[b]]
-    kept = internal | to_flagged
+    kept = coh.internal | to_flagged
     strength_kept = _group_sum(a[kept], s[kept], n) + _group_sum(b[kept], s[kept], n)
     loyalty = np.divide(strength_kept, strength_all, out=np.zeros(n), where=strength_all > 0)
     membership = np.clip(np.minimum(rel, 1.0) * loyalty, 0.0, 1.0)
     membership[~flagged_c[comm]] = np.minimum(rel, 1.0)[~flagged_c[comm]] * np.divide(
         strength_in, strength_all, out=np.zeros(n), where=strength_all > 0)[~flagged_c[comm]]
     membership[size[comm] < 2] = 0.0
-    acct_community_susp = suspicion[comm].copy()
+    acct_community_susp = community_suspicion[comm].copy()
     # Attachment: an account outside every flagged community whose ties mostly go to one (a
     # fleet fragment too small to stand on its own) is measured against that community's core
     # in the same way, and inherits its suspicion when attached as strongly as a member.
@@ -244,63 +238,120 @@ def score_communities(
     stronger = ~flagged_c[comm] & (attached[1] > membership)
     membership = np.where(stronger, attached[1], membership)
     attached_to = np.where(stronger, attached[0], -1)
-    acct_community_susp[stronger] = suspicion[attached[0][stronger]]
+    acct_community_susp[stronger] = community_suspicion[attached[0][stronger]]
     acct_factor = np.clip(membership / max(settings.min_membership, 1e-9), 0.0, 1.0)
     acct_susp = acct_community_susp * acct_factor
     acct_flag = (flagged_c[comm] | stronger) & (membership >= settings.min_membership)
     # Accounts investigators already attributed stay flagged whatever their community.
     acct_flag |= is_seed
     acct_susp = np.where(is_seed, np.maximum(acct_susp, settings.flag_threshold), acct_susp)
+    return AccountScores(acct_susp, acct_flag, membership, attached_to)
+
+
+def score_communities(
+    acc: pd.DataFrame,
+    signals: dict[str, SignalMatrix],
+    links: Links,
+    comms: Communities,
+    settings: Settings,
+) -> Scored:
+    """Indicators, suspicion and membership for every community and account.
+
+    Four steps: :func:`cohesion` (links inside communities), :func:`indicators` (one function
+    per indicator in :mod:`graphkit.detection.indicators`), :func:`suspicion` (their weighted
+    combination) and :func:`account_scores` (each account's share of its community's
+    suspicion).
+
+    Parameters
+    ----------
+    acc : pandas.DataFrame
+        One row per account code (:func:`graphkit.detection.features.account_features`):
+        account_id, n_events, proxy_events, hour_entropy, release_events,
+        release_window_events, created_at, first_seen, status, org_id, seed_actor, tokens.
+    signals : dict of str to SignalMatrix
+        The link signals' account x entity shares (payment and template are read).
+    links : Links
+        Scored links (:func:`graphkit.detection.links.score_links`); weighed by
+        ``score / inclusion`` (Horvitz-Thompson).
+    comms : Communities
+        The partition (:func:`graphkit.detection.communities.detect_communities`).
+    settings : Settings
+        ``indicator_weights``, ``profile_indicators``, ``profile_gate``, ``size_scale``,
+        ``org_discount``, ``min_community_size``, ``flag_threshold``, ``min_membership`` and
+        the indicators' own knobs.
+
+    Returns
+    -------
+    Scored
+        ``accounts``: account_id, community_id, suspicion, flagged, membership, attached_to.
+        ``communities``: community_id, size, suspicion, flagged, n_flagged_accounts, actor,
+        density, mean_link_score, the facts behind the evidence and one ``ind_<name>`` column
+        per indicator.
+
+    Examples
+    --------
+    >>> import graphkit
+    >>> from graphkit.detection.pipeline import detect
+    >>> ds = graphkit.load("fixtures/sim-small/events.parquet",
+    ...                    accounts="fixtures/sim-small/accounts.csv")
+    >>> scored = detect(ds).communities  # detect calls score_communities
+    >>> [c for c in scored.columns if c.startswith("ind_")][:3]
+    ['ind_shared_payment', 'ind_exclusive_templates', 'ind_synchrony']
+
+    References
+    ----------
+    .. [1] D. G. Horvitz and D. J. Thompson, "A generalization of sampling without replacement
+       from a finite universe", JASA 47(260), 1952.
+    .. [2] Q. Cao, X. Yang, J. Yu and C. Palow, "Uncovering large groups of active malicious
+       accounts in online social networks" (SynchroTrap), ACM CCS 2014.
+    .. [3] A. Beutel, W. Xu, V. Guruswami, C. Palow and C. Faloutsos, "CopyCatch: stopping
+       group attacks by spotting lockstep behavior in social networks", WWW 2013.
+    """
+    comm = comms.membership
+    n_comm = comms.n_communities
+    groups = Groups(comm, n_comm)
+    size = comms.sizes.astype(float)
+    coh = cohesion(links, groups)
+    found = indicators(acc, signals, links, groups, settings)
+    ind, facts = found.values, found.facts
+    susp = suspicion(ind, size, found.n_seeds, facts["org_share"], settings)
+    flagged_c = susp >= settings.flag_threshold
+    seed_actor = acc["seed_actor"].astype("string")
+    is_seed = seed_actor.notna().to_numpy()
+    acct = account_scores(coh, groups, susp, is_seed, settings)
 
     actor = _actor_per_community(seed_actor, comm)
     accounts = pd.DataFrame({
         "account_id": acc["account_id"].to_numpy(),
         "community_id": comm,
-        "suspicion": np.round(acct_susp, 4),
-        "flagged": acct_flag,
-        "membership": np.round(membership, 4),
-        "attached_to": pd.array(np.where(attached_to >= 0, attached_to, None), dtype="Int64"),
+        "suspicion": np.round(acct.suspicion, 4),
+        "flagged": acct.flagged,
+        "membership": np.round(acct.membership, 4),
+        "attached_to": pd.array(np.where(acct.attached_to >= 0, acct.attached_to, None),
+                                dtype="Int64"),
     })
     communities = pd.DataFrame({
         "community_id": np.arange(n_comm),
         "size": comms.sizes,
-        "suspicion": np.round(suspicion, 4),
+        "suspicion": np.round(susp, 4),
         "flagged": flagged_c,
-        "n_flagged_accounts": np.bincount(comm[acct_flag], minlength=n_comm),
+        "n_flagged_accounts": np.bincount(comm[acct.flagged], minlength=n_comm),
         "actor": pd.array([actor.get(c) for c in range(n_comm)], dtype="string")
         if len(actor) else pd.array([pd.NA] * n_comm, dtype="string"),
-        "density": np.round(density_c, 4),
-        "mean_link_score": np.round(mean_score_c, 4),
-        "n_events": events_c.astype(np.int64),
-        "org_share": np.round(org_share, 4),
-        "n_shared_payment_methods": n_shared_cards.astype(np.int64),
-        "n_payment_methods": n_cards.astype(np.int64),
-        "n_paying_accounts": n_paying.astype(np.int64),
-        "n_exclusive_templates": n_excl.astype(np.int64),
-        "creation_span_days": np.round(burst_days, 2),
-        "model_jump_share": np.round(comm_jump, 4),
+        "density": np.round(coh.density, 4),
+        "mean_link_score": np.round(coh.mean_score, 4),
+        "n_events": facts["n_events"].astype(np.int64),
+        "org_share": np.round(facts["org_share"], 4),
+        "n_shared_payment_methods": facts["n_shared_payment_methods"].astype(np.int64),
+        "n_payment_methods": facts["n_payment_methods"].astype(np.int64),
+        "n_paying_accounts": facts["n_paying_accounts"].astype(np.int64),
+        "n_exclusive_templates": facts["n_exclusive_templates"].astype(np.int64),
+        "creation_span_days": np.round(facts["creation_span_days"], 2),
+        "model_jump_share": np.round(facts["model_jump_share"], 4),
     })
     for k, v in ind.items():
         communities[f"ind_{k}"] = np.round(v, 4)
     return Scored(accounts, communities)
-
-
-def _card_concentration(sig: SignalMatrix | None, comm, n_comm):
-    """1 - distinct payment methods / members paying, per community (0 when none pay).
-
-    A fleet pays for many accounts with a few cards (140 accounts on 4 cards: 0.97); separate
-    customers each bring their own (11 accounts of 7 small apps on 8 cards: 0.27), even when
-    each app's two or three accounts share one.
-    """
-    if sig is None or sig.shares.nnz == 0:
-        return np.zeros(n_comm), np.zeros(n_comm), np.zeros(n_comm)
-    coo = sig.shares.tocoo()
-    c = comm[coo.row]
-    payers = np.bincount(np.unique(np.stack([c, coo.row]), axis=1)[0], minlength=n_comm)
-    cards = np.bincount(np.unique(np.stack([c, coo.col]), axis=1)[0], minlength=n_comm)
-    concentration = np.where(payers > 1,
-                             1.0 - np.minimum(cards, payers) / np.maximum(payers, 1), 0.0)
-    return concentration, payers, cards
 
 
 def _attachment(a, b, s, comm, flagged_c, median_strength, strength_all, n):
@@ -328,76 +379,6 @@ def _attachment(a, b, s, comm, flagged_c, median_strength, strength_all, n):
     best_c[acc] = c
     best_m[acc] = np.minimum(rel, 1.0) * tie / np.maximum(strength_all[acc], 1e-12)
     return best_c, best_m
-
-
-def _exclusive_templates(sig: SignalMatrix | None, comm, n_comm, n_events, events_c,
-                         min_lift: float = 10.0):
-    """Share of each community's traffic on templates concentrated in it, and their number.
-
-    A template is concentrated in a community when at least two members use it and the
-    community holds ``min_lift`` times more of its users than its size alone would give
-    (users_in / degree >= min_lift * size / N): a popular template used by thousands is never
-    concentrated, a fleet's own templates are even when the fleet is split across communities.
-    """
-    if sig is None or sig.shares.nnz == 0:
-        return np.zeros(n_comm), np.zeros(n_comm)
-    n = sig.shares.shape[0]
-    size = np.bincount(comm, minlength=n_comm).astype(float)
-    coo = sig.shares.tocoo()
-    c = comm[coo.row]
-    df = pd.DataFrame({"c": c, "e": coo.col, "ev": coo.data * n_events[coo.row]})
-    users_in = df.groupby(["c", "e"], sort=False)["e"].transform("size").to_numpy()
-    degree = sig.degree[coo.col].astype(float)
-    lift = (users_in / np.maximum(degree, 1.0)) / (size[c] / n)
-    exclusive = (users_in >= 2) & (lift >= min_lift)
-    # A fleet runs its scripts across many of its accounts; a template that only a few members
-    # share (one small app among several) counts in proportion.
-    breadth = np.minimum(1.0, users_in / (TEMPLATE_BREADTH * size[c]))
-    share = np.bincount(c[exclusive], weights=(df["ev"].to_numpy() * breadth)[exclusive],
-                        minlength=n_comm)
-    n_excl = np.bincount(df[exclusive].drop_duplicates(["c", "e"])["c"].to_numpy(),
-                         minlength=n_comm).astype(float)
-    return np.clip(share / events_c, 0, 1), n_excl
-
-
-def _creation_burst(acc, comm, n_comm, size, settings: Settings):
-    """Share of members created in a burst: within ``burst_window_hours`` of at least two other
-    members of their community (fleets are created in batches, possibly many batches over
-    weeks). Members with unknown creation time count as not in a burst; communities whose
-    creation times are mostly unknown score 0. Also returns the span (days) of the middle 80 %.
-    """
-    created = pd.to_datetime(acc["created_at"], utc=True, errors="coerce")
-    known = created.notna().to_numpy()
-    out = np.zeros(n_comm)
-    span = np.full(n_comm, np.nan)
-    if not known.any():
-        return out, span
-    # Seconds since the epoch whatever the datetime unit (us from DuckDB, ns from pandas).
-    secs = ((created[known] - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy()
-    c = comm[known]
-    # One sorted key per (community, time): neighbours within the window are a searchsorted away.
-    offset = (secs.max() - secs.min()) + 10 * settings.burst_window_hours * 3600 + 1
-    key = c * offset + (secs - secs.min())
-    order = np.sort(key)
-    half = settings.burst_window_hours * 3600 / 2
-    within = (np.searchsorted(order, key + half, side="right")
-              - np.searchsorted(order, key - half, side="left") - 1)
-    # Chance: how many of the community's other members a random account would have within the
-    # window, given how the whole population's creation times are spread. A 400-account carrier
-    # pool created over two years has a few such neighbours by chance; a fleet has dozens.
-    everyone = np.sort(secs)
-    near_all = (np.searchsorted(everyone, secs + half, side="right")
-                - np.searchsorted(everyone, secs - half, side="left") - 1)
-    p_window = near_all.mean() / max(len(secs) - 1, 1)
-    expected = (size[c] - 1) * p_window
-    in_burst = (within >= 2) & (within >= BURST_EXCESS * expected)
-    n_burst = np.bincount(c[in_burst], minlength=n_comm)
-    n_known = np.bincount(c, minlength=n_comm)
-    enough = n_known >= np.maximum(0.5 * size, 2)
-    out = np.where(enough, n_burst / np.maximum(size, 1), 0.0)
-    q = pd.DataFrame({"c": c, "t": secs}).groupby("c")["t"].quantile([0.1, 0.9]).unstack()
-    span[q.index.to_numpy()] = (q[0.9] - q[0.1]).to_numpy() / 86400
-    return out, span
 
 
 def _actor_per_community(seed_actor: pd.Series, comm: np.ndarray) -> dict[int, str]:

@@ -57,7 +57,7 @@ class WindowSignatures:
             return out
         ii, jj = i[both], j[both]
         jac = _lower_bound(minhash.estimated_jaccard(self.signature, ii, jj),
-                           self.signature.shape[1])
+                           self.signature.shape[1], settings.sync_jaccard_sd)
         wa, wb = self.n_windows[ii].astype(np.float64), self.n_windows[jj].astype(np.float64)
         overlap = jac / (1.0 + jac) * (wa + wb)  # |A ∩ B| from Jaccard and the set sizes
         jac_h = minhash.estimated_jaccard(self.hour_signature, ii, jj).astype(np.float64)
@@ -74,15 +74,15 @@ class WindowSignatures:
         return out
 
 
-def _lower_bound(jaccard: np.ndarray, k: int) -> np.ndarray:
-    """Two-standard-error lower bound of a k-slot MinHash Jaccard estimate.
+def _lower_bound(jaccard: np.ndarray, k: int, n_sd: float = 2.0) -> np.ndarray:
+    """``n_sd``-standard-error lower bound of a k-slot MinHash Jaccard estimate.
 
     The estimate's noise (sd ~ sqrt(J (1 - J) / k)) would otherwise turn into spurious positive
     excess between accounts of very different activity; lock-step fleets have large J and lose
     little."""
     j = jaccard.astype(np.float64)
     sd = np.sqrt(np.maximum(j, 1.0 / k) * (1.0 - j) / k)
-    return np.maximum(j - 2.0 * sd, 0.0)
+    return np.maximum(j - n_sd * sd, 0.0)
 
 
 def account_times(con: duckdb.DuckDBPyConnection, account_codes: str

@@ -1,0 +1,101 @@
+"""Per-account activity features for the community indicators, vectorized over events.
+
+>>> import graphkit
+>>> ds = graphkit.load("fixtures/sim-small/events.parquet",
+...                    accounts="fixtures/sim-small/accounts.csv")
+>>> releases = model_releases(ds.event_arrays())
+>>> len(releases) >= 0
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from graphkit.detection.synchrony import bucket_entropy
+from graphkit.graph.hetero import HeteroGraph
+from graphkit.io.ingest import Dataset, EventArrays
+from graphkit.settings import Settings
+
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def model_releases(events: EventArrays, settings: Settings | None = None
+                   ) -> dict[str, dt.datetime]:
+    """Models released inside the observed period, with their first sighting (UTC, naive).
+
+    A model counts as released when first seen at least ``settings.release_after_start_hours``
+    after the data starts; earlier first sightings are models that already existed.
+    """
+    settings = settings or Settings()
+    after_start_us = int(settings.release_after_start_hours * 3600 * 1_000_000)
+    has = events.model >= 0
+    if not has.any():
+        return {}
+    first = np.full(len(events.models), np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(first, events.model[has], events.us[has])
+    start = int(events.us.min())
+    released = np.flatnonzero((first < np.iinfo(np.int64).max)
+                              & (first >= start + after_start_us))
+    released = released[np.argsort(first[released], kind="stable")]
+    return {str(events.models[m]): _EPOCH + dt.timedelta(microseconds=int(first[m]))
+            for m in released}  # a handful of models, not rows
+
+
+def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays,
+                     releases: dict[str, dt.datetime], settings: Settings) -> pd.DataFrame:
+    """Per-account activity features (one row per account code), vectorized over events.
+
+    Columns: account_id, n_events, proxy_events, tokens, hour_entropy (normalized to [0, 1]),
+    release_events (requests on a released model in its first ``model_release_window_hours``),
+    release_window_events (all requests in those windows), created_at, first_seen, status,
+    org_id, banned_at and seed_actor.
+    """
+    n = len(graph.accounts)
+    acc = events.account
+    proxy_events = np.bincount(acc, weights=events.proxied, minlength=n)
+    # Hour-of-day entropy (normalized to [0, 1]): 24/7 automation is near 1.
+    hour_entropy = bucket_entropy(acc, (events.us // 3_600_000_000) % 24, n, 24)[0] / np.log(24)
+    release_events, release_window_events = _release_traffic(events, releases, n, settings)
+    accounts = graph.accounts.reset_index(drop=True)
+    tokens = np.zeros(n, np.int64)
+    for col in ("tokens_in", "tokens_out"):
+        if col in accounts:
+            tokens += accounts[col].fillna(0).to_numpy(np.int64)
+    out = pd.DataFrame({"account_id": accounts["account_id"].to_numpy(),
+                        "n_events": accounts["n_events"].to_numpy(),
+                        "proxy_events": proxy_events.astype(np.int64),
+                        "tokens": tokens,
+                        "hour_entropy": hour_entropy,
+                        "release_events": release_events.astype(np.int64),
+                        "release_window_events": release_window_events.astype(np.int64)})
+    for col in ("created_at", "first_seen", "status", "org_id", "banned_at"):
+        out[col] = accounts[col].to_numpy() if col in accounts else pd.NA
+    seeds = dataset.seeds
+    out["seed_actor"] = pd.array([pd.NA] * len(out), dtype="string")
+    if seeds is not None and len(seeds):
+        actor = out["account_id"].map(seeds.drop_duplicates("account_id")
+                                      .set_index("account_id")["actor"])
+        out["seed_actor"] = actor.astype("string")
+    return out
+
+
+def _release_traffic(events: EventArrays, releases: dict[str, dt.datetime], n: int,
+                     settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: requests on each released model, and all requests, in the window after
+    its release."""
+    release_events = np.zeros(n)
+    release_window_events = np.zeros(n)
+    window = int(settings.model_release_window_hours * 3600 * 1_000_000)
+    codes = {str(m): i for i, m in enumerate(events.models)}
+    acc = events.account
+    for model, released in releases.items():  # one pass per released model
+        t0 = (released - _EPOCH) // dt.timedelta(microseconds=1)
+        inside = (events.us >= t0) & (events.us < t0 + window)
+        release_window_events += np.bincount(acc[inside], minlength=n)
+        on_model = inside & (events.model == codes[model])
+        release_events += np.bincount(acc[on_model], minlength=n)
+    return release_events, release_window_events
