@@ -208,9 +208,9 @@ def admin_import(
     when the file has a ``:LABEL`` column; ``"A:B"`` for two labels); ``relationships`` are
     ``(type or None, files)`` likewise. ``multiline_fields`` lets quoted values span lines
     (slower: the tool then parses each file on one thread). The store is written to
-    ``INSTANCE/data`` (the home by default), whose server must be stopped. Bad rows are errors, never skipped. Serve the
-    result with ``start(instance=..., database=database)`` on a fresh instance, or import as
-    ``neo4j`` into a stopped home.
+    ``INSTANCE/data`` (the home by default), whose server must be stopped. Bad rows are
+    errors, never skipped. Serve the result with ``start(instance=..., database=database)`` on
+    a fresh instance, or import as ``neo4j`` into a stopped home.
 
     For example (on this machine's local Neo4j home)::
 
