@@ -1,7 +1,7 @@
 """Export throughput: Bolt (``write_selection``) and the bulk path (CSVs + real neo4j-admin import).
 
 The element tables (about 1M nodes + relationships) are synthesized directly with numpy in the
-exact shape :func:`graphkit.neo4j.export.select` produces, because running detection on a simulation
+exact shape :func:`graphkit.neo4j.selection.select` produces, because running detection on a simulation
 big enough to yield 1M exported elements takes far longer than the export being measured.
 
 Needs the local Neo4j (``graphkit neo4j install``). Starts its own instances under a temporary
@@ -31,8 +31,9 @@ import pandas as pd
 from neo4j import GraphDatabase
 
 from graphkit.neo4j import server as ns
+from graphkit.neo4j.bolt import apply_schema, clear_previous, write_selection
 from graphkit.neo4j.bulk import write_import_csvs
-from graphkit.neo4j.export import END, START, Selection, apply_schema, clear_previous, write_selection
+from graphkit.neo4j.selection import END, START, Selection
 
 T0 = pd.Timestamp("2026-09-01", tz="UTC")
 

@@ -11,9 +11,9 @@ from _neo4j_expect import dump, expected_export, label_counts, rel_counts, top
 from click.testing import CliRunner
 from neo4j import Driver, GraphDatabase
 
-from graphkit.neo4j import server as ns
 from graphkit.cli import main
-from graphkit.neo4j.export import SUSPICION_BANDS
+from graphkit.neo4j import server as ns
+from graphkit.neo4j.selection import SUSPICION_BANDS
 
 pytestmark = pytest.mark.neo4j
 

@@ -29,7 +29,10 @@ from graphkit.cli import main
 from graphkit.errors import ConfigError, ExportError
 from graphkit.investigate.cypher import COMMUNITY_QUERY
 from graphkit.neo4j import server as ns
-from graphkit.neo4j.export import SCHEMA_STATEMENTS, SUSPICION_BANDS, export_to_neo4j, open_driver
+from graphkit.neo4j.credentials import open_driver
+from graphkit.neo4j.cypher import SCHEMA_STATEMENTS
+from graphkit.neo4j.export import export_to_neo4j
+from graphkit.neo4j.selection import SUSPICION_BANDS
 
 pytestmark = pytest.mark.neo4j
 

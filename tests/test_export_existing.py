@@ -16,7 +16,8 @@ from neo4j import Driver
 from test_export import assert_graph_is, export_cli
 
 from graphkit.neo4j import server as ns
-from graphkit.neo4j.export import END, START, Selection, apply_schema, write_selection
+from graphkit.neo4j.bolt import apply_schema, write_selection
+from graphkit.neo4j.selection import END, START, Selection
 
 pytestmark = pytest.mark.neo4j
 

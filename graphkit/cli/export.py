@@ -47,7 +47,7 @@ def command(result_dir, uri, spec, ids, min_suspicion, replace, fmt, out, databa
     progress = Progress()
     if fmt == "neo4j-admin":
         from graphkit.neo4j.bulk import write_import_csvs
-        from graphkit.neo4j.export import select
+        from graphkit.neo4j.selection import select
 
         if not out:
             raise ConfigError("--format neo4j-admin needs --out DIR")

@@ -9,7 +9,7 @@ database must not be running); afterwards run cypher/schema.cypher once for the 
 
 For example, on a detection output in out/::
 
-    from graphkit.neo4j.export import select
+    from graphkit.neo4j.selection import select
     bulk = write_import_csvs(select("out/", "top:20"), "import/")
     " ".join(bulk.command("neo4j"))
     # -> 'neo4j-admin database import full --overwrite-destination=true --id-type=string ...'
@@ -28,7 +28,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from graphkit.errors import ConfigError
-from graphkit.neo4j.export import END, NODE_KEYS, REL_ENDS, START, Selection, suspicion_band
+from graphkit.neo4j.selection import END, START, Selection, suspicion_band
+from graphkit.registry import COMMUNITY_LABEL, NODE_KEYS, REL_ENDS
 
 
 @dataclass
@@ -103,7 +104,7 @@ def _typed(frame: pd.DataFrame, skip: set[str]) -> tuple[list[str], list[pa.Arra
 
 def _node_table(label: str, frame: pd.DataFrame) -> tuple[list[str], pa.Table]:
     key = NODE_KEYS[label]
-    if label == "Community":
+    if label == COMMUNITY_LABEL:
         # Unnamed ID: the ID column is not stored; community_id is stored as a long, as over
         # Bolt (the Bolt key is run_id + community_id; one import holds one run).
         header = [":ID(Community)"]

@@ -1,0 +1,293 @@
+"""What an export writes: the chosen communities cut out of a detection output directory.
+
+:func:`select` reads a detection output directory (accounts.csv, communities.csv, links.csv,
+manifest.json, graph/) and cuts out the chosen communities with everything that ties them
+together, as one table per node label and relationship type (:class:`Selection`). The Bolt
+writer (:func:`graphkit.neo4j.bolt.write_selection`) and the neo4j-admin CSV writer
+(:mod:`graphkit.neo4j.bulk`) both consume that one selection, so the two paths write the same
+graph. Labels, keys and relationship types come from :mod:`graphkit.registry`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from graphkit.errors import ConfigError, ExportError
+from graphkit.registry import (
+    ACCOUNT_LABEL,
+    ACCOUNT_RELS,
+    COMMUNITY_LABEL,
+    EDGE_TYPES,
+    KINDS,
+    NODE_KEYS,
+    REL_ENDS,
+    SIGNALS,
+)
+
+# Properties copied from the graph's account table when present (accounts.csv adds the scores).
+ACCOUNT_FACTS = ("created_at", "status", "banned_at", "n_events", "org_id", "email_domain")
+
+# Extra Account labels by suspicion (highest band first): Neo4j Browser styles nodes by label
+# only, so these let cypher/graphkit.grass draw more suspicious accounts bigger.
+SUSPICION_BANDS: tuple[tuple[str, float], ...] = (("SuspicionHigh", 0.6), ("SuspicionMedium", 0.3))
+
+# Start/end key columns of relationship tables (underscored so they never clash with a property).
+START, END = "_start", "_end"
+
+
+@dataclass
+class Selection:
+    """What one export writes: a table per node label (key column first) and per relationship
+    type (``_start``, ``_end`` keys, then properties). Datetime columns are UTC."""
+
+    run_id: str
+    nodes: dict[str, pd.DataFrame]
+    relationships: dict[str, pd.DataFrame]
+    community_ids: list[int] = field(default_factory=list)
+
+    def counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Rows per label and per relationship type."""
+        return ({k: len(v) for k, v in self.nodes.items()},
+                {k: len(v) for k, v in self.relationships.items()})
+
+    @property
+    def n_elements(self) -> int:
+        nodes, rels = self.counts()
+        return sum(nodes.values()) + sum(rels.values())
+
+    def band_counts(self) -> dict[str, int]:
+        """Accounts per suspicion-band label."""
+        bands = suspicion_band(self.nodes[ACCOUNT_LABEL]["suspicion"])
+        return {label: int((bands == label).sum()) for label, _ in SUSPICION_BANDS}
+
+
+def suspicion_band(suspicion: pd.Series) -> pd.Series:
+    """The band label of each account ("" below the lowest band).
+
+    >>> suspicion_band(pd.Series([0.9, 0.4, 0.1])).tolist()
+    ['SuspicionHigh', 'SuspicionMedium', '']
+    """
+    values = pd.to_numeric(suspicion, errors="coerce").fillna(0.0).to_numpy()
+    out = np.full(len(values), "", dtype=object)
+    for label, floor in reversed(SUSPICION_BANDS):
+        out[values >= floor] = label
+    return pd.Series(out, index=suspicion.index, dtype=object)
+
+
+# --- reading the detection output ---------------------------------------------------------------
+
+def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
+    if not path.is_file():
+        raise ExportError("missing detection output (run `graphkit detect` first)",
+                          file=str(path))
+    try:
+        return pd.read_csv(path, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"cannot read detection output: {exc}", file=str(path)) from exc
+
+
+def read_manifest(result_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The detection's manifest.json."""
+    path = Path(result_dir) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ExportError("missing detection output (run `graphkit detect` first)",
+                          file=str(path)) from exc
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"cannot read manifest: {exc}", file=str(path)) from exc
+    if not isinstance(manifest, dict):
+        raise ExportError("manifest is not a JSON object", file=str(path))
+    return manifest
+
+
+_PARAM_RUN_ID = re.compile(r'^:param run_id => "([^"]+)"', re.MULTILINE)
+
+
+def run_id_of(manifest: dict[str, Any], communities: pd.DataFrame, result_dir: Path) -> str:
+    """The detection's run id: manifest.json's ``run_id``, else the one the evidence Cypher in
+    communities.csv's ``cypher`` column was written for (the export must tag the graph with
+    the id that evidence queries look up)."""
+    if manifest.get("run_id"):
+        return str(manifest["run_id"])
+    found = set()
+    if "cypher" in communities:
+        found = {m for text in communities["cypher"].dropna().astype(str)
+                 for m in _PARAM_RUN_ID.findall(text)}
+    if len(found) != 1:
+        raise ExportError("no run_id in manifest.json nor in the evidence Cypher of "
+                          "communities.csv (re-run `graphkit detect`)",
+                          file=str(result_dir / "manifest.json"))
+    return found.pop()
+
+
+def choose_communities(communities: pd.DataFrame, spec: str | Sequence[int] = "top:20",
+                       min_suspicion: float | None = None) -> list[int]:
+    """Community ids chosen by ``spec``: ``"top:N"`` (by suspicion, then size), ``"flagged"``,
+    ``"all"`` or explicit ids; then only those with suspicion >= ``min_suspicion``.
+
+    >>> df = pd.DataFrame({"community_id": [4, 7, 9], "suspicion": [0.2, 0.9, 0.5],
+    ...                    "size": [3, 5, 2], "flagged": [False, True, True]})
+    >>> choose_communities(df, "top:2"), choose_communities(df, [4, 9], min_suspicion=0.3)
+    ([7, 9], [9])
+    """
+    ranked = communities.sort_values(["suspicion", "size", "community_id"],
+                                     ascending=[False, False, True], kind="stable")
+    if isinstance(spec, str):
+        chosen = _chosen_by_name(ranked, spec)
+    else:
+        wanted = pd.Index([int(c) for c in spec]).unique()
+        missing = wanted.difference(pd.Index(communities["community_id"]))
+        if len(missing):
+            raise ExportError(f"no community {int(missing[0])} in communities.csv "
+                              "(only communities of 2+ accounts are exported)")
+        chosen = ranked[ranked["community_id"].isin(wanted)]
+    if min_suspicion is not None:
+        chosen = chosen[chosen["suspicion"] >= float(min_suspicion)]
+    return [int(c) for c in chosen["community_id"]]
+
+
+def _chosen_by_name(ranked: pd.DataFrame, spec: str) -> pd.DataFrame:
+    """The rows of ``ranked`` that ``"all"``, ``"flagged"`` or ``"top:N"`` chooses."""
+    text = spec.strip().lower()
+    if text == "all":
+        return ranked
+    if text == "flagged":
+        return ranked[ranked["flagged"].astype(bool)]
+    if text.startswith("top:") and text[4:].isdigit() and int(text[4:]) > 0:
+        return ranked.head(int(text[4:]))
+    raise ConfigError(f"invalid community selection {spec!r} "
+                      "(use top:N, flagged, all or community ids)")
+
+
+def _graph_tables(graph_dir: Path) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The saved graph as an account table and one edge table per type: ``_start``/``_end``
+    keys (node codes mapped to node keys) plus count, first_seen, last_seen, share."""
+    from graphkit.graph.hetero import HeteroGraph
+
+    if not graph_dir.is_dir():
+        raise ExportError("missing detection output graph/ (run `graphkit detect` first)",
+                          file=str(graph_dir))
+    graph = HeteroGraph.load(graph_dir)
+    edges: dict[str, pd.DataFrame] = {}
+    for rel in REL_ENDS:
+        if rel not in graph.edges:
+            continue
+        table = graph.edges[rel]
+        src_type, dst_type, _ = EDGE_TYPES[rel]
+        src_keys = graph.nodes[src_type]["key"].to_numpy()
+        dst_keys = graph.nodes[dst_type]["key"].to_numpy()
+        props = table.drop(columns=["src", "dst"])
+        edges[rel] = pd.concat(
+            [pd.DataFrame({START: src_keys[table["src"].to_numpy()],
+                           END: dst_keys[table["dst"].to_numpy()]}, index=table.index), props],
+            axis=1).reset_index(drop=True)
+    return graph.accounts, edges
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values, utc=True, errors="coerce")
+
+
+# --- the cut ------------------------------------------------------------------------------------
+
+def _community_table(comms: pd.DataFrame, chosen: list[int], run_id: str) -> pd.DataFrame:
+    """The chosen rows of communities.csv, in the chosen order, tagged with the run."""
+    comm = comms[comms["community_id"].isin(chosen)].copy()
+    comm = comm.set_index("community_id").loc[chosen].reset_index()
+    comm["run_id"] = run_id
+    return comm
+
+
+def _account_table(accounts: pd.DataFrame, graph_accounts: pd.DataFrame, chosen: list[int],
+                   run_id: str) -> pd.DataFrame:
+    """Members of the chosen communities: accounts.csv's scores plus the graph's facts."""
+    acc = accounts[accounts["community_id"].isin(chosen)].reset_index(drop=True)
+    facts = [c for c in ACCOUNT_FACTS if c in graph_accounts.columns]
+    acc = acc.merge(graph_accounts[["account_id", *facts]].drop_duplicates("account_id"),
+                    on="account_id", how="left")
+    for col in ("created_at", "banned_at"):
+        if col in acc:
+            acc[col] = _utc(acc[col])
+    acc["run_id"] = run_id
+    return acc
+
+
+def _entity_tables(edges: dict[str, pd.DataFrame], ids: pd.Index,
+                   nodes: dict[str, pd.DataFrame], rels: dict[str, pd.DataFrame]) -> None:
+    """Add to ``nodes``/``rels`` every entity the accounts ``ids`` used (with the aggregated
+    edge), then the entities hanging off those (the proxy providers operating the IPs)."""
+    for rel in ACCOUNT_RELS:
+        table = edges.get(rel)
+        if table is None:
+            continue
+        label = REL_ENDS[rel][1]
+        table = table[table[START].isin(ids)].reset_index(drop=True)
+        rels[rel] = table
+        nodes[label] = pd.DataFrame({NODE_KEYS[label]: table[END].drop_duplicates().to_numpy()})
+    for k in KINDS:
+        if k.source == ACCOUNT_LABEL or k.rel not in edges or k.source not in nodes:
+            continue
+        table = edges[k.rel]
+        table = table[table[START].isin(nodes[k.source][NODE_KEYS[k.source]])]
+        rels[k.rel] = table.reset_index(drop=True)
+        nodes[k.label] = pd.DataFrame({k.key: table[END].drop_duplicates().to_numpy()})
+
+
+def _similar_table(links: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
+    """Scored links with both ends among ``ids``, with the per-signal columns present."""
+    inside = links["account_a"].isin(ids) & links["account_b"].isin(ids)
+    sim = links[inside].rename(columns={"account_a": START, "account_b": END})
+    return sim[[START, END, "score", *[c for c in SIGNALS if c in sim]]].reset_index(drop=True)
+
+
+def select(result_dir: str | os.PathLike[str], communities: str | Sequence[int] = "top:20",
+           min_suspicion: float | None = None) -> Selection:
+    """Cut the chosen communities out of a detection output directory.
+
+    Accounts: members of the chosen communities. Entities: every IP, payment method, template,
+    user agent and model those accounts used (with the aggregated edge), and the proxy
+    providers operating those IPs. SIMILAR_TO: scored links with both ends selected.
+    """
+    d = Path(result_dir)
+    manifest = read_manifest(d)
+    comms = _read_csv(d / "communities.csv")
+    run_id = run_id_of(manifest, comms, d)
+    chosen = choose_communities(comms, communities, min_suspicion)
+    if not chosen:
+        raise ExportError("no community matches the selection", file=str(d / "communities.csv"))
+    accounts = _read_csv(d / "accounts.csv", dtype={"account_id": str})
+    links = _read_csv(d / "links.csv", dtype={"account_a": str, "account_b": str})
+    graph_accounts, edges = _graph_tables(d / "graph")
+
+    acc = _account_table(accounts, graph_accounts, chosen, run_id)
+    ids = pd.Index(acc["account_id"])
+    nodes: dict[str, pd.DataFrame] = {ACCOUNT_LABEL: acc,
+                                      COMMUNITY_LABEL: _community_table(comms, chosen, run_id)}
+    rels: dict[str, pd.DataFrame] = {}
+    _entity_tables(edges, ids, nodes, rels)
+    if "Model" in nodes:
+        # When each model went live (detection found it first seen inside the observed period).
+        releases = (manifest.get("outputs") or {}).get("model_releases") or {}
+        nodes["Model"]["released_at"] = _utc(nodes["Model"]["name"].map(releases))
+    rels["SIMILAR_TO"] = _similar_table(links, ids)
+    rels["MEMBER_OF"] = pd.DataFrame({START: acc["account_id"], END: acc["community_id"],
+                                      "membership": acc["membership"]})
+    for table in rels.values():
+        table["run_id"] = run_id
+    # Same label order on every path, so reports and CSV files line up.
+    ordered = {k: nodes[k] for k in NODE_KEYS if k in nodes}
+    return Selection(run_id=run_id, nodes=ordered, relationships=rels, community_ids=chosen)
+
+
+__all__ = ["END", "START", "SUSPICION_BANDS", "Selection", "choose_communities", "read_manifest",
+           "run_id_of", "select", "suspicion_band"]
