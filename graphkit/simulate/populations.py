@@ -124,7 +124,11 @@ def _carrier(rng, w: _World, sh: _Shared, n: int, n_ev: int) -> None:
                     0.25)
 
 
-def _office(rng, w: _World, sh: _Shared, n_target: int, n_ev: int) -> None:
+def _office_accounts(rng: np.random.Generator, w: _World, n_target: int
+                     ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """Registers the employees of companies of 2-80 accounts, about ``n_target`` in all.
+
+    Returns (company per account, first account code, creation and ban times)."""
     comp = _members(np.clip(rng.lognormal(1.8, 0.8, max(3, n_target)).astype(np.int64), 2, 80),
                     n_target)
     n, n_comp = len(comp), int(comp[-1]) + 1
@@ -139,6 +143,38 @@ def _office(rng, w: _World, sh: _Shared, n_target: int, n_ev: int) -> None:
     card = w.cards(n_comp)[comp]
     first = w.accounts(_Accounts("office", "", "", created, card, domains.take(pa.array(comp)),
                                  org[comp], banned))
+    return comp, first, created, banned
+
+
+def _office_apps(rng: np.random.Generator, w: _World, n_comp: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The internal app: 2-8 templates per company, some frames shared by many companies.
+
+    Returns (template codes, first template per company, templates per company)."""
+    n_int = rng.integers(2, 9, n_comp)
+    names = _join(_pick(_APP_NAMES, rng.integers(0, len(_APP_NAMES), n_comp)),
+                  _pick(_APP_SUFFIX, rng.integers(0, len(_APP_SUFFIX), n_comp)))
+    t_comp = np.repeat(np.arange(n_comp), n_int)
+    internal = w.frames(_OFFICE_FRAMES, rng.integers(0, len(_OFFICE_FRAMES), len(t_comp)),
+                        names.take(pa.array(t_comp)))
+    return internal, np.cumsum(n_int) - n_int, n_int
+
+
+def _office_models(rng: np.random.Generator, ts: np.ndarray, c: np.ndarray,
+                   n_comp: int) -> np.ndarray:
+    """Model per event: each company has its own mix of the older models; adoption of the
+    new one is as slow as for private users."""
+    mp = rng.dirichlet([4, 3, 1], n_comp)[c]
+    m = _models(rng, ts, [1, 1, 1], 0.3, 6 * DAY)
+    pre = m < 3
+    u = rng.random(len(c))
+    m[pre] = np.where(u < mp[:, 0], 0, np.where(u < mp[:, 0] + mp[:, 1], 1, 2))[pre]
+    return m
+
+
+def _office(rng, w: _World, sh: _Shared, n_target: int, n_ev: int) -> None:
+    comp, first, created, banned = _office_accounts(rng, w, n_target)
+    n, n_comp = len(comp), int(comp[-1]) + 1
     n_nat = 1 + rng.binomial(2, 0.3, n_comp)
     nat = w.ipv4(int(n_nat.sum()))
     nat_first = np.cumsum(n_nat) - n_nat
@@ -151,14 +187,7 @@ def _office(rng, w: _World, sh: _Shared, n_target: int, n_ev: int) -> None:
     remote = (rng.random(int(sess.max()) + 1) < 0.08)[sess]  # working from home
     home = w.ipv4(n)
     ip[remote] = home[acc[remote]]
-    # The internal app: 2-8 templates per company, some frames shared by many companies.
-    n_int = rng.integers(2, 9, n_comp)
-    names = _join(_pick(_APP_NAMES, rng.integers(0, len(_APP_NAMES), n_comp)),
-                  _pick(_APP_SUFFIX, rng.integers(0, len(_APP_SUFFIX), n_comp)))
-    t_comp = np.repeat(np.arange(n_comp), n_int)
-    internal = w.frames(_OFFICE_FRAMES, rng.integers(0, len(_OFFICE_FRAMES), len(t_comp)),
-                        names.take(pa.array(t_comp)))
-    t_first = np.cumsum(n_int) - n_int
+    internal, t_first, n_int = _office_apps(rng, w, n_comp)
     tpl, dev = _legit_templates(rng, w, sh, acc, n, (1, 6), 0.12)
     app = rng.random(len(acc)) < 0.5
     pick = t_first[c] + (rng.random(len(acc)) * n_int[c]).astype(np.int64)
@@ -167,12 +196,7 @@ def _office(rng, w: _World, sh: _Shared, n_target: int, n_ev: int) -> None:
     app_ua = np.asarray([6, 8, 9, 13])[rng.integers(0, 4, n_comp)]
     ua = np.where(app, app_ua[c], ua)
     tin, tout = _tokens(rng, w, tpl, 400, 300)
-    mp = rng.dirichlet([4, 3, 1], n_comp)[c]
-    m = _models(rng, ts, [1, 1, 1], 0.3, 6 * DAY)
-    pre = m < 3
-    u = rng.random(len(acc))
-    m[pre] = np.where(u < mp[:, 0], 0, np.where(u < mp[:, 0] + mp[:, 1], 1, 2))[pre]
-    w.emit(first, acc, ts, ip, tpl, ua, m, tin, tout)
+    w.emit(first, acc, ts, ip, tpl, ua, _office_models(rng, ts, c, n_comp), tin, tout)
 
 
 def _vpn(rng, w: _World, sh: _Shared, n: int, n_ev: int) -> None:

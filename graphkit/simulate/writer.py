@@ -81,14 +81,30 @@ def _write_csv(table: pa.Table, path: Path) -> None:
     pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
 
 
-def _write_events(w: _World, path: Path, ids: pa.Array, cards: pa.Array, prompts: bool,
-                  rng: np.random.Generator) -> tuple[int, np.ndarray]:
-    """Writes the events in time order, one row group per chunk; returns the number of
-    events and the events per account."""
+def _events_schema(text_col: str) -> pa.Schema:
+    """Columns of events.parquet; ``text_col`` is ``template_hash`` or ``prompt``."""
+    return pa.schema([
+        ("account_id", pa.string()), ("ts", pa.timestamp("ms", tz="UTC")), ("ip", pa.string()),
+        ("payment_id", pa.string()), ("proxy_provider", pa.string()), (text_col, pa.string()),
+        ("user_agent", pa.string()), ("model", pa.string()), ("tokens_in", pa.int64()),
+        ("tokens_out", pa.int64()),
+    ])
+
+
+def _event_columns(w: _World) -> dict[str, np.ndarray]:
+    """The world's event parts as one array per column, freeing the parts on the way."""
     cols = {}
     for k in list(w.events[0]):  # concatenate column by column, freeing the parts
         cols[k] = np.concatenate([e.pop(k) for e in w.events])
     w.events.clear()
+    return cols
+
+
+def _write_events(w: _World, path: Path, ids: pa.Array, cards: pa.Array, prompts: bool,
+                  rng: np.random.Generator) -> tuple[int, np.ndarray]:
+    """Writes the events in time order, one row group per chunk; returns the number of
+    events and the events per account."""
+    cols = _event_columns(w)
     order = np.argsort(cols["ts"], kind="stable")
     card_of = pa.array(np.concatenate([b.card for b in w.blocks]))
     ips = pa.concat_arrays(w.ip_parts)
@@ -99,13 +115,7 @@ def _write_events(w: _World, path: Path, ids: pa.Array, cards: pa.Array, prompts
     slots = np.concatenate(w.tpl_slots)
     keys = None if prompts else _template_keys(segs, slots)
     uas, models = pa.array(USER_AGENTS), pa.array(MODELS)
-    text_col = "prompt" if prompts else "template_hash"
-    schema = pa.schema([
-        ("account_id", pa.string()), ("ts", pa.timestamp("ms", tz="UTC")), ("ip", pa.string()),
-        ("payment_id", pa.string()), ("proxy_provider", pa.string()), (text_col, pa.string()),
-        ("user_agent", pa.string()), ("model", pa.string()), ("tokens_in", pa.int64()),
-        ("tokens_out", pa.int64()),
-    ])
+    schema = _events_schema("prompt" if prompts else "template_hash")
     n = len(order)
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for lo in range(0, n, _CHUNK):
