@@ -66,9 +66,12 @@ class SimFiles:
 def simulator_version() -> str:
     """graphkit's version plus a digest of the simulator's source: changes when its output may."""
     import graphkit
-    import graphkit.simulate.world as simmod
+    import graphkit.simulate as simpkg
 
-    digest = hashlib.sha256(Path(simmod.__file__).read_bytes()).hexdigest()[:10]
+    h = hashlib.sha256()
+    for src in sorted(Path(simpkg.__file__).parent.glob("*.py")):
+        h.update(src.name.encode() + b"\0" + src.read_bytes())
+    digest = h.hexdigest()[:10]
     return f"{graphkit.__version__}-{digest}"
 
 
@@ -80,7 +83,7 @@ def ensure_simulation(scale: float, seed: int = 0, cache_dir: Path = CACHE_DIR,
     run never leaves a half-written cache behind. Older versions for the same scale and seed are
     removed (a 30M-event set is about 1 GB).
     """
-    from graphkit.simulate.world import simulate
+    from graphkit.simulate import simulate
 
     version = simulator_version()
     stem = f"sim-scale{scale:g}-seed{seed}"

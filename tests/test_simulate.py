@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from graphkit.cli import main
 from graphkit.errors import ConfigError
-from graphkit.simulate.world import CAMPAIGNS, NEW_MODEL, RELEASE_TIME, simulate
+from graphkit.simulate import CAMPAIGNS, NEW_MODEL, RELEASE_TIME, simulate
 
 LEGIT = {"home", "carrier_nat", "office", "vpn", "datacenter_app", "reseller_customer"}
 FLEETS = set(CAMPAIGNS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from graphkit.progress import Progress
-from graphkit.simulate.world import simulate
+from graphkit.simulate import simulate
 
 
 @click.command("simulate")
