@@ -33,13 +33,14 @@ from graphkit.detection import links as links_mod
 from graphkit.detection.communities import Communities, detect_communities
 from graphkit.errors import ConfigError
 from graphkit.graph.hetero import HeteroGraph, build_graph
-from graphkit.io.ingest import Dataset, EventArrays
+from graphkit.io import Dataset, EventArrays
 from graphkit.detection.links import Links, SignalMatrix
 from graphkit.detection.near_duplicates import family_incidence, template_families
 from graphkit.progress import Progress, quiet
 from graphkit.detection.evidence import community_evidence
 from graphkit.detection.scoring import score_communities
-from graphkit.settings import SIGNALS, Settings, describe_input, write_manifest
+from graphkit.io.manifest import describe_input, write_manifest
+from graphkit.settings import SIGNALS, Settings
 from graphkit.detection.synchrony import bucket_entropy, window_signatures
 
 # Entity signals and the graph edge that carries them.

@@ -1,6 +1,6 @@
 """The heterogeneous graph: typed nodes and aggregated, integer-coded edges.
 
-:func:`build_graph` turns a :class:`graphkit.io.ingest.Dataset` into a :class:`HeteroGraph`. Every
+:func:`build_graph` turns a :class:`graphkit.io.Dataset` into a :class:`HeteroGraph`. Every
 edge is an aggregate over events computed in DuckDB (``count``, ``first_seen``, ``last_seen``,
 ``share`` of the source node's events) and arrives as numpy arrays of integer node codes; nothing
 loops over events or accounts in Python.
@@ -10,7 +10,7 @@ order (the order of ``dataset.accounts`` and of the ``accounts`` table in ``data
 other node type in sorted key order.
 
 >>> import tempfile, pathlib
->>> from graphkit.io.ingest import load
+>>> from graphkit.io import load
 >>> d = pathlib.Path(tempfile.mkdtemp())
 >>> _ = (d / "e.csv").write_text("account_id,ts,ip\\na,2024-01-01,10.0.0.1\\n"
 ...                              "b,2024-01-02,10.0.0.1\\nb,2024-01-03,10.0.0.2\\n")
@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from graphkit.errors import ConfigError, InputError
-from graphkit.io.ingest import CODED_EVENTS, Dataset
+from graphkit.io import CODED_EVENTS, Dataset
 from graphkit.progress import Progress, quiet
 
 # Node types in code order (also the order of vertex blocks in to_igraph()).
