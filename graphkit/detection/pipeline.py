@@ -32,6 +32,7 @@ import scipy.sparse as sp
 from graphkit.detection import links as links_mod
 from graphkit.detection.communities import Communities, detect_communities
 from graphkit.errors import ConfigError
+from graphkit.graph.coding import code_keys_sql
 from graphkit.graph.hetero import HeteroGraph, build_graph
 from graphkit.io import Dataset, EventArrays
 from graphkit.detection.links import Links, SignalMatrix
@@ -178,9 +179,8 @@ def _account_proxy_incidence(graph: HeteroGraph, dataset: Dataset
         f"""
         SELECT c.account_idx AS a, p.code AS p, count(*) AS n
         FROM events e JOIN {_CODES} c USING (account_id)
-        JOIN (SELECT key, CAST(row_number() OVER (ORDER BY key) - 1 AS INTEGER) AS code
-              FROM (SELECT DISTINCT proxy_provider AS key FROM events
-                    WHERE proxy_provider IS NOT NULL)) p ON p.key = e.proxy_provider
+        JOIN ({code_keys_sql("SELECT DISTINCT proxy_provider AS key FROM events "
+                             "WHERE proxy_provider IS NOT NULL")}) p ON p.key = e.proxy_provider
         GROUP BY ALL
         """
     ).df()
