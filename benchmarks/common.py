@@ -322,7 +322,7 @@ class NestedProgress(Progress):
 def _task_build(args: dict[str, Any], progress: NestedProgress) -> dict[str, Any]:
     """What ``graphkit build EVENTS --accounts F`` does (graphkit/cli/build.py)."""
     from graphkit.graph.hetero import build_graph
-    from graphkit.io.ingest import load
+    from graphkit.io import load
 
     with progress.step("load"):
         dataset = load(args["events"], args.get("accounts"), args.get("seeds"),
@@ -336,7 +336,7 @@ def _task_detect(args: dict[str, Any], progress: NestedProgress) -> dict[str, An
     """What ``graphkit detect EVENTS --accounts F --seeds F --out DIR`` does
     (graphkit/cli/detect.py), with default settings."""
     from graphkit.detection.pipeline import detect
-    from graphkit.io.ingest import load
+    from graphkit.io import load
     from graphkit.settings import Settings
 
     with progress.step("load"):
@@ -361,8 +361,8 @@ def _task_reference(args: dict[str, Any], progress: NestedProgress) -> dict[str,
 
 WORKER_TASKS = {"build": _task_build, "detect": _task_detect, "reference": _task_reference}
 # Modules each task imports before its first timed stage (import time is not a stage's).
-PRELOAD = {"build": ("graphkit.io.ingest", "graphkit.graph.hetero"),
-           "detect": ("graphkit.io.ingest", "graphkit.graph.hetero", "graphkit.detection.pipeline"),
+PRELOAD = {"build": ("graphkit.io", "graphkit.graph.hetero"),
+           "detect": ("graphkit.io", "graphkit.graph.hetero", "graphkit.detection.pipeline"),
            "reference": ("pandas", "numpy", "networkx", "pyarrow.parquet")}
 
 

@@ -9,9 +9,9 @@ The package is shaped as the pipeline::
 '0.1.0'
 
 The entry points of the Python API are :func:`graphkit.load` (validated ingestion, a
-:class:`graphkit.io.ingest.Dataset`) and :func:`graphkit.build_graph` (a
-:class:`graphkit.graph.hetero.HeteroGraph`); they are imported on first use so that ``import graphkit``
-stays light.
+:class:`graphkit.io.Dataset`) and :func:`graphkit.build_graph` (a
+:class:`graphkit.graph.HeteroGraph`); they are imported on first use so that
+``import graphkit`` stays light.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 __version__ = "0.1.0"
 __all__ = ["__version__", "build_graph", "load"]
 
-_LAZY = {"load": "graphkit.io.ingest", "build_graph": "graphkit.graph.hetero"}
+_LAZY = {"load": "graphkit.io", "build_graph": "graphkit.graph"}
 
 
 def __getattr__(name: str) -> Any:

@@ -18,11 +18,8 @@ graphkit.errors.ConfigError: unknown indicator(s) in indicator_weights: ['luck']
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import hashlib
 import json
 import os
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,44 +265,3 @@ class Settings:
             data = data["settings"]
         return cls.from_dict(data)
 
-
-def describe_input(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Name, size and modification time of an input file (enough to notice a changed input)."""
-    p = Path(path)
-    entry: dict[str, Any] = {"path": str(p)}
-    if p.is_file():
-        stat = p.stat()
-        entry["bytes"] = stat.st_size
-        entry["modified"] = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).isoformat()
-        if stat.st_size <= 64 * 1024 * 1024:  # hash small files; big ones are named by size/mtime
-            entry["sha256"] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return entry
-
-
-def write_manifest(
-    out_dir: str | os.PathLike[str],
-    *,
-    command: str,
-    settings: Settings | None,
-    inputs: dict[str, Any],
-    outputs: dict[str, Any],
-    timings: dict[str, float] | None = None,
-    run_id: str | None = None,
-) -> Path:
-    """Write ``manifest.json`` into ``out_dir``: how to reproduce what lies beside it."""
-    from graphkit import __version__
-
-    manifest = {
-        "graphkit_version": __version__,
-        "command": command,
-        "run_id": run_id,
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "settings": settings.to_dict() if settings is not None else None,
-        "inputs": inputs,
-        "outputs": outputs,
-        "timings_seconds": {k: round(v, 3) for k, v in (timings or {}).items()},
-    }
-    path = Path(out_dir) / "manifest.json"
-    path.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
-    return path

@@ -17,7 +17,7 @@ from graphkit.detection import links
 from graphkit.cli import main
 from graphkit.detection.pipeline import detect
 from graphkit.investigate.evaluate import adjusted_rand_index, read_truth, roc_auc, score_method
-from graphkit.io.ingest import load
+from graphkit.io import load
 from graphkit.settings import Settings
 from graphkit.detection.synchrony import window_signatures
 

@@ -102,12 +102,12 @@ EXPECTED_EDGES: dict[str, dict[tuple[str, str], tuple[int, str | None, str | Non
 
 
 @pytest.fixture(scope="module")
-def dataset() -> graphkit.io.ingest.Dataset:
+def dataset() -> graphkit.io.Dataset:
     return graphkit.load(EVENTS, ACCOUNTS, SEEDS)
 
 
 @pytest.fixture(scope="module")
-def graph(dataset: graphkit.io.ingest.Dataset) -> HeteroGraph:
+def graph(dataset: graphkit.io.Dataset) -> HeteroGraph:
     return graphkit.build_graph(dataset)
 
 
@@ -204,14 +204,14 @@ def test_node_tables(graph: HeteroGraph) -> None:
     assert proxy["n_ips"].to_dict() == {"brightproxy": 2, "hydra-net": 1}
 
 
-def test_templates_table(dataset: graphkit.io.ingest.Dataset) -> None:
+def test_templates_table(dataset: graphkit.io.Dataset) -> None:
     got = dict(dataset.con.execute(
         "SELECT template_text, n_events FROM templates").fetchall())
     assert got == {"summarize order #<num> for <email>": 6, "translate <str> into french": 4,
                    "grade answer <num> of <num>": 6, "write a haiku about rain": 3}
 
 
-def test_seeds(dataset: graphkit.io.ingest.Dataset) -> None:
+def test_seeds(dataset: graphkit.io.Dataset) -> None:
     assert dataset.seeds is not None
     assert dataset.seeds.values.tolist() == [["a1", "fleet-x"], ["a2", "fleet-x"]]
 

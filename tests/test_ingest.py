@@ -30,7 +30,7 @@ from graphkit.errors import (
     ParseError,
     SchemaError,
 )
-from graphkit.io.ingest import canonical_ip, load, resolve_files
+from graphkit.io import canonical_ip, load, resolve_files
 from graphkit.io.templates import normalize, template_hash
 
 # --------------------------------------------------------------------------------------------
@@ -89,7 +89,7 @@ def _write(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def _events(ds: graphkit.io.ingest.Dataset) -> pd.DataFrame:
+def _events(ds: graphkit.io.Dataset) -> pd.DataFrame:
     df = ds.events()[COLS].sort_values(["account_id", "ts"], ignore_index=True)
     return df.astype(object).where(df.notna(), None)
 
@@ -665,7 +665,7 @@ def _as_csv(df: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def _assert_same_graph(fast: graphkit.io.ingest.Dataset, slow: graphkit.io.ingest.Dataset) -> None:
+def _assert_same_graph(fast: graphkit.io.Dataset, slow: graphkit.io.Dataset) -> None:
     gf, gs = graphkit.build_graph(fast), graphkit.build_graph(slow)
     assert gf.summary() == gs.summary()
     for t in gs.nodes:

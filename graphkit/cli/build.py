@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from graphkit.graph.hetero import build_graph
-from graphkit.io.ingest import load
+from graphkit.io import load
 from graphkit.progress import Progress
 
 

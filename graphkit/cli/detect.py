@@ -38,7 +38,7 @@ def command(events, accounts, seeds, out, settings_file, resolution, method, see
     that reproduce the run).
     """
     from graphkit.detection.pipeline import detect
-    from graphkit.io.ingest import load
+    from graphkit.io import load
 
     settings = Settings.from_file(settings_file) if settings_file else Settings()
     overrides = {k: v for k, v in {"resolution": resolution, "method": method, "seed": seed,

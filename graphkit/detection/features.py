@@ -16,7 +16,7 @@ import pandas as pd
 
 from graphkit.detection.synchrony import bucket_entropy
 from graphkit.graph.hetero import HeteroGraph
-from graphkit.io.ingest import Dataset, EventArrays
+from graphkit.io import Dataset, EventArrays
 from graphkit.settings import Settings
 
 _EPOCH = dt.datetime(1970, 1, 1)

@@ -38,10 +38,11 @@ from graphkit.detection.signals import ACCOUNT_CODES, SIGNAL_EDGES, signal_matri
 from graphkit.detection.synchrony import window_signatures
 from graphkit.errors import ConfigError
 from graphkit.graph.hetero import HeteroGraph, build_graph
-from graphkit.io.ingest import Dataset
+from graphkit.io import Dataset
+from graphkit.io.manifest import describe_input, write_manifest
 from graphkit.progress import Progress, quiet
 from graphkit.registry import SIGNALS
-from graphkit.settings import Settings, describe_input, write_manifest
+from graphkit.settings import Settings
 
 _CODES = ACCOUNT_CODES
 

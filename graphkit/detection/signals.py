@@ -17,8 +17,9 @@ import scipy.sparse as sp
 from graphkit.detection import links as links_mod
 from graphkit.detection.links import SignalMatrix
 from graphkit.detection.near_duplicates import family_incidence, template_families
+from graphkit.graph.coding import code_keys_sql
 from graphkit.graph.hetero import HeteroGraph
-from graphkit.io.ingest import Dataset
+from graphkit.io import Dataset
 from graphkit.registry import ACCOUNT_LABEL, signal_kinds
 from graphkit.settings import Settings
 
@@ -84,9 +85,8 @@ def _account_proxy_incidence(graph: HeteroGraph, dataset: Dataset,
         f"""
         SELECT c.account_idx AS a, p.code AS p, count(*) AS n
         FROM events e JOIN {account_codes} c USING (account_id)
-        JOIN (SELECT key, CAST(row_number() OVER (ORDER BY key) - 1 AS INTEGER) AS code
-              FROM (SELECT DISTINCT proxy_provider AS key FROM events
-                    WHERE proxy_provider IS NOT NULL)) p ON p.key = e.proxy_provider
+        JOIN ({code_keys_sql("SELECT DISTINCT proxy_provider AS key FROM events "
+                             "WHERE proxy_provider IS NOT NULL")}) p ON p.key = e.proxy_provider
         GROUP BY ALL
         """
     ).df()

@@ -1,6 +1,6 @@
 """The heterogeneous graph: typed nodes and aggregated, integer-coded edges.
 
-:func:`build_graph` turns a :class:`graphkit.io.ingest.Dataset` into a :class:`HeteroGraph`. Every
+:func:`build_graph` turns a :class:`graphkit.io.Dataset` into a :class:`HeteroGraph`. Every
 edge is an aggregate over events computed in DuckDB (``count``, ``first_seen``, ``last_seen``,
 ``share`` of the source node's events) and arrives as numpy arrays of integer node codes; nothing
 loops over events or accounts in Python.
@@ -10,7 +10,7 @@ order (the order of ``dataset.accounts`` and of the ``accounts`` table in ``data
 other node type in sorted key order.
 
 >>> import tempfile, pathlib
->>> from graphkit.io.ingest import load
+>>> from graphkit.io import load
 >>> d = pathlib.Path(tempfile.mkdtemp())
 >>> _ = (d / "e.csv").write_text("account_id,ts,ip\\na,2024-01-01,10.0.0.1\\n"
 ...                              "b,2024-01-02,10.0.0.1\\nb,2024-01-03,10.0.0.2\\n")
@@ -24,42 +24,33 @@ other node type in sorted key order.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import igraph as ig
 import networkx as nx
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import scipy.sparse as sp
 
-from graphkit.errors import ConfigError, InputError
-from graphkit.io.ingest import CODED_EVENTS, Dataset
+from graphkit.errors import ConfigError
+from graphkit.graph import persist
+from graphkit.graph.coding import code_keys_sql
+from graphkit.io import CODED_EVENTS, Dataset
 from graphkit.progress import Progress, quiet
+from graphkit.registry import ACCOUNT_LABEL, EDGE_TYPES, NODE_TYPES, OPTIONAL_NODE_TYPES
 
-# Node types in code order (also the order of vertex blocks in to_igraph()).
-NODE_TYPES: tuple[str, ...] = (
-    "Account", "IP", "PaymentMethod", "ProxyProvider", "PromptTemplate", "UserAgent", "Model",
-)
-# Edge type -> (source node type, target node type, events column of the target key).
-EDGE_TYPES: dict[str, tuple[str, str, str]] = {
-    "USED_IP": ("Account", "IP", "ip"),
-    "PAID_WITH": ("Account", "PaymentMethod", "payment_id"),
-    "SENT": ("Account", "PromptTemplate", "template_hash"),
-    "OPERATED_BY": ("IP", "ProxyProvider", "proxy_provider"),
-    "USED_AGENT": ("Account", "UserAgent", "user_agent"),
-    "CALLED": ("Account", "Model", "model"),
-}
-# Node types that exist only when the events carry their column.
-OPTIONAL_NODE_TYPES = {"UserAgent": "user_agent", "Model": "model"}
+# NODE_TYPES (registry order) is also the order of vertex blocks in to_igraph(); EDGE_TYPES maps
+# edge type -> (source node type, target node type, events column of the target key);
+# OPTIONAL_NODE_TYPES exist only when the events carry their column.
+__all__ = ["EDGE_TYPES", "NODE_TYPES", "OPTIONAL_NODE_TYPES", "HeteroGraph", "account_codes",
+           "build_graph"]
 EDGE_COLUMNS = ("src", "dst", "count", "first_seen", "last_seen", "share")
-MANIFEST = "manifest.json"
-FORMAT = "graphkit.heterograph/1"
+MANIFEST = persist.MANIFEST
+FORMAT = persist.FORMAT
 
 
 @dataclass
@@ -82,7 +73,7 @@ class HeteroGraph:
     @property
     def accounts(self) -> pd.DataFrame:
         """Account table; index = account code 0..n-1; totals and accounts-file attributes."""
-        return self.nodes["Account"]
+        return self.nodes[ACCOUNT_LABEL]
 
     def node_table(self, node_type: str) -> pd.DataFrame:
         """The node table of ``node_type`` (row position = node code)."""
@@ -215,7 +206,7 @@ class HeteroGraph:
         offs = self._offsets()
         n = sum(len(df) for df in self.nodes.values())
         seeds = [offs[t] + self.code(t, k)
-                 for t, k in ((("Account", x) if isinstance(x, str) else x) for x in nodes)]
+                 for t, k in (((ACCOUNT_LABEL, x) if isinstance(x, str) else x) for x in nodes)]
         src, dst, kind = self._global_edges()
         adj = sp.csr_matrix((np.ones(len(src), np.int8), (src, dst)), shape=(n, n))
         adj = (adj + adj.T).tocsr()
@@ -256,46 +247,12 @@ class HeteroGraph:
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write every table as Parquet plus ``manifest.json``; returns the directory."""
-        out = Path(directory)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"cannot create output directory ({exc.strerror})",
-                              file=str(out)) from None
-        manifest: dict[str, object] = {"format": FORMAT, "nodes": {}, "edges": {},
-                                       "meta": self.meta}
-        for t, df in self.nodes.items():
-            name = f"nodes_{t}.parquet"
-            pq.write_table(pa.Table.from_pandas(df, preserve_index=False), out / name)
-            manifest["nodes"][t] = {"file": name, "count": len(df)}  # type: ignore[index]
-        for t, df in self.edges.items():
-            name = f"edges_{t}.parquet"
-            pq.write_table(pa.Table.from_pandas(df, preserve_index=False), out / name)
-            src_t, dst_t, _ = EDGE_TYPES[t]
-            manifest["edges"][t] = {  # type: ignore[index]
-                "file": name, "count": len(df), "src": src_t, "dst": dst_t}
-        (out / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-        return out
+        return persist.save_tables(self.nodes, self.edges, self.meta, directory)
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> HeteroGraph:
         """Read a graph written by :meth:`save`."""
-        root = Path(directory)
-        try:
-            manifest = json.loads((root / MANIFEST).read_text())
-        except FileNotFoundError:
-            raise InputError("not a saved graph (no manifest.json)", file=str(root)) from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"broken manifest.json ({exc.msg})", file=str(root / MANIFEST),
-                             line=exc.lineno) from None
-        if manifest.get("format") != FORMAT:
-            raise InputError(f"unsupported graph format {manifest.get('format')!r}",
-                             file=str(root / MANIFEST))
-        nodes = {t: pq.read_table(root / m["file"]).to_pandas()
-                 for t, m in manifest["nodes"].items()}
-        edges = {t: pq.read_table(root / m["file"]).to_pandas()
-                 for t, m in manifest["edges"].items()}
-        return cls(nodes, edges, dict(manifest.get("meta", {})))
+        return cls(*persist.load_tables(directory))
 
     # -- checks ---------------------------------------------------------------------------------
 
@@ -312,21 +269,20 @@ class HeteroGraph:
 # Building
 
 
-def _fetch(con, sql: str) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
     return con.execute(sql).df()
 
 
-def _edges_from(con, agg: str, src_codes: str, src_key: str, dst_codes: str,  # type: ignore[no-untyped-def]
-                totals: str, extra: str = "") -> pd.DataFrame:
+def _edges_from(con: duckdb.DuckDBPyConnection, agg: str, src_codes: str, src_key: str,
+                dst_codes: str, totals: str, extra: str = "") -> pd.DataFrame:
     """Join aggregate ``agg`` (columns s, k, n, f, l) to node codes; sorted by (src, dst)."""
-    df = _fetch(con, (
+    return _fetch(con, (
         f"SELECT CAST(sc.code AS INTEGER) AS src, CAST(dc.code AS INTEGER) AS dst, "
         f"CAST(g.n AS BIGINT) AS count, g.f AS first_seen, g.l AS last_seen, "
         f"CASE WHEN t.n_events > 0 THEN g.n / t.n_events ELSE 0.0 END AS share{extra} "
         f"FROM {agg} g JOIN {src_codes} sc ON sc.{src_key} = g.s "
         f"JOIN {dst_codes} dc ON dc.key = g.k JOIN {totals} t ON t.{src_key} = g.s "
         "ORDER BY src, dst"))
-    return df
 
 
 def _aggregate_sql(dataset: Dataset, src: str, dst: str) -> str:
@@ -343,7 +299,15 @@ def _aggregate_sql(dataset: Dataset, src: str, dst: str) -> str:
             f"JOIN _dict_{dst} dk ON dk.code = g.k")
 
 
-def _coded_edges(con, src: str, dst: str, n_src: str  # type: ignore[no-untyped-def]
+def _entity_codes(con: duckdb.DuckDBPyConnection, agg: str, codes: str, n_src: str) -> None:
+    """Table ``codes``: one row per target key of aggregate ``agg``, coded in key order, with
+    its totals (``n_events``, ``n_src`` distinct sources, first and last seen)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {codes} AS " + code_keys_sql(
+        f"SELECT k AS key, CAST(sum(n) AS BIGINT) AS n_events, count(*) AS {n_src}, "
+        f"min(f) AS first_seen, max(l) AS last_seen FROM {agg} GROUP BY k"))
+
+
+def _coded_edges(con: duckdb.DuckDBPyConnection, src: str, dst: str, n_src: str
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Node table of ``dst`` and its edges from ``src`` nodes, from dictionary-coded events.
 
@@ -362,12 +326,11 @@ def _coded_edges(con, src: str, dst: str, n_src: str  # type: ignore[no-untyped-
         f"m.n_events AS t FROM (SELECT {src} AS s, {dst} AS k, count(*) AS n, min(ts) AS f, "
         f"max(ts) AS l FROM {CODED_EVENTS} WHERE {dst} IS NOT NULL GROUP BY ALL) g "
         f"JOIN ({srcmap}) m ON m.k = g.s")
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _codes_{dst} AS SELECT CAST(row_number() OVER "
-        "(ORDER BY g.k) - 1 AS INTEGER) AS code, g.k, d.value AS key, g.n_events, "
-        f"g.{n_src}, g.first_seen, g.last_seen FROM (SELECT k, CAST(sum(n) AS BIGINT) AS "
-        f"n_events, count(*) AS {n_src}, min(f) AS first_seen, max(l) AS last_seen "
-        f"FROM _agg_{dst} GROUP BY k) g JOIN _dict_{dst} d ON d.code = g.k")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _codes_{dst} AS " + code_keys_sql(
+        f"SELECT g.k, d.value AS key, g.n_events, g.{n_src}, g.first_seen, g.last_seen "
+        f"FROM (SELECT k, CAST(sum(n) AS BIGINT) AS n_events, count(*) AS {n_src}, "
+        f"min(f) AS first_seen, max(l) AS last_seen FROM _agg_{dst} GROUP BY k) g "
+        f"JOIN _dict_{dst} d ON d.code = g.k", order_by="k"))
     node_df = _fetch(con, f"SELECT key, n_events, {n_src}, first_seen, last_seen "
                      f"FROM _codes_{dst} ORDER BY code")
     edge_df = _fetch(con, (
@@ -378,70 +341,147 @@ def _coded_edges(con, src: str, dst: str, n_src: str  # type: ignore[no-untyped-
     return node_df, edge_df
 
 
+def _account_nodes(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The Account node table (``key`` = account id, in ``account_idx`` order); leaves view
+    ``_acc_codes`` (account_id, code)."""
+    accounts = _fetch(con, "SELECT * FROM accounts ORDER BY account_idx")
+    accounts.insert(0, "key", accounts["account_id"])
+    accounts = accounts.drop(columns=["account_idx"])
+    con.execute("CREATE OR REPLACE TEMP VIEW _acc_codes AS "
+                "SELECT account_id, account_idx AS code FROM accounts")
+    return accounts
+
+
+def _with_accounts_file_payments(con: duckdb.DuckDBPyConnection, agg: str) -> str:
+    """Add the accounts file's payment methods to PAID_WITH aggregate ``agg``, marking each
+    link's source; returns the extra edge columns."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {agg} AS SELECT coalesce(e.s, a.account_id) "
+        "AS s, coalesce(e.k, a.payment_id) AS k, coalesce(e.n, 0) AS n, e.f, e.l, "
+        "e.s IS NOT NULL AS from_events, a.account_id IS NOT NULL AS "
+        f"from_accounts_file FROM {agg} e FULL OUTER JOIN (SELECT account_id, "
+        "payment_id FROM accounts WHERE payment_id IS NOT NULL) a "
+        "ON e.s = a.account_id AND e.k = a.payment_id")
+    return ", g.from_events, g.from_accounts_file"
+
+
+def _account_edges(dataset: Dataset, etype: str, col: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Node table of the entity in column ``col`` and its edges from accounts (``etype``)."""
+    con = dataset.con
+    if dataset.coded and etype != "PAID_WITH":
+        return _coded_edges(con, "account_id", col, "n_accounts")
+    agg = f"_agg_{col}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {agg} AS "
+                + _aggregate_sql(dataset, "account_id", col))
+    # Payment links also come from the accounts file; keep both and mark the source.
+    extra = _with_accounts_file_payments(con, agg) if etype == "PAID_WITH" else ""
+    codes = f"_codes_{col}"
+    _entity_codes(con, agg, codes, "n_accounts")
+    nodes = _fetch(con, f"SELECT * EXCLUDE (code) FROM {codes} ORDER BY code")
+    return nodes, _edges_from(con, agg, "_acc_codes", "account_id", codes, "accounts", extra)
+
+
+def _entity_edges(dataset: Dataset, src_col: str, col: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Node table of the entity in column ``col`` and its edges from the entity in column
+    ``src_col`` (coded before: table ``_codes_<src_col>``), e.g. IP -> proxy operator."""
+    con = dataset.con
+    n_src = f"n_{src_col}s"
+    if dataset.coded:
+        return _coded_edges(con, src_col, col, n_src)
+    agg = f"_agg_{col}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {agg} AS "
+                + _aggregate_sql(dataset, src_col, col))
+    codes = f"_codes_{col}"
+    _entity_codes(con, agg, codes, n_src)
+    nodes = _fetch(con, f"SELECT * EXCLUDE (code) FROM {codes} ORDER BY code")
+    src_codes = f"_src_codes_{src_col}"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {src_codes} AS SELECT key AS {src_col}, code, "
+                f"n_events FROM _codes_{src_col}")
+    return nodes, _edges_from(con, agg, src_codes, src_col, codes, src_codes)
+
+
+def _present_columns(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:
+    """Whether the events carry any value of each optional node type's column."""
+    return {c: con.execute(f"SELECT count({c}) FROM events").fetchall()[0][0] > 0
+            for c in OPTIONAL_NODE_TYPES.values()}
+
+
 def build_graph(dataset: Dataset, progress: Progress | None = None) -> HeteroGraph:
-    """Aggregate the dataset's events into a :class:`HeteroGraph` (see module docstring)."""
+    """Aggregate a dataset's events into the heterogeneous account-entity graph.
+
+    Each node type of the registry (:data:`graphkit.registry.NODE_TYPES`) becomes a node
+    table: accounts in ``dataset.accounts`` order, every other type in sorted key order, so a
+    node's code is its row position. Each edge type (:data:`graphkit.registry.EDGE_TYPES`)
+    becomes an edge table aggregated over events in DuckDB: ``count``, ``first_seen``,
+    ``last_seen`` and ``share`` of the source node's events. Payment links from the accounts
+    file are kept with ``from_accounts_file``. Optional node types (user agents, models) exist
+    only when the events carry their column. Nothing loops over events or accounts in Python.
+
+    Parameters
+    ----------
+    dataset : graphkit.io.Dataset
+        Validated input from :func:`graphkit.io.load`. Coded Parquet input
+        (``dataset.coded``) is aggregated over integer codes.
+    progress : Progress, optional
+        Receives one step per edge type; quiet by default.
+
+    Returns
+    -------
+    HeteroGraph
+        Node and edge tables in registry order, and ``meta`` (``n_events``, ``sources``).
+
+    Raises
+    ------
+    duckdb.Error
+        ``dataset.con`` was closed or its tables were changed after :func:`graphkit.io.load`.
+
+    See Also
+    --------
+    graphkit.io.load : the validated input.
+    HeteroGraph.incidence : an edge type as a sparse source x target matrix.
+
+    Examples
+    --------
+    >>> from graphkit.io import load
+    >>> from graphkit.graph import build_graph
+    >>> g = build_graph(load("fixtures/hand/events.csv", "fixtures/hand/accounts.csv"))
+    >>> g.summary()["nodes"]  # doctest: +NORMALIZE_WHITESPACE
+    {'Account': 5, 'IP': 5, 'PaymentMethod': 4, 'PromptTemplate': 4, 'ProxyProvider': 2,
+     'UserAgent': 2, 'Model': 2}
+    >>> g.summary()["edges"]["USED_IP"], g.summary()["edges"]["OPERATED_BY"]
+    (9, 3)
+    >>> n = g.neighbors("Account", "a1")
+    >>> n[n["edge_type"] == "USED_IP"][["key", "count"]].values.tolist()
+    [['10.0.0.1', 3], ['10.0.0.2', 2], ['198.51.100.7', 1]]
+
+    Coded Parquet input gives the same kind of graph:
+
+    >>> g = build_graph(load("fixtures/sim-small/events.parquet"))
+    >>> g.summary()["nodes"]["Account"], g.summary()["edges"]["SENT"]
+    (165, 1283)
+
+    References
+    ----------
+    .. [1] Y. Sun and J. Han, "Mining Heterogeneous Information Networks: Principles and
+       Methodologies", Morgan & Claypool, 2012 (typed nodes and edges, one network schema).
+    """
     progress = progress or quiet()
     con = dataset.con
     with progress.step("graph: accounts"):
-        accounts = _fetch(con, "SELECT * FROM accounts ORDER BY account_idx")
-        accounts.insert(0, "key", accounts["account_id"])
-        accounts = accounts.drop(columns=["account_idx"])
-        con.execute("CREATE OR REPLACE TEMP VIEW _acc_codes AS "
-                    "SELECT account_id, account_idx AS code FROM accounts")
-    nodes: dict[str, pd.DataFrame] = {"Account": accounts}
+        nodes: dict[str, pd.DataFrame] = {ACCOUNT_LABEL: _account_nodes(con)}
     edges: dict[str, pd.DataFrame] = {}
-    present = {c: con.execute(f"SELECT count({c}) FROM events").fetchall()[0][0] > 0
-               for c in OPTIONAL_NODE_TYPES.values()}
-    for etype, (src_t, dst_t, col) in EDGE_TYPES.items():
-        if src_t != "Account":
-            continue
+    present = _present_columns(con)
+    columns = {dst_t: col for _, dst_t, col in EDGE_TYPES.values()}
+    # Account edges first: other entities hang off entity nodes coded by them (IP -> operator).
+    for etype, (src_t, dst_t, col) in sorted(EDGE_TYPES.items(),
+                                             key=lambda e: e[1][0] != ACCOUNT_LABEL):
         if dst_t in OPTIONAL_NODE_TYPES and not present[col]:
             continue
         with progress.step(f"graph: {etype}"):
-            if dataset.coded and etype != "PAID_WITH":
-                nodes[dst_t], edges[etype] = _coded_edges(con, "account_id", col, "n_accounts")
-                continue
-            agg = f"_agg_{col}"
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {agg} AS "
-                        + _aggregate_sql(dataset, "account_id", col))
-            extra = ""
-            if etype == "PAID_WITH":
-                # Payment links also come from the accounts file; keep both and mark the source.
-                con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE {agg} AS SELECT coalesce(e.s, a.account_id) "
-                    "AS s, coalesce(e.k, a.payment_id) AS k, coalesce(e.n, 0) AS n, e.f, e.l, "
-                    "e.s IS NOT NULL AS from_events, a.account_id IS NOT NULL AS "
-                    f"from_accounts_file FROM {agg} e FULL OUTER JOIN (SELECT account_id, "
-                    "payment_id FROM accounts WHERE payment_id IS NOT NULL) a "
-                    "ON e.s = a.account_id AND e.k = a.payment_id")
-                extra = ", g.from_events, g.from_accounts_file"
-            codes = f"_codes_{col}"
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {codes} AS SELECT CAST(row_number() OVER "
-                "(ORDER BY k) - 1 AS INTEGER) AS code, k AS key, CAST(sum(n) AS BIGINT) AS n_events, "
-                "count(*) AS n_accounts, min(f) AS first_seen, max(l) AS last_seen "
-                f"FROM {agg} GROUP BY k")
-            nodes[dst_t] = _fetch(con, f"SELECT * EXCLUDE (code) FROM {codes} ORDER BY code")
-            edges[etype] = _edges_from(con, agg, "_acc_codes", "account_id", codes,
-                                       "accounts", extra)
-    with progress.step("graph: OPERATED_BY"):
-        if dataset.coded:
-            nodes["ProxyProvider"], edges["OPERATED_BY"] = _coded_edges(
-                con, "ip", "proxy_provider", "n_ips")
-        else:
-            con.execute("CREATE OR REPLACE TEMP TABLE _agg_proxy AS "
-                        + _aggregate_sql(dataset, "ip", "proxy_provider"))
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _codes_proxy_provider AS SELECT CAST(row_number() "
-                "OVER (ORDER BY k) - 1 AS INTEGER) AS code, k AS key, CAST(sum(n) AS BIGINT) AS "
-                "n_events, count(*) AS n_ips, min(f) AS first_seen, max(l) AS last_seen "
-                "FROM _agg_proxy GROUP BY k")
-            nodes["ProxyProvider"] = _fetch(
-                con, "SELECT * EXCLUDE (code) FROM _codes_proxy_provider ORDER BY code")
-            con.execute("CREATE OR REPLACE TEMP VIEW _ip_codes AS SELECT key AS ip, code, "
-                        "n_events FROM _codes_ip")
-            edges["OPERATED_BY"] = _edges_from(con, "_agg_proxy", "_ip_codes", "ip",
-                                               "_codes_proxy_provider", "_ip_codes")
+            if src_t == ACCOUNT_LABEL:
+                nodes[dst_t], edges[etype] = _account_edges(dataset, etype, col)
+            else:
+                nodes[dst_t], edges[etype] = _entity_edges(dataset, columns[src_t], col)
     ordered_nodes = {t: nodes[t] for t in NODE_TYPES if t in nodes}
     ordered_edges = {t: edges[t].reset_index(drop=True) for t in EDGE_TYPES if t in edges}
     return HeteroGraph(ordered_nodes, ordered_edges, {

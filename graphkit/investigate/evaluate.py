@@ -184,7 +184,7 @@ def evaluate(result_dir: str | Path, truth_path: str | Path, *, naive: bool = Tr
     rows = [score_method("graphkit", accounts, truth)]
     if naive:
         from graphkit.graph.hetero import build_graph
-        from graphkit.io.ingest import load
+        from graphkit.io import load
 
         manifest = json.loads((result_dir / "manifest.json").read_text(encoding="utf-8"))
         inputs = manifest["inputs"]

@@ -1,0 +1,225 @@
+"""The Parquet fast path: clean Parquet events loaded as integer codes kept in Arrow.
+
+When every events file is Parquet holding only canonical columns of the expected physical
+types, the events are not read row by row: each text column becomes int32 codes into a sorted
+dictionary (``_dict_<column>`` tables of ``code``, ``value``), checked and converted once per
+distinct value. ``_events_coded`` (:data:`CODED_EVENTS`) holds the codes, ``ts`` and tokens;
+the ``events`` view decodes them. Any value that fails a check sends the whole load down the
+row-by-row path, which reports or skips exactly those rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from graphkit.errors import InputError
+from graphkit.io.files import _kind_of, _sniff
+from graphkit.io.parsing import _NONCANON, IP_REGEX, _text_conv, canonical_ip
+from graphkit.io.schema import _WS_SQL, EVENT_COLUMNS, REQUIRED_EVENT_COLUMNS, SourceFile, _lit
+from graphkit.progress import Progress
+
+# Text columns coded as integers; each has a dictionary table ``_dict_<column>`` (code, value).
+CODED_COLUMNS = ("account_id", "ip", "payment_id", "proxy_provider", "template_hash",
+                 "user_agent", "model")
+CODED_EVENTS = "_events_coded"
+
+
+def _coded_value_sql(column: str) -> tuple[str, str]:
+    """(converted value, bad predicate) over a distinct raw value ``v`` of a coded column.
+
+    The same conversions and checks as the row-by-row path, applied once per distinct value.
+    """
+    if column == "account_id":
+        return "v", f"(v IS NULL OR trim(v, {_WS_SQL}) = '')"
+    if column == "ip":
+        ip = f"lower(trim(v, {_WS_SQL}))"
+        return ip, f"(v IS NULL OR {ip} = '' OR NOT regexp_full_match({ip}, {_lit(IP_REGEX)}))"
+    return _text_conv("v", "VARCHAR"), "FALSE"
+
+
+def _convert_distinct(con: duckdb.DuckDBPyConnection, raw: pa.Array, name: str
+                      ) -> tuple[np.ndarray, bool]:
+    """Converted values of the distinct raw values (same order), and whether any is bad."""
+    conv, bad = _coded_value_sql(name)
+    con.register("_gk_raw", pa.table({"v": raw}))
+    try:  # a projection keeps row order (preserve_insertion_order)
+        out_tbl = con.sql(f"SELECT {conv} AS c, {bad} AS b FROM _gk_raw").to_arrow_table()
+    finally:
+        con.unregister("_gk_raw")
+    any_bad = bool(pc.any(out_tbl.column("b")).as_py())
+    values = np.asarray(out_tbl.column("c").to_pylist(), dtype=object)
+    if name == "ip":  # one address is one IP node: canonical spellings of candidates
+        cand = [i for i, v in enumerate(values)
+                if v is not None and ":" in v and ("." in v or _NONCANON.search(v))]
+        for i in cand:
+            values[i] = canonical_ip(values[i])
+    return values, any_bad
+
+
+def _chunk_codes(chunks: list[pa.DictionaryArray], pos: np.ndarray, remap: np.ndarray
+                 ) -> np.ndarray:
+    """Per-row codes from per-chunk dictionary indices (per chunk, not per row: a few hundred
+    numpy takes). ``pos`` maps each chunk dictionary entry to its distinct raw value,
+    ``remap`` a distinct raw value to its final code (last slot: null rows)."""
+    out = np.empty(sum(len(c) for c in chunks), np.int32)
+    start = dstart = 0
+    for c in chunks:
+        local = remap[pos[dstart:dstart + len(c.dictionary)]]
+        idx = c.indices
+        take = pc.fill_null(idx, len(c.dictionary)).to_numpy() if idx.null_count else idx.to_numpy()
+        if idx.null_count:
+            local = np.append(local, -1)
+        out[start:start + len(c)] = local[take]
+        start += len(c)
+        dstart += len(c.dictionary)
+    return out
+
+
+def _code_column(con: duckdb.DuckDBPyConnection, col: pa.ChunkedArray, name: str
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Integer codes (-1 = missing) into a sorted dictionary of converted values, or None when
+    some value fails its check (the row-by-row path then reports it with its location).
+
+    Checks and conversions run over the distinct values only: a parquet dictionary column
+    arrives as per-chunk dictionaries, encoded once into one set of raw values.
+    """
+    chunks = [c for c in col.chunks if len(c)]
+    if not chunks:
+        return np.zeros(0, np.int32), np.zeros(0, object)
+    enc = pc.dictionary_encode(pa.concat_arrays([c.dictionary for c in chunks]))
+    has_null = any(c.null_count for c in chunks)
+    if has_null and name in REQUIRED_EVENT_COLUMNS:
+        return None
+    values, any_bad = _convert_distinct(con, enc.dictionary, name)
+    if any_bad:
+        return None
+    present = np.flatnonzero(pd.notna(values))
+    uniq, inv = np.unique(values[present].astype(str), return_inverse=True)
+    remap = np.full(len(values) + 1, -1, np.int32)  # last slot: null rows
+    remap[present] = inv
+    return _chunk_codes(chunks, enc.indices.to_numpy(), remap), uniq.astype(object)
+
+
+def _fast_parquet_schema(files: list[Path]) -> pa.Schema | None:
+    """The common schema when every events file is Parquet holding only canonical columns
+    of the expected physical types; None sends the files down the row-by-row path."""
+    if any(_kind_of(f) != ("parquet", False) for f in files):
+        return None
+    try:
+        for f in files:
+            _sniff(f, "parquet", False)
+        schemas = [pq.read_schema(f).remove_metadata() for f in files]
+    except (InputError, pa.ArrowException, OSError):
+        return None
+    schema = schemas[0]
+    names = schema.names
+    if (any(not s.equals(schema) for s in schemas[1:]) or len(set(names)) != len(names)
+            or not set(REQUIRED_EVENT_COLUMNS) <= set(names)
+            or not set(names) <= set(EVENT_COLUMNS)):
+        return None
+    for fld in schema:
+        t = fld.type
+        if fld.name == "ts":
+            ok = pa.types.is_timestamp(t)
+        elif fld.name in CODED_COLUMNS:
+            ok = pa.types.is_string(t) or pa.types.is_large_string(t)
+        else:
+            ok = pa.types.is_signed_integer(t)
+        if not ok:
+            return None
+    return schema
+
+
+def _read_column(files: list[Path], schema: pa.Schema, name: str) -> pa.ChunkedArray:
+    """One column of every file; coded columns as Parquet dictionaries."""
+    opts = {"read_dictionary": [name]} if name in CODED_COLUMNS else {}
+    return pa.chunked_array([c for f in files for c in
+                             pq.read_table(f, columns=[name], **opts).column(0).chunks],
+                            type=None if name in CODED_COLUMNS else schema.field(name).type)
+
+
+def _read_coded_columns(con: duckdb.DuckDBPyConnection, files: list[Path], schema: pa.Schema
+                        ) -> tuple[dict[str, pa.Array], dict[str, np.ndarray]] | None:
+    """Arrays of the columns present (codes, timestamps, tokens) and the dictionaries of the
+    coded ones; None when a value fails its check."""
+    arrays: dict[str, pa.Array] = {}
+    dicts: dict[str, np.ndarray] = {}
+    for name in schema.names:
+        col = _read_column(files, schema, name)
+        if name in CODED_COLUMNS:
+            coded = _code_column(con, col, name)
+            if coded is None:
+                return None
+            codes, dicts[name] = coded
+            arrays[name] = (pa.array(codes, mask=codes < 0) if (codes < 0).any()
+                            else pa.array(codes))
+        elif name == "ts":
+            if col.null_count:
+                return None
+            arrays[name] = col.cast(pa.timestamp("us")).combine_chunks()
+        else:  # tokens: non-negative integers
+            lo = pc.min(col).as_py()
+            if lo is not None and lo < 0:
+                return None
+            arrays[name] = col.cast(pa.int64()).combine_chunks()
+        del col
+    return arrays, dicts
+
+
+def _register_coded(con: duckdb.DuckDBPyConnection, arrays: dict[str, pa.Array],
+                    dicts: dict[str, np.ndarray]) -> pa.Table:
+    """Register ``_events_coded``, the ``_dict_<column>`` tables and the decoding ``events``
+    view; returns the coded table."""
+    coded_tbl = pa.table({n: arrays[n] for n in EVENT_COLUMNS})
+    con.register(CODED_EVENTS, coded_tbl)
+    decoded = []
+    for name in CODED_COLUMNS:
+        con.register("_gk_dict", pa.table({"value": pa.array(dicts[name], pa.string())}))
+        con.execute(f"CREATE OR REPLACE TABLE _dict_{name} AS SELECT CAST(row_number() OVER () "
+                    "- 1 AS INTEGER) AS code, value FROM _gk_dict")
+        con.unregister("_gk_dict")
+        decoded.append(pa.DictionaryArray.from_arrays(arrays[name], pa.array(dicts[name],
+                                                                             pa.string())))
+    con.register("_events_decoded", pa.table(
+        {n: (decoded[CODED_COLUMNS.index(n)] if n in CODED_COLUMNS else arrays[n])
+         for n in EVENT_COLUMNS}))
+    cols = ", ".join(EVENT_COLUMNS)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW events AS SELECT {cols} FROM _events_decoded")
+    return coded_tbl
+
+
+def _fast_parquet_events(con: duckdb.DuckDBPyConnection, files: list[Path], progress: Progress
+                         ) -> tuple[list[SourceFile], pa.Table] | None:
+    """Load clean Parquet events as integer codes kept in Arrow, without a row-by-row pass.
+
+    Typed timestamps can only fail by being null; text checks and conversions depend on the
+    value alone, so they run over distinct values. Relations: ``_events_coded`` (integer codes,
+    ``ts``, tokens) with ``_dict_<column>`` tables, and the ``events`` view decoding them.
+    Returns None, having loaded nothing, when any row would fail a check: the row-by-row path
+    then reports or skips exactly those rows.
+    """
+    schema = _fast_parquet_schema(files)
+    if schema is None:
+        return None
+    counts = [pq.ParquetFile(f).metadata.num_rows for f in files]
+    with progress.step("read events"):
+        read = _read_coded_columns(con, files, schema)
+    if read is None:
+        return None
+    arrays, dicts = read
+    for name in EVENT_COLUMNS:  # columns the files lack: all null
+        if name not in arrays:
+            typ = pa.int32() if name in CODED_COLUMNS else pa.int64()
+            arrays[name] = pa.nulls(sum(counts), typ)
+            if name in CODED_COLUMNS:
+                dicts[name] = np.zeros(0, object)
+    coded_tbl = _register_coded(con, arrays, dicts)
+    return ([SourceFile(str(f), "parquet", "events", int(n), 0) for f, n in zip(files, counts)],
+            coded_tbl)
