@@ -74,8 +74,11 @@ def detect_communities(
     settings: Settings | None = None,
     *,
     fixed: dict[int, int] | None = None,
+    initial: np.ndarray | None = None,
 ) -> Communities:
-    """Partition accounts into communities (see module docstring for the methods)."""
+    """Partition accounts into communities (see module docstring for the methods).
+
+    ``initial``: a starting partition for igraph's Leiden (e.g. the previous run's)."""
     settings = settings or Settings()
     g = _graph(links)
     method = settings.method
@@ -97,6 +100,7 @@ def detect_communities(
                 weights="weight",
                 resolution=settings.resolution,
                 n_iterations=settings.leiden_iterations,
+                initial_membership=None if initial is None else np.asarray(initial).tolist(),
             )
         finally:
             ig.set_random_number_generator(random)
