@@ -121,6 +121,9 @@ class Settings:
     change_size_ratio: float = 0.1
     # Suspicion up / down: suspicion moved by at least this.
     change_suspicion_delta: float = 0.1
+    # graphkit share: a value (IP, card, template, operator) becomes an indicator of a flagged
+    # community when at least this many of its members used it.
+    share_min_accounts: int = 2
 
     def __post_init__(self) -> None:
         unknown = set(self.signal_weights) - set(SIGNALS)
