@@ -290,7 +290,7 @@ def initial_membership(account_ids: np.ndarray, previous: PreviousRun) -> np.nda
     prev = previous.accounts.drop_duplicates("account_id").set_index("account_id")
     start = pd.Series(np.asarray(account_ids).astype(str)).map(prev["community_id"])
     missing = start.isna().to_numpy()
-    values = start.to_numpy(dtype=np.float64)
+    values = np.array(start.to_numpy(dtype=np.float64), copy=True)  # writable
     top = np.nanmax(values) if (~missing).any() else -1
     values[missing] = top + 1 + np.arange(missing.sum())
     return _codes(values.astype(np.int64))[0]
