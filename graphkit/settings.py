@@ -189,6 +189,22 @@ class Settings:
     # Entities listed per community in the top_* columns.
     top_entities_shown: int = 3
 
+    # --- day-over-day runs (detect --previous; docs/daily-runs.md) -----------------------------
+    # A community keeps a previous run's id when the Jaccard overlap of their members reaches
+    # this (one-to-one, maximal total overlap). 0.3 lets a community that doubled (0.5) or
+    # tripled (0.33) keep its id; one that lost most of its members does not.
+    stable_id_min_jaccard: float = 0.3
+    # Change report: merged = previous communities each sending >= this share of their members
+    # into one; split = one previous community making up >= this share of several.
+    change_share: float = 0.5
+    # Grown / shrunk: size moved by at least max(1, this * previous size) accounts.
+    change_size_ratio: float = 0.1
+    # Suspicion up / down: suspicion moved by at least this.
+    change_suspicion_delta: float = 0.1
+    # graphkit share: a value (IP, card, template, operator) becomes an indicator of a flagged
+    # community when at least this many of its members used it.
+    share_min_accounts: int = 2
+
     def __post_init__(self) -> None:
         # Tuples survive a JSON round trip as lists: store them as tuples again.
         object.__setattr__(self, "profile_indicators", tuple(self.profile_indicators))
@@ -213,7 +229,8 @@ class Settings:
         if self.method not in ("leiden", "leiden-cpm", "components"):
             raise ConfigError(f"unknown community method {self.method!r}")
         for name in ("min_link_score", "flag_threshold", "min_membership", "min_entity_share",
-                     "max_entity_fraction"):
+                     "max_entity_fraction", "stable_id_min_jaccard", "change_share",
+                     "change_suspicion_delta"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be within [0, 1], got {value}")

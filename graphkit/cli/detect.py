@@ -30,8 +30,10 @@ from graphkit.settings import Settings
 @click.option("--rejects", type=click.Path(dir_okay=False), help="where skipped rows go")
 @click.option("--top", type=int, default=10, show_default=True,
               help="flagged communities to print")
+@click.option("--previous", "previous", type=click.Path(),
+              help="previous result directory: keep its community ids, report what changed")
 def command(events, accounts, seeds, out, settings_file, resolution, method, seed,
-            flag_threshold, on_bad_rows, rejects, top) -> None:
+            flag_threshold, on_bad_rows, rejects, top, previous) -> None:
     """Detect coordinated account networks in EVENTS and write them to --out.
 
     Writes accounts.csv, communities.csv, links.csv, graph/ and manifest.json (with the settings
@@ -49,7 +51,7 @@ def command(events, accounts, seeds, out, settings_file, resolution, method, see
         dataset = load(list(events) if len(events) > 1 else events[0], accounts=accounts,
                        seeds=seeds, on_bad_rows=on_bad_rows, rejects_path=rejects,
                        progress=progress)
-    result = detect(dataset, settings, progress=progress)
+    result = detect(dataset, settings, progress=progress, previous=previous)
     with progress.step("write"):
         result.write(Path(out))
     flagged = result.flagged_communities()
@@ -59,3 +61,7 @@ def command(events, accounts, seeds, out, settings_file, resolution, method, see
         actor = f" [{row['actor']}]" if isinstance(row["actor"], str) else ""
         click.echo(f"  #{row['community_id']}{actor} suspicion {row['suspicion']:.2f}: "
                    f"{row['evidence']}")
+    if previous is not None:
+        from graphkit.investigate.stable_ids import print_changes
+
+        print_changes(result, click.echo)

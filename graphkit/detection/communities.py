@@ -74,6 +74,7 @@ def detect_communities(
     settings: Settings | None = None,
     *,
     fixed: dict[int, int] | None = None,
+    initial: np.ndarray | None = None,
 ) -> Communities:
     """Partition accounts into communities (see the module docstring for the methods).
 
@@ -86,6 +87,9 @@ def detect_communities(
         ``leiden_iterations``.
     fixed : dict of int to int, optional
         Account code -> community label held fixed during optimisation (uses leidenalg).
+    initial : numpy.ndarray, optional
+        A starting partition for igraph's Leiden (for example the previous run's, see
+        :mod:`graphkit.investigate.stable_ids`).
 
     Returns
     -------
@@ -138,6 +142,7 @@ def detect_communities(
                 weights="weight",
                 resolution=settings.resolution,
                 n_iterations=settings.leiden_iterations,
+                initial_membership=None if initial is None else np.asarray(initial).tolist(),
             )
         finally:
             ig.set_random_number_generator(random)

@@ -63,6 +63,8 @@ class Detection:
     # Co-members each account was paired with inside entities too large to expand into all
     # their pairs (None: every pair was scored); see Settings.max_candidate_pairs.
     ring_neighbours: int | None = None
+    extra_outputs: dict[str, Any] = field(default_factory=dict)  # more manifest outputs
+    extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # file name -> table
 
     def flagged_communities(self) -> pd.DataFrame:
         return self.communities[self.communities["flagged"]]
@@ -77,6 +79,8 @@ class Detection:
         self.accounts.to_csv(out / "accounts.csv", index=False)
         self.communities.to_csv(out / "communities.csv", index=False)
         _write_numeric_csv(self.links, out / "links.csv", decimals=4)
+        for name, table in self.extra_tables.items():
+            table.to_csv(out / name, index=False)
         if self.graph is not None:  # export reads entities and their aggregates from here
             self.graph.save(out / "graph")
         write_manifest(
@@ -85,7 +89,7 @@ class Detection:
                      "flagged_communities": int(self.communities["flagged"].sum()),
                      "flagged_accounts": int(self.accounts["flagged"].sum()),
                      "links": len(self.links), "model_releases": self.releases,
-                     "candidate_ring_neighbours": self.ring_neighbours},
+                     "candidate_ring_neighbours": self.ring_neighbours, **self.extra_outputs},
             timings=self.timings, run_id=self.run_id,
         )
         return out
@@ -132,6 +136,7 @@ def detect(
     *,
     graph: HeteroGraph | None = None,
     progress: Progress | None = None,
+    previous: str | Path | None = None,
 ) -> Detection:
     """Run the whole detection on a loaded dataset: graph, links, communities, suspicion.
 
@@ -154,6 +159,9 @@ def detect(
         A graph already built from ``dataset`` (built here when None).
     progress : Progress, optional
         Receives the timed steps (silent by default).
+    previous : str or Path, optional
+        An earlier result directory: its communities seed Leiden and keep their ids (see
+        :mod:`graphkit.investigate.stable_ids`); the changes are written as changes.csv.
 
     Returns
     -------
@@ -192,8 +200,11 @@ def detect(
     .. [4] D. G. Horvitz and D. J. Thompson, "A generalization of sampling without replacement
        from a finite universe", JASA 47(260), 1952.
     """
+    from graphkit.investigate import stable_ids
+
     settings = settings or Settings()
     progress = progress or quiet()
+    prev = None if previous is None else stable_ids.read_previous(previous)
     if graph is None:
         with progress.step("graph"):
             graph = build_graph(dataset)
@@ -215,7 +226,9 @@ def detect(
                                          times=(events.account, events.us))
         links = links_mod.score_links(signals, sync, settings, progress)
         with progress.step("communities"):
-            comms = detect_communities(links, settings, fixed=None)
+            start = None if prev is None else stable_ids.initial_membership(
+                graph.accounts["account_id"].to_numpy(), prev)
+            comms = detect_communities(links, settings, fixed=None, initial=start)
         with progress.step("scoring"):
             with progress.step("scoring: account features"):
                 releases = model_releases(events, settings)
@@ -229,13 +242,17 @@ def detect(
     finally:
         dataset.con.unregister(_CODES)
     link_table = _links_with_ids(links, graph)
-    return Detection(
+    result = Detection(
         accounts=scored.accounts, communities=communities, links=link_table, settings=settings,
         run_id=run_id, graph=graph,
         timings=dict(progress.timings), inputs=inputs,
         releases={m: t.isoformat() for m, t in releases.items()},
         ring_neighbours=links.ring_neighbours,
     )
+    with progress.step("stable ids"):
+        stable_ids.assign_stable_ids(result, prev)
+    result.timings = dict(progress.timings)
+    return result
 
 
 def _links_with_ids(links: Links, graph: HeteroGraph) -> pd.DataFrame:

@@ -1,0 +1,109 @@
+"""The change report of `detect --previous`: every change kind, by hand and end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from click.testing import CliRunner
+
+from graphkit.cli import main
+from graphkit.investigate.changes import CHANGE_COLUMNS, compare_frames
+from graphkit.settings import Settings
+
+SMALL = Path(__file__).resolve().parent.parent / "fixtures" / "sim-small"
+
+
+def _frames(groups: dict[int, str], susp: dict[int, float], flagged=()):
+    acc = pd.DataFrame([(a, c) for c, m in groups.items() for a in m],
+                       columns=["account_id", "community_id"])
+    acc["flagged"] = acc["community_id"].isin(flagged)
+    comm = pd.DataFrame({"community_id": list(groups), "size": [len(m) for m in groups.values()],
+                         "suspicion": [susp.get(c, 0.5) for c in groups],
+                         "flagged": [c in flagged for c in groups]})
+    return acc, comm
+
+
+def test_every_change_kind_by_hand():
+    prev_acc, prev_comm = _frames(
+        {1: "abcd", 2: "ef", 3: "gh", 4: "ijklmn", 5: "op", 6: "qrst", 7: "uvw"},
+        {6: 0.4, 7: 0.9})
+    cur_acc, cur_comm = _frames(
+        {1: "abcdXY",  # grown (+2 of 4), flagged: X, Y joined a flagged community
+         2: "efgh",  # 2 and 3 merged (each sends all its members)
+         4: "ijk", 20: "lmn",  # 4 split into two pieces
+         6: "qrst",  # suspicion up
+         7: "uv",  # shrunk and suspicion down
+         21: "Zz"},  # new; 5 = {o,p} vanished
+        {6: 0.8, 7: 0.5}, flagged=(1,))
+    rep = compare_frames(prev_acc, prev_comm, cur_acc, cur_comm, Settings())
+    ch = rep.changes
+    assert list(ch.columns) == CHANGE_COLUMNS
+    got = {(c, int(i)) for c, i in zip(ch["change"], ch["community_id"])}
+    assert got == {("grown", 1), ("merged", 2), ("split", 4), ("split", 20), ("new", 21),
+                   ("suspicion_up", 6), ("shrunk", 7), ("suspicion_down", 7),
+                   ("vanished", 5)}
+    merged = ch[ch["change"] == "merged"].iloc[0]
+    assert merged["previous_ids"] == "2;3" and merged["size"] == 4
+    assert set(ch.loc[ch["change"] == "split", "previous_ids"]) == {"4"}
+    grown = ch[ch["change"] == "grown"].iloc[0]
+    assert (grown["size"], grown["previous_size"], grown["accounts_joined"]) == (6, 4, 2)
+    vanished = ch[ch["change"] == "vanished"].iloc[0]
+    assert (vanished["size"], vanished["previous_size"]) == (0, 2)
+    assert rep.accounts["account_id"].tolist() == ["X", "Y"]
+    assert rep.accounts["previous_community_id"].isna().all()
+    summary = rep.summary()
+    assert summary["merged"] == 1 and summary["split"] == 2 and summary["vanished"] == 1
+    assert summary["accounts_joined_flagged"] == 2
+
+
+def test_small_moves_are_not_changes():
+    prev_acc, prev_comm = _frames({1: "abcdefghijkl"}, {1: 0.5})
+    cur_acc, cur_comm = _frames({1: "abcdefghijklm"}, {1: 0.55})  # +1 of 12 (step: 1.2)
+    assert compare_frames(prev_acc, prev_comm, cur_acc, cur_comm, Settings()).changes.empty
+
+
+def _detect(out: Path, events: Path, accounts: Path, previous: Path | None = None):
+    args = ["detect", str(events), "--accounts", str(accounts), "--seeds",
+            str(SMALL / "seeds.csv"), "--out", str(out)]
+    if previous is not None:
+        args += ["--previous", str(previous)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+def test_end_to_end_on_sim_small(tmp_path):
+    """Previous: sim-small. Current: half of the largest flagged community's accounts gone, and
+    the second flagged community's accounts duplicated under new ids (same traffic)."""
+    _detect(tmp_path / "prev", SMALL / "events.parquet", SMALL / "accounts.csv")
+    acc = pd.read_csv(tmp_path / "prev" / "accounts.csv", dtype={"account_id": str})
+    comm = pd.read_csv(tmp_path / "prev" / "communities.csv")
+    flagged = comm[comm["flagged"]].sort_values("size", ascending=False)
+    big, other = int(flagged.iloc[0]["community_id"]), int(flagged.iloc[1]["community_id"])
+    big_members = sorted(acc.loc[acc["community_id"] == big, "account_id"])
+    other_members = set(acc.loc[acc["community_id"] == other, "account_id"])
+    drop = set(big_members[: len(big_members) // 2])
+    events = pd.read_parquet(SMALL / "events.parquet")
+    copies = events[events["account_id"].isin(other_members)].copy()
+    copies["account_id"] = "dup-" + copies["account_id"]
+    cur = pd.concat([events[~events["account_id"].isin(drop)], copies], ignore_index=True)
+    cur = cur.sort_values("ts", kind="stable", ignore_index=True)
+    cur.to_parquet(tmp_path / "cur.parquet", index=False)
+    accounts = pd.read_csv(SMALL / "accounts.csv", dtype=str)
+    dup = accounts[accounts["account_id"].isin(other_members)].copy()
+    dup["account_id"] = "dup-" + dup["account_id"]
+    accounts = pd.concat([accounts[~accounts["account_id"].isin(drop)], dup])
+    accounts.to_csv(tmp_path / "cur_accounts.csv", index=False)
+
+    out = _detect(tmp_path / "cur", tmp_path / "cur.parquet", tmp_path / "cur_accounts.csv",
+                  previous=tmp_path / "prev")
+    assert "community ids" in out and "changes.csv" in out
+    ch = pd.read_csv(tmp_path / "cur" / "changes.csv")
+    rows = {(c, int(i)) for c, i in zip(ch["change"], ch["community_id"])}
+    assert ("shrunk", big) in rows
+    assert ("grown", other) in rows
+    grown = ch[(ch["change"] == "grown") & (ch["community_id"] == other)].iloc[0]
+    assert grown["accounts_joined"] >= len(other_members) // 2
+    joined = pd.read_csv(tmp_path / "cur" / "changes_accounts.csv")
+    assert joined["account_id"].str.startswith("dup-").sum() >= len(other_members) // 2
