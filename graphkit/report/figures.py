@@ -23,11 +23,11 @@ NAMES = {"Account": "account", "IP": "IP address", "PaymentMethod": "payment met
          "UserAgent": "user agent"}
 MODEL_COLOURS = ["#4C8EDA", "#D9383A", "#8DCC93", "#F79767", "#8B5CF6", "#57C7E3", "#D7A013",
                  "#C990C0"]
-FONT = dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=12)
+FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12}
 
 
 def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
-    kw.setdefault("margin", dict(l=60, r=20, t=40, b=40))
+    kw.setdefault("margin", {"l": 60, "r": 20, "t": 40, "b": 40})
     fig.update_layout(template="plotly_white", height=height, font=FONT, **kw)
     return fig
 
@@ -38,23 +38,23 @@ def suspicion_histogram(communities: pd.DataFrame, threshold: float | None) -> g
     for flagged, colour, name in ((False, "#A5ABB6", "not flagged"), (True, "#D9383A", "flagged")):
         part = c[c["flagged"] == flagged]
         fig.add_trace(go.Histogram(x=part["suspicion"].to_numpy(dtype=float), name=name,
-                                   marker_color=colour, xbins=dict(start=0, end=1.0001, size=0.025),
+                                   marker_color=colour, xbins={"start": 0, "end": 1.0001, "size": 0.025},
                                    hovertemplate="suspicion %{x}<br>%{y} communities"
                                                  "<extra></extra>"))
     if threshold is not None:
-        fig.add_vline(x=threshold, line=dict(color="#D9383A", dash="dash", width=2),
+        fig.add_vline(x=threshold, line={"color": "#D9383A", "dash": "dash", "width": 2},
                       annotation_text=f"flag cut {threshold:g}", annotation_position="top left")
     fig.update_xaxes(title="community suspicion", range=[0, 1.02])
     fig.update_yaxes(title="communities (log scale)", type="log")
     return _layout(fig, 300, barmode="stack", bargap=0.05,
-                   legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
+                   legend={"orientation": "h", "y": 1.12, "x": 1, "xanchor": "right"})
 
 
 def cluster_graph(sub: Subgraph) -> go.Figure:
     nodes = sub.nodes
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=sub.edge_x, y=sub.edge_y, mode="lines", hoverinfo="skip",
-                               line=dict(color="rgba(120,120,130,0.25)", width=0.8),
+                               line={"color": "rgba(120,120,130,0.25)", "width": 0.8},
                                showlegend=False))
     acc = nodes[nodes["label"] == "Account"]
     for core, name, symbol in ((True, "account (core: flagged)", "circle"),
@@ -68,10 +68,10 @@ def cluster_graph(sub: Subgraph) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=part["x"], y=part["y"], mode="markers", name=name, text=text,
             hovertemplate="%{text}<extra></extra>",
-            marker=dict(size=7 + 13 * susp, color=COLOURS["Account"], symbol=symbol,
-                        opacity=1.0 if core else 0.75,
-                        line=dict(width=1.5 if not core else 0.5,
-                                  color=COLOURS["Account"] if not core else "white"))))
+            marker={"size": 7 + 13 * susp, "color": COLOURS["Account"], "symbol": symbol,
+                        "opacity": 1.0 if core else 0.75,
+                        "line": {"width": 1.5 if not core else 0.5,
+                                  "color": COLOURS["Account"] if not core else "white"}}))
     ent = nodes[nodes["label"] != "Account"]
     for label, part in ent.groupby("label", sort=False):
         text = (NAMES.get(label, label) + " " + part["key"].astype(str) + "<br>"
@@ -80,13 +80,13 @@ def cluster_graph(sub: Subgraph) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=part["x"], y=part["y"], mode="markers", name=NAMES.get(label, label), text=text,
             hovertemplate="%{text}<extra></extra>",
-            marker=dict(size=8 + 3 * np.sqrt(part["n_members"].to_numpy(dtype=float)),
-                        color=COLOURS.get(label, "#A5ABB6"), symbol="diamond",
-                        line=dict(width=0.5, color="white"))))
+            marker={"size": 8 + 3 * np.sqrt(part["n_members"].to_numpy(dtype=float)),
+                        "color": COLOURS.get(label, "#A5ABB6"), "symbol": "diamond",
+                        "line": {"width": 0.5, "color": "white"}}))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1)
-    return _layout(fig, 520, legend=dict(orientation="h", y=-0.02, x=0.5, xanchor="center"),
-                   margin=dict(l=10, r=10, t=10, b=10), hovermode="closest")
+    return _layout(fig, 520, legend={"orientation": "h", "y": -0.02, "x": 0.5, "xanchor": "center"},
+                   margin={"l": 10, "r": 10, "t": 10, "b": 10}, hovermode="closest")
 
 
 def timeline(activity: pd.DataFrame, order: list[str], releases: dict[str, str],
@@ -125,7 +125,7 @@ def timeline(activity: pd.DataFrame, order: list[str], releases: dict[str, str],
     zi = z.astype(np.uint16 if z.max() < 65535 else np.int32)
     fig.add_trace(go.Heatmap(
         z=zi, x=times, y=labels, colorscale="Viridis", zmin=0, zmax=max(zmax, 1.0),
-        colorbar=dict(title="requests", len=0.62, y=1, yanchor="top", thickness=12),
+        colorbar={"title": "requests", "len": 0.62, "y": 1, "yanchor": "top", "thickness": 12},
         hovertemplate="%{y}<br>%{x}<br>%{z} requests<extra></extra>"),
         row=1, col=1)
     for j, model in enumerate(sorted(models.index.get_level_values(0).unique())):
@@ -133,7 +133,7 @@ def timeline(activity: pd.DataFrame, order: list[str], releases: dict[str, str],
         y = np.zeros(nb)
         y[s.index.to_numpy()] = s.to_numpy()
         fig.add_trace(go.Scatter(x=times, y=y, mode="lines", name=model, stackgroup="models",
-                                 line=dict(width=0.6, color=MODEL_COLOURS[j % len(MODEL_COLOURS)]),
+                                 line={"width": 0.6, "color": MODEL_COLOURS[j % len(MODEL_COLOURS)]},
                                  hovertemplate=model + " %{y:.0f}<extra></extra>"), row=2, col=1)
     for model, when in (releases or {}).items():
         ts = pd.Timestamp(when)
@@ -141,15 +141,15 @@ def timeline(activity: pd.DataFrame, order: list[str], releases: dict[str, str],
             ts = ts.tz_convert("UTC").tz_localize(None)
         if times[0] <= ts <= times[-1] + step:
             for row in (1, 2):
-                fig.add_vline(x=ts, line=dict(color="#D9383A", dash="dot", width=1.5),
+                fig.add_vline(x=ts, line={"color": "#D9383A", "dash": "dot", "width": 1.5},
                               row=row, col=1)
             fig.add_annotation(x=ts, y=1, yref="paper", text=f"{model} released",
                                showarrow=False, xanchor="left", yanchor="bottom",
-                               font=dict(color="#D9383A", size=11))
-    fig.update_yaxes(showticklabels=len(order) <= 40, tickfont=dict(size=8), row=1, col=1,
+                               font={"color": "#D9383A", "size": 11})
+    fig.update_yaxes(showticklabels=len(order) <= 40, tickfont={"size": 8}, row=1, col=1,
                      title=f"{len(order)} accounts")
     fig.update_yaxes(title="requests / model", row=2, col=1)
-    return _layout(fig, 560, legend=dict(orientation="h", y=-0.08, x=0.5, xanchor="center"),
+    return _layout(fig, 560, legend={"orientation": "h", "y": -0.08, "x": 0.5, "xanchor": "center"},
                    hovermode="closest")
 
 
@@ -167,9 +167,9 @@ def concentration(shared: pd.DataFrame, n_members: int) -> go.Figure:
             hovertemplate="%{y}<br>%{x} members use it (%{customdata[0]} accounts in all)"
                           "<br>%{customdata[1]:,} requests by members<extra></extra>"))
     fig.update_xaxes(title=f"cluster members using it (of {n_members})")
-    fig.update_yaxes(tickfont=dict(size=10), automargin=True, categoryorder="total ascending")
+    fig.update_yaxes(tickfont={"size": 10}, automargin=True, categoryorder="total ascending")
     return _layout(fig, max(260, 18 * len(df) + 80), showlegend=False, bargap=0.25,
-                   margin=dict(l=10, r=20, t=20, b=40))
+                   margin={"l": 10, "r": 20, "t": 20, "b": 40})
 
 
 def creation(members: pd.DataFrame) -> go.Figure:
@@ -181,20 +181,20 @@ def creation(members: pd.DataFrame) -> go.Figure:
         part = members[status == st]
         fig.add_trace(go.Scatter(
             x=part["created_at"], y=part["membership"], mode="markers", name=f"created ({st})",
-            text=part["account_id"], marker=dict(size=7, opacity=0.8,
-                                                 color=["#4C8EDA", "#D9383A", "#F79767",
-                                                        "#8DCC93"][j % 4]),
+            text=part["account_id"], marker={"size": 7, "opacity": 0.8,
+                                                 "color": ["#4C8EDA", "#D9383A", "#F79767",
+                                                        "#8DCC93"][j % 4]},
             hovertemplate="%{text}<br>created %{x}<br>membership %{y:.2f}<extra></extra>"))
     if "banned_at" in members:
         b = members[members["banned_at"].notna()]
         if len(b):
             fig.add_trace(go.Scatter(
                 x=b["banned_at"], y=b["membership"], mode="markers", name="banned",
-                text=b["account_id"], marker=dict(symbol="x", size=7, color="#333"),
+                text=b["account_id"], marker={"symbol": "x", "size": 7, "color": "#333"},
                 hovertemplate="%{text}<br>banned %{x}<extra></extra>"))
     fig.update_xaxes(title="date")
     fig.update_yaxes(title="membership", range=[-0.03, 1.05])
-    return _layout(fig, 300, legend=dict(orientation="h", y=1.15, x=1, xanchor="right"))
+    return _layout(fig, 300, legend={"orientation": "h", "y": 1.15, "x": 1, "xanchor": "right"})
 
 
 def waterfalls(contribs: pd.DataFrame, titles: list[str], row_label: str) -> go.Figure:
@@ -207,11 +207,11 @@ def waterfalls(contribs: pd.DataFrame, titles: list[str], row_label: str) -> go.
         total = float(vals.sum())
         fig.add_trace(go.Waterfall(
             x=cols + ["sum"], y=list(vals) + [total], measure=["relative"] * len(cols) + ["total"],
-            showlegend=False, connector=dict(line=dict(color="#bbb", width=1)),
-            increasing=dict(marker=dict(color="#4C8EDA")),
-            decreasing=dict(marker=dict(color="#D9383A")),
-            totals=dict(marker=dict(color="#8B5CF6")),
+            showlegend=False, connector={"line": {"color": "#bbb", "width": 1}},
+            increasing={"marker": {"color": "#4C8EDA"}},
+            decreasing={"marker": {"color": "#D9383A"}},
+            totals={"marker": {"color": "#8B5CF6"}},
             hovertemplate="%{x}: %{y:.3f}<extra></extra>"), row=1, col=j + 1)
-    fig.update_annotations(font=dict(size=11))
+    fig.update_annotations(font={"size": 11})
     fig.update_yaxes(title_text=row_label, row=1, col=1)
-    return _layout(fig, 300, margin=dict(l=60, r=20, t=60, b=40))
+    return _layout(fig, 300, margin={"l": 60, "r": 20, "t": 60, "b": 40})
