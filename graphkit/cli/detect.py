@@ -32,8 +32,9 @@ from graphkit.settings import Settings
               help="flagged communities to print")
 @click.option("--previous", "previous", type=click.Path(),
               help="previous result directory: keep its community ids, report what changed")
+@click.option("--report", "report", is_flag=True, help="also write OUT/report.html (HTML report)")
 def command(events, accounts, seeds, out, settings_file, resolution, method, seed,
-            flag_threshold, on_bad_rows, rejects, top, previous) -> None:
+            flag_threshold, on_bad_rows, rejects, top, previous, report) -> None:
     """Detect coordinated account networks in EVENTS and write them to --out.
 
     Writes accounts.csv, communities.csv, links.csv, graph/ and manifest.json (with the settings
@@ -54,6 +55,10 @@ def command(events, accounts, seeds, out, settings_file, resolution, method, see
     result = detect(dataset, settings, progress=progress, previous=previous)
     with progress.step("write"):
         result.write(Path(out))
+    if report:
+        from graphkit.report.writer import write_report
+        with progress.step("report"):
+            write_report(out, Path(out) / "report.html")
     flagged = result.flagged_communities()
     click.echo(f"{int(result.accounts['flagged'].sum())} accounts flagged in {len(flagged)} "
                f"communities (of {len(result.accounts)} accounts); results in {out}")

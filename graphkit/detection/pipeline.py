@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from graphkit.detection import links as links_mod
+from graphkit.detection.activity import activity_table
 from graphkit.detection.communities import Communities, detect_communities
 from graphkit.detection.evidence import community_evidence
 from graphkit.detection.features import account_features, model_releases
@@ -65,6 +66,8 @@ class Detection:
     ring_neighbours: int | None = None
     extra_outputs: dict[str, Any] = field(default_factory=dict)  # more manifest outputs
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # file name -> table
+    # Requests per hour and model of the flagged accounts (the report's timelines).
+    activity: pd.DataFrame | None = field(default=None, repr=False)
 
     def flagged_communities(self) -> pd.DataFrame:
         return self.communities[self.communities["flagged"]]
@@ -81,6 +84,8 @@ class Detection:
         _write_numeric_csv(self.links, out / "links.csv", decimals=4)
         for name, table in self.extra_tables.items():
             table.to_csv(out / name, index=False)
+        if self.activity is not None:
+            self.activity.to_parquet(out / "activity.parquet", index=False)
         if self.graph is not None:  # export reads entities and their aggregates from here
             self.graph.save(out / "graph")
         write_manifest(
@@ -239,6 +244,9 @@ def detect(
             with progress.step("scoring: evidence"):
                 communities = community_evidence(scored.communities, comms, signals, settings,
                                                   run_id)
+        with progress.step("activity of flagged accounts"):
+            activity = activity_table(
+                dataset.con, scored.accounts.loc[scored.accounts["flagged"], "account_id"])
     finally:
         dataset.con.unregister(_CODES)
     link_table = _links_with_ids(links, graph)
@@ -247,7 +255,7 @@ def detect(
         run_id=run_id, graph=graph,
         timings=dict(progress.timings), inputs=inputs,
         releases={m: t.isoformat() for m, t in releases.items()},
-        ring_neighbours=links.ring_neighbours,
+        ring_neighbours=links.ring_neighbours, activity=activity,
     )
     with progress.step("stable ids"):
         stable_ids.assign_stable_ids(result, prev)

@@ -1,0 +1,159 @@
+"""Per-account request counts over time: the data behind the report's timelines.
+
+The detection output directory does not keep the events, so the report either reads
+``activity.parquet`` from it or computes the table from the event files with
+:func:`activity_table`. Everything is one DuckDB aggregate; nothing loops over events.
+
+>>> import pandas as pd
+>>> ev = pd.DataFrame({"account_id": ["a", "a", "b", "c"],
+...                    "ts": pd.to_datetime(["2024-01-01 00:10", "2024-01-01 00:50",
+...                                          "2024-01-01 02:00", "2024-01-01 03:00"]),
+...                    "model": ["m1", "m1", "m2", "m1"]})
+>>> activity_table(ev, ["a", "b"]).to_dict("records")  # doctest: +NORMALIZE_WHITESPACE
+[{'account_id': 'a', 'bucket': Timestamp('2024-01-01 00:00:00'), 'model': 'm1', 'n': 2},
+ {'account_id': 'b', 'bucket': Timestamp('2024-01-01 02:00:00'), 'model': 'm2', 'n': 1}]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from graphkit.errors import ConfigError, InputError
+
+COLUMNS = ("account_id", "bucket", "model", "n")
+NO_MODEL = "(any model)"
+_UNITS = {"s": "second", "sec": "second", "second": "second", "min": "minute", "m": "minute",
+          "minute": "minute", "h": "hour", "hour": "hour", "d": "day", "day": "day",
+          "w": "week", "week": "week"}
+
+
+def bin_interval(bin: str) -> str:
+    """A DuckDB interval literal for a bin like ``"1h"``, ``"15min"`` or ``"1d"``.
+
+    >>> bin_interval("1h"), bin_interval("15min"), bin_interval("2 days")
+    ("INTERVAL '1 hour'", "INTERVAL '15 minute'", "INTERVAL '2 day'")
+    """
+    m = re.fullmatch(r"\s*(\d+)\s*([A-Za-z]+?)s?\s*", bin or "")
+    if not m or m.group(2).lower() not in _UNITS or int(m.group(1)) <= 0:
+        raise ConfigError(f"bin {bin!r} is not a time span like '1h', '15min' or '1d'")
+    return f"INTERVAL '{int(m.group(1))} {_UNITS[m.group(2).lower()]}'"
+
+
+def _events_source(con_or_events, con: duckdb.DuckDBPyConnection) -> str:  # type: ignore[no-untyped-def]
+    """Register the events with ``con`` and return the relation name to read them from."""
+    src = con_or_events
+    if isinstance(src, pd.DataFrame | pa.Table):
+        con.register("_report_events", src)
+        return "_report_events"
+    if isinstance(src, str | os.PathLike):
+        src = [src]
+    paths = [Path(p) for p in src]
+    if not paths:
+        raise ConfigError("no event files given")
+    for p in paths:
+        if not p.exists():
+            raise InputError(f"event file not found: {p}", file=str(p))
+    suffixes = {p.suffix.lower() for p in paths}
+    listed = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+    if suffixes <= {".parquet", ".pq"}:
+        reader = f"read_parquet({listed}, union_by_name = true)"
+    elif suffixes <= {".csv", ".tsv", ".txt", ".gz"}:
+        reader = f"read_csv({listed}, union_by_name = true)"
+    else:
+        raise InputError(f"event files must be all Parquet or all CSV: {', '.join(map(str, paths))}",
+                         file=str(paths[0]))
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _report_events AS SELECT * FROM {reader}")
+    return "_report_events"
+
+
+def activity_table(con_or_events, account_ids: Iterable[str] | Sequence[str],  # type: ignore[no-untyped-def]
+                   bin: str = "1h") -> pd.DataFrame:
+    """Requests per account, time bucket and model for the given accounts.
+
+    Parameters
+    ----------
+    con_or_events
+        A DuckDB connection holding an ``events`` table or view (as
+        :func:`graphkit.io.ingest.load` leaves it), one or more Parquet or CSV event files, or
+        an in-memory pandas DataFrame / Arrow table. Columns ``account_id`` and ``ts`` are
+        required, ``model`` is optional (without it every row has model ``"(any model)"``).
+    account_ids
+        The accounts to keep (typically the members of flagged communities).
+    bin
+        The bucket width: ``"1h"``, ``"15min"``, ``"1d"``...
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``account_id``, ``bucket`` (naive UTC timestamp, start of the bucket), ``model`` and
+        ``n`` (requests), sorted by account, bucket and model.
+    """
+    interval = bin_interval(bin)
+    if isinstance(con_or_events, duckdb.DuckDBPyConnection):
+        con, own = con_or_events, False
+        relation = "events"
+    else:
+        con, own = duckdb.connect(), True
+        con.execute("SET TimeZone = 'UTC'")
+        relation = _events_source(con_or_events, con)
+    try:
+        try:
+            described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+        except duckdb.Error as exc:
+            raise InputError(f"cannot read the events: {exc}") from exc
+        types = {row[0].lower(): str(row[1]).upper() for row in described}
+        for col in ("account_id", "ts"):
+            if col not in types:
+                raise InputError(f"the events have no {col!r} column", column=col)
+        ts = "ts"
+        if "TIME ZONE" in types["ts"]:
+            ts = "timezone('UTC', ts)"
+        elif not types["ts"].startswith("TIMESTAMP"):
+            ts = "CAST(ts AS TIMESTAMP)"
+        model = (f"coalesce(CAST(e.model AS VARCHAR), '{NO_MODEL}')" if "model" in types
+                 else f"'{NO_MODEL}'")
+        ids = pa.table({"account_id": pa.array(pd.Series(list(account_ids) if not hasattr(
+            account_ids, "__array__") else account_ids, dtype=object).astype(str), pa.string())})
+        con.register("_report_ids", ids)
+        try:
+            df = con.execute(
+                f"SELECT CAST(e.account_id AS VARCHAR) AS account_id, "
+                f"time_bucket({interval}, {ts}) AS bucket, {model} AS model, "
+                f"CAST(count(*) AS BIGINT) AS n "
+                f"FROM {relation} e SEMI JOIN (SELECT DISTINCT account_id FROM _report_ids) i "
+                f"ON CAST(e.account_id AS VARCHAR) = i.account_id "
+                f"WHERE e.ts IS NOT NULL GROUP BY ALL ORDER BY 1, 2, 3"
+            ).df()
+        except duckdb.Error as exc:
+            raise InputError(f"cannot aggregate the events: {exc}") from exc
+        finally:
+            con.unregister("_report_ids")
+    finally:
+        if own:
+            con.close()
+    df["bucket"] = pd.to_datetime(df["bucket"]).astype("datetime64[us]")
+    return df[list(COLUMNS)].reset_index(drop=True)
+
+
+def read_activity(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a stored activity table (``activity.parquet``) and check its columns."""
+    df = pd.read_parquet(path)
+    missing = [c for c in ("account_id", "bucket", "n") if c not in df.columns]
+    if missing:
+        raise InputError(f"activity table lacks column(s) {', '.join(missing)}", file=str(path),
+                         column=missing[0])
+    if "model" not in df.columns:
+        df["model"] = NO_MODEL
+    df["account_id"] = df["account_id"].astype(str)
+    df["bucket"] = pd.to_datetime(df["bucket"])
+    if getattr(df["bucket"].dt, "tz", None) is not None:
+        df["bucket"] = df["bucket"].dt.tz_convert("UTC").dt.tz_localize(None)
+    df["model"] = df["model"].fillna(NO_MODEL).astype(str)
+    return df[list(COLUMNS)]
