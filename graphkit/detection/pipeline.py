@@ -30,6 +30,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from graphkit.detection import links as links_mod
+from graphkit.detection.account_score import ScoringOptions, score_accounts
 from graphkit.detection.communities import Communities, detect_communities
 from graphkit.errors import ConfigError
 from graphkit.graph.hetero import HeteroGraph, build_graph
@@ -64,6 +65,7 @@ class Detection:
     # Co-members each account was paired with inside entities too large to expand into all
     # their pairs (None: every pair was scored); see Settings.max_candidate_pairs.
     ring_neighbours: int | None = None
+    scoring: dict[str, Any] = field(default_factory=dict)  # the account score's manifest entry
 
     def flagged_communities(self) -> pd.DataFrame:
         return self.communities[self.communities["flagged"]]
@@ -86,7 +88,8 @@ class Detection:
                      "flagged_communities": int(self.communities["flagged"].sum()),
                      "flagged_accounts": int(self.accounts["flagged"].sum()),
                      "links": len(self.links), "model_releases": self.releases,
-                     "candidate_ring_neighbours": self.ring_neighbours},
+                     "candidate_ring_neighbours": self.ring_neighbours,
+                     "account_scoring": self.scoring},
             timings=self.timings, run_id=self.run_id,
         )
         return out
@@ -258,6 +261,7 @@ def detect(
     *,
     graph: HeteroGraph | None = None,
     progress: Progress | None = None,
+    scoring: ScoringOptions | None = None,
 ) -> Detection:
     """Run the whole detection on a loaded dataset."""
     settings = settings or Settings()
@@ -294,15 +298,19 @@ def detect(
             with progress.step("scoring: evidence"):
                 communities = community_evidence(scored.communities, comms, signals, settings,
                                                   run_id)
+            with progress.step("scoring: accounts"):
+                acc_scores = score_accounts(graph, feats, links, scored.accounts, options=scoring,
+                                            clock_aligned=getattr(sync, "clock_aligned", None),
+                                            seed=settings.seed)
     finally:
         dataset.con.unregister(_CODES)
     link_table = _links_with_ids(links, graph)
     return Detection(
-        accounts=scored.accounts, communities=communities, links=link_table, settings=settings,
+        accounts=acc_scores.accounts, communities=communities, links=link_table, settings=settings,
         run_id=run_id, graph=graph,
         timings=dict(progress.timings), inputs=inputs,
         releases={m: t.isoformat() for m, t in releases.items()},
-        ring_neighbours=links.ring_neighbours,
+        ring_neighbours=links.ring_neighbours, scoring=acc_scores.manifest,
     )
 
 
