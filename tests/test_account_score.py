@@ -12,8 +12,13 @@ import scipy.sparse as sp
 from click.testing import CliRunner
 
 from graphkit.cli import main
-from graphkit.detection.account_score import (Neighbourhood, ScoringOptions, declared_features,
-                                              noisy_or, rank_score)
+from graphkit.detection.account_score import (
+    Neighbourhood,
+    ScoringOptions,
+    declared_features,
+    noisy_or,
+    rank_score,
+)
 from graphkit.detection.pipeline import detect
 from graphkit.errors import ConfigError
 from graphkit.investigate.evaluate import read_truth, roc_auc

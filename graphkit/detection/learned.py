@@ -280,7 +280,7 @@ def supervised_scores(features: AccountFeatures, feats: pd.DataFrame, options: S
     auc, ap = roc_auc(fit.y, fit.oof), average_precision(fit.y, fit.oof)
     xs, ps = isotonic(fit.oof, fit.y)
     prob = np.interp(fit.raw, xs, ps)
-    manifest = {"labelled_accounts": int(len(fit.y)), "positive_labels": int(fit.y.sum()),
+    manifest = {"labelled_accounts": len(fit.y), "positive_labels": int(fit.y.sum()),
                 "folds": fit.folds, "cv_auc": round(auc, 4), "cv_average_precision": round(ap, 4),
                 "calibration": "isotonic on out-of-fold scores", "model": "lightgbm",
                 "model_params": {**LGBM_PARAMS, "num_boost_round": NUM_ROUNDS},
