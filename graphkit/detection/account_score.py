@@ -28,9 +28,8 @@ average: the share of this dataset's accounts that look less suspicious. The sup
 (:mod:`graphkit.detection.learned`) replaces it by a calibrated probability when labels or a
 trained model are given.
 
-``suspicion`` in ``accounts.csv`` is the noisy-OR of ``community_suspicion`` and
-``account_score`` (either alone can raise it); ``flagged`` is decided by
-:mod:`graphkit.detection.cut`.
+``suspicion`` in ``accounts.csv`` combines ``community_suspicion`` and ``account_score`` (see
+:func:`combine`); ``flagged`` is still the community stage's decision.
 
 >>> import numpy as np
 >>> x = pd.DataFrame({"n_events": [1.0, 2.0, 50.0], "age_days": [400.0, 300.0, 1.0]})
@@ -290,7 +289,10 @@ def account_features(graph: HeteroGraph, feats: pd.DataFrame, links: Links, *,
     directions.update({c: DIRECTIONS.get(c, directions.get(c, 1)) for c in neigh
                        if c not in directions})
     table = pd.DataFrame({**own, **declared, **neigh})
-    usable = [c for c in table.columns if np.nanstd(table[c].to_numpy(float)) > 0]
+    values = table.to_numpy(float)
+    lo, hi = np.nanmin(np.where(np.isnan(values), np.inf, values), axis=0), np.nanmax(
+        np.where(np.isnan(values), -np.inf, values), axis=0)
+    usable = [c for c, a, b in zip(table.columns, lo, hi) if np.isfinite(a) and b > a]
     for c in table.columns.difference(usable):
         skipped[c] = "constant in this dataset"
     return AccountFeatures(table[usable], {c: directions[c] for c in usable}, nb,
@@ -316,6 +318,17 @@ def noisy_or(*scores: np.ndarray) -> np.ndarray:
     return 1.0 - out
 
 
+def combine(community: np.ndarray, account: np.ndarray, flagged: np.ndarray,
+            flag_threshold: float) -> np.ndarray:
+    """``suspicion``: the noisy-OR of both scores for flagged accounts; for the others the
+    larger of the community suspicion and ``account_score * flag_threshold``, kept below the
+    threshold (the account score orders unflagged accounts but does not flag on its own, so
+    ``suspicion >= flag_threshold`` still means flagged)."""
+    below = np.minimum(np.maximum(community, account * flag_threshold),
+                       np.nextafter(flag_threshold, 0.0) - 1e-4)
+    return np.where(flagged, noisy_or(community, account), below)
+
+
 def manifest_entry(features: AccountFeatures, mode: str, extra: dict[str, Any]) -> dict[str, Any]:
     """What the manifest records about the account score."""
     return {"mode": mode, "features_used": features.used, "features_skipped": features.skipped,
@@ -333,7 +346,8 @@ class AccountScores:
 
 def score_accounts(graph: HeteroGraph, feats: pd.DataFrame, links: Links,
                    accounts: pd.DataFrame, *, clock_aligned: np.ndarray | None = None,
-                   options: ScoringOptions | None = None, seed: int = 0) -> AccountScores:
+                   options: ScoringOptions | None = None, seed: int = 0,
+                   flag_threshold: float = 1.0) -> AccountScores:
     """Add ``community_suspicion``, ``account_score`` and the combined ``suspicion`` (and, with
     a supervised model, ``top_contributions``) to the community stage's ``accounts`` table.
 
@@ -344,7 +358,7 @@ def score_accounts(graph: HeteroGraph, feats: pd.DataFrame, links: Links,
     >>> ds = graphkit.load("fixtures/sim-small/events.parquet",
     ...                    accounts="fixtures/sim-small/accounts.csv")
     >>> acc = detect(ds).accounts
-    >>> bool((acc["suspicion"] >= acc[["community_suspicion", "account_score"]].max(axis=1)).all())
+    >>> bool((acc["suspicion"] >= acc["community_suspicion"] - 1e-4).all())
     True
     """
     options = options or ScoringOptions()
@@ -365,5 +379,6 @@ def score_accounts(graph: HeteroGraph, feats: pd.DataFrame, links: Links,
         score = rank_score(features.table, features.directions)
         mode = "unsupervised rank average"
     out.insert(out.columns.get_loc("suspicion"), "account_score", np.round(score, 4))
-    out["suspicion"] = np.round(noisy_or(out["community_suspicion"].to_numpy(float), score), 4)
+    out["suspicion"] = np.round(combine(out["community_suspicion"].to_numpy(float), score,
+                                        out["flagged"].to_numpy(bool), flag_threshold), 4)
     return AccountScores(out, manifest_entry(features, mode, extra), features)

@@ -301,7 +301,8 @@ def detect(
             with progress.step("scoring: accounts"):
                 acc_scores = score_accounts(graph, feats, links, scored.accounts, options=scoring,
                                             clock_aligned=getattr(sync, "clock_aligned", None),
-                                            seed=settings.seed)
+                                            seed=settings.seed,
+                                            flag_threshold=settings.flag_threshold)
     finally:
         dataset.con.unregister(_CODES)
     link_table = _links_with_ids(links, graph)
