@@ -33,8 +33,19 @@ from graphkit.settings import Settings
 @click.option("--previous", "previous", type=click.Path(),
               help="previous result directory: keep its community ids, report what changed")
 @click.option("--report", "report", is_flag=True, help="also write OUT/report.html (HTML report)")
+@click.option("--account-feature", "account_feature", multiple=True,
+              help="accounts-file column to use as an account feature (repeatable)")
+@click.option("--labels", type=click.Path(dir_okay=False, exists=True),
+              help="investigator labels (account_id, label 0/1): supervised account score")
+@click.option("--labels-include-banned", is_flag=True, help="banned accounts count as positive")
+@click.option("--labels-include-seeds", is_flag=True, help="seed accounts count as positive")
+@click.option("--model", "model", type=click.Path(dir_okay=False, exists=True),
+              help="apply an account model saved by --save-model")
+@click.option("--save-model", "save_model", type=click.Path(dir_okay=False),
+              help="save the model trained on --labels")
 def command(events, accounts, seeds, out, settings_file, resolution, method, seed,
-            flag_threshold, on_bad_rows, rejects, top, previous, report) -> None:
+            flag_threshold, on_bad_rows, rejects, top, previous, report, account_feature, labels,
+            labels_include_banned, labels_include_seeds, model, save_model) -> None:
     """Detect coordinated account networks in EVENTS and write them to --out.
 
     Writes accounts.csv, communities.csv, links.csv, graph/ and manifest.json (with the settings
@@ -52,7 +63,9 @@ def command(events, accounts, seeds, out, settings_file, resolution, method, see
         dataset = load(list(events) if len(events) > 1 else events[0], accounts=accounts,
                        seeds=seeds, on_bad_rows=on_bad_rows, rejects_path=rejects,
                        progress=progress)
-    result = detect(dataset, settings, progress=progress, previous=previous)
+    scoring = scoring_options(account_feature, labels, labels_include_banned,
+                              labels_include_seeds, model, save_model)
+    result = detect(dataset, settings, progress=progress, previous=previous, scoring=scoring)
     with progress.step("write"):
         result.write(Path(out))
     if report:
@@ -62,6 +75,7 @@ def command(events, accounts, seeds, out, settings_file, resolution, method, see
     flagged = result.flagged_communities()
     click.echo(f"{int(result.accounts['flagged'].sum())} accounts flagged in {len(flagged)} "
                f"communities (of {len(result.accounts)} accounts); results in {out}")
+    echo_account_scoring(result.scoring)
     for _, row in flagged.head(top).iterrows():
         actor = f" [{row['actor']}]" if isinstance(row["actor"], str) else ""
         click.echo(f"  #{row['community_id']}{actor} suspicion {row['suspicion']:.2f}: "
@@ -70,3 +84,30 @@ def command(events, accounts, seeds, out, settings_file, resolution, method, see
         from graphkit.investigate.stable_ids import print_changes
 
         print_changes(result, click.echo)
+
+
+def scoring_options(features, labels, include_banned, include_seeds, model, save_model):
+    """The account score's options from the command line."""
+    from graphkit.detection.account_score import ScoringOptions
+    from graphkit.detection.learned import read_labels
+
+    if save_model and not (labels or include_banned or include_seeds):
+        raise click.UsageError("--save-model needs labels (--labels or --labels-include-*)")
+    return ScoringOptions(account_features=tuple(features),
+                          labels=read_labels(labels) if labels else None,
+                          labels_include_banned=include_banned,
+                          labels_include_seeds=include_seeds, model_path=model,
+                          save_model=save_model)
+
+
+def echo_account_scoring(info: dict) -> None:
+    """One line on the account score: its mode and, when supervised, its validation."""
+    line = f"account score: {info.get('mode')}"
+    if "cv_auc" in info:
+        line += (f"; {info['labelled_accounts']} labelled accounts, cross-fitted AUC "
+                 f"{info['cv_auc']:.3f}, average precision {info['cv_average_precision']:.3f}")
+    if "holdout_auc" in info:
+        line += (f"; on {info['labelled_accounts']} labelled accounts AUC "
+                 f"{info['holdout_auc']:.3f}, average precision "
+                 f"{info['holdout_average_precision']:.3f}")
+    click.echo(line)

@@ -81,7 +81,7 @@ def activity_table(con_or_events, account_ids: Iterable[str] | Sequence[str],  #
     ----------
     con_or_events
         A DuckDB connection holding an ``events`` table or view (as
-        :func:`graphkit.io.ingest.load` leaves it), one or more Parquet or CSV event files, or
+        :func:`graphkit.io.load` leaves it), one or more Parquet or CSV event files, or
         an in-memory pandas DataFrame / Arrow table. Columns ``account_id`` and ``ts`` are
         required, ``model`` is optional (without it every row has model ``"(any model)"``).
     account_ids

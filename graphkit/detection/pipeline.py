@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from graphkit.detection import links as links_mod
+from graphkit.detection.account_score import ScoringOptions, score_accounts
 from graphkit.detection.activity import activity_table
 from graphkit.detection.communities import Communities, detect_communities
 from graphkit.detection.evidence import community_evidence
@@ -68,6 +69,7 @@ class Detection:
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # file name -> table
     # Requests per hour and model of the flagged accounts (the report's timelines).
     activity: pd.DataFrame | None = field(default=None, repr=False)
+    scoring: dict[str, Any] = field(default_factory=dict)  # the account score's manifest entry
 
     def flagged_communities(self) -> pd.DataFrame:
         return self.communities[self.communities["flagged"]]
@@ -94,7 +96,8 @@ class Detection:
                      "flagged_communities": int(self.communities["flagged"].sum()),
                      "flagged_accounts": int(self.accounts["flagged"].sum()),
                      "links": len(self.links), "model_releases": self.releases,
-                     "candidate_ring_neighbours": self.ring_neighbours, **self.extra_outputs},
+                     "candidate_ring_neighbours": self.ring_neighbours,
+                     "account_scoring": self.scoring, **self.extra_outputs},
             timings=self.timings, run_id=self.run_id,
         )
         return out
@@ -142,6 +145,7 @@ def detect(
     graph: HeteroGraph | None = None,
     progress: Progress | None = None,
     previous: str | Path | None = None,
+    scoring: ScoringOptions | None = None,
 ) -> Detection:
     """Run the whole detection on a loaded dataset: graph, links, communities, suspicion.
 
@@ -244,18 +248,24 @@ def detect(
             with progress.step("scoring: evidence"):
                 communities = community_evidence(scored.communities, comms, signals, settings,
                                                   run_id)
+            with progress.step("scoring: accounts"):
+                acc_scores = score_accounts(graph, feats, links, scored.accounts, options=scoring,
+                                            clock_aligned=getattr(sync, "clock_aligned", None),
+                                            seed=settings.seed,
+                                            flag_threshold=settings.flag_threshold)
         with progress.step("activity of flagged accounts"):
             activity = activity_table(
-                dataset.con, scored.accounts.loc[scored.accounts["flagged"], "account_id"])
+                dataset.con,
+                acc_scores.accounts.loc[acc_scores.accounts["flagged"], "account_id"])
     finally:
         dataset.con.unregister(_CODES)
     link_table = _links_with_ids(links, graph)
     result = Detection(
-        accounts=scored.accounts, communities=communities, links=link_table, settings=settings,
+        accounts=acc_scores.accounts, communities=communities, links=link_table, settings=settings,
         run_id=run_id, graph=graph,
         timings=dict(progress.timings), inputs=inputs,
         releases={m: t.isoformat() for m, t in releases.items()},
-        ring_neighbours=links.ring_neighbours, activity=activity,
+        ring_neighbours=links.ring_neighbours, scoring=acc_scores.manifest, activity=activity,
     )
     with progress.step("stable ids"):
         stable_ids.assign_stable_ids(result, prev)
