@@ -31,6 +31,7 @@ import pandas as pd
 from neo4j import GraphDatabase
 
 from graphkit.neo4j import server as ns
+from graphkit.neo4j.auth import credentials
 from graphkit.neo4j.bolt import apply_schema, clear_previous, write_selection
 from graphkit.neo4j.bulk import write_import_csvs
 from graphkit.neo4j.selection import END, START, Selection
@@ -115,7 +116,8 @@ def synthetic_selection(n_accounts: int, seed: int = 0) -> Selection:
 
 
 def bench_bolt(selection: Selection, bolt_uri: str, batch_size: int, fresh: bool = True) -> float:
-    driver = GraphDatabase.driver(bolt_uri, auth=None)
+    creds = credentials(uri=bolt_uri)
+    driver = GraphDatabase.driver(bolt_uri, auth=creds and creds.auth)
     try:
         apply_schema(driver)
         if fresh:

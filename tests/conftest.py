@@ -3,7 +3,9 @@
 ``neo4j_server`` installs the server if needed (the first time that resolves the jars from Maven
 Central, minutes) and starts it once per test session; it is stopped at the end only if this
 session started it. Ports come from ``GRAPHKIT_TEST_BOLT_PORT`` / ``GRAPHKIT_TEST_HTTP_PORT``
-(default 7687 / 7474), the home from ``GRAPHKIT_NEO4J_HOME`` (default ``./.neo4j``).
+(default 7687 / 7474), the home from ``GRAPHKIT_NEO4J_HOME`` (default ``./.neo4j``). The server
+runs with authentication, as ``graphkit neo4j start`` does; every driver a test opens logs in
+with :func:`graphkit.neo4j.auth.credentials` (the ``neo4j_auth`` fixture).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import pytest
 from click.testing import CliRunner
 from neo4j import Driver, GraphDatabase
 
-from graphkit.neo4j import server as ns
 from graphkit.cli import main
+from graphkit.neo4j import server as ns
+from graphkit.neo4j.auth import credentials
 
 SIM_SMALL = Path(__file__).resolve().parent.parent / "fixtures" / "sim-small"
 
@@ -53,14 +56,22 @@ def neo4j_server() -> Iterator[ns.ServerInfo]:
             ns.stop(home, instance=info.instance)
 
 
+@pytest.fixture(scope="session")
+def neo4j_auth(neo4j_server: ns.ServerInfo) -> tuple[str, str]:
+    """``(user, password)`` of the test server (and of other instances of its home)."""
+    creds = credentials(neo4j_server.home, uri=neo4j_server.bolt_uri)
+    assert creds is not None and neo4j_server.auth
+    return creds.auth
+
+
 @pytest.fixture
-def neo4j_driver(neo4j_server: ns.ServerInfo) -> Iterator[Driver]:
+def neo4j_driver(neo4j_server: ns.ServerInfo, neo4j_auth: tuple[str, str]) -> Iterator[Driver]:
     """A driver on the server's default database, emptied of nodes and GDS graphs.
 
     Indexes and constraints are kept (dropping and rebuilding them is what makes a reset slow);
     create them with ``IF NOT EXISTS``.
     """
-    driver = GraphDatabase.driver(neo4j_server.bolt_uri, auth=None)
+    driver = GraphDatabase.driver(neo4j_server.bolt_uri, auth=neo4j_auth)
     with driver.session() as session:
         session.run(
             "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"

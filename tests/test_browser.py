@@ -45,7 +45,8 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 def test_neo4j_browser_shows_an_exported_community(
-    neo4j_server: ns.ServerInfo, neo4j_driver: Driver, sim_detection: Path, tmp_path: Path
+    neo4j_server: ns.ServerInfo, neo4j_driver: Driver, neo4j_auth: tuple[str, str],
+    sim_detection: Path, tmp_path: Path,
 ) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")  # a dev dependency; .ci/install has it
     assert Path(CHROMIUM).is_file(), "Debian chromium is missing (run .ci/install)"
@@ -74,9 +75,12 @@ def test_neo4j_browser_shows_an_exported_community(
         try:
             page = context.new_page()
             page.set_default_timeout(60_000)
-            # Auth is off: "No authentication" connects straight away.
+            # The investigator logs in as user neo4j with the server's password.
             page.goto(f"{neo4j_server.browser_url}?dbms={neo4j_server.bolt_uri}"
-                      "&preselectAuthMethod=NO_AUTH")
+                      "&preselectAuthMethod=NATIVE")
+            page.get_by_test_id("username").fill(neo4j_auth[0])
+            page.get_by_test_id("password").fill(neo4j_auth[1])
+            page.get_by_test_id("connect").click()
             page.get_by_text("Connected to Neo4j").wait_for()
 
             def run(command: str) -> None:

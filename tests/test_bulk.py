@@ -19,8 +19,8 @@ pytestmark = pytest.mark.neo4j
 
 
 def test_bulk_files_import_with_the_real_tool_and_match_the_bolt_export(
-    neo4j_server: ns.ServerInfo, neo4j_driver: Driver, sim_detection: Path, tmp_path: Path,
-    free_port: Callable[[], int],
+    neo4j_server: ns.ServerInfo, neo4j_driver: Driver, neo4j_auth: tuple[str, str],
+    sim_detection: Path, tmp_path: Path, free_port: Callable[[], int],
 ) -> None:
     exp = expected_export(sim_detection, top(sim_detection, 4))
     out = tmp_path / "bulk"
@@ -48,7 +48,7 @@ def test_bulk_files_import_with_the_real_tool_and_match_the_bolt_export(
 
     with ns.running(neo4j_server.home, free_port(), free_port(), instance=inst,
                     database="graphkit") as second, \
-            GraphDatabase.driver(second.bolt_uri, auth=None) as driver:
+            GraphDatabase.driver(second.bolt_uri, auth=neo4j_auth) as driver:
         labels = label_counts(driver)
         assert {k: v for k, v in labels.items() if k not in dict(SUSPICION_BANDS)} == \
             exp.node_counts()

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 from neo4j import Driver, GraphDatabase
 
-from graphkit.neo4j import server as ns
 from graphkit.cli import main
 from graphkit.errors import ConfigError, InputError, Neo4jServerError
+from graphkit.neo4j import server as ns
 
 pytestmark = pytest.mark.neo4j
 
@@ -73,7 +73,9 @@ def test_browser_and_discovery_answer(neo4j_server: ns.ServerInfo) -> None:
     assert discovery["bolt_direct"] == neo4j_server.bolt_uri
 
 
-def test_start_and_status_are_idempotent(neo4j_server: ns.ServerInfo) -> None:
+def test_start_and_status_are_idempotent(
+    neo4j_server: ns.ServerInfo, free_port: Callable[[], int]
+) -> None:
     port = int(neo4j_server.bolt_uri.rsplit(":", 1)[1])
     http_port = int(neo4j_server.http_url.rsplit(":", 1)[1])
     again = ns.start(neo4j_server.home, port, http_port, instance=neo4j_server.instance)
@@ -82,7 +84,7 @@ def test_start_and_status_are_idempotent(neo4j_server: ns.ServerInfo) -> None:
         st = ns.status(neo4j_server.home, instance=neo4j_server.instance)
         assert st.running and st.pid == neo4j_server.pid and st.bolt_uri == neo4j_server.bolt_uri
     with pytest.raises(Neo4jServerError, match="already running on Bolt port"):
-        ns.start(neo4j_server.home, port + 1, http_port, instance=neo4j_server.instance)
+        ns.start(neo4j_server.home, free_port(), http_port, instance=neo4j_server.instance)
 
 
 def test_cli_status_and_errors(neo4j_server: ns.ServerInfo, tmp_path: Path) -> None:
@@ -159,7 +161,8 @@ def _write(path: Path, text: str) -> Path:
 
 
 def test_admin_import_into_a_second_server(
-    neo4j_server: ns.ServerInfo, tmp_path: Path, free_port: Callable[[], int]
+    neo4j_server: ns.ServerInfo, neo4j_auth: tuple[str, str], tmp_path: Path,
+    free_port: Callable[[], int],
 ) -> None:
     accounts = _write(
         tmp_path / "accounts.csv",
@@ -187,7 +190,7 @@ def test_admin_import_into_a_second_server(
 
     with ns.running(home, free_port(), free_port(), instance=inst, database="graphkit") as second:
         assert second.started_now and second.bolt_uri != neo4j_server.bolt_uri
-        with GraphDatabase.driver(second.bolt_uri, auth=None) as driver:
+        with GraphDatabase.driver(second.bolt_uri, auth=neo4j_auth) as driver:
             records, _, _ = driver.execute_query(
                 "MATCH (n) UNWIND labels(n) AS label RETURN label, count(*) AS n ORDER BY label"
             )

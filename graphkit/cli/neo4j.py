@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from graphkit.neo4j import server as ns
+from graphkit.neo4j.auth import credentials
 
 _home_option = click.option(
     "--home",
@@ -34,7 +35,8 @@ def command() -> None:
     """Install and run a local Neo4j 5.26 server with OpenGDS and Neo4j Browser.
 
     Everything is resolved from Maven Central into the server home; only Java 17+ and Maven
-    are needed. The server listens on 127.0.0.1 only, with authentication off.
+    are needed. The server listens on 127.0.0.1 only and demands the password of user neo4j:
+    NEO4J_PASSWORD, else the one generated into HOME/conf/graphkit-password on first start.
     """
 
 
@@ -64,12 +66,23 @@ def install_cmd(home: Path | None, force: bool, as_json: bool) -> None:
 @click.option("--http-port", type=int, default=7474, show_default=True)
 @click.option("--timeout", type=float, default=180, show_default=True, help="Seconds to wait.")
 @click.option("--heap", default="1g", show_default=True, help="JVM heap (-Xms/-Xmx).")
+@click.option("--no-auth", is_flag=True,
+              help="Turn authentication off: anyone on this machine can read and change the "
+                   "database. Only for throw-away data.")
+@click.option("--shared", is_flag=True,
+              help="Let the owner's group read the store, logs and password file (0750/0640) "
+                   "instead of the owner only (0700/0600).")
 @_json_option
 def start_cmd(
-    home: Path | None, bolt_port: int, http_port: int, timeout: float, heap: str, as_json: bool
+    home: Path | None, bolt_port: int, http_port: int, timeout: float, heap: str,
+    no_auth: bool, shared: bool, as_json: bool,
 ) -> None:
     """Start the server in the background and wait until Bolt answers."""
-    info = ns.start(home, bolt_port, http_port, timeout, heap=heap)
+    if no_auth:
+        click.echo("warning: authentication is off (--no-auth): any user or process on this "
+                   "machine can read and delete the investigation", err=True)
+    info = ns.start(home, bolt_port, http_port, timeout, heap=heap, auth=not no_auth,
+                    shared=shared)
     head = f"started in {info.startup_seconds:.1f}s" if info.started_now else "already running"
     _emit(
         info,
@@ -79,9 +92,17 @@ def start_cmd(
             f"  bolt:    {info.bolt_uri}",
             f"  http:    {info.http_url}",
             f"  browser: {info.browser_url}",
+            f"  auth:    {_auth_line(info.auth, info.credentials_source)}",
             f"  log:     {info.log_path}",
         ],
     )
+
+
+def _auth_line(auth: bool | None, source: str | None) -> str:
+    if not auth:
+        return "OFF (--no-auth)"
+    where = "NEO4J_PASSWORD" if source == "environment" else source
+    return f"user neo4j, password from {where}"
 
 
 @command.command("stop")
@@ -101,11 +122,16 @@ def status_cmd(home: Path | None, as_json: bool) -> None:
     """Show whether the server runs, its URIs, pid and log. Exit status 1 when not running."""
     st = ns.status(home)
     if st.running:
+        creds = credentials(st.home, uri=st.bolt_uri)
+        auth = _auth_line(st.auth, creds.source if creds else "nowhere (set NEO4J_PASSWORD)")
+        if st.auth:
+            auth += ": accepted" if st.credentials_accepted else ": REFUSED"
         lines = [
             f"running (pid {st.pid})",
             f"  bolt:    {st.bolt_uri}",
             f"  http:    {st.http_url}",
             f"  browser: {st.browser_url}",
+            f"  auth:    {auth}",
             f"  log:     {st.log_path}",
         ]
     elif st.process_alive:

@@ -30,6 +30,7 @@ from graphkit.neo4j.local import (
     _require_installed,
     _tail,
 )
+from graphkit.neo4j.permissions import modes, open_log
 
 # neo4j-admin database import full
 
@@ -180,10 +181,12 @@ def _run_tool(
     # script sets them.
     env = {**os.environ, "NEO4J_HOME": str(home_dir), "NEO4J_CONF": str(conf.parent)}
     began = time.perf_counter()
-    with log_path.open("w", encoding="utf-8") as log:
-        done = subprocess.run(
-            argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=inst, check=False
-        )
+    log = open_log(log_path)
+    try:  # the store it writes is owner-only, as the server's (graphkit.neo4j.permissions)
+        done = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=inst,
+                              check=False, umask=modes().umask)
+    finally:
+        os.close(log)
     seconds = time.perf_counter() - began
     return done.returncode, log_path.read_text(encoding="utf-8", errors="replace"), seconds
 

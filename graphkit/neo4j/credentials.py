@@ -1,4 +1,9 @@
-"""Connecting to Neo4j: the URI schemes, the credentials and a verified driver."""
+"""Connecting to Neo4j: the URI schemes, the credentials and a verified driver.
+
+Credentials come from :func:`graphkit.neo4j.auth.credentials` (``NEO4J_USER`` /
+``NEO4J_PASSWORD``, else the local server's password file for a server on this machine).
+Every message shows the URI masked (:func:`graphkit.neo4j.auth.mask_uri`).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,21 @@ from collections.abc import Callable
 from typing import Any
 
 from graphkit.errors import ConfigError, ExportError
+from graphkit.neo4j.auth import credentials, mask_secrets, mask_uri
 from graphkit.neo4j.bolt import cypher_error_types
 
 # Bolt, direct or routed, plain or TLS (+s verifies the certificate, +ssc accepts self-signed).
 BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
 
 
-def resolve_credentials(user: str | None, password: str | None) -> tuple[str | None, str | None]:
-    """Explicit values first, then NEO4J_USER / NEO4J_PASSWORD from the environment."""
-    user = user if user is not None else os.environ.get("NEO4J_USER")
-    password = password if password is not None else os.environ.get("NEO4J_PASSWORD")
-    return user, password
+def resolve_credentials(user: str | None, password: str | None, uri: str | None = None
+                        ) -> tuple[str | None, str | None]:
+    """Explicit values first, then :func:`graphkit.neo4j.auth.credentials` for ``uri``."""
+    if password is None:
+        found = credentials(uri=uri)
+        if found is not None:
+            return (user if user is not None else found.user), found.password
+    return (user if user is not None else os.environ.get("NEO4J_USER")), password
 
 
 def check_uri(uri: str) -> str:
@@ -28,8 +37,11 @@ def check_uri(uri: str) -> str:
     """
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
     if scheme not in BOLT_SCHEMES:
-        raise ConfigError(f"invalid Neo4j URI {uri!r}: the scheme must be one of "
+        raise ConfigError(f"invalid Neo4j URI {mask_uri(uri)!r}: the scheme must be one of "
                           f"{', '.join(BOLT_SCHEMES)}")
+    if mask_uri(uri) != uri:
+        raise ConfigError(f"invalid Neo4j URI {mask_uri(uri)!r}: do not put credentials in the "
+                          "URI; set NEO4J_USER and NEO4J_PASSWORD")
     return uri
 
 
@@ -40,7 +52,8 @@ def _connect(uri: str, auth: tuple[str, str] | None) -> Any:
     try:
         driver = neo4j.GraphDatabase.driver(uri, auth=auth)
     except (ValueError, neo4j.exceptions.ConfigurationError) as exc:
-        raise ConfigError(f"invalid Neo4j URI {uri!r}: {exc}") from exc
+        raise ConfigError(f"invalid Neo4j URI {mask_uri(uri)!r}: "
+                          f"{mask_secrets(str(exc), uri)}") from None
     try:
         driver.verify_connectivity()
     except BaseException:
@@ -54,12 +67,14 @@ def open_driver(uri: str, user: str | None = None, password: str | None = None, 
     """A connected driver for ``uri`` (bolt://, neo4j://, and their +s / +ssc forms).
 
     Without credentials it connects unauthenticated; if the server then demands them, it calls
-    ``ask_credentials`` (the CLI prompts with hidden input) or fails. Errors name the URI only.
+    ``ask_credentials`` (the CLI prompts with hidden input) or fails. Errors name the URI only,
+    masked.
     """
     from neo4j.exceptions import AuthError, ServiceUnavailable
 
-    user, password = resolve_credentials(user, password)
     check_uri(uri)
+    user, password = resolve_credentials(user, password, uri)
+    shown = mask_uri(uri)
     auth = (user or "neo4j", password) if password is not None else None
     try:
         try:
@@ -69,13 +84,13 @@ def open_driver(uri: str, user: str | None = None, password: str | None = None, 
                 raise
             return _connect(uri, ask_credentials())
     except AuthError as exc:
-        raise ExportError(f"Neo4j at {uri} refused the credentials (set NEO4J_USER and "
+        raise ExportError(f"Neo4j at {shown} refused the credentials (set NEO4J_USER and "
                           "NEO4J_PASSWORD)") from exc
     except (ServiceUnavailable, OSError) as exc:
-        raise ExportError(f"cannot connect to Neo4j at {uri}: {type(exc).__name__}") from exc
+        raise ExportError(f"cannot connect to Neo4j at {shown}: {type(exc).__name__}") from exc
     except cypher_error_types() as exc:
-        raise ExportError(f"Neo4j at {uri} failed: {type(exc).__name__}: "
-                          f"{getattr(exc, 'message', None) or exc}") from exc
+        detail = mask_secrets(str(getattr(exc, "message", None) or exc), uri)
+        raise ExportError(f"Neo4j at {shown} failed: {type(exc).__name__}: {detail}") from exc
 
 
-__all__ = ["BOLT_SCHEMES", "check_uri", "open_driver", "resolve_credentials"]
+__all__ = ["BOLT_SCHEMES", "check_uri", "mask_uri", "open_driver", "resolve_credentials"]

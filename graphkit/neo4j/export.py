@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from graphkit.errors import ConfigError, ExportError
+from graphkit.neo4j.auth import mask_secrets, mask_uri
 from graphkit.neo4j.bolt import apply_schema, clear_previous, cypher_error_types, write_selection
 from graphkit.neo4j.credentials import open_driver
 from graphkit.neo4j.selection import Selection, select
@@ -86,8 +87,9 @@ def export_to_neo4j(
         The server, ``bolt://``, ``neo4j://`` or their ``+s`` / ``+ssc`` forms. Default: the
         ``NEO4J_URI`` environment variable.
     user, password : str, optional
-        Credentials; default ``NEO4J_USER`` / ``NEO4J_PASSWORD``. Without a password the
-        connection is unauthenticated.
+        Credentials; default :func:`graphkit.neo4j.auth.credentials` (``NEO4J_USER`` /
+        ``NEO4J_PASSWORD``, else the password ``graphkit neo4j start`` generated, for a server
+        on this machine). Without any the connection is unauthenticated.
     communities : str or sequence of int, default "top:20"
         ``"top:N"`` (by suspicion, then size), ``"flagged"``, ``"all"`` or community ids.
     min_suspicion : float, optional
@@ -153,12 +155,13 @@ def export_to_neo4j(
         _write(driver, selection, replace=replace, batch_size=batch_size, database=database,
                progress=progress)
     except cypher_error_types() as exc:
-        raise ExportError(f"export to {uri} failed: {type(exc).__name__}: "
-                          f"{getattr(exc, 'message', None) or exc}") from exc
+        detail = mask_secrets(str(getattr(exc, "message", None) or exc), uri)
+        raise ExportError(f"export to {mask_uri(uri)} failed: {type(exc).__name__}: "
+                          f"{detail}") from exc
     finally:
         driver.close()
     nodes, rels = selection.counts()
-    return ExportReport(uri=uri, run_id=selection.run_id, community_ids=selection.community_ids,
+    return ExportReport(uri=mask_uri(uri), run_id=selection.run_id, community_ids=selection.community_ids,
                         nodes=nodes, relationships=rels,
                         seconds=time.perf_counter() - started, replaced=replace)
 

@@ -24,6 +24,7 @@ from graphkit.neo4j.local import (
     ServerInfo,
     _asset,
 )
+from graphkit.neo4j.permissions import secure_instance, write_file
 
 
 def _render_conf(
@@ -35,12 +36,16 @@ def _render_conf(
     database: str,
     pagecache: str,
     tx_memory: str,
+    auth: bool = True,
+    shared: bool = False,
 ) -> Path:
-    for sub in ("conf", "data", "logs", "run", "import"):
-        (inst / sub).mkdir(parents=True, exist_ok=True)
+    """Write the instance's neo4j.conf (its directories created with the instance's modes)."""
+    secure_instance(home_dir, inst, shared)
     text = Template(_asset("neo4j.conf")).substitute(
         bolt_port=bolt_port,
         http_port=http_port,
+        auth_enabled="true" if auth else "false",
+        allow_origin=browser_origin(http_port),
         database=database,
         data_dir=inst / "data",
         logs_dir=inst / "logs",
@@ -51,8 +56,17 @@ def _render_conf(
         tx_memory=tx_memory,
     )
     conf = inst / "conf" / "neo4j.conf"
-    conf.write_text(text, encoding="utf-8")
+    write_file(conf, text, shared)
     return conf
+
+
+def browser_origin(http_port: int) -> str:
+    """The web origin Neo4j Browser is served from (the only one CORS allows).
+
+    >>> browser_origin(7474)
+    'http://localhost:7474'
+    """
+    return f"http://localhost:{http_port}"
 
 
 def _classpath(home_dir: Path) -> str:
@@ -98,12 +112,15 @@ def _port_in_use(port: int) -> bool:
 
 
 def _bolt_answers(bolt_uri: str, timeout: float = 5.0) -> bool:
+    """Whether a Neo4j server answers on Bolt (refusing an unauthenticated client counts)."""
     from neo4j import GraphDatabase
-    from neo4j.exceptions import DriverError, Neo4jError
+    from neo4j.exceptions import AuthError, DriverError, Neo4jError
 
     try:
         with GraphDatabase.driver(bolt_uri, auth=None, connection_timeout=timeout) as driver:
             driver.verify_connectivity()
+        return True
+    except AuthError:
         return True
     except (DriverError, Neo4jError, OSError):
         return False
@@ -120,6 +137,7 @@ def _info(state: dict[str, object], home_dir: Path, inst: Path, **extra: object)
         home=home_dir,
         instance=inst,
         log_path=inst / "logs" / _CONSOLE_LOG,
+        auth=bool(state.get("auth", True)),
         **extra,  # type: ignore[arg-type]
     )
 

@@ -80,6 +80,8 @@ class ServerInfo:
     log_path: Path
     started_now: bool  # False when the server was already running
     startup_seconds: float  # 0.0 when it was already running
+    auth: bool = True  # False only when started with --no-auth
+    credentials_source: str | None = None  # where clients find the password (never the value)
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ class ServerStatus:
     home: Path
     instance: Path
     log_path: Path
+    auth: bool | None = None  # None when not running
+    credentials_accepted: bool | None = None  # None when not checked (no auth, not running)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ Browser and OpenGDS 2.13 (the GDS line built for Neo4j 5.26) as jars under a ser
 (``$GRAPHKIT_NEO4J_HOME`` or ``./.neo4j``) with Maven, using a Maven repository inside that home,
 so a fresh machine needs only Java 17+ and Maven. ``start`` runs the server in the background
 the way the official tarball does (``org.neo4j.server.CommunityEntryPoint``), with
-authentication off and listening on 127.0.0.1 only, and waits until Bolt answers.
+authentication on (:mod:`graphkit.neo4j.auth`), CORS limited to Neo4j Browser's origin,
+owner-only files (:mod:`graphkit.neo4j.permissions`) and listening on 127.0.0.1 only, and
+waits until Bolt answers.
 ``admin_import`` runs the real ``neo4j-admin database import full`` from the same jars.
 
 This module holds start, status and stop and is the one to import for the server's whole API:
@@ -29,14 +31,17 @@ store is served by starting an instance whose ``database`` is the imported one.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from graphkit.errors import ConfigError, Neo4jServerError
 from graphkit.neo4j.admin import admin_import
+from graphkit.neo4j.auth import Credentials, credentials, ensure_password, initial_credentials
 from graphkit.neo4j.instance import (
     _alive,
     _bolt_answers,
@@ -68,6 +73,7 @@ from graphkit.neo4j.local import (
     default_home,
 )
 from graphkit.neo4j.maven import install
+from graphkit.neo4j.permissions import modes, open_log, write_file
 
 __all__ = [
     "ImportReport",
@@ -91,15 +97,21 @@ __all__ = [
 
 def _already_running(
     state: dict[str, object], home_dir: Path, inst: Path, bolt_port: int, http_port: int,
-    timeout: float,
+    timeout: float, creds: Credentials | None,
 ) -> ServerInfo:
-    """The info of this instance's live server, checked to be on the asked ports and to
-    answer on Bolt."""
+    """The info of this instance's live server, checked to be on the asked ports, with the
+    asked authentication, to answer on Bolt and to accept the credentials."""
     if (state["bolt_port"], state["http_port"]) != (bolt_port, http_port):
         raise Neo4jServerError(
             f"the Neo4j server in {inst} is already running on Bolt port "
             f"{state['bolt_port']} and HTTP port {state['http_port']}, not "
             f"{bolt_port}/{http_port}; stop it first ('graphkit neo4j stop')"
+        )
+    if bool(state.get("auth", True)) != (creds is not None):
+        running_as = "with" if state.get("auth", True) else "without"
+        raise Neo4jServerError(
+            f"the Neo4j server in {inst} is already running {running_as} authentication; "
+            "stop it first ('graphkit neo4j stop')"
         )
     info = _info(state, home_dir, inst, started_now=False, startup_seconds=0.0)
     if not _bolt_answers(info.bolt_uri, timeout=max(1.0, min(timeout, 30.0))):
@@ -107,7 +119,9 @@ def _already_running(
             f"the Neo4j server in {inst} (pid {info.pid}) is running but Bolt does not "
             f"answer at {info.bolt_uri}; log: {info.log_path}\n{_tail(info.log_path)}"
         )
-    return info
+    if creds is not None:
+        ensure_password(info.bolt_uri, creds)
+    return replace(info, credentials_source=creds.source if creds else None)
 
 
 def _check_ports_free(bolt_port: int, http_port: int) -> None:
@@ -135,9 +149,11 @@ def _server_argv(java: str, home_dir: Path, conf: Path, heap: str) -> list[str]:
     ]
 
 
-def _launch(argv: list[str], inst: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    """Start the server process in the background, its output to ``log_path``."""
-    with log_path.open("w", encoding="utf-8") as log:
+def _launch(argv: list[str], inst: Path, log_path: Path, shared: bool) -> subprocess.Popen[bytes]:
+    """Start the server process in the background, its output to ``log_path``; what it
+    creates gets the instance's modes (umask)."""
+    log = open_log(log_path, shared)
+    try:
         # A new session: the server outlives this process and ignores the terminal's Ctrl-C.
         return subprocess.Popen(
             argv,
@@ -146,12 +162,16 @@ def _launch(argv: list[str], inst: Path, log_path: Path) -> subprocess.Popen[byt
             stderr=subprocess.STDOUT,
             cwd=inst,
             start_new_session=True,
+            umask=modes(shared).umask,
         )
+    finally:
+        os.close(log)
 
 
 def _write_state(inst: Path, state: dict[str, object]) -> None:
-    (inst / "run" / _PID_FILE).write_text(f"{state['pid']}\n")
-    (inst / "run" / _STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+    shared = bool(state.get("shared", False))
+    write_file(inst / "run" / _PID_FILE, f"{state['pid']}\n", shared)
+    write_file(inst / "run" / _STATE_FILE, json.dumps(state, indent=2) + "\n", shared)
 
 
 def _wait_for_bolt(
@@ -191,6 +211,8 @@ def start(
     heap: str = "1g",
     pagecache: str = "256m",
     tx_memory: str = "1g",
+    auth: bool = True,
+    shared: bool = False,
 ) -> ServerInfo:
     """Start the server in the background and wait until Bolt answers (or ``timeout`` s).
 
@@ -198,6 +220,13 @@ def start(
     Logs go to ``INSTANCE/logs`` (``console.log`` is the server's output), the pid to
     ``INSTANCE/run/neo4j.pid``. ``database`` is the default database; it is fixed when the
     instance's data directory is first created (Neo4j's ``initial.`` setting).
+
+    With ``auth`` (the default) the server demands the password of user ``neo4j``
+    (:func:`graphkit.neo4j.auth.initial_credentials`: ``NEO4J_PASSWORD``, else generated
+    into ``HOME/conf/graphkit-password``), set right after the first start; clients find it
+    with :func:`graphkit.neo4j.auth.credentials`. ``auth=False`` lets anyone on this machine
+    in (the CLI warns). ``shared`` makes the instance's files readable by the owner's group
+    (:mod:`graphkit.neo4j.permissions`); by default they are owner-only.
 
     For example (on this machine's local Neo4j home)::
 
@@ -210,9 +239,11 @@ def start(
     if bolt_port == http_port:
         raise ConfigError(f"the Bolt and HTTP ports must differ (both are {bolt_port})")
 
+    creds = initial_credentials(home_dir) if auth else None
+
     state = _read_state(inst)
     if state and _alive(int(state["pid"]), inst):  # type: ignore[arg-type]
-        return _already_running(state, home_dir, inst, bolt_port, http_port, timeout)
+        return _already_running(state, home_dir, inst, bolt_port, http_port, timeout, creds)
     _clear_state(inst)
 
     java = _java()
@@ -225,21 +256,33 @@ def start(
         database=database,
         pagecache=pagecache,
         tx_memory=tx_memory,
+        auth=auth,
+        shared=shared,
     )
     began = time.perf_counter()
-    proc = _launch(_server_argv(java, home_dir, conf, heap), inst, inst / "logs" / _CONSOLE_LOG)
+    proc = _launch(_server_argv(java, home_dir, conf, heap), inst, inst / "logs" / _CONSOLE_LOG,
+                   shared)
     state = {
         "pid": proc.pid,
         "bolt_port": bolt_port,
         "http_port": http_port,
         "database": database,
         "home": str(home_dir),
+        "auth": auth,
+        "shared": shared,
     }
     _write_state(inst, state)
     info = _info(state, home_dir, inst, started_now=True, startup_seconds=0.0)
     _wait_for_bolt(proc, info, inst, began + timeout, timeout)
-    return _info(
-        state, home_dir, inst, started_now=True, startup_seconds=time.perf_counter() - began
+    if creds is not None:
+        try:
+            ensure_password(info.bolt_uri, creds)
+        except BaseException:
+            _terminate(proc.pid, inst, grace=20)  # never leave a server nobody can log in to
+            raise
+    return replace(
+        info, startup_seconds=time.perf_counter() - began,
+        credentials_source=creds.source if creds else None,
     )
 
 
@@ -257,8 +300,9 @@ def status(home: PathLike | None = None, *, instance: PathLike | None = None) ->
     if not state or not _alive(int(state["pid"]), inst):  # type: ignore[arg-type]
         return ServerStatus(False, False, None, None, None, None, None, home_dir, inst, log_path)
     info = _info(state, home_dir, inst, started_now=False, startup_seconds=0.0)
+    answers = _bolt_answers(info.bolt_uri)
     return ServerStatus(
-        running=_bolt_answers(info.bolt_uri),
+        running=answers,
         process_alive=True,
         pid=info.pid,
         bolt_uri=info.bolt_uri,
@@ -268,7 +312,25 @@ def status(home: PathLike | None = None, *, instance: PathLike | None = None) ->
         home=home_dir,
         instance=inst,
         log_path=log_path,
+        auth=info.auth,
+        credentials_accepted=_accepts(info.bolt_uri, home_dir) if answers and info.auth else None,
     )
+
+
+def _accepts(bolt_uri: str, home_dir: Path) -> bool:
+    """Whether the server accepts :func:`~graphkit.neo4j.auth.credentials` (False if none)."""
+    from neo4j import GraphDatabase
+    from neo4j.exceptions import AuthError
+
+    creds = credentials(home_dir, uri=bolt_uri)
+    if creds is None:
+        return False
+    try:
+        with GraphDatabase.driver(bolt_uri, auth=creds.auth, connection_timeout=5) as driver:
+            driver.verify_connectivity()
+    except AuthError:
+        return False
+    return True
 
 
 def stop(
