@@ -6,10 +6,17 @@ together, as one table per node label and relationship type (:class:`Selection`)
 writer (:func:`graphkit.neo4j.bolt.write_selection`) and the neo4j-admin CSV writer
 (:mod:`graphkit.neo4j.bulk`) both consume that one selection, so the two paths write the same
 graph. Labels, keys and relationship types come from :mod:`graphkit.registry`.
+
+Any value length: Neo4j cannot index a property value of more than about 8 KB, so a key whose
+UTF-8 form is longer than :data:`MAX_KEY_BYTES` (or that starts with :data:`LONG_KEY_PREFIX`,
+so that no given value can pose as another's hash) is stored as ``sha256:`` and its SHA-256 in
+hex, with the whole value in the property ``<key>_full`` (:func:`stable_keys`). Both export
+routes write the selection, so both store long values alike.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -20,6 +27,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from graphkit.errors import ConfigError, ExportError
 from graphkit.registry import (
@@ -42,6 +51,13 @@ SUSPICION_BANDS: tuple[tuple[str, float], ...] = (("SuspicionHigh", 0.6), ("Susp
 
 # Start/end key columns of relationship tables (underscored so they never clash with a property).
 START, END = "_start", "_end"
+
+# Keys longer than this many UTF-8 bytes are stored hashed (Neo4j's index key limit is about
+# 8 KB; half of it leaves room for composite keys and encodings). A storage limit of Neo4j,
+# not a detection setting: it changes how a key is stored, never which accounts are linked.
+MAX_KEY_BYTES = 4000
+LONG_KEY_PREFIX = "sha256:"
+FULL_SUFFIX = "_full"  # the property holding a hashed key's whole value
 
 
 @dataclass
@@ -81,6 +97,50 @@ def suspicion_band(suspicion: pd.Series) -> pd.Series:
     for label, floor in reversed(SUSPICION_BANDS):
         out[values >= floor] = label
     return pd.Series(out, index=suspicion.index, dtype=object)
+
+
+def stable_keys(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Keys Neo4j can index: each value as is, or ``sha256:<hex>`` of its UTF-8 bytes when it
+    is longer than :data:`MAX_KEY_BYTES` bytes or starts with :data:`LONG_KEY_PREFIX`; and
+    the whole value where a key was hashed (None elsewhere).
+
+    >>> keys, full = stable_keys(pd.Series(["a1", "x" * 5000]))
+    >>> keys.tolist()[0], keys.tolist()[1][:15], full.isna().tolist()
+    ('a1', 'sha256:c59d3c04', [True, False])
+    """
+    text = values.astype(object)
+    arr = pa.array(text.astype(str), type=pa.string())
+    long = (np.asarray(pc.binary_length(arr)) > MAX_KEY_BYTES) | \
+        np.asarray(pc.starts_with(arr, LONG_KEY_PREFIX))
+    full = pd.Series(None, index=values.index, dtype=object)
+    if not long.any():
+        return values, full
+    chosen = text[long]
+    # Only the (rare) long values are hashed one by one.
+    hashed = [LONG_KEY_PREFIX + hashlib.sha256(str(v).encode("utf-8")).hexdigest()
+              for v in chosen]
+    keys = text.copy()
+    keys[long] = hashed
+    full[long] = chosen
+    return keys, full
+
+
+def _store_long_keys(nodes: dict[str, pd.DataFrame],
+                     rels: dict[str, pd.DataFrame]) -> None:
+    """Replace long keys by their hash (:func:`stable_keys`) in every node and relationship
+    table; a node table with any gets the ``<key>_full`` column right after its key."""
+    for label, frame in nodes.items():
+        if label == COMMUNITY_LABEL:
+            continue
+        key = NODE_KEYS[label]
+        keys, full = stable_keys(frame[key])
+        if full.notna().any():
+            frame[key] = keys
+            frame.insert(frame.columns.get_loc(key) + 1, key + FULL_SUFFIX, full)
+    for rel, frame in rels.items():
+        for column, label in zip((START, END), REL_ENDS[rel], strict=True):
+            if label != COMMUNITY_LABEL:
+                frame[column] = stable_keys(frame[column])[0]
 
 
 # --- reading the detection output ---------------------------------------------------------------
@@ -284,10 +344,12 @@ def select(result_dir: str | os.PathLike[str], communities: str | Sequence[int] 
                                       "membership": acc["membership"]})
     for table in rels.values():
         table["run_id"] = run_id
+    _store_long_keys(nodes, rels)
     # Same label order on every path, so reports and CSV files line up.
     ordered = {k: nodes[k] for k in NODE_KEYS if k in nodes}
     return Selection(run_id=run_id, nodes=ordered, relationships=rels, community_ids=chosen)
 
 
-__all__ = ["END", "START", "SUSPICION_BANDS", "Selection", "choose_communities", "read_manifest",
-           "run_id_of", "select", "suspicion_band"]
+__all__ = ["END", "FULL_SUFFIX", "LONG_KEY_PREFIX", "MAX_KEY_BYTES", "START", "SUSPICION_BANDS",
+           "Selection", "choose_communities", "read_manifest", "run_id_of", "select",
+           "stable_keys", "suspicion_band"]
