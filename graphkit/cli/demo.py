@@ -51,6 +51,8 @@ def command(ctx: click.Context, directory: str, scale: float, seed: int,
     ctx.invoke(export_cli.command, result_dir=str(out), uri=info.bolt_uri, spec="top:5",
                ids=(), min_suspicion=None, replace=True, fmt="bolt", out=None, database=None,
                batch_size=10_000)
-    click.echo(f"Neo4j Browser: {info.browser_url} (no authentication); paste the 'cypher' "
-               f"column of {out}/communities.csv to see a community. Stop the server with "
-               "`graphkit neo4j stop`.")
+    where = ("NEO4J_PASSWORD" if info.credentials_source == "environment"
+             else info.credentials_source)
+    click.echo(f"Neo4j Browser: {info.browser_url} (user neo4j, password in {where}); paste "
+               f"the 'cypher' column of {out}/communities.csv to see a community. Stop the "
+               "server with `graphkit neo4j stop`.")

@@ -2,11 +2,13 @@
 
 The modules: :mod:`~graphkit.neo4j.selection` (what an export writes),
 :mod:`~graphkit.neo4j.cypher` (the query text and schema), :mod:`~graphkit.neo4j.bolt` (the
-writer), :mod:`~graphkit.neo4j.credentials` (the driver), :mod:`~graphkit.neo4j.export`
+writer), :mod:`~graphkit.neo4j.credentials` (the driver), :mod:`~graphkit.neo4j.auth` (the
+local server's password, ``credentials()``, masked URIs), :mod:`~graphkit.neo4j.export`
 (:func:`export_to_neo4j`), :mod:`~graphkit.neo4j.bulk` (neo4j-admin CSVs); the local server:
 :mod:`~graphkit.neo4j.maven`, :mod:`~graphkit.neo4j.server` (start, status, stop),
 :mod:`~graphkit.neo4j.admin` (``neo4j-admin database import full``), with
-:mod:`~graphkit.neo4j.local` and :mod:`~graphkit.neo4j.instance` underneath.
+:mod:`~graphkit.neo4j.local`, :mod:`~graphkit.neo4j.instance` and
+:mod:`~graphkit.neo4j.permissions` (owner-only files) underneath.
 """
 
 from __future__ import annotations
