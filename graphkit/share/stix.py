@@ -52,6 +52,7 @@ import re
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from graphkit.errors import ConfigError, InputError
