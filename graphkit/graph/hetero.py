@@ -41,8 +41,13 @@ from graphkit.graph import persist
 from graphkit.graph.coding import code_keys_sql
 from graphkit.io import CODED_EVENTS, Dataset
 from graphkit.progress import Progress, quiet
-from graphkit.registry import (ACCOUNT_LABEL, EDGE_TYPES, NODE_TYPES, OPTIONAL_NODE_TYPES,
-                               kind_of_label)
+from graphkit.registry import (
+    ACCOUNT_LABEL,
+    EDGE_TYPES,
+    NODE_TYPES,
+    OPTIONAL_NODE_TYPES,
+    kind_of_label,
+)
 
 # NODE_TYPES (registry order) is also the order of vertex blocks in to_igraph(); EDGE_TYPES maps
 # edge type -> (source node type, target node type, events column of the target key);

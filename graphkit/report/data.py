@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from graphkit.errors import ConfigError, InputError
 from graphkit.detection.activity import read_activity
+from graphkit.errors import ConfigError, InputError
 from graphkit.registry import signal_kinds
 
 # Columns of links.csv that are not per-signal similarities.

@@ -52,11 +52,10 @@ import re
 import uuid
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from graphkit.errors import ConfigError, InputError
 from graphkit import registry
+from graphkit.errors import ConfigError, InputError
 from graphkit.settings import Settings
 
 KEY_ENV = "GRAPHKIT_PSEUDONYM_KEY"
