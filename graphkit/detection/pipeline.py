@@ -263,6 +263,10 @@ def detect(
     finally:
         dataset.con.unregister(_CODES)
     link_table = _links_with_ids(links, graph, registry.signals)
+    rel_cols = [c for c in feats.columns if c.startswith("rel_")]
+    if rel_cols:  # per-account relation features (degree, amount, reciprocity) in accounts.csv
+        acc_scores.accounts = acc_scores.accounts.merge(feats[["account_id", *rel_cols]],
+                                                        on="account_id", how="left")
     result = Detection(
         accounts=acc_scores.accounts, communities=communities, links=link_table, settings=settings,
         run_id=run_id, graph=graph,

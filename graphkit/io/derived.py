@@ -27,7 +27,6 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 

@@ -17,8 +17,8 @@ from graphkit.io.schema import _WS_SQL, SourceFile, _ident
 from graphkit.io.validation import _check_required, _Loader
 
 # SQL for the normalized kind; NULL when nothing usable is left.
-_KIND_SQL = ("nullif(trim(regexp_replace(lower(trim(kind, {ws})), '[^a-z0-9]+', '_', 'g'), '_'), "
-             "'')").format(ws=_WS_SQL)
+_KIND_SQL = (f"nullif(trim(regexp_replace(lower(trim(kind, {_WS_SQL})), '[^a-z0-9]+', '_', 'g'), '_'), "
+             "'')")
 _KIND_OK = "regexp_full_match(kind, '[a-z][a-z0-9_]{0,39}')"
 
 
