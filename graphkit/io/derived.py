@@ -13,6 +13,7 @@ Each works on distinct values (a log repeats few addresses many times) and retur
 ['192.0.2.0/24', '2001:db8:1::/48']
 >>> e164(np.array(["(202) 555-0143", "+44 20 7946 0958", "call me"]), "US").tolist()
 ['+12025550143', '+442079460958', None]
+>>> import duckdb
 >>> con = duckdb.connect()
 >>> con.execute("SELECT " + canonical_email_sql("' J.Doe+promo@GoogleMail.com '")).fetchone()
 ('jdoe@gmail.com',)
