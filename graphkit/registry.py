@@ -67,6 +67,10 @@ class Kind:
         The ``communities.csv`` column listing the values most members share.
     noun : str
         How evidence lines name the values ("payment methods").
+    title : str
+        One value's name in reports and figure legends ("payment method").
+    colour : str
+        Node colour in reports, the palette of the Neo4j Browser style (cypher/graphkit.grass).
     """
 
     name: str
@@ -77,6 +81,8 @@ class Kind:
     weight: float
     role: Role
     noun: str
+    title: str
+    colour: str
     source: str = "Account"
     optional: bool = False
     top_column: str | None = None
@@ -94,49 +100,56 @@ class Kind:
 
 # Order matters: it is the column order of links.csv and the edge order of the graph.
 KINDS: tuple[Kind, ...] = (
-    Kind("ip", "ip", "IP", "ip", "USED_IP", 1.5, "specific", "IP addresses",
-         top_column="top_ips"),
+    Kind("ip", "ip", "IP", "ip", "USED_IP", 1.5, "specific", "IP addresses", "IP address",
+         "#57C7E3", top_column="top_ips"),
     Kind("payment", "payment_id", "PaymentMethod", "payment_id", "PAID_WITH", 3.0, "specific",
-         "payment methods", top_column="top_payment_methods"),
+         "payment methods", "payment method", "#FFC454", top_column="top_payment_methods"),
     Kind("template", "template_hash", "PromptTemplate", "template_hash", "SENT", 2.0, "specific",
-         "prompt templates", top_column="top_templates"),
+         "prompt templates", "prompt template", "#8DCC93", top_column="top_templates"),
     Kind("proxy", "proxy_provider", "ProxyProvider", "name", "OPERATED_BY", 0.2, "supporting",
-         "proxy providers", source="IP", top_column="top_proxy_providers"),
+         "proxy providers", "proxy provider", "#DA7194", source="IP",
+         top_column="top_proxy_providers"),
     Kind("user_agent", "user_agent", "UserAgent", "user_agent", "USED_AGENT", 0.3, "supporting",
-         "user agents", optional=True),
-    Kind("model", "model", "Model", "name", "CALLED", 0.0, "context", "models", optional=True),
+         "user agents", "user agent", "#C990C0", optional=True),
+    Kind("model", "model", "Model", "name", "CALLED", 0.0, "context", "models", "model",
+         "#569480", optional=True),
 )
 
 # Built-in kinds a run gains when it declares them (``--identifier COLUMN:KIND``, the long
 # identifiers file) or derives them (docs/data-contract.md, "Derived identifiers"). Their
 # values live in the run's ``identifiers`` table; links.csv has their column only in such runs.
 CATALOGUE: tuple[Kind, ...] = (
-    Kind("device", "device", "Device", "value", "USED_DEVICE", 2.5, "specific",
-         "devices", top_column="top_devices", hub_cap=50, declared=True),
-    Kind("api_key", "api_key", "ApiKey", "value", "USED_API_KEY", 3.0, "specific",
-         "API keys", top_column="top_api_keys", declared=True),
+    Kind("device", "device", "Device", "value", "USED_DEVICE", 2.5, "specific", "devices",
+         "device", "#F79767", top_column="top_devices", hub_cap=50, declared=True),
+    Kind("api_key", "api_key", "ApiKey", "value", "USED_API_KEY", 3.0, "specific", "API keys",
+         "API key", "#D9C8AE", top_column="top_api_keys", declared=True),
     Kind("email", "email", "Email", "value", "HAS_EMAIL", 3.0, "specific", "e-mail addresses",
-         top_column="top_emails", declared=True),
+         "e-mail address", "#F16667", top_column="top_emails", declared=True),
     Kind("phone", "phone", "Phone", "value", "HAS_PHONE", 2.5, "specific", "phone numbers",
-         top_column="top_phones", declared=True),
+         "phone number", "#6DCE9E", top_column="top_phones", declared=True),
     Kind("address", "address", "Address", "value", "HAS_ADDRESS", 1.5, "specific",
-         "billing addresses", top_column="top_addresses", hub_cap=20, declared=True),
+         "billing addresses", "billing address", "#A5ABB6", top_column="top_addresses",
+         hub_cap=20, declared=True),
     Kind("metadata", "metadata", "Metadata", "value", "SENT_METADATA", 1.5, "specific",
-         "request metadata values", top_column="top_metadata", declared=True),
+         "request metadata values", "request metadata value", "#FFE081",
+         top_column="top_metadata", declared=True),
     Kind("org", "org", "Org", "value", "IN_ORG", 0.5, "supporting", "organisations",
-         top_column="top_orgs", declared=True),
+         "organisation", "#68BDF6", top_column="top_orgs", declared=True),
     Kind("tls_fingerprint", "tls_fingerprint", "TlsFingerprint", "value", "USED_TLS", 0.3,
-         "supporting", "TLS client fingerprints", declared=True),
+         "supporting", "TLS client fingerprints", "TLS client fingerprint", "#C9A3E0",
+         declared=True),
     Kind("ip_network", "ip_network", "IPNetwork", "value", "USED_NETWORK", 0.5, "supporting",
-         "IP networks (/24, /48)", declared=True),
+         "IP networks (/24, /48)", "IP network", "#3FA7C9", declared=True),
     Kind("email_domain", "email_domain", "EmailDomain", "value", "HAS_EMAIL_DOMAIN", 0.5,
-         "supporting", "e-mail domains", declared=True),
+         "supporting", "e-mail domains", "e-mail domain", "#E9868F", declared=True),
     Kind("asn", "asn", "NetworkOperator", "value", "ROUTED_VIA", 0.2, "supporting",
-         "network operators (ASN)", top_column="top_network_operators", declared=True),
+         "network operators (ASN)", "network operator", "#B3477A",
+         top_column="top_network_operators", declared=True),
 )
 # Defaults of a kind nobody declared before: a shared value proposes a link, weighs 1.
 USER_KIND_WEIGHT = 1.0
 USER_KIND_ROLE: Role = "specific"
+USER_KIND_COLOUR = "#A5ABB6"
 
 
 @dataclass(frozen=True)
@@ -168,6 +181,7 @@ BEHAVIOURAL_SIGNALS: dict[str, float] = {"synchrony": 3.0}
 
 ACCOUNT_LABEL = "Account"
 ACCOUNT_KEY = "account_id"
+ACCOUNT_COLOUR = "#4C8EDA"
 COMMUNITY_LABEL = "Community"
 COMMUNITY_KEY = "community_id"  # unique together with run_id
 # Relationships the detection adds on top of the heterogeneous graph.
@@ -223,7 +237,8 @@ def declared_kind(name: str) -> Kind:
         if k.name == name:
             return k
     return Kind(name, name, _camel(name), "value", f"HAS_{name.upper()}", USER_KIND_WEIGHT,
-                USER_KIND_ROLE, f"{name.replace('_', ' ')} values", declared=True)
+                USER_KIND_ROLE, f"{name.replace('_', ' ')} values",
+                f"{name.replace('_', ' ')} value", USER_KIND_COLOUR, declared=True)
 
 
 def relation_kind(name: str) -> RelationKind:
@@ -253,6 +268,14 @@ def default_weight(signal: str) -> float:
         if r.name == signal:
             return r.weight
     return declared_kind(signal).weight
+
+
+def kind_of_label(label: str) -> Kind:
+    """The kind whose nodes carry ``label``; :class:`~graphkit.errors.ConfigError` when none."""
+    for k in KINDS:
+        if k.label == label:
+            return k
+    raise ConfigError(f"no identifier kind has the label {label!r}")
 
 
 def signal_kinds(role: Role | None = None) -> tuple[Kind, ...]:
@@ -286,6 +309,9 @@ REL_ENDS: dict[str, tuple[str, str]] = {**{k.rel: (k.source, k.label) for k in K
                                         **DETECTION_RELS}
 # Relationships from an account to an entity it used.
 ACCOUNT_RELS: tuple[str, ...] = tuple(k.rel for k in KINDS if k.source == ACCOUNT_LABEL)
+# Relationships from an account to the values of a link signal (what the naive recipe joins on).
+ACCOUNT_SIGNAL_RELS: tuple[str, ...] = tuple(k.rel for k in signal_kinds()
+                                             if k.source == ACCOUNT_LABEL)
 # Per signal: the communities.csv column that lists the values most members share.
 TOP_ENTITY_COLUMNS: dict[str, str] = {k.name: k.top_column for k in KINDS if k.top_column}
 
@@ -362,6 +388,13 @@ class Registry:
     @property
     def relation_names(self) -> list[str]:
         return [r.name for r in self.relations]
+
+    def kind_of_label(self, label: str) -> Kind:
+        """The kind whose nodes carry ``label``; ConfigError when none."""
+        for k in self.kinds:
+            if k.label == label:
+                return k
+        raise ConfigError(f"no identifier kind has the label {label!r}")
 
     def kind(self, name: str) -> Kind:
         for k in self.kinds:
