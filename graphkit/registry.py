@@ -25,6 +25,7 @@ types are the whitelist from which Cypher text is built (data only travels as pa
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -85,6 +86,12 @@ class Kind:
     source: str = "Account"
     optional: bool = False
     top_column: str | None = None
+    # Hub cap of this kind: values held by more accounts never tie two accounts (None: only
+    # the run-wide cut of Settings.hub_degree applies).
+    hub_cap: int | None = None
+    # Declared kinds are read from the run's identifier table (declared columns, the long
+    # identifiers file, derived values), not from a canonical events column.
+    declared: bool = False
 
     @property
     def is_signal(self) -> bool:
@@ -108,6 +115,67 @@ KINDS: tuple[Kind, ...] = (
          "#569480", optional=True),
 )
 
+# Built-in kinds a run gains when it declares them (``--identifier COLUMN:KIND``, the long
+# identifiers file) or derives them (docs/data-contract.md, "Derived identifiers"). Their
+# values live in the run's ``identifiers`` table; links.csv has their column only in such runs.
+CATALOGUE: tuple[Kind, ...] = (
+    Kind("device", "device", "Device", "value", "USED_DEVICE", 2.5, "specific", "devices",
+         "device", "#F79767", top_column="top_devices", hub_cap=50, declared=True),
+    Kind("api_key", "api_key", "ApiKey", "value", "USED_API_KEY", 3.0, "specific", "API keys",
+         "API key", "#D9C8AE", top_column="top_api_keys", declared=True),
+    Kind("email", "email", "Email", "value", "HAS_EMAIL", 3.0, "specific", "e-mail addresses",
+         "e-mail address", "#F16667", top_column="top_emails", declared=True),
+    Kind("phone", "phone", "Phone", "value", "HAS_PHONE", 2.5, "specific", "phone numbers",
+         "phone number", "#6DCE9E", top_column="top_phones", declared=True),
+    Kind("address", "address", "Address", "value", "HAS_ADDRESS", 1.5, "specific",
+         "billing addresses", "billing address", "#A5ABB6", top_column="top_addresses",
+         hub_cap=20, declared=True),
+    Kind("metadata", "metadata", "Metadata", "value", "SENT_METADATA", 1.5, "specific",
+         "request metadata values", "request metadata value", "#FFE081",
+         top_column="top_metadata", declared=True),
+    Kind("org", "org", "Org", "value", "IN_ORG", 0.5, "supporting", "organisations",
+         "organisation", "#68BDF6", top_column="top_orgs", declared=True),
+    Kind("tls_fingerprint", "tls_fingerprint", "TlsFingerprint", "value", "USED_TLS", 0.3,
+         "supporting", "TLS client fingerprints", "TLS client fingerprint", "#C9A3E0",
+         declared=True),
+    Kind("ip_network", "ip_network", "IPNetwork", "value", "USED_NETWORK", 0.5, "supporting",
+         "IP networks (/24, /48)", "IP network", "#3FA7C9", declared=True),
+    Kind("email_domain", "email_domain", "EmailDomain", "value", "HAS_EMAIL_DOMAIN", 0.5,
+         "supporting", "e-mail domains", "e-mail domain", "#E9868F", declared=True),
+    Kind("asn", "asn", "NetworkOperator", "value", "ROUTED_VIA", 0.2, "supporting",
+         "network operators (ASN)", "network operator", "#B3477A",
+         top_column="top_network_operators", declared=True),
+)
+# Defaults of a kind nobody declared before: a shared value proposes a link, weighs 1.
+USER_KIND_WEIGHT = 1.0
+USER_KIND_ROLE: Role = "specific"
+USER_KIND_COLOUR = "#A5ABB6"
+
+
+@dataclass(frozen=True)
+class RelationKind:
+    """One kind of account-to-account relation (a transfer, a referral, an invitation).
+
+    A relation is an edge ``rel`` between two Account nodes in the graph and in Neo4j, and a
+    link signal ``name`` (similarity 1 for a pair related either way) that counts like a
+    supporting kind: as far as shared values corroborate it (a transfer between accounts that
+    also share a card), or on its own when declared ``specific``.
+    """
+
+    name: str
+    rel: str
+    weight: float
+    noun: str
+    role: Role = "supporting"
+
+
+RELATION_CATALOGUE: tuple[RelationKind, ...] = (
+    RelationKind("transfer", "TRANSFERRED_TO", 1.5, "money transfers"),
+    RelationKind("referral", "REFERRED", 1.0, "referrals"),
+    RelationKind("invite", "INVITED", 1.0, "invitations"),
+)
+USER_RELATION_WEIGHT = 1.0
+
 # Behavioural signals: evidence from how accounts act, not from a shared value.
 BEHAVIOURAL_SIGNALS: dict[str, float] = {"synchrony": 3.0}
 
@@ -129,6 +197,77 @@ def kind(name: str) -> Kind:
         if k.name == name:
             return k
     raise ConfigError(f"unknown identifier kind {name!r}; known: {[k.name for k in KINDS]}")
+
+
+_KIND_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def normalize_kind_name(name: str) -> str:
+    """A kind name as graphkit spells it: lower case, runs of other characters as ``_``.
+
+    Raises ConfigError when nothing usable is left (it must start with a letter, 40 characters
+    at most).
+
+    >>> normalize_kind_name(" TLS-Fingerprint "), normalize_kind_name("API key")
+    ('tls_fingerprint', 'api_key')
+    """
+    norm = re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
+    if not _KIND_NAME.match(norm):
+        raise ConfigError(f"{name!r} is not a usable kind name (letters, digits and _, starting "
+                          "with a letter, at most 40 characters)")
+    return norm
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+def declared_kind(name: str) -> Kind:
+    """The kind a run gains when it declares ``name``: a built-in entry of :data:`CATALOGUE`
+    or :data:`KINDS`, else a user kind with generic defaults (weight 1, specific) whose label
+    and relationship type are derived from the sanitized name.
+
+    >>> declared_kind("device").rel, declared_kind("loyalty_card").label
+    ('USED_DEVICE', 'LoyaltyCard')
+    >>> declared_kind("loyalty_card").rel, declared_kind("loyalty_card").weight
+    ('HAS_LOYALTY_CARD', 1.0)
+    """
+    name = normalize_kind_name(name)
+    for k in (*KINDS, *CATALOGUE):
+        if k.name == name:
+            return k
+    return Kind(name, name, _camel(name), "value", f"HAS_{name.upper()}", USER_KIND_WEIGHT,
+                USER_KIND_ROLE, f"{name.replace('_', ' ')} values",
+                f"{name.replace('_', ' ')} value", USER_KIND_COLOUR, declared=True)
+
+
+def relation_kind(name: str) -> RelationKind:
+    """The relation kind ``name``: built in (:data:`RELATION_CATALOGUE`) or a user kind whose
+    relationship type is the upper-cased name (``REL_`` in front when that would collide).
+
+    >>> relation_kind("transfer").rel, relation_kind("shared org").rel
+    ('TRANSFERRED_TO', 'SHARED_ORG')
+    """
+    name = normalize_kind_name(name)
+    for r in RELATION_CATALOGUE:
+        if r.name == name:
+            return r
+    rel = name.upper()
+    taken = {k.rel for k in (*KINDS, *CATALOGUE)} | set(DETECTION_RELS)
+    return RelationKind(name, "REL_" + rel if rel in taken else rel, USER_RELATION_WEIGHT,
+                        f"{name.replace('_', ' ')} relations")
+
+
+def default_weight(signal: str) -> float:
+    """Default weight of any signal: the static table, a catalogue kind, a relation kind, or
+    the generic weight of a user kind."""
+    static = default_signal_weights()
+    if signal in static:
+        return static[signal]
+    for r in RELATION_CATALOGUE:
+        if r.name == signal:
+            return r.weight
+    return declared_kind(signal).weight
 
 
 def kind_of_label(label: str) -> Kind:
@@ -179,14 +318,159 @@ TOP_ENTITY_COLUMNS: dict[str, str] = {k.name: k.top_column for k in KINDS if k.t
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 
 
-def check_identifier(name: str) -> str:
+@dataclass(frozen=True)
+class Registry:
+    """The kinds of one run: the static :data:`KINDS` plus the kinds and relation kinds the
+    run declares (columns, the identifiers file, derived values, the relations file).
+
+    Every stage reads its tables from a Registry instead of the module constants when a run
+    may declare kinds; :meth:`static` holds exactly the module constants.
+
+    >>> reg = Registry.for_names(["device", "email"], ["transfer"])
+    >>> reg.signals  # doctest: +NORMALIZE_WHITESPACE
+    ('ip', 'payment', 'template', 'proxy', 'user_agent', 'device', 'email', 'transfer',
+     'synchrony')
+    >>> reg.rel_ends["TRANSFERRED_TO"], reg.node_keys["Device"]
+    (('Account', 'Account'), 'value')
+    >>> reg.check_identifier("USED_DEVICE")
+    'USED_DEVICE'
+    """
+
+    kinds: tuple[Kind, ...] = KINDS
+    relations: tuple[RelationKind, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [k.name for k in self.kinds] + [r.name for r in self.relations]
+        dup = sorted({n for n in names if names.count(n) > 1} | (set(names)
+                                                                 & set(BEHAVIOURAL_SIGNALS)))
+        if dup:
+            raise ConfigError(f"kind name(s) used twice (identifier and relation): {dup}")
+        for name in (*self.node_keys, *self.rel_ends):
+            if not _IDENTIFIER.match(name):
+                raise ConfigError(f"{name!r} is not a plain identifier")
+
+    @classmethod
+    def static(cls) -> Registry:
+        """The six built-in kinds and no relations (the module constants)."""
+        return cls()
+
+    @classmethod
+    def for_names(cls, kinds: Sequence[str] = (), relations: Sequence[str] = ()) -> Registry:
+        """Static kinds plus the named declared kinds (catalogue order, then user kinds by
+        name) and relation kinds (catalogue order, then by name). Names that are static kinds
+        are already there."""
+        static = {k.name for k in KINDS}
+        declared = {k.name: k for k in (declared_kind(n) for n in kinds) if k.name not in static}
+        order = {k.name: i for i, k in enumerate(CATALOGUE)}
+        extra = sorted(declared.values(), key=lambda k: (order.get(k.name, len(order)), k.name))
+        rels = {r.name: r for r in (relation_kind(n) for n in relations)}
+        rorder = {r.name: i for i, r in enumerate(RELATION_CATALOGUE)}
+        rel_list = sorted(rels.values(), key=lambda r: (rorder.get(r.name, len(rorder)), r.name))
+        return cls((*KINDS, *extra), tuple(rel_list))
+
+    @classmethod
+    def for_settings(cls, settings, kinds: Sequence[str] = (),
+                     relations: Sequence[str] = ()) -> Registry:
+        """The run's registry: static kinds, the kinds ``settings.identifiers`` declares, the
+        derived kinds switched on in ``settings`` (when their source is present, pass them in
+        ``kinds``) and the given data kinds and relation kinds."""
+        return cls.for_names([*settings.identifiers.values(), *kinds], relations)
+
+    def with_kinds(self, kinds: Sequence[str] = (), relations: Sequence[str] = ()) -> Registry:
+        """This registry plus more declared kinds and relation kinds."""
+        return Registry.for_names([k.name for k in self.kinds if k.declared] + list(kinds),
+                                  [r.name for r in self.relations] + list(relations))
+
+    @property
+    def declared_names(self) -> list[str]:
+        return [k.name for k in self.kinds if k.declared]
+
+    @property
+    def relation_names(self) -> list[str]:
+        return [r.name for r in self.relations]
+
+    def kind_of_label(self, label: str) -> Kind:
+        """The kind whose nodes carry ``label``; ConfigError when none."""
+        for k in self.kinds:
+            if k.label == label:
+                return k
+        raise ConfigError(f"no identifier kind has the label {label!r}")
+
+    def kind(self, name: str) -> Kind:
+        for k in self.kinds:
+            if k.name == name:
+                return k
+        raise ConfigError(f"unknown identifier kind {name!r}; known: "
+                          f"{[k.name for k in self.kinds]}")
+
+    def signal_kinds(self, role: Role | None = None) -> tuple[Kind, ...]:
+        return tuple(k for k in self.kinds if k.is_signal and (role is None or k.role == role))
+
+    @property
+    def entity_signals(self) -> tuple[str, ...]:
+        """Signals scored as shared values: kinds, then relation kinds."""
+        return (*(k.name for k in self.signal_kinds()), *(r.name for r in self.relations))
+
+    @property
+    def signals(self) -> tuple[str, ...]:
+        """Every link signal, in links.csv column order."""
+        return (*self.entity_signals, *BEHAVIOURAL_SIGNALS)
+
+    @property
+    def specific_signals(self) -> tuple[str, ...]:
+        return (*(k.name for k in self.signal_kinds("specific")),
+                *(r.name for r in self.relations if r.role == "specific"))
+
+    @property
+    def supporting_signals(self) -> tuple[str, ...]:
+        return (*BEHAVIOURAL_SIGNALS, *(k.name for k in self.signal_kinds("supporting")),
+                *(r.name for r in self.relations if r.role != "specific"))
+
+    @property
+    def node_types(self) -> tuple[str, ...]:
+        return (ACCOUNT_LABEL, *(k.label for k in self.kinds))
+
+    @property
+    def edge_types(self) -> dict[str, tuple[str, str, str]]:
+        """Edge type -> (source, target, column); relations: (Account, Account, kind name)."""
+        return {**{k.rel: (k.source, k.label, k.column) for k in self.kinds},
+                **{r.rel: (ACCOUNT_LABEL, ACCOUNT_LABEL, r.name) for r in self.relations}}
+
+    @property
+    def node_keys(self) -> dict[str, str]:
+        return {ACCOUNT_LABEL: ACCOUNT_KEY, **{k.label: k.key for k in self.kinds},
+                COMMUNITY_LABEL: COMMUNITY_KEY}
+
+    @property
+    def rel_ends(self) -> dict[str, tuple[str, str]]:
+        return {**{k.rel: (k.source, k.label) for k in self.kinds},
+                **{r.rel: (ACCOUNT_LABEL, ACCOUNT_LABEL) for r in self.relations},
+                **DETECTION_RELS}
+
+    @property
+    def account_rels(self) -> tuple[str, ...]:
+        return tuple(k.rel for k in self.kinds if k.source == ACCOUNT_LABEL)
+
+    @property
+    def relation_rels(self) -> tuple[str, ...]:
+        return tuple(r.rel for r in self.relations)
+
+    @property
+    def top_entity_columns(self) -> dict[str, str]:
+        return {k.name: k.top_column for k in self.kinds if k.top_column}
+
+    def check_identifier(self, name: str) -> str:
+        """Return ``name`` if it is a label or type of this registry, else raise ConfigError."""
+        if name in self.node_keys or name in self.rel_ends:
+            return name
+        raise ConfigError(f"{name!r} is not a label or relationship type of the registry")
+
+
+def check_identifier(name: str, registry: Registry | None = None) -> str:
     """Return ``name`` if it is a label or type on the whitelist, else raise ConfigError.
 
     Cypher cannot take labels and relationship types as parameters; every one that is spliced
-    into query text must come from this registry and pass this check.
+    into query text must come from this registry (the static one, or a run's
+    :class:`Registry`, whose names are sanitized) and pass this check.
     """
-    if name in NODE_KEYS or name in REL_ENDS:
-        if not _IDENTIFIER.match(name):  # pragma: no cover - the registry is static
-            raise ConfigError(f"registry name {name!r} is not a plain identifier")
-        return name
-    raise ConfigError(f"{name!r} is not a label or relationship type of the registry")
+    return (registry or Registry.static()).check_identifier(name)

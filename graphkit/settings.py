@@ -25,7 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from graphkit.errors import ConfigError
-from graphkit.registry import SIGNALS, default_signal_weights
+from graphkit.registry import (
+    default_signal_weights,
+    default_weight,
+    normalize_kind_name,
+)
 
 # Community indicators (see graphkit.detection.indicators), in the order their ind_* columns
 # appear in communities.csv and their weighted evidence is summed, with default weights.
@@ -189,6 +193,26 @@ class Settings:
     # Entities listed per community in the top_* columns.
     top_entities_shown: int = 3
 
+    # --- identifiers and relations (docs/data-contract.md) --------------------------------------
+    # Declared identifier columns: column of the events or accounts file -> kind (a built-in
+    # kind of graphkit.registry, or any other name: a user kind with generic defaults).
+    identifiers: dict[str, str] = field(default_factory=dict)
+    # Derived identifiers. The IP's network (/24 IPv4, /48 IPv6) as a weaker kind ip_network.
+    derive_ip_network: bool = False
+    ipv4_network_prefix: int = 24
+    ipv6_network_prefix: int = 48
+    # E-mail values canonicalized (lower case; dots and +tags dropped for providers that
+    # ignore them) and their domain as kind email_domain (free-mail domains excluded).
+    canonical_email: bool = True
+    derive_email_domain: bool = True
+    # Phone values written as E.164 (phonenumbers); numbers without a country code are read in
+    # this region. Values that do not parse as a possible number are dropped.
+    canonical_phone: bool = True
+    phone_region: str = "US"
+    # Accounts named in the identifiers or relations file but absent from the accounts file
+    # and the events: "keep" (they become accounts) or "error".
+    unknown_accounts: str = "keep"
+
     # --- day-over-day runs (detect --previous; docs/daily-runs.md) -----------------------------
     # A community keeps a previous run's id when the Jaccard overlap of their members reaches
     # this (one-to-one, maximal total overlap). 0.3 lets a community that doubled (0.5) or
@@ -211,9 +235,14 @@ class Settings:
         # Thresholds not given keep their defaults.
         object.__setattr__(self, "evidence_thresholds",
                            {**EVIDENCE_THRESHOLDS, **self.evidence_thresholds})
-        unknown = set(self.signal_weights) - set(SIGNALS)
-        if unknown:
-            raise ConfigError(f"unknown signal(s) in signal_weights: {sorted(unknown)}")
+        for name in self.signal_weights:  # declared kinds have weights too
+            normalize_kind_name(name)
+        object.__setattr__(self, "identifiers", {
+            str(col): normalize_kind_name(k) for col, k in self.identifiers.items()})
+        if self.unknown_accounts not in ("keep", "error"):
+            raise ConfigError("unknown_accounts must be 'keep' or 'error'")
+        if not (8 <= self.ipv4_network_prefix <= 32 and 16 <= self.ipv6_network_prefix <= 128):
+            raise ConfigError("network prefixes must be within /8../32 (IPv4), /16../128 (IPv6)")
         for name, known in (("indicator_weights", INDICATORS),
                             ("profile_indicators", INDICATORS),
                             ("evidence_thresholds", EVIDENCE_THRESHOLDS)):
@@ -246,8 +275,19 @@ class Settings:
             raise ConfigError("human_hour_entropy must be within [0, 1)")
 
     def weight(self, signal: str) -> float:
-        """Evidence weight of a link signal (0 when absent from ``signal_weights``)."""
-        return float(self.signal_weights.get(signal, 0.0))
+        """Evidence weight of a link signal: ``signal_weights``, else the registry default of
+        the kind (a declared or relation kind not named in ``signal_weights``)."""
+        if signal in self.signal_weights:
+            return float(self.signal_weights[signal])
+        return float(default_weight(signal))
+
+    def with_signals(self, signals) -> Settings:
+        """These settings with a weight recorded for every signal of ``signals`` (declared
+        kinds get their registry default), so the manifest holds every weight a run used."""
+        missing = {s: self.weight(s) for s in signals if s not in self.signal_weights}
+        if not missing:
+            return self
+        return dataclasses.replace(self, signal_weights={**self.signal_weights, **missing})
 
     def indicator_weight(self, indicator: str) -> float:
         """Evidence weight of a community indicator (0 when absent from ``indicator_weights``)."""

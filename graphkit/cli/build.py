@@ -7,13 +7,15 @@ from pathlib import Path
 
 import click
 
+from graphkit.cli.inputs import events_spec, identifier_options, with_identifiers
 from graphkit.graph.hetero import build_graph
 from graphkit.io import load
 from graphkit.progress import Progress
+from graphkit.settings import Settings
 
 
 @click.command("build")
-@click.argument("events", nargs=-1, required=True)
+@click.argument("events", nargs=-1, required=False)
 @click.option("--accounts", "accounts", type=click.Path(dir_okay=False),
               help="Accounts file (CSV or Parquet).")
 @click.option("--seeds", "seeds", type=click.Path(dir_okay=False),
@@ -25,17 +27,30 @@ from graphkit.progress import Progress
               show_default=True, help="Stop at the first bad row, or skip and count bad rows.")
 @click.option("--rejects", "rejects", type=click.Path(dir_okay=False),
               help="With --on-bad-rows skip: write skipped rows here (CSV).")
+@click.option("--settings", "settings_file", type=click.Path(dir_okay=False),
+              help="JSON settings (declared identifiers, derived identifiers).")
+@identifier_options
 def command(events: tuple[str, ...], accounts: str | None, seeds: str | None, out: str | None,
-            as_json: bool, on_bad_rows: str, rejects: str | None) -> None:
+            as_json: bool, on_bad_rows: str, rejects: str | None, settings_file: str | None,
+            identifier: tuple[str, ...], identifiers_file: str | None,
+            relations_file: str | None, asn_file: str | None) -> None:
     """Build the account graph from EVENTS (files, globs or directories).
 
+    EVENTS may be omitted when --accounts, --identifiers or --relations give the data.
+
     \b
-    Example:
+    Examples:
       graphkit build logs/ --accounts accounts.csv --out graph/ --json
+      graphkit build logs/ --identifier device_id:device --identifiers ids.csv --json
+      graphkit build --accounts accounts.csv --relations transfers.csv --json
     """
+    settings = with_identifiers(
+        Settings.from_file(settings_file) if settings_file else Settings(), identifier)
     progress = Progress()
-    spec = list(events) if len(events) > 1 else events[0]
-    dataset = load(spec, accounts, seeds, on_bad_rows=on_bad_rows,  # type: ignore[arg-type]
+    spec = events_spec(events, accounts, identifiers_file, relations_file)
+    dataset = load(spec, accounts, seeds, identifiers=identifiers_file,
+                   relations=relations_file, asn=asn_file, settings=settings,
+                   on_bad_rows=on_bad_rows,  # type: ignore[arg-type]
                    rejects_path=rejects, progress=progress)
     graph = build_graph(dataset, progress=progress)
     if out:

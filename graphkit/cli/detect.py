@@ -7,12 +7,13 @@ from pathlib import Path
 
 import click
 
+from graphkit.cli.inputs import events_spec, identifier_options, with_identifiers
 from graphkit.progress import Progress
 from graphkit.settings import Settings
 
 
 @click.command("detect")
-@click.argument("events", nargs=-1, required=True)
+@click.argument("events", nargs=-1, required=False)
 @click.option("--accounts", "accounts", type=click.Path(dir_okay=False), help="accounts file")
 @click.option("--seeds", "seeds", type=click.Path(dir_okay=False), help="attributed seed accounts")
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True,
@@ -43,13 +44,25 @@ from graphkit.settings import Settings
               help="apply an account model saved by --save-model")
 @click.option("--save-model", "save_model", type=click.Path(dir_okay=False),
               help="save the model trained on --labels")
+@identifier_options
 def command(events, accounts, seeds, out, settings_file, resolution, method, seed,
             flag_threshold, on_bad_rows, rejects, top, previous, report, account_feature, labels,
-            labels_include_banned, labels_include_seeds, model, save_model) -> None:
+            labels_include_banned, labels_include_seeds, model, save_model, identifier,
+            identifiers_file, relations_file, asn_file) -> None:
     """Detect coordinated account networks in EVENTS and write them to --out.
 
     Writes accounts.csv, communities.csv, links.csv, graph/ and manifest.json (with the settings
-    that reproduce the run).
+    that reproduce the run). EVENTS may be omitted when --accounts, --identifiers or
+    --relations give the data; the stages that need request events then report that they did
+    not run.
+
+    \b
+    Examples:
+      graphkit detect logs/ --accounts accounts.csv --out result/
+      graphkit detect logs/ --identifier device_id:device --identifier key:api_key --out r/
+      graphkit detect logs/ --accounts accounts.csv --identifier email --asn ip2asn.csv --out r/
+      graphkit detect --accounts accounts.csv --identifiers identifiers.csv \\
+          --relations transfers.csv --out result/
     """
     from graphkit.detection.pipeline import detect
     from graphkit.io import load
@@ -57,12 +70,13 @@ def command(events, accounts, seeds, out, settings_file, resolution, method, see
     settings = Settings.from_file(settings_file) if settings_file else Settings()
     overrides = {k: v for k, v in {"resolution": resolution, "method": method, "seed": seed,
                                    "flag_threshold": flag_threshold}.items() if v is not None}
-    settings = dataclasses.replace(settings, **overrides)
+    settings = with_identifiers(dataclasses.replace(settings, **overrides), identifier)
+    spec = events_spec(events, accounts, identifiers_file, relations_file)
     progress = Progress()
     with progress.step("load"):
-        dataset = load(list(events) if len(events) > 1 else events[0], accounts=accounts,
-                       seeds=seeds, on_bad_rows=on_bad_rows, rejects_path=rejects,
-                       progress=progress)
+        dataset = load(spec, accounts=accounts, seeds=seeds, identifiers=identifiers_file,
+                       relations=relations_file, asn=asn_file, settings=settings,
+                       on_bad_rows=on_bad_rows, rejects_path=rejects, progress=progress)
     scoring = scoring_options(account_feature, labels, labels_include_banned,
                               labels_include_seeds, model, save_model)
     result = detect(dataset, settings, progress=progress, previous=previous, scoring=scoring)
@@ -76,6 +90,9 @@ def command(events, accounts, seeds, out, settings_file, resolution, method, see
     click.echo(f"{int(result.accounts['flagged'].sum())} accounts flagged in {len(flagged)} "
                f"communities (of {len(result.accounts)} accounts); results in {out}")
     echo_account_scoring(result.scoring)
+    not_run = result.extra_outputs.get("stages_not_run")
+    if not_run:
+        click.echo(f"not run (no request events): {', '.join(not_run)}")
     for _, row in flagged.head(top).iterrows():
         actor = f" [{row['actor']}]" if isinstance(row["actor"], str) else ""
         click.echo(f"  #{row['community_id']}{actor} suspicion {row['suspicion']:.2f}: "

@@ -49,7 +49,7 @@ import scipy.sparse as sp
 from graphkit.detection.links import Links
 from graphkit.errors import ConfigError
 from graphkit.graph.hetero import HeteroGraph
-from graphkit.registry import ACCOUNT_LABEL, KINDS
+from graphkit.registry import ACCOUNT_LABEL
 
 # Suspicious direction of each own feature (+1: higher is more suspicious, -1: lower). Kind
 # features are named ``distinct_<kind>`` and ``shared_<kind>_degree`` (both +1); neighbour
@@ -143,7 +143,7 @@ class AccountFeatures:
 def kind_incidences(graph: HeteroGraph) -> dict[str, sp.csr_matrix]:
     """Binary accounts x values matrix of every account identifier kind in the graph."""
     out: dict[str, sp.csr_matrix] = {}
-    for k in KINDS:
+    for k in graph.registry.kinds:
         if k.source != ACCOUNT_LABEL or k.rel not in graph.edges or not k.is_signal:
             continue
         counts, _ = graph.incidence(k.rel)
@@ -261,11 +261,14 @@ def account_features(graph: HeteroGraph, feats: pd.DataFrame, links: Links, *,
     n = len(accounts)
     own, skipped = own_features(accounts, feats, clock_aligned)
     kinds = kind_incidences(graph)
-    for k in KINDS:
+    for k in graph.registry.kinds:
         if k.is_signal and k.source == ACCOUNT_LABEL and k.name not in kinds:
             skipped[f"{k.name} features"] = f"no {k.column} values"
     for name, b in kinds.items():
         own.update(_kind_features(b, name))
+    for c in feats.columns:  # relations (transfers, referrals): features.relation_features
+        if c.startswith("rel_"):
+            own[c] = feats[c].to_numpy(float)
     directions = {c: DIRECTIONS.get(c, 1 if c.startswith(("distinct_", "shared_")) else 0)
                   for c in own}
     declared = declared_features(accounts, options.account_features)

@@ -14,7 +14,7 @@ import pandas as pd
 from graphkit.detection.communities import Communities
 from graphkit.detection.links import SignalMatrix
 from graphkit.investigate.cypher import COMMUNITY_QUERY
-from graphkit.registry import TOP_ENTITY_COLUMNS, kind
+from graphkit.registry import TOP_ENTITY_COLUMNS, Registry, kind
 from graphkit.settings import Settings
 
 # The communities.csv "top shared" columns, strongest default evidence weight first (payment
@@ -94,14 +94,50 @@ def browser_query(run_id: str, community_id: int) -> str:
             f"{COMMUNITY_QUERY}")
 
 
+def shared_lines(signals: dict[str, SignalMatrix], comms: Communities, keep: np.ndarray,
+                 registry: Registry) -> pd.Series:
+    """Per community: evidence lines of the declared kinds and relations, e.g. "2 devices
+    shared by 5 accounts", "4 money transfers between members" (vectorized per kind)."""
+    parts: list[pd.Series] = []
+    nouns = {**{k.name: k.noun for k in registry.kinds if k.declared},
+             **{r.name: r.noun for r in registry.relations}}
+    relations = {r.name for r in registry.relations}
+    for name, noun in nouns.items():  # a handful of kinds, each vectorized
+        if name not in signals:
+            continue
+        coo = signals[name].shares.tocoo()
+        df = pd.DataFrame({"c": comms.membership[coo.row], "e": coo.col, "a": coo.row})
+        df = df[keep[df["c"].to_numpy()]]
+        per_value = df.groupby(["c", "e"]).size().reset_index(name="k")
+        per_value = per_value[per_value["k"] >= 2]  # values (or pairs) inside the community
+        if per_value.empty:
+            continue
+        if name in relations:
+            n = per_value.groupby("c").size()
+            text = n.astype(str) + f" {noun} between members"
+        else:
+            shared = df.merge(per_value[["c", "e"]], on=["c", "e"])
+            n_vals = per_value.groupby("c").size()
+            n_acc = shared.groupby("c")["a"].nunique()
+            text = n_vals.astype(str) + f" {noun} shared by " + n_acc.astype(str) + " accounts"
+        parts.append(text)
+    if not parts:
+        return pd.Series(dtype=object)
+    return pd.concat(parts).groupby(level=0).agg("; ".join)
+
+
 def community_evidence(communities: pd.DataFrame, comms: Communities,
                        signals: dict[str, SignalMatrix], settings: Settings,
-                       run_id: str) -> pd.DataFrame:
+                       run_id: str, registry: Registry | None = None) -> pd.DataFrame:
     """Keep communities of 2+ accounts, ranked by suspicion, with evidence, top shared
-    entities and the Cypher query (with its parameter) that shows each in Neo4j."""
+    entities and the Cypher query (with its parameter) that shows each in Neo4j. Declared
+    kinds and relations add their lines (:func:`shared_lines`) and top columns."""
+    registry = registry or Registry.static()
     keep = comms.sizes >= 2
     out = communities[keep].copy()
-    for name, column in TOP_COLUMNS.items():
+    top_columns = {**TOP_COLUMNS, **{k.name: k.top_column for k in registry.kinds
+                                     if k.declared and k.top_column}}
+    for name, column in top_columns.items():
         if name in signals:
             top = top_shared_entities(signals[name], comms.membership, keep,
                                       settings.top_entities_shown)
@@ -114,8 +150,13 @@ def community_evidence(communities: pd.DataFrame, comms: Communities,
     out.loc[reportable, "evidence"] = [
         "; ".join(evidence_lines(row, settings)) for _, row in out[reportable].iterrows()
     ]
+    extra = shared_lines(signals, comms, keep, registry)
+    if len(extra):
+        more = out["community_id"].map(extra)
+        add = reportable & more.notna()
+        out.loc[add, "evidence"] = out.loc[add, "evidence"] + "; " + more[add]
     out["cypher"] = [browser_query(run_id, c) for c in out["community_id"]]
     out = out.sort_values(["suspicion", "size"], ascending=[False, False], kind="stable")
     first = ["community_id", "size", "suspicion", "flagged", "n_flagged_accounts", "actor",
-             "evidence", *TOP_COLUMNS.values(), "cypher"]
+             "evidence", *top_columns.values(), "cypher"]
     return out[first + [c for c in out.columns if c not in first]].reset_index(drop=True)

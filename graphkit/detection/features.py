@@ -13,6 +13,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from graphkit.detection.synchrony import bucket_entropy
 from graphkit.graph.hetero import HeteroGraph
@@ -51,7 +52,7 @@ def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays,
     Columns: account_id, n_events, proxy_events, tokens, hour_entropy (normalized to [0, 1]),
     release_events (requests on a released model in its first ``model_release_window_hours``),
     release_window_events (all requests in those windows), created_at, first_seen, status,
-    org_id, banned_at and seed_actor.
+    org_id, banned_at and seed_actor; with relations, the :func:`relation_features` columns.
     """
     n = len(graph.accounts)
     acc = events.account
@@ -73,6 +74,9 @@ def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays,
                         "release_window_events": release_window_events.astype(np.int64)})
     for col in ("created_at", "first_seen", "status", "org_id", "banned_at"):
         out[col] = accounts[col].to_numpy() if col in accounts else pd.NA
+    rel = relation_features(graph)
+    for col in rel.columns:
+        out[col] = rel[col].to_numpy()
     seeds = dataset.seeds
     out["seed_actor"] = pd.array([pd.NA] * len(out), dtype="string")
     if seeds is not None and len(seeds):
@@ -98,3 +102,51 @@ def _release_traffic(events: EventArrays, releases: dict[str, dt.datetime], n: i
         on_model = inside & (events.model == codes[model])
         release_events += np.bincount(acc[on_model], minlength=n)
     return release_events, release_window_events
+
+
+RELATION_FEATURES = ("rel_out_degree", "rel_in_degree", "rel_out_amount", "rel_in_amount",
+                     "rel_reciprocity", "rel_counterparties")
+
+
+def relation_features(graph: HeteroGraph) -> pd.DataFrame:
+    """Per-account features of the account-to-account relations (every relation kind of the
+    run's registry together); no columns when the run has no relations.
+
+    ``rel_out_degree`` / ``rel_in_degree``: relations sent / received (a repeated transfer
+    counts each time); ``rel_out_amount`` / ``rel_in_amount``: summed amounts;
+    ``rel_counterparties``: distinct accounts related either way; ``rel_reciprocity``: the
+    share of those counterparties related in both directions (money going round a ring).
+
+    >>> import pandas as pd
+    >>> from graphkit.graph.hetero import HeteroGraph
+    >>> acc = pd.DataFrame({"key": list("xyz"), "account_id": list("xyz")})
+    >>> e = pd.DataFrame({"src": [0, 1, 0], "dst": [1, 0, 2], "count": [2, 1, 1],
+    ...                   "amount": [10.0, 5.0, None]})
+    >>> g = HeteroGraph({"Account": acc}, {"TRANSFERRED_TO": e}, {"relations": ["transfer"]})
+    >>> relation_features(g).to_dict("list")  # doctest: +NORMALIZE_WHITESPACE
+    {'rel_out_degree': [3, 1, 0], 'rel_in_degree': [1, 2, 1], 'rel_out_amount': [10.0, 5.0, 0.0],
+     'rel_in_amount': [5.0, 10.0, 0.0], 'rel_reciprocity': [0.5, 1.0, 0.0],
+     'rel_counterparties': [2, 1, 1]}
+    """
+    n = len(graph.accounts)
+    rels = [graph.edges[r] for r in graph.registry.relation_rels if r in graph.edges]
+    if not rels:
+        return pd.DataFrame(index=range(n))
+    e = pd.concat([r[["src", "dst", "count", "amount"]] for r in rels], ignore_index=True)
+    src, dst = e["src"].to_numpy(np.int64), e["dst"].to_numpy(np.int64)
+    count = e["count"].to_numpy(np.float64)
+    amount = e["amount"].fillna(0.0).to_numpy(np.float64)
+    directed = sp.csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+    directed.data[:] = 1.0
+    either = ((directed + directed.T) > 0).astype(np.float64)
+    both = directed.multiply(directed.T)
+    partners = np.asarray(either.sum(axis=1)).ravel()
+    mutual = np.asarray(both.sum(axis=1)).ravel()
+    return pd.DataFrame({
+        "rel_out_degree": np.bincount(src, weights=count, minlength=n).astype(np.int64),
+        "rel_in_degree": np.bincount(dst, weights=count, minlength=n).astype(np.int64),
+        "rel_out_amount": np.bincount(src, weights=amount, minlength=n),
+        "rel_in_amount": np.bincount(dst, weights=amount, minlength=n),
+        "rel_reciprocity": np.where(partners > 0, mutual / np.maximum(partners, 1), 0.0),
+        "rel_counterparties": partners.astype(np.int64),
+    })

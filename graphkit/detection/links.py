@@ -38,7 +38,7 @@ import scipy.sparse as sp
 
 from graphkit.detection.minhash import mix64, sorted_unique
 from graphkit.progress import Progress, quiet
-from graphkit.registry import ENTITY_SIGNALS, SIGNALS, SPECIFIC_SIGNALS, SUPPORTING_SIGNALS
+from graphkit.registry import Registry
 from graphkit.settings import Settings
 
 # Signals specific enough to tie two accounts on their own (SPECIFIC_SIGNALS: IP, payment,
@@ -111,12 +111,15 @@ def idf_weights(degree: np.ndarray, n_accounts: int, max_degree: float | None = 
 
 def signal_matrix(name: str, counts: sp.spmatrix, n_events: np.ndarray, keys: np.ndarray,
                   settings: Settings, floor_share: sp.spmatrix | None = None,
-                  entity_factor: np.ndarray | None = None) -> SignalMatrix:
+                  entity_factor: np.ndarray | None = None,
+                  hub_cap: int | None = None) -> SignalMatrix:
     """Turn an account x entity count matrix into shares, dropping incidental use.
 
     ``floor_share`` (optional, same shape) raises shares, e.g. a payment method declared in the
     accounts file pays for all of the account's traffic. ``entity_factor`` (optional, one per
     entity) scales entity weights, e.g. addresses that a VPN or proxy operator shares by design.
+    ``hub_cap`` (the kind's own hub cap, see :class:`graphkit.registry.Kind`) lowers the hub
+    cut for this signal.
     """
     counts = sp.csr_matrix(counts, dtype=np.float64)
     inv = 1.0 / np.maximum(n_events.astype(np.float64), 1.0)
@@ -128,8 +131,11 @@ def signal_matrix(name: str, counts: sp.spmatrix, n_events: np.ndarray, keys: np
     shares.data[shares.data < settings.min_entity_share] = 0.0
     shares.eliminate_zeros()
     degree = np.diff(shares.tocsc().indptr)
-    idf = idf_weights(degree, shares.shape[0], settings.hub_degree(shares.shape[0]),
-                      settings.idf_power, settings.idf_reference)
+    max_degree = settings.hub_degree(shares.shape[0])
+    if hub_cap is not None:
+        max_degree = min(max_degree, float(hub_cap))
+    idf = idf_weights(degree, shares.shape[0], max_degree, settings.idf_power,
+                      settings.idf_reference)
     if entity_factor is not None:
         idf = idf * entity_factor
     return SignalMatrix(name, shares, idf, degree, keys)
@@ -293,7 +299,7 @@ def _weighted_signals(signals: dict[str, SignalMatrix], settings: Settings
 
 
 def candidate_pairs(signals: dict[str, SignalMatrix], settings: Settings,
-                    sync=None) -> Candidates:
+                    sync=None, registry: Registry | None = None) -> Candidates:
     """Candidate pairs: accounts sharing a specific entity (IP, payment method, template).
 
     Each entity is expanded into all its member pairs while the total fits
@@ -303,7 +309,8 @@ def candidate_pairs(signals: dict[str, SignalMatrix], settings: Settings,
     lock-step pairs of ``sync`` too. Only signals with a positive weight take part.
     """
     weighted = _weighted_signals(signals, settings)
-    specific = [name for name in SPECIFIC_SIGNALS if name in weighted]
+    specific = [name for name in (registry or Registry.static()).specific_signals
+                if name in weighted]
     used = {s: _used_entities(weighted[s]) for s in specific}
     k = ring_neighbours(
         np.concatenate([weighted[s].degree[used[s]] for s in specific] or [np.zeros(0)]),
@@ -331,7 +338,7 @@ def _use_sync(sync, settings: Settings) -> bool:
 
 
 def entity_similarities(signals: dict[str, SignalMatrix], cand: Candidates,
-                        settings: Settings) -> Similarities:
+                        settings: Settings, registry: Registry | None = None) -> Similarities:
     """Similarity of every candidate pair on every weighted entity signal.
 
     Specific signals read the expanded pairs' products and add the sampled entities' row
@@ -346,7 +353,9 @@ def entity_similarities(signals: dict[str, SignalMatrix], cand: Candidates,
     supporting = np.zeros(n_pairs)
     expanded_pair = np.zeros(n_pairs, bool)
     log_miss = np.zeros(n_pairs)
-    for name in ENTITY_SIGNALS:  # a handful of signals, each vectorized over all pairs
+    registry = registry or Registry.static()
+    specific = set(registry.specific_signals)
+    for name in registry.entity_signals:  # a handful of signals, each vectorized over all pairs
         if name not in weighted:
             continue
         if name in cand.projections:
@@ -363,7 +372,7 @@ def entity_similarities(signals: dict[str, SignalMatrix], cand: Candidates,
             sig = weighted[name]
             sim = _rowwise_dot(_weighted_roots(sig, _used_entities(sig)), a, b)[0]
         columns[name] = np.clip(sim, 0.0, 1.0)
-        if name in SPECIFIC_SIGNALS:
+        if name in specific:
             footprint += settings.weight(name) * columns[name]
         else:
             supporting += settings.weight(name) * columns[name]
@@ -403,25 +412,26 @@ def add_synchrony(sims: Similarities, cand: Candidates, gate: np.ndarray, sync,
 
 
 def link_table(sims: Similarities, cand: Candidates, gate: np.ndarray,
-               settings: Settings) -> pd.DataFrame:
+               settings: Settings, registry: Registry | None = None) -> pd.DataFrame:
     """Combine the evidence (noisy-OR), keep pairs above ``min_link_score``: columns a, b,
     score, one column per signal in :data:`~graphkit.registry.SIGNALS` order, inclusion."""
+    registry = registry or Registry.static()
     columns = dict(sims.columns)
-    for name in SUPPORTING_SIGNALS:  # report what each supporting signal actually contributed
+    for name in registry.supporting_signals:  # report what each supporting signal actually contributed
         if name in columns and name != "synchrony":
             columns[name] = columns[name] * gate
     evidence = sims.footprint + gate * sims.supporting
     score = 1.0 - np.exp(-evidence)
     keep = score >= settings.min_link_score
     table = pd.DataFrame({"a": cand.a[keep], "b": cand.b[keep], "score": score[keep]})
-    for name in SIGNALS:
+    for name in registry.signals:
         table[name] = columns[name][keep] if name in columns else 0.0
     table["inclusion"] = sims.inclusion[keep]
     return table.reset_index(drop=True)
 
 
 def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
-                progress: Progress | None = None) -> Links:
+                progress: Progress | None = None, registry: Registry | None = None) -> Links:
     """Score all candidate pairs on every signal and keep those above ``min_link_score``.
 
     Candidates are the pairs sharing a specific entity (IP, payment method, template). An entity
@@ -452,6 +462,9 @@ def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
         ``min_ring_neighbours``, ``sync_corroboration``, ``seed`` and the synchrony knobs.
     progress : Progress, optional
         Receives the timed steps.
+    registry : Registry, optional
+        The run's kinds (declared kinds and relations add signals); the static registry by
+        default.
 
     Returns
     -------
@@ -490,11 +503,11 @@ def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
     progress = progress or quiet()
     n = next(iter(signals.values())).shares.shape[0] if signals else len(sync.n_windows)
     with progress.step("links: candidate pairs"):
-        cand = candidate_pairs(signals, settings, sync)
+        cand = candidate_pairs(signals, settings, sync, registry)
     with progress.step("links: scoring pairs"):
-        sims = entity_similarities(signals, cand, settings)
+        sims = entity_similarities(signals, cand, settings, registry)
         gate = corroboration_gate(sims.footprint, settings)
     with progress.step("links: synchrony of pairs"):
         add_synchrony(sims, cand, gate, sync, settings)
-        table = link_table(sims, cand, gate, settings)
+        table = link_table(sims, cand, gate, settings, registry)
     return Links(table, n, dict(settings.signal_weights), ring_neighbours=cand.ring_neighbours)

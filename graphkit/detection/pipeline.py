@@ -217,6 +217,9 @@ def detect(
     if graph is None:
         with progress.step("graph"):
             graph = build_graph(dataset)
+    registry = graph.registry
+    # Declared kinds and relations: their weights are recorded in the manifest too.
+    settings = settings.with_signals(registry.signals)
     inputs = describe_inputs(dataset)
     run_id = make_run_id(settings, inputs)
     n = len(graph.accounts)
@@ -229,11 +232,11 @@ def detect(
         with progress.step("links: event arrays"):
             events = dataset.event_arrays()
         sync = None
-        if settings.weight("synchrony") > 0:
+        if settings.weight("synchrony") > 0 and dataset.has_events:
             with progress.step("links: window signatures"):
                 sync = window_signatures(dataset.con, _CODES, n, settings,
                                          times=(events.account, events.us))
-        links = links_mod.score_links(signals, sync, settings, progress)
+        links = links_mod.score_links(signals, sync, settings, progress, registry)
         with progress.step("communities"):
             start = None if prev is None else stable_ids.initial_membership(
                 graph.accounts["account_id"].to_numpy(), prev)
@@ -247,7 +250,7 @@ def detect(
                 scored = score_communities(feats, signals, links, comms, settings)
             with progress.step("scoring: evidence"):
                 communities = community_evidence(scored.communities, comms, signals, settings,
-                                                  run_id)
+                                                  run_id, registry)
             with progress.step("scoring: accounts"):
                 acc_scores = score_accounts(graph, feats, links, scored.accounts, options=scoring,
                                             clock_aligned=getattr(sync, "clock_aligned", None),
@@ -259,13 +262,18 @@ def detect(
                 acc_scores.accounts.loc[acc_scores.accounts["flagged"], "account_id"])
     finally:
         dataset.con.unregister(_CODES)
-    link_table = _links_with_ids(links, graph)
+    link_table = _links_with_ids(links, graph, registry.signals)
+    rel_cols = [c for c in feats.columns if c.startswith("rel_")]
+    if rel_cols:  # per-account relation features (degree, amount, reciprocity) in accounts.csv
+        acc_scores.accounts = acc_scores.accounts.merge(feats[["account_id", *rel_cols]],
+                                                        on="account_id", how="left")
     result = Detection(
         accounts=acc_scores.accounts, communities=communities, links=link_table, settings=settings,
         run_id=run_id, graph=graph,
         timings=dict(progress.timings), inputs=inputs,
         releases={m: t.isoformat() for m, t in releases.items()},
         ring_neighbours=links.ring_neighbours, scoring=acc_scores.manifest, activity=activity,
+        extra_outputs=_kinds_outputs(registry, dataset),
     )
     with progress.step("stable ids"):
         stable_ids.assign_stable_ids(result, prev)
@@ -273,12 +281,29 @@ def detect(
     return result
 
 
-def _links_with_ids(links: Links, graph: HeteroGraph) -> pd.DataFrame:
+# Stages that read the request log; without one they do not run (and say so).
+EVENT_STAGES: tuple[str, ...] = ("synchrony", "volume", "templates", "automation",
+                                 "model_jump", "activity")
+
+
+def _kinds_outputs(registry, dataset: Dataset) -> dict[str, Any]:
+    """Manifest entries: the run's declared and relation kinds, and the stages not run."""
+    out: dict[str, Any] = {}
+    if registry.declared_names or registry.relation_names:
+        out["identifier_kinds"] = registry.declared_names
+        out["relation_kinds"] = registry.relation_names
+    if not dataset.has_events:
+        out["stages_not_run"] = {s: "no request events" for s in EVENT_STAGES}
+    return out
+
+
+def _links_with_ids(links: Links, graph: HeteroGraph,
+                    signals: tuple[str, ...] = SIGNALS) -> pd.DataFrame:
     ids = graph.accounts["account_id"].to_numpy()
     t = links.table
     out = pd.DataFrame({"account_a": ids[t["a"].to_numpy()], "account_b": ids[t["b"].to_numpy()],
                         "score": t["score"].to_numpy()})
-    for name in SIGNALS:
+    for name in signals:
         out[name] = t[name].to_numpy()
     out["inclusion"] = t["inclusion"].to_numpy() if "inclusion" in t else 1.0
     return out.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)

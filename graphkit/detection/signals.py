@@ -50,8 +50,9 @@ def signal_matrices(graph: HeteroGraph, dataset: Dataset, settings: Settings,
             counts = family_incidence(counts, family)
             keys = pd.Series(keys).groupby(family).first().to_numpy()
         floor = factor = None
-        if edge == "PAID_WITH":
-            floor = _declared_payments(graph)  # the accounts file's card pays for everything
+        if "from_accounts_file" in graph.edges[edge]:
+            # A declared card pays for everything; a declared value is the account's own.
+            floor = _declared_payments(graph, edge)
         if edge == "USED_IP" and "OPERATED_BY" in graph.edges:
             # A VPN, proxy or hosting operator shares its addresses among customers by design.
             factor = np.ones(len(keys))
@@ -61,17 +62,68 @@ def signal_matrices(graph: HeteroGraph, dataset: Dataset, settings: Settings,
     if "ProxyProvider" in graph.nodes and len(graph.nodes["ProxyProvider"]):
         counts, keys = _account_proxy_incidence(graph, dataset, account_codes)
         out["proxy"] = links_mod.signal_matrix("proxy", counts, n_events, keys, settings)
+    out.update(declared_signal_matrices(graph, settings))
     return out
 
 
-def _declared_payments(graph: HeteroGraph) -> sp.csr_matrix:
-    """Accounts x payment methods, 1 where the accounts file declares the payment method.
+def declared_signal_matrices(graph: HeteroGraph, settings: Settings) -> dict[str, SignalMatrix]:
+    """Share matrices of the run's declared kinds and relation kinds (see
+    :class:`graphkit.registry.Registry`). A value declared in a file belongs to the account
+    whatever its traffic (share 1, like a declared card); a value seen in events counts by
+    its share of the account's traffic. A relation is an entity of the two accounts it
+    joins (weight 1), so two related accounts have similarity 1 on that relation's signal."""
+    registry = graph.registry
+    n_events = graph.accounts["n_events"].to_numpy(dtype=np.float64)
+    out: dict[str, SignalMatrix] = {}
+    for k in registry.signal_kinds():  # a handful of kinds, not rows
+        if not k.declared or k.rel not in graph.edges:
+            continue
+        counts, entities = graph.incidence(k.rel)
+        edges = graph.edges[k.rel]
+        declared = edges[edges["from_file"].fillna(False).to_numpy(bool)]
+        floor = sp.csr_matrix((np.ones(len(declared)), (declared["src"].to_numpy(),
+                                                         declared["dst"].to_numpy())),
+                              shape=counts.shape)
+        out[k.name] = links_mod.signal_matrix(k.name, counts, n_events,
+                                              entities["key"].to_numpy(), settings,
+                                              floor_share=floor, hub_cap=k.hub_cap)
+    ids = graph.accounts["account_id"].to_numpy(dtype=object)
+    for r in registry.relations:
+        if r.rel in graph.edges:
+            out[r.name] = relation_matrix(r.name, graph.edges[r.rel], ids)
+    return out
+
+
+def relation_matrix(name: str, edges: pd.DataFrame, account_ids: np.ndarray) -> SignalMatrix:
+    """Accounts x related pairs: one column per unordered pair of related accounts holding
+    both (share 1, weight 1), keyed ``a <-> b``.
+
+    >>> e = pd.DataFrame({"src": [0, 1, 2], "dst": [1, 0, 0]})
+    >>> m = relation_matrix("transfer", e, np.array(["x", "y", "z"]))
+    >>> m.shares.toarray().tolist(), m.keys.tolist()
+    ([[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]], ['x <-> y', 'x <-> z'])
+    """
+    src, dst = edges["src"].to_numpy(np.int64), edges["dst"].to_numpy(np.int64)
+    lo, hi = np.minimum(src, dst), np.maximum(src, dst)
+    pairs = np.unique(np.column_stack([lo, hi]), axis=0) if len(lo) else np.zeros((0, 2), int)
+    n_pairs, n = len(pairs), len(account_ids)
+    cols = np.repeat(np.arange(n_pairs), 2)
+    shares = sp.csr_matrix((np.ones(2 * n_pairs), (pairs.reshape(-1), cols)), shape=(n, n_pairs))
+    keys = np.array([f"{a} <-> {b}" for a, b in zip(account_ids[pairs[:, 0]],
+                                                    account_ids[pairs[:, 1]], strict=True)],
+                    dtype=object)
+    return SignalMatrix(name, shares, np.ones(n_pairs), np.full(n_pairs, 2), keys)
+
+
+def _declared_payments(graph: HeteroGraph, edge: str = "PAID_WITH") -> sp.csr_matrix:
+    """Accounts x values of ``edge``, 1 where a file (the accounts file, the identifiers file)
+    declares the value (a payment method, by default).
 
     A declared card pays for all of the account's traffic, whatever the events say, so its
     share is floored at 1."""
-    edges = graph.edges["PAID_WITH"]
+    edges = graph.edges[edge]
     declared = edges[edges["from_accounts_file"].fillna(False).to_numpy(bool)]
-    shape = (len(graph.accounts), len(graph.nodes["PaymentMethod"]))
+    shape = (len(graph.accounts), len(graph.nodes[graph.registry.edge_types[edge][1]]))
     return sp.csr_matrix((np.ones(len(declared)), (declared["src"].to_numpy(),
                                                     declared["dst"].to_numpy())), shape=shape)
 

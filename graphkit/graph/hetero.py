@@ -46,7 +46,7 @@ from graphkit.registry import (
     EDGE_TYPES,
     NODE_TYPES,
     OPTIONAL_NODE_TYPES,
-    kind_of_label,
+    Registry,
 )
 
 # NODE_TYPES (registry order) is also the order of vertex blocks in to_igraph(); EDGE_TYPES maps
@@ -73,6 +73,13 @@ class HeteroGraph:
     nodes: dict[str, pd.DataFrame]
     edges: dict[str, pd.DataFrame]
     meta: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def registry(self) -> Registry:
+        """The run's kinds: the static ones plus those declared in ``meta`` (``kinds``,
+        ``relations``)."""
+        return Registry.for_names(self.meta.get("kinds", []) or [],
+                                  self.meta.get("relations", []) or [])
 
     # -- tables ---------------------------------------------------------------------------------
 
@@ -105,9 +112,9 @@ class HeteroGraph:
         PAID_WITH link known only from the accounts file has weight 1 (it has no events).
         """
         df = self.edge_table(edge_type)
-        src_t, dst_t, _ = EDGE_TYPES[edge_type]
+        src_t, dst_t, _ = self.registry.edge_types[edge_type]
         weight = df["count"].to_numpy(np.int64)
-        if edge_type == "PAID_WITH":
+        if edge_type == "PAID_WITH" or "from_file" in df or "from_accounts_file" in df:
             weight = np.maximum(weight, 1)
         shape = (len(self.nodes[src_t]), len(self.nodes[dst_t]))
         mat = sp.csr_matrix(
@@ -133,7 +140,7 @@ class HeteroGraph:
         >>> build_graph(load(d / "e.csv")).account_incidence("ProxyProvider").toarray().tolist()
         [[1], [2]]
         """
-        kind = kind_of_label(label)
+        kind = self.registry.kind_of_label(label)
         if kind.rel not in self.edges or label not in self.nodes:
             return None
         direct, _ = self.incidence(kind.rel)
@@ -164,7 +171,7 @@ class HeteroGraph:
         """
         code = self.code(node_type, key)
         parts: list[pd.DataFrame] = []
-        for etype, (src_t, dst_t, _) in EDGE_TYPES.items():
+        for etype, (src_t, dst_t, _) in self.registry.edge_types.items():
             if etype not in self.edges:
                 continue
             df = self.edges[etype]
@@ -201,8 +208,9 @@ class HeteroGraph:
         """(source ids, target ids, edge-type index) over all edges, in global vertex ids."""
         offs = self._offsets()
         srcs, dsts, kinds = [], [], []
+        edge_types = self.registry.edge_types
         for i, (etype, df) in enumerate(self.edges.items()):
-            src_t, dst_t, _ = EDGE_TYPES[etype]
+            src_t, dst_t, _ = edge_types[etype]
             srcs.append(df["src"].to_numpy(np.int64) + offs[src_t])
             dsts.append(df["dst"].to_numpy(np.int64) + offs[dst_t])
             kinds.append(np.full(len(df), i, dtype=np.int32))
@@ -269,9 +277,10 @@ class HeteroGraph:
         mask = keep[src] & keep[dst]
         etypes = list(self.edges)
         starts = np.cumsum([0] + [len(df) for df in self.edges.values()])
+        edge_types = self.registry.edge_types
         for e in np.flatnonzero(mask).tolist():
             etype = etypes[kind[e]]
-            src_t, dst_t, _ = EDGE_TYPES[etype]
+            src_t, dst_t, _ = edge_types[etype]
             s_code, d_code = int(src[e] - offs[src_t]), int(dst[e] - offs[dst_t])
             local = e - int(starts[kind[e]])
             rec = self.edges[etype].iloc[local]
@@ -284,7 +293,8 @@ class HeteroGraph:
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write every table as Parquet plus ``manifest.json``; returns the directory."""
-        return persist.save_tables(self.nodes, self.edges, self.meta, directory)
+        return persist.save_tables(self.nodes, self.edges, self.meta, directory,
+                                   self.registry.edge_types)
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> HeteroGraph:
@@ -389,29 +399,48 @@ def _account_nodes(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return accounts
 
 
-def _with_accounts_file_payments(con: duckdb.DuckDBPyConnection, agg: str) -> str:
-    """Add the accounts file's payment methods to PAID_WITH aggregate ``agg``, marking each
-    link's source; returns the extra edge columns."""
+def _with_declared(con: duckdb.DuckDBPyConnection, agg: str, kind: str, payments: bool) -> str:
+    """Add the values files declare (the accounts file's payment method when ``payments``, the
+    identifiers file's rows of ``kind``) to aggregate ``agg``, marking each link's source;
+    returns the extra edge columns."""
+    declared = []
+    if payments:
+        declared.append("SELECT account_id, payment_id AS value FROM accounts "
+                        "WHERE payment_id IS NOT NULL")
+    declared.append(f"SELECT account_id, value FROM identifiers WHERE kind = '{kind}' "
+                    "AND from_file")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {agg} AS SELECT coalesce(e.s, a.account_id) "
-        "AS s, coalesce(e.k, a.payment_id) AS k, coalesce(e.n, 0) AS n, e.f, e.l, "
+        "AS s, coalesce(e.k, a.value) AS k, coalesce(e.n, 0) AS n, e.f, e.l, "
         "e.s IS NOT NULL AS from_events, a.account_id IS NOT NULL AS "
-        f"from_accounts_file FROM {agg} e FULL OUTER JOIN (SELECT account_id, "
-        "payment_id FROM accounts WHERE payment_id IS NOT NULL) a "
-        "ON e.s = a.account_id AND e.k = a.payment_id")
+        f"from_accounts_file FROM {agg} e FULL OUTER JOIN (SELECT DISTINCT * FROM "
+        f"({' UNION ALL '.join(declared)})) a ON e.s = a.account_id AND e.k = a.value")
     return ", g.from_events, g.from_accounts_file"
 
 
-def _account_edges(dataset: Dataset, etype: str, col: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _has_declared_values(con: duckdb.DuckDBPyConnection, kind: str) -> bool:
+    """Whether the identifiers file gives values of built-in kind ``kind``."""
+    try:
+        return con.execute(f"SELECT count(*) FROM identifiers WHERE kind = '{kind}' "
+                           "AND from_file").fetchall()[0][0] > 0
+    except duckdb.CatalogException:  # a dataset built without graphkit.io.load
+        return False
+
+
+def _account_edges(dataset: Dataset, etype: str, col: str, kind: str
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Node table of the entity in column ``col`` and its edges from accounts (``etype``)."""
     con = dataset.con
-    if dataset.coded and etype != "PAID_WITH":
+    declared = _has_declared_values(con, kind)
+    if dataset.coded and etype != "PAID_WITH" and not declared:
         return _coded_edges(con, "account_id", col, "n_accounts")
     agg = f"_agg_{col}"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {agg} AS "
                 + _aggregate_sql(dataset, "account_id", col))
-    # Payment links also come from the accounts file; keep both and mark the source.
-    extra = _with_accounts_file_payments(con, agg) if etype == "PAID_WITH" else ""
+    # Payment links also come from the accounts file, and any built-in kind's from the
+    # identifiers file; keep both and mark the source.
+    extra = (_with_declared(con, agg, kind, etype == "PAID_WITH")
+             if etype == "PAID_WITH" or declared else "")
     codes = f"_codes_{col}"
     _entity_codes(con, agg, codes, "n_accounts")
     nodes = _fetch(con, f"SELECT * EXCLUDE (code) FROM {codes} ORDER BY code")
@@ -441,6 +470,38 @@ def _present_columns(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:
     """Whether the events carry any value of each optional node type's column."""
     return {c: con.execute(f"SELECT count({c}) FROM events").fetchall()[0][0] > 0
             for c in OPTIONAL_NODE_TYPES.values()}
+
+
+def _declared_edges(con: duckdb.DuckDBPyConnection, kind: str
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Node table of declared kind ``kind`` and its edges from accounts, from table
+    ``identifiers`` (``from_file``: the value is declared in a file, not only seen in events)."""
+    sel = f"SELECT * FROM identifiers WHERE kind = '{kind}'"  # kind: a registry-checked name
+    codes = f"_codes_kind_{kind}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {codes} AS " + code_keys_sql(
+        f"SELECT value AS key, CAST(sum(n_events) AS BIGINT) AS n_events, count(*) AS "
+        f"n_accounts, min(first_seen) AS first_seen, max(last_seen) AS last_seen FROM ({sel}) "
+        "GROUP BY value"))
+    nodes = _fetch(con, f"SELECT * EXCLUDE (code) FROM {codes} ORDER BY code")
+    edges = _fetch(con, (
+        "SELECT CAST(a.code AS INTEGER) AS src, c.code AS dst, i.n_events AS count, "
+        "i.first_seen, i.last_seen, CASE WHEN t.n_events > 0 THEN i.n_events / t.n_events "
+        f"ELSE 0.0 END AS share, i.n_events > 0 AS from_events, i.from_file FROM ({sel}) i "
+        f"JOIN _acc_codes a USING (account_id) JOIN {codes} c ON c.key = i.value "
+        "JOIN accounts t USING (account_id) ORDER BY src, dst"))
+    return nodes, edges
+
+
+def _relation_edges(con: duckdb.DuckDBPyConnection, kind: str) -> pd.DataFrame:
+    """Account -> account edges of relation kind ``kind``: one per ordered pair with the
+    number of relations, first and last time, summed amount."""
+    return _fetch(con, (
+        "SELECT CAST(s.code AS INTEGER) AS src, CAST(d.code AS INTEGER) AS dst, "
+        "CAST(count(*) AS BIGINT) AS count, min(r.ts) AS first_seen, max(r.ts) AS last_seen, "
+        "0.0 AS share, sum(r.amount) AS amount FROM relations r "
+        "JOIN _acc_codes s ON s.account_id = r.src_account "
+        f"JOIN _acc_codes d ON d.account_id = r.dst_account WHERE r.kind = '{kind}' "
+        "GROUP BY ALL ORDER BY src, dst"))
 
 
 def build_graph(dataset: Dataset, progress: Progress | None = None) -> HeteroGraph:
@@ -508,6 +569,7 @@ def build_graph(dataset: Dataset, progress: Progress | None = None) -> HeteroGra
         nodes: dict[str, pd.DataFrame] = {ACCOUNT_LABEL: _account_nodes(con)}
     edges: dict[str, pd.DataFrame] = {}
     present = _present_columns(con)
+    kinds_by_rel = {k.rel: k.name for k in Registry.static().kinds}
     columns = {dst_t: col for _, dst_t, col in EDGE_TYPES.values()}
     # Account edges first: other entities hang off entity nodes coded by them (IP -> operator).
     for etype, (src_t, dst_t, col) in sorted(EDGE_TYPES.items(),
@@ -516,15 +578,27 @@ def build_graph(dataset: Dataset, progress: Progress | None = None) -> HeteroGra
             continue
         with progress.step(f"graph: {etype}"):
             if src_t == ACCOUNT_LABEL:
-                nodes[dst_t], edges[etype] = _account_edges(dataset, etype, col)
+                nodes[dst_t], edges[etype] = _account_edges(dataset, etype, col,
+                                                            kinds_by_rel[etype])
             else:
                 nodes[dst_t], edges[etype] = _entity_edges(dataset, columns[src_t], col)
-    ordered_nodes = {t: nodes[t] for t in NODE_TYPES if t in nodes}
-    ordered_edges = {t: edges[t].reset_index(drop=True) for t in EDGE_TYPES if t in edges}
-    return HeteroGraph(ordered_nodes, ordered_edges, {
-        "n_events": dataset.n_events,
-        "sources": [f.path for f in dataset.files],
-    })
+    registry = Registry.for_names(dataset.identifier_kinds, dataset.relation_kinds)
+    for k in registry.kinds:
+        if k.declared:
+            with progress.step(f"graph: {k.rel}"):
+                nodes[k.label], edges[k.rel] = _declared_edges(con, registry.kind(k.name).name)
+    for r in registry.relations:
+        with progress.step(f"graph: {r.rel}"):
+            edges[r.rel] = _relation_edges(con, r.name)
+    ordered_nodes = {t: nodes[t] for t in registry.node_types if t in nodes}
+    ordered_edges = {t: edges[t].reset_index(drop=True) for t in registry.edge_types
+                     if t in edges}
+    meta: dict[str, object] = {"n_events": dataset.n_events,
+                               "sources": [f.path for f in dataset.files]}
+    if registry.declared_names or registry.relation_names:
+        meta.update(kinds=registry.declared_names, relations=registry.relation_names,
+                    has_events=dataset.has_events)
+    return HeteroGraph(ordered_nodes, ordered_edges, meta)
 
 
 def account_codes(graph: HeteroGraph, account_ids: Sequence[str]) -> np.ndarray:

@@ -27,7 +27,8 @@ def _write_table(df: pd.DataFrame, path: Path) -> None:
 
 
 def save_tables(nodes: dict[str, pd.DataFrame], edges: dict[str, pd.DataFrame],
-                meta: dict[str, object], directory: str | os.PathLike[str]) -> Path:
+                meta: dict[str, object], directory: str | os.PathLike[str],
+                edge_types: dict[str, tuple[str, str, str]] | None = None) -> Path:
     """Write every table as Parquet plus ``manifest.json``; returns the directory."""
     out = Path(directory)
     try:
@@ -44,7 +45,7 @@ def save_tables(nodes: dict[str, pd.DataFrame], edges: dict[str, pd.DataFrame],
     for t, df in edges.items():
         name = f"edges_{t}.parquet"
         _write_table(df, out / name)
-        src_t, dst_t, _ = EDGE_TYPES[t]
+        src_t, dst_t, _ = (edge_types or EDGE_TYPES)[t]
         edge_entries[t] = {"file": name, "count": len(df), "src": src_t, "dst": dst_t}
     manifest = {"format": FORMAT, "nodes": node_entries, "edges": edge_entries, "meta": meta}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")

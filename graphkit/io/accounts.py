@@ -86,8 +86,11 @@ def _load_side(loader: _Loader, path: Path, role: str, spec: dict[str, str],
     return SourceFile(file, src.kind, role, int(n), loader.rejected_in(file)), f"_{role}"
 
 
-def _build_accounts(con: duckdb.DuckDBPyConnection, has_file: bool, coded: bool) -> pd.DataFrame:
-    """Table ``accounts``: one row per account in events or the accounts file, coded 0..n-1."""
+def _build_accounts(con: duckdb.DuckDBPyConnection, has_file: bool, coded: bool,
+                    extra_ids: str | None = None) -> pd.DataFrame:
+    """Table ``accounts``: one row per account in events or the accounts file (and in
+    ``extra_ids``, SQL giving ``account_id``: accounts only the identifiers or relations file
+    names), coded 0..n-1."""
     totals = ("count(*) AS n_events, min(ts) AS first_seen, max(ts) AS last_seen, "
               "CAST(sum(tokens_in) AS BIGINT) AS tokens_in, "
               "CAST(sum(tokens_out) AS BIGINT) AS tokens_out")
@@ -101,6 +104,11 @@ def _build_accounts(con: duckdb.DuckDBPyConnection, has_file: bool, coded: bool)
         side = ("SELECT CAST(NULL AS VARCHAR) AS account_id, "
                 + ", ".join(f"CAST(NULL AS {ACCOUNT_COLUMNS[c]}) AS {c}" for c in attrs)
                 + " WHERE FALSE")
+    if extra_ids is not None:
+        nulls = ", ".join(f"CAST(NULL AS {ACCOUNT_COLUMNS[c]}) AS {c}" for c in attrs)
+        side = (f"SELECT * FROM ({side}) UNION ALL SELECT DISTINCT x.account_id, {nulls} "
+                f"FROM ({extra_ids}) x WHERE x.account_id NOT IN (SELECT account_id FROM "
+                f"({side}) WHERE account_id IS NOT NULL)")
     con.execute(
         "CREATE OR REPLACE TABLE accounts AS "
         f"WITH ev AS ({ev}), side AS ({side}) "

@@ -37,10 +37,13 @@ import pandas as pd
 import pyarrow as pa
 
 from graphkit.errors import ConfigError, InputError
+from graphkit.io import identifiers as ids_mod
+from graphkit.io import relations as rel_mod
 from graphkit.io import templates
 from graphkit.io.accounts import _build_accounts, _load_side
 from graphkit.io.arrays import EventArrays, event_arrays
 from graphkit.io.coded import CODED_EVENTS, _fast_parquet_events
+from graphkit.io.derived import read_asn
 from graphkit.io.events import _load_events
 from graphkit.io.files import resolve_files
 from graphkit.io.schema import (
@@ -53,6 +56,7 @@ from graphkit.io.schema import (
 )
 from graphkit.io.validation import _Loader, _write_rejects
 from graphkit.progress import Progress, quiet
+from graphkit.settings import Settings
 
 PathLike = str | os.PathLike[str]
 
@@ -79,6 +83,11 @@ class Dataset:
     has_prompt: bool
     coded: bool = False  # events are integer codes in ``_events_coded`` + ``_dict_<column>``
     coded_events: pa.Table | None = field(default=None, repr=False)  # ``_events_coded`` itself
+    # Kinds in table ``identifiers`` (declared columns, identifiers file, derived values) and
+    # in table ``relations`` (the relations file); see graphkit.io.identifiers / relations.
+    identifier_kinds: list[str] = field(default_factory=list)
+    relation_kinds: list[str] = field(default_factory=list)
+    has_events: bool = True  # False: no request log was given (stages needing events skip)
 
     @property
     def n_events(self) -> int:
@@ -138,27 +147,75 @@ def _load_seeds(loader: _Loader, seeds: PathLike, files: list[SourceFile]) -> pd
     return loader.con.execute("SELECT * FROM seeds").df()
 
 
+@dataclass(frozen=True)
+class _SideInputs:
+    """The optional inputs beyond events, accounts and seeds, and the settings that read them."""
+
+    identifiers: PathLike | None = None
+    relations: PathLike | None = None
+    asn: PathLike | None = None
+    settings: Settings = field(default_factory=Settings)
+
+
 def _read_inputs(con: duckdb.DuckDBPyConnection, event_files: list[Path],
                  accounts: PathLike | None, seeds: PathLike | None, on_bad_rows: OnBadRows,
-                 progress: Progress
+                 progress: Progress, side: _SideInputs
                  ) -> tuple[_Loader, list[SourceFile], pa.Table | None, pd.DataFrame | None]:
     """Read and validate every input file into ``con`` (staging files in a temporary
     directory): the loader with its rejects, the files read, the coded events (fast path) and
     the seeds."""
+    declared = side.settings.identifiers
     with tempfile.TemporaryDirectory(prefix="graphkit-") as tmp:
         loader = _Loader(con, on_bad_rows, Path(tmp))
-        fast = _fast_parquet_events(con, event_files, progress)
+        # Declared columns are read on the row path (the coded path keeps canonical columns).
+        fast = (_fast_parquet_events(con, event_files, progress)
+                if event_files and not declared else None)
         coded_events = fast[1] if fast is not None else None
-        files = fast[0] if fast is not None else _load_events(loader, event_files, progress)
+        files = fast[0] if fast is not None else _load_events(
+            loader, event_files, progress, ids_mod.column_aliases(declared))
         seeds_df: pd.DataFrame | None = None
         with progress.step("accounts"):
             if accounts is not None:
-                acc_file, _ = _load_side(loader, Path(accounts), "accounts", ACCOUNT_COLUMNS,
+                spec = {**ACCOUNT_COLUMNS, **{c: "VARCHAR" for c in
+                                              ids_mod.declared_columns(declared)}}
+                acc_file, _ = _load_side(loader, Path(accounts), "accounts", spec,
                                          ("account_id",))
                 files.append(acc_file)
             if seeds is not None:
                 seeds_df = _load_seeds(loader, seeds, files)
+        with progress.step("identifiers and relations"):
+            if side.identifiers is not None:
+                files.append(ids_mod.load_identifiers_file(loader, Path(side.identifiers)))
+            if side.relations is not None:
+                files.append(rel_mod.load_relations_file(loader, Path(side.relations)))
     return loader, files, coded_events, seeds_df
+
+
+def _side_accounts(con: duckdb.DuckDBPyConnection, side: _SideInputs, has_events: bool,
+                   has_accounts: bool) -> str | None:
+    """SQL of account ids only the identifiers or relations file names (None when there are
+    none); raises under ``unknown_accounts="error"``."""
+    sources = []
+    if side.identifiers is not None:
+        sources.append(("identifiers", "account_id", "SELECT account_id FROM _identifiers"))
+    if side.relations is not None:
+        sources += [("relations", c, f"SELECT {c} AS account_id FROM relations")
+                    for c in ("src_account", "dst_account")]
+    if not sources:
+        return None
+    known = " UNION ".join(
+        (["SELECT account_id FROM events"] if has_events else [])
+        + (["SELECT account_id FROM _accounts"] if has_accounts else [])) or None
+    if side.settings.unknown_accounts == "error" and known is not None:
+        for role, column, sql in sources:
+            row = con.execute(f"SELECT account_id FROM ({sql}) WHERE account_id NOT IN "
+                              f"({known}) LIMIT 1").fetchone()
+            if row:
+                path = side.identifiers if role == "identifiers" else side.relations
+                raise InputError(f"account {row[0]!r} is in neither the events nor the accounts "
+                                 "file (unknown_accounts='error')", file=os.fspath(path),
+                                 column=column)
+    return " UNION ".join(sql for _, _, sql in sources)
 
 
 def _reject_summary(loader: _Loader, rejects_path: PathLike | None) -> RejectSummary:
@@ -172,10 +229,14 @@ def _reject_summary(loader: _Loader, rejects_path: PathLike | None) -> RejectSum
 
 
 def load(
-    events: PathLike | Sequence[PathLike],
+    events: PathLike | Sequence[PathLike] | None,
     accounts: PathLike | None = None,
     seeds: PathLike | None = None,
     *,
+    identifiers: PathLike | None = None,
+    relations: PathLike | None = None,
+    asn: PathLike | None = None,
+    settings: Settings | None = None,
     on_bad_rows: OnBadRows = "error",
     rejects_path: PathLike | None = None,
     progress: Progress | None = None,
@@ -190,8 +251,9 @@ def load(
 
     Parameters
     ----------
-    events : path, glob, directory, or a list of these
-        Event files: CSV, CSV.gz, Parquet, JSON Lines (``.jsonl``/``.ndjson``, optionally
+    events : path, glob, directory, a list of these, or None
+        None: no request log (then ``accounts``, ``identifiers`` or ``relations`` must be
+        given; the stages that need events do not run). Event files: CSV, CSV.gz, Parquet, JSON Lines (``.jsonl``/``.ndjson``, optionally
         gzipped). A directory is read recursively, ignoring names starting with ``.`` or ``_``.
         Required columns ``account_id``, ``ts``, ``ip``; optional ``payment_id``,
         ``proxy_provider``, ``template_hash``, ``prompt``, ``user_agent``, ``model``,
@@ -201,6 +263,18 @@ def load(
         :data:`ACCOUNT_COLUMNS`).
     seeds : path, optional
         CSV or Parquet file of known accounts: ``account_id``, ``actor``.
+    identifiers : path, optional
+        Long identifiers file (CSV or Parquet): ``account_id, kind, value`` and optional
+        ``first_seen, last_seen`` (see :mod:`graphkit.io.identifiers`).
+    relations : path, optional
+        Relations file (CSV or Parquet): ``src_account, dst_account, kind`` and optional
+        ``ts, amount`` (see :mod:`graphkit.io.relations`).
+    asn : path, optional
+        IP-to-network-operator table (``cidr`` or ``start, end``; ``asn``, ``name``): each
+        account's operators become identifiers of kind ``asn``.
+    settings : Settings, optional
+        Declared identifier columns (``identifiers``), derived identifiers and the unknown
+        accounts policy; defaults: ``Settings()``.
     on_bad_rows : {"error", "skip"}, default "error"
         ``"error"`` raises the first bad row; ``"skip"`` drops bad rows and counts them per
         reason in ``dataset.rejects``.
@@ -269,17 +343,28 @@ def load(
     if on_bad_rows not in ("error", "skip"):
         raise ConfigError(f"on_bad_rows must be 'error' or 'skip', not {on_bad_rows!r}")
     progress = progress or quiet()
-    event_files = resolve_files(events)
+    side = _SideInputs(identifiers, relations, asn, settings or Settings())
+    has_events = events is not None
+    if not has_events and accounts is None and identifiers is None and relations is None:
+        raise ConfigError("without events, give accounts, identifiers or relations")
+    event_files = resolve_files(events) if has_events else []
+    asn_table = read_asn(asn) if asn is not None else None
     con = connect()
     loader, files, coded_events, seeds_df = _read_inputs(con, event_files, accounts, seeds,
-                                                         on_bad_rows, progress)
+                                                         on_bad_rows, progress, side)
     coded = coded_events is not None
     n_events = sum(f.rows for f in files if f.role == "events")
-    if n_events == 0:
+    if has_events and n_events == 0:
         raise InputError("no events were loaded", file=os.fspath(events)
                          if not isinstance(events, (list, tuple)) else None)
+    with progress.step("identifiers and relations"):
+        id_kinds = ids_mod.build_identifiers(
+            con, side.settings, has_accounts=accounts is not None,
+            has_file=identifiers is not None, has_events=has_events, asn=asn_table)
+        rel_kinds = rel_mod.relation_kinds(con)
+        extra_ids = _side_accounts(con, side, has_events, accounts is not None)
     with progress.step("accounts"):
-        accounts_df = _build_accounts(con, accounts is not None, coded)
+        accounts_df = _build_accounts(con, accounts is not None, coded, extra_ids)
     columns = list(con.execute("SELECT * FROM events LIMIT 0").df().columns)
     extras = [c for c in columns if c not in EVENT_COLUMNS and c != "prompt"]
     has_prompt = "prompt" in columns
@@ -287,4 +372,4 @@ def load(
         _build_templates(con, has_prompt, coded)
     summary = _reject_summary(loader, rejects_path)
     return Dataset(con, accounts_df, seeds_df, files, summary, extras, has_prompt, coded,
-                   coded_events)
+                   coded_events, id_kinds, rel_kinds, has_events)

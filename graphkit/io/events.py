@@ -8,6 +8,7 @@ template hash missing from the input is derived from the prompt (see
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import duckdb
@@ -130,12 +131,26 @@ def _count_events(con: duckdb.DuckDBPyConnection) -> int:
     return int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])
 
 
+def _aliased(src: _Source, aliases: dict[str, str]) -> _Source:
+    """``src`` with declared columns renamed to the canonical columns they stand for
+    (``--identifier card:payment`` reads column card as payment_id), where the file lacks the
+    canonical column."""
+    renames = {c: canon for c, canon in aliases.items()
+               if c in src.columns and canon not in src.columns}
+    if not renames:
+        return src
+    spec = ", ".join(f"{_ident(c)} AS {_ident(canon)}" for c, canon in renames.items())
+    columns = {renames.get(c, c): t for c, t in src.columns.items()}
+    return dataclasses.replace(src, relation=f"(SELECT * RENAME ({spec}) FROM {src.relation})",
+                               columns=columns)
+
+
 def _load_event_file(loader: _Loader, table: _EventsTable, path: Path,
-                     progress: Progress) -> SourceFile:
+                     progress: Progress, aliases: dict[str, str] | None = None) -> SourceFile:
     """Read, validate and append one events file; returns what was loaded and rejected."""
     con = loader.con
     with progress.step("read events"):
-        src = loader.open(path, "events")
+        src = _aliased(loader.open(path, "events"), aliases or {})
     with progress.step("validate events"):
         loader.reject_pre(src)
         _check_required(src, REQUIRED_EVENT_COLUMNS, con)
@@ -157,10 +172,11 @@ def _load_event_file(loader: _Loader, table: _EventsTable, path: Path,
                       loader.rejected_in(str(path)))
 
 
-def _load_events(loader: _Loader, files: list[Path], progress: Progress) -> list[SourceFile]:
+def _load_events(loader: _Loader, files: list[Path], progress: Progress,
+                 aliases: dict[str, str] | None = None) -> list[SourceFile]:
     """Load every events file into table ``events``, then canonicalize IPv6 spellings."""
     table = _EventsTable(loader.con)
-    out = [_load_event_file(loader, table, path, progress) for path in files]
+    out = [_load_event_file(loader, table, path, progress, aliases) for path in files]
     with progress.step("canonical IPs"):
         _canonicalize_ips(loader.con)
     return out

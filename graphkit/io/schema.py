@@ -54,6 +54,8 @@ REASONS = (
     "bad_status",
     "duplicate_account",
     "empty_value",
+    "bad_kind",
+    "self_relation",
 )
 
 # Blanks around values (spaces, tabs, stray CR/LF) are not data: a value of blanks only is

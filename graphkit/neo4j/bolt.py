@@ -45,10 +45,12 @@ from graphkit.neo4j.cypher import (
     rel_create_query,
     rel_lookup_query,
     rel_update_query,
+    replace_queries,
+    schema_statements,
 )
 from graphkit.neo4j.selection import END, START, SUSPICION_BANDS, Selection, suspicion_band
 from graphkit.progress import Progress, quiet
-from graphkit.registry import ACCOUNT_LABEL, NODE_KEYS, REL_ENDS
+from graphkit.registry import ACCOUNT_LABEL, Registry
 
 
 def cypher_error_types() -> tuple[type[BaseException], ...]:
@@ -58,18 +60,21 @@ def cypher_error_types() -> tuple[type[BaseException], ...]:
     return (Neo4jError, DriverError)
 
 
-def apply_schema(driver: Any, database: str | None = None) -> None:
-    """Create graphkit's constraints and indexes (idempotent) and wait until they are online."""
+def apply_schema(driver: Any, database: str | None = None,
+                 registry: Registry | None = None) -> None:
+    """Create graphkit's constraints and indexes (idempotent; a uniqueness constraint per label
+    of ``registry``, the run's declared kinds included) and wait until they are online."""
     with driver.session(database=database) as session:
-        for statement in SCHEMA_STATEMENTS:
+        for statement in (schema_statements(registry) if registry else SCHEMA_STATEMENTS):
             session.run(statement).consume()
         session.run("CALL db.awaitIndexes(300)").consume()
 
 
-def clear_previous(driver: Any, database: str | None = None) -> None:
+def clear_previous(driver: Any, database: str | None = None,
+                   registry: Registry | None = None) -> None:
     """Remove what earlier exports wrote (see ``REPLACE_QUERIES`` and docs/neo4j.md)."""
     with driver.session(database=database) as session:
-        for query in REPLACE_QUERIES:
+        for query in (replace_queries(registry) if registry else REPLACE_QUERIES):
             session.run(query).consume()
 
 
@@ -92,10 +97,11 @@ def _read_rels(tx: Any, query: str, ids: list[str], params: dict[str, Any]
     return record["s"], record["e"], record["r"]
 
 
-def _holds_any(tx: Any, label: str | None = None, rel: str | None = None) -> bool:
+def _holds_any(tx: Any, label: str | None = None, rel: str | None = None,
+               registry: Registry | None = None) -> bool:
     """Whether the database holds any node with ``label`` / relationship of type ``rel`` (the
     counts store answers in O(1); an unknown name is checked first, as counting it warns)."""
-    names, count = holds_any_queries(label, rel)
+    names, count = holds_any_queries(label, rel, registry)
     if (label or rel) not in tx.run(names).single(strict=True)["names"]:
         return False
     return int(tx.run(count).single(strict=True)["n"]) > 0
@@ -124,8 +130,10 @@ def _band_parts(label: str, frame: pd.DataFrame) -> list[tuple[str, np.ndarray]]
 class _Writer:
     """One export's Bolt writes: a session, the batch size, the run's parameters."""
 
-    def __init__(self, session: Any, batch_size: int, params: dict[str, Any]) -> None:
+    def __init__(self, session: Any, batch_size: int, params: dict[str, Any],
+                 registry: Registry | None = None) -> None:
         self.session, self.batch_size, self.params = session, batch_size, params
+        self.reg = registry or Registry.static()
 
     def write(self, query: str, frame: pd.DataFrame) -> None:
         for batch in _batches(frame, self.batch_size):
@@ -150,28 +158,28 @@ class _Writer:
         return self.write_returning_ids(query, frame, read_only=True)
 
     def holds_any(self, label: str | None = None, rel: str | None = None) -> bool:
-        return bool(self.session.execute_read(_holds_any, label, rel))
+        return bool(self.session.execute_read(_holds_any, label, rel, self.reg))
 
     # -- nodes
 
     def nodes(self, label: str, frame: pd.DataFrame) -> pd.Series:
         """Write one label's nodes; their element ids by key."""
-        key = NODE_KEYS[label]
+        key = self.reg.node_keys[label]
         frame = frame.drop_duplicates(key, keep="last").reset_index(drop=True)
         ids = np.full(len(frame), None, dtype=object)
         if len(frame) and self.holds_any(label=label):
-            ids = self.read_returning_ids(node_lookup_query(label), frame[[key]])
+            ids = self.read_returning_ids(node_lookup_query(label, self.reg), frame[[key]])
         for band, mask in _band_parts(label, frame):
             found = pd.notna(ids)
             old, new = mask & found, mask & ~found
             if old.any():
                 update = frame[old].assign(**{_ID: ids[old]})
-                query = node_update_query(label, update, band)
+                query = node_update_query(label, update, band, self.reg)
                 if query:
                     self.write(query, update)
             if new.any():
-                ids[new] = self.write_returning_ids(node_create_query(label, frame, band),
-                                                    frame[new])
+                ids[new] = self.write_returning_ids(
+                    node_create_query(label, frame, band, self.reg), frame[new])
         if pd.isna(ids).any():
             raise ExportError(f"the server returned no node for some {label} rows")
         return pd.Series(ids, index=pd.Index(frame[key]))
@@ -193,14 +201,14 @@ class _Writer:
         else:
             create = rows
         if len(create):
-            self.write(rel_create_query(rel, create), create)
+            self.write(rel_create_query(rel, create, self.reg), create)
 
     def existing_rels(self, rel: str, start_ids: np.ndarray) -> pd.DataFrame:
         """(start id, end id, relationship id) of the ``rel`` relationships leaving
         ``start_ids`` (of this run, for SIMILAR_TO)."""
         parts = [pd.DataFrame({_SID: [], _EID: [], _ID: []}, dtype=object)]
         if self.holds_any(rel=rel):
-            query = rel_lookup_query(rel)
+            query = rel_lookup_query(rel, self.reg)
             for at in range(0, len(start_ids), self.batch_size):
                 s, e, r = self.session.execute_read(
                     _read_rels, query, start_ids[at:at + self.batch_size].tolist(), self.params)
@@ -230,13 +238,13 @@ def write_selection(driver: Any, selection: Selection, *, batch_size: int = 10_0
     progress = progress or quiet()
     params = {"run_id": selection.run_id}
     with driver.session(database=database) as session:
-        writer = _Writer(session, batch_size, params)
+        writer = _Writer(session, batch_size, params, selection.registry)
         node_ids: dict[str, pd.Series] = {}
         for label, frame in selection.nodes.items():
             with progress.step(f"export {label}"):
                 node_ids[label] = writer.nodes(label, frame)
         for rel, frame in selection.relationships.items():
-            start, end = REL_ENDS[rel]
+            start, end = selection.registry.rel_ends[rel]
             if start not in node_ids or end not in node_ids:
                 continue
             with progress.step(f"export {rel}"):

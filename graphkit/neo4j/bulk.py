@@ -29,7 +29,7 @@ import pyarrow.csv as pacsv
 
 from graphkit.errors import ConfigError
 from graphkit.neo4j.selection import END, START, Selection, suspicion_band
-from graphkit.registry import COMMUNITY_LABEL, NODE_KEYS, REL_ENDS
+from graphkit.registry import COMMUNITY_LABEL, Registry
 
 
 @dataclass
@@ -102,8 +102,9 @@ def _typed(frame: pd.DataFrame, skip: set[str]) -> tuple[list[str], list[pa.Arra
     return header, columns
 
 
-def _node_table(label: str, frame: pd.DataFrame) -> tuple[list[str], pa.Table]:
-    key = NODE_KEYS[label]
+def _node_table(label: str, frame: pd.DataFrame, registry: Registry | None = None
+                ) -> tuple[list[str], pa.Table]:
+    key = (registry or Registry.static()).node_keys[label]
     if label == COMMUNITY_LABEL:
         # Unnamed ID: the ID column is not stored; community_id is stored as a long, as over
         # Bolt (the Bolt key is run_id + community_id; one import holds one run).
@@ -123,8 +124,9 @@ def _node_table(label: str, frame: pd.DataFrame) -> tuple[list[str], pa.Table]:
     return header, pa.Table.from_arrays([*ids, *rest, labels], names=names)
 
 
-def _rel_table(rel: str, frame: pd.DataFrame) -> tuple[list[str], pa.Table]:
-    start, end = REL_ENDS[rel]
+def _rel_table(rel: str, frame: pd.DataFrame, registry: Registry | None = None
+               ) -> tuple[list[str], pa.Table]:
+    start, end = (registry or Registry.static()).rel_ends[rel]
     props_header, props = _typed(frame, {START, END})
     header = [f":START_ID({start})", f":END_ID({end})", *props_header, ":TYPE"]
     arrays = [pa.array(frame[START].astype(str)), pa.array(frame[END].astype(str)), *props,
@@ -142,9 +144,10 @@ def write_import_csvs(selection: Selection, out_dir: str | os.PathLike[str],
     except OSError as exc:
         raise ConfigError(f"cannot create output directory: {exc}", file=str(out)) from exc
     files = BulkFiles(out_dir=out, nodes={}, relationships={})
-    parts = [("nodes", name, _node_table(name, frame), files.nodes)
+    parts = [("nodes", name, _node_table(name, frame, selection.registry), files.nodes)
              for name, frame in selection.nodes.items()]
-    parts += [("relationships", name, _rel_table(name, frame), files.relationships)
+    parts += [("relationships", name, _rel_table(name, frame, selection.registry),
+               files.relationships)
               for name, frame in selection.relationships.items()]
     for folder, name, (header, table), written in parts:
         rel_path = f"{folder}/{name}.csv"

@@ -28,6 +28,7 @@ from graphkit.registry import (
     COMMUNITY_LABEL,
     NODE_KEYS,
     REL_ENDS,
+    Registry,
     check_identifier,
 )
 
@@ -53,11 +54,12 @@ def _constraint_name(label: str) -> str:
     return "graphkit_" + re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", label).lower()
 
 
-def _key_constraint(label: str) -> str:
+def _key_constraint(label: str, registry: Registry | None = None) -> str:
     """The uniqueness constraint on ``label``'s key (Community: unique per run)."""
-    check_identifier(label)
+    reg = registry or Registry.static()
+    reg.check_identifier(label)
     prop = ("(n.run_id, n.community_id)" if label == COMMUNITY_LABEL
-            else f"n.{NODE_KEYS[label]}")
+            else f"n.{reg.node_keys[label]}")
     return (f"CREATE CONSTRAINT {_constraint_name(label)} IF NOT EXISTS FOR (n:{label}) "
             f"REQUIRE {prop} IS UNIQUE")
 
@@ -83,6 +85,27 @@ REPLACE_QUERIES: tuple[str, ...] = (
       "CALL (n) { DELETE n } IN TRANSACTIONS OF 10000 ROWS"
       for label in NODE_KEYS if label != COMMUNITY_LABEL),
 )
+
+
+def schema_statements(registry: Registry | None = None) -> tuple[str, ...]:
+    """The schema of a run's registry: :data:`SCHEMA_STATEMENTS` plus a uniqueness constraint
+    per declared kind's label (labels from the sanitized whitelist)."""
+    reg = registry or Registry.static()
+    extra = tuple(_key_constraint(label, reg) for label in reg.node_keys
+                  if label not in NODE_KEYS)
+    return (*SCHEMA_STATEMENTS, *extra)
+
+
+def replace_queries(registry: Registry | None = None) -> tuple[str, ...]:
+    """:data:`REPLACE_QUERIES` for a run's registry (declared labels and relation types too)."""
+    reg = registry or Registry.static()
+    rels = [r for r in reg.rel_ends if r not in REL_ENDS]
+    labels = [n for n in reg.node_keys if n not in NODE_KEYS]
+    return (*(f"MATCH ()-[r:{reg.check_identifier(rel)}]->() WHERE r.run_id IS NOT NULL "
+              "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS" for rel in rels),
+            *REPLACE_QUERIES,
+            *(f"MATCH (n:{reg.check_identifier(label)}) WHERE NOT (n)--() "
+              "CALL (n) { DELETE n } IN TRANSACTIONS OF 10000 ROWS" for label in labels))
 
 
 # --- batches as columns -------------------------------------------------------------------------
@@ -164,38 +187,41 @@ def _band_labels(band: str) -> str:
     return f":{band}" if band else ""
 
 
-def _key_pattern(label: str, column: str | None = None) -> str:
+def _key_pattern(label: str, column: str | None = None, registry: Registry | None = None) -> str:
     """``(n:Label {key: ...})``: row i's key, from ``column`` (default: the key property)."""
-    key = NODE_KEYS[label]
+    reg = registry or Registry.static()
+    key = reg.node_keys[label]
     if label == COMMUNITY_LABEL:
         return (f"(n:{COMMUNITY_LABEL} {{run_id: $run_id, {COMMUNITY_KEY}: "
                 f"c.`{column or key}`[i]}})")
-    return f"(n:{check_identifier(label)} {{`{key}`: c.`{column or key}`[i]}})"
+    return f"(n:{reg.check_identifier(label)} {{`{key}`: c.`{column or key}`[i]}})"
 
 
-def node_lookup_query(label: str) -> str:
+def node_lookup_query(label: str, registry: Registry | None = None) -> str:
     """The ids of the nodes that hold a batch's keys (rows without a node return nothing).
 
     >>> node_lookup_query("IP")
     'UNWIND range(0, $n - 1) AS i WITH $c AS c, i MATCH (n:IP {`ip`: c.`ip`[i]}) \
 RETURN collect(i) AS i, collect(elementId(n)) AS id'
     """
-    return _ROWS + f"MATCH {_key_pattern(label)}" + _RETURN_IDS
+    return _ROWS + f"MATCH {_key_pattern(label, registry=registry)}" + _RETURN_IDS
 
 
-def node_create_query(label: str, frame: pd.DataFrame, band: str = "") -> str:
+def node_create_query(label: str, frame: pd.DataFrame, band: str = "",
+                      registry: Registry | None = None) -> str:
     """CREATE a batch of nodes (key, properties, band label in one map) and return their ids."""
     # Community: unique together with run_id, which is the export's.
     skip = ("run_id",) if label == COMMUNITY_LABEL else ()
     extra = ("run_id: $run_id",) if label == COMMUNITY_LABEL else ()
-    return (_ROWS + f"CREATE (n:{check_identifier(label)}{_band_labels(band)}"
+    return (_ROWS + f"CREATE (n:{check_identifier(label, registry)}{_band_labels(band)}"
             f"{_map(frame, skip, *extra)})" + _RETURN_IDS)
 
 
-def node_update_query(label: str, frame: pd.DataFrame, band: str = "") -> str:
+def node_update_query(label: str, frame: pd.DataFrame, band: str = "",
+                      registry: Registry | None = None) -> str:
     """SET the properties of a batch of existing nodes given by id (``_id``); "" when there is
     nothing to set (a node of its key alone)."""
-    key = NODE_KEYS[label]
+    key = (registry or Registry.static()).node_keys[label]
     sets = _set("n", frame, (key, _ID))
     if not sets and label != ACCOUNT_LABEL:
         return ""
@@ -214,11 +240,11 @@ def _rel_props(frame: pd.DataFrame) -> pd.DataFrame:
                                if c in frame.columns])
 
 
-def rel_create_query(rel: str, frame: pd.DataFrame) -> str:
+def rel_create_query(rel: str, frame: pd.DataFrame, registry: Registry | None = None) -> str:
     """CREATE a batch of relationships between nodes given by id (``_sid``, ``_eid``)."""
     return (_ROWS + f"MATCH (s) WHERE elementId(s) = c.{_SID}[i] "
             f"MATCH (e) WHERE elementId(e) = c.{_EID}[i] "
-            f"CREATE (s)-[r:{check_identifier(rel)}"
+            f"CREATE (s)-[r:{check_identifier(rel, registry)}"
             f"{_map(_rel_props(frame), (), 'run_id: $run_id')}]->(e)")
 
 
@@ -228,26 +254,27 @@ def rel_update_query(frame: pd.DataFrame) -> str:
             + _set("r", _rel_props(frame), (), "r.run_id = $run_id"))
 
 
-def rel_lookup_query(rel: str) -> str:
+def rel_lookup_query(rel: str, registry: Registry | None = None) -> str:
     """The relationships of type ``rel`` leaving given nodes (SIMILAR_TO: of this run only,
     one relationship per run; the other types are facts of the logs)."""
     where = " WHERE r.run_id = $run_id" if rel == "SIMILAR_TO" else ""
     return (f"UNWIND $ids AS sid MATCH (s) WHERE elementId(s) = sid "
-            f"MATCH (s)-[r:{check_identifier(rel)}]->(e){where} "
+            f"MATCH (s)-[r:{check_identifier(rel, registry)}]->(e){where} "
             "RETURN collect(sid) AS s, collect(elementId(e)) AS e, collect(elementId(r)) AS r")
 
 
-def holds_any_queries(label: str | None = None, rel: str | None = None) -> tuple[str, str]:
+def holds_any_queries(label: str | None = None, rel: str | None = None,
+                      registry: Registry | None = None) -> tuple[str, str]:
     """The query listing the database's labels (or relationship types) and the one counting
     ``label``'s nodes (or ``rel``'s relationships)."""
     if label is not None:
         return ("CALL db.labels() YIELD label RETURN collect(label) AS names",
-                f"MATCH (n:{check_identifier(label)}) RETURN count(n) AS n")
+                f"MATCH (n:{check_identifier(label, registry)}) RETURN count(n) AS n")
     return (("CALL db.relationshipTypes() YIELD relationshipType "
              "RETURN collect(relationshipType) AS names"),
-            f"MATCH ()-[r:{check_identifier(str(rel))}]->() RETURN count(r) AS n")
+            f"MATCH ()-[r:{check_identifier(str(rel), registry)}]->() RETURN count(r) AS n")
 
 
 __all__ = ["REPLACE_QUERIES", "SCHEMA_STATEMENTS", "columns", "holds_any_queries",
            "node_create_query", "node_lookup_query", "node_update_query", "rel_create_query",
-           "rel_lookup_query", "rel_update_query"]
+           "rel_lookup_query", "rel_update_query", "replace_queries", "schema_statements"]

@@ -170,10 +170,10 @@ def _write(driver: object, selection: Selection, *, replace: bool, batch_size: i
            database: str | None, progress: Progress) -> None:
     """Schema, then (with ``replace``) the removal of earlier exports, then the selection."""
     with progress.step("export: schema"):
-        apply_schema(driver, database)
+        apply_schema(driver, database, selection.registry)
     if replace:
         with progress.step("export: replace"):
-            clear_previous(driver, database)
+            clear_previous(driver, database, selection.registry)
     write_selection(driver, selection, batch_size=batch_size, database=database,
                     progress=progress)
 

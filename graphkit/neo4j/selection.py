@@ -31,16 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graphkit.errors import ConfigError, ExportError
-from graphkit.registry import (
-    ACCOUNT_LABEL,
-    ACCOUNT_RELS,
-    COMMUNITY_LABEL,
-    EDGE_TYPES,
-    KINDS,
-    NODE_KEYS,
-    REL_ENDS,
-    SIGNALS,
-)
+from graphkit.registry import ACCOUNT_LABEL, COMMUNITY_LABEL, SIGNALS, Registry
 
 # Properties copied from the graph's account table when present (accounts.csv adds the scores).
 ACCOUNT_FACTS = ("created_at", "status", "banned_at", "n_events", "org_id", "email_domain")
@@ -69,6 +60,8 @@ class Selection:
     nodes: dict[str, pd.DataFrame]
     relationships: dict[str, pd.DataFrame]
     community_ids: list[int] = field(default_factory=list)
+    # The run's kinds (declared identifier kinds and relations add labels and types).
+    registry: Registry = field(default_factory=Registry)
 
     def counts(self) -> tuple[dict[str, int], dict[str, int]]:
         """Rows per label and per relationship type."""
@@ -229,7 +222,8 @@ def _chosen_by_name(ranked: pd.DataFrame, spec: str) -> pd.DataFrame:
                       "(use top:N, flagged, all or community ids)")
 
 
-def _graph_tables(graph_dir: Path) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+def _graph_tables(graph_dir: Path
+                  ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], Registry]:
     """The saved graph as an account table and one edge table per type: ``_start``/``_end``
     keys (node codes mapped to node keys) plus count, first_seen, last_seen, share."""
     from graphkit.graph.hetero import HeteroGraph
@@ -238,12 +232,13 @@ def _graph_tables(graph_dir: Path) -> tuple[pd.DataFrame, dict[str, pd.DataFrame
         raise ExportError("missing detection output graph/ (run `graphkit detect` first)",
                           file=str(graph_dir))
     graph = HeteroGraph.load(graph_dir)
+    registry = graph.registry
     edges: dict[str, pd.DataFrame] = {}
-    for rel in REL_ENDS:
+    for rel in registry.rel_ends:
         if rel not in graph.edges:
             continue
         table = graph.edges[rel]
-        src_type, dst_type, _ = EDGE_TYPES[rel]
+        src_type, dst_type, _ = registry.edge_types[rel]
         src_keys = graph.nodes[src_type]["key"].to_numpy()
         dst_keys = graph.nodes[dst_type]["key"].to_numpy()
         props = table.drop(columns=["src", "dst"])
@@ -251,7 +246,7 @@ def _graph_tables(graph_dir: Path) -> tuple[pd.DataFrame, dict[str, pd.DataFrame
             [pd.DataFrame({START: src_keys[table["src"].to_numpy()],
                            END: dst_keys[table["dst"].to_numpy()]}, index=table.index), props],
             axis=1).reset_index(drop=True)
-    return graph.accounts, edges
+    return graph.accounts, edges, registry
 
 
 def _utc(values: pd.Series) -> pd.Series:
@@ -283,31 +278,40 @@ def _account_table(accounts: pd.DataFrame, graph_accounts: pd.DataFrame, chosen:
 
 
 def _entity_tables(edges: dict[str, pd.DataFrame], ids: pd.Index,
-                   nodes: dict[str, pd.DataFrame], rels: dict[str, pd.DataFrame]) -> None:
+                   nodes: dict[str, pd.DataFrame], rels: dict[str, pd.DataFrame],
+                   registry: Registry | None = None) -> None:
     """Add to ``nodes``/``rels`` every entity the accounts ``ids`` used (with the aggregated
-    edge), then the entities hanging off those (the proxy providers operating the IPs)."""
-    for rel in ACCOUNT_RELS:
+    edge), then the entities hanging off those (the proxy providers operating the IPs), and the
+    relations (transfers, referrals) between two of the accounts."""
+    reg = registry or Registry.static()
+    for rel in reg.account_rels:
         table = edges.get(rel)
         if table is None:
             continue
-        label = REL_ENDS[rel][1]
+        label = reg.rel_ends[rel][1]
         table = table[table[START].isin(ids)].reset_index(drop=True)
         rels[rel] = table
-        nodes[label] = pd.DataFrame({NODE_KEYS[label]: table[END].drop_duplicates().to_numpy()})
-    for k in KINDS:
+        nodes[label] = pd.DataFrame({reg.node_keys[label]:
+                                     table[END].drop_duplicates().to_numpy()})
+    for rel in reg.relation_rels:
+        table = edges.get(rel)
+        if table is not None:
+            rels[rel] = table[table[START].isin(ids) & table[END].isin(ids)].reset_index(drop=True)
+    for k in reg.kinds:
         if k.source == ACCOUNT_LABEL or k.rel not in edges or k.source not in nodes:
             continue
         table = edges[k.rel]
-        table = table[table[START].isin(nodes[k.source][NODE_KEYS[k.source]])]
+        table = table[table[START].isin(nodes[k.source][reg.node_keys[k.source]])]
         rels[k.rel] = table.reset_index(drop=True)
         nodes[k.label] = pd.DataFrame({k.key: table[END].drop_duplicates().to_numpy()})
 
 
-def _similar_table(links: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
+def _similar_table(links: pd.DataFrame, ids: pd.Index,
+                   signals: tuple[str, ...] = SIGNALS) -> pd.DataFrame:
     """Scored links with both ends among ``ids``, with the per-signal columns present."""
     inside = links["account_a"].isin(ids) & links["account_b"].isin(ids)
     sim = links[inside].rename(columns={"account_a": START, "account_b": END})
-    return sim[[START, END, "score", *[c for c in SIGNALS if c in sim]]].reset_index(drop=True)
+    return sim[[START, END, "score", *[c for c in signals if c in sim]]].reset_index(drop=True)
 
 
 def select(result_dir: str | os.PathLike[str], communities: str | Sequence[int] = "top:20",
@@ -327,27 +331,28 @@ def select(result_dir: str | os.PathLike[str], communities: str | Sequence[int] 
         raise ExportError("no community matches the selection", file=str(d / "communities.csv"))
     accounts = _read_csv(d / "accounts.csv", dtype={"account_id": str})
     links = _read_csv(d / "links.csv", dtype={"account_a": str, "account_b": str})
-    graph_accounts, edges = _graph_tables(d / "graph")
+    graph_accounts, edges, registry = _graph_tables(d / "graph")
 
     acc = _account_table(accounts, graph_accounts, chosen, run_id)
     ids = pd.Index(acc["account_id"])
     nodes: dict[str, pd.DataFrame] = {ACCOUNT_LABEL: acc,
                                       COMMUNITY_LABEL: _community_table(comms, chosen, run_id)}
     rels: dict[str, pd.DataFrame] = {}
-    _entity_tables(edges, ids, nodes, rels)
+    _entity_tables(edges, ids, nodes, rels, registry)
     if "Model" in nodes:
         # When each model went live (detection found it first seen inside the observed period).
         releases = (manifest.get("outputs") or {}).get("model_releases") or {}
         nodes["Model"]["released_at"] = _utc(nodes["Model"]["name"].map(releases))
-    rels["SIMILAR_TO"] = _similar_table(links, ids)
+    rels["SIMILAR_TO"] = _similar_table(links, ids, registry.signals)
     rels["MEMBER_OF"] = pd.DataFrame({START: acc["account_id"], END: acc["community_id"],
                                       "membership": acc["membership"]})
     for table in rels.values():
         table["run_id"] = run_id
     _store_long_keys(nodes, rels)
     # Same label order on every path, so reports and CSV files line up.
-    ordered = {k: nodes[k] for k in NODE_KEYS if k in nodes}
-    return Selection(run_id=run_id, nodes=ordered, relationships=rels, community_ids=chosen)
+    ordered = {k: nodes[k] for k in registry.node_keys if k in nodes}
+    return Selection(run_id=run_id, nodes=ordered, relationships=rels, community_ids=chosen,
+                     registry=registry)
 
 
 __all__ = ["END", "FULL_SUFFIX", "LONG_KEY_PREFIX", "MAX_KEY_BYTES", "START", "SUSPICION_BANDS",
