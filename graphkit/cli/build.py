@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import click
 
 from graphkit.graph.hetero import build_graph
 from graphkit.io import load
+from graphkit.io.outputs import result_dir
 from graphkit.progress import Progress
 
 
@@ -34,13 +36,14 @@ def command(events: tuple[str, ...], accounts: str | None, seeds: str | None, ou
       graphkit build logs/ --accounts accounts.csv --out graph/ --json
     """
     progress = Progress()
-    spec = list(events) if len(events) > 1 else events[0]
-    dataset = load(spec, accounts, seeds, on_bad_rows=on_bad_rows,  # type: ignore[arg-type]
-                   rejects_path=rejects, progress=progress)
-    graph = build_graph(dataset, progress=progress)
-    if out:
-        with progress.step("save"):
-            graph.save(Path(out))
+    with result_dir(Path(out)) if out else contextlib.nullcontext() as tmp:
+        spec = list(events) if len(events) > 1 else events[0]
+        dataset = load(spec, accounts, seeds, on_bad_rows=on_bad_rows,  # type: ignore[arg-type]
+                       rejects_path=rejects, progress=progress)
+        graph = build_graph(dataset, progress=progress)
+        if tmp is not None:
+            with progress.step("save"):
+                graph.save(tmp)
     summary = graph.summary()
     if as_json:
         click.echo(json.dumps(summary))

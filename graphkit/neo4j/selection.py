@@ -10,7 +10,6 @@ graph. Labels, keys and relationship types come from :mod:`graphkit.registry`.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Sequence
@@ -21,7 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graphkit.errors import ConfigError, ExportError
+from graphkit.errors import ConfigError, ExportError, GraphkitError, InputError
+from graphkit.io.outputs import DETECT_FILES, verify_result_dir
+from graphkit.io.tables import read_csv_strings
 from graphkit.registry import (
     ACCOUNT_LABEL,
     ACCOUNT_RELS,
@@ -90,24 +91,19 @@ def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
         raise ExportError("missing detection output (run `graphkit detect` first)",
                           file=str(path))
     try:
-        return pd.read_csv(path, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise ExportError(f"cannot read detection output: {exc}", file=str(path)) from exc
+        return read_csv_strings(path, **kwargs)
+    except GraphkitError as exc:
+        raise ExportError(f"cannot read detection output: {exc.message}",
+                          file=str(path)) from exc
 
 
 def read_manifest(result_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The detection's manifest.json."""
-    path = Path(result_dir) / "manifest.json"
+    """The detection's manifest.json, once the directory is verified complete and intact
+    (:func:`graphkit.io.outputs.verify_result_dir`)."""
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ExportError("missing detection output (run `graphkit detect` first)",
-                          file=str(path)) from exc
-    except (OSError, ValueError) as exc:
-        raise ExportError(f"cannot read manifest: {exc}", file=str(path)) from exc
-    if not isinstance(manifest, dict):
-        raise ExportError("manifest is not a JSON object", file=str(path))
-    return manifest
+        return verify_result_dir(result_dir, required=DETECT_FILES)
+    except InputError as exc:
+        raise ExportError(exc.message, file=exc.file) from None
 
 
 _PARAM_RUN_ID = re.compile(r'^:param run_id => "([^"]+)"', re.MULTILINE)
@@ -265,8 +261,8 @@ def select(result_dir: str | os.PathLike[str], communities: str | Sequence[int] 
     chosen = choose_communities(comms, communities, min_suspicion)
     if not chosen:
         raise ExportError("no community matches the selection", file=str(d / "communities.csv"))
-    accounts = _read_csv(d / "accounts.csv", dtype={"account_id": str})
-    links = _read_csv(d / "links.csv", dtype={"account_a": str, "account_b": str})
+    accounts = _read_csv(d / "accounts.csv")
+    links = _read_csv(d / "links.csv")
     graph_accounts, edges = _graph_tables(d / "graph")
 
     acc = _account_table(accounts, graph_accounts, chosen, run_id)
