@@ -105,10 +105,11 @@ def _is_number(value: Any) -> bool:
 
 
 def _check_number(name: str, value: Any, rule: Rule) -> None:
-    if rule.type == "int" and not (isinstance(value, int) and not isinstance(value, bool)):
-        # 3.0 from a JSON file is an integer written as a float: accept it, refuse 3.5.
-        if not (isinstance(value, float) and value.is_integer()):
-            raise ConfigError(f"{name} must be an integer, got {value!r}")
+    # 3.0 from a JSON file is an integer written as a float: accept it, refuse 3.5 and True.
+    integral = (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, float) and value.is_integer())
+    if rule.type == "int" and not integral:
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
     if not _is_number(value):
         raise ConfigError(f"{name} must be a number, got {value!r}")
     if not math.isfinite(value):
