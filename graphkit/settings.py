@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from graphkit.errors import ConfigError
-from graphkit.registry import KINDS, SIGNALS, default_signal_weights
+from graphkit.registry import SIGNALS, default_signal_weights
 from graphkit.settings_rules import check_settings
 
 # Community indicators (see graphkit.detection.indicators), in the order their ind_* columns
@@ -44,8 +44,6 @@ INDICATOR_WEIGHTS: dict[str, float] = {
     "seeds": 1.0,
 }
 INDICATORS: tuple[str, ...] = tuple(INDICATOR_WEIGHTS)
-# What --pseudonymize accepts: the account id and every identifier kind of the registry.
-PSEUDONYM_KINDS: tuple[str, ...] = ("account", *(k.name for k in KINDS))
 # Evidence lines (graphkit.detection.evidence): a line is shown once its indicator (or the
 # org_share column) reaches this value. Seeds and banned members are always reported.
 EVIDENCE_THRESHOLDS: dict[str, float] = {
@@ -208,11 +206,6 @@ class Settings:
     # community when at least this many of its members used it.
     share_min_accounts: int = 2
 
-    # --- privacy (graphkit.io.pseudonym; docs/security.md) ---------------------------------------
-    # Identifier kinds (registry names: ip, payment, template, proxy, user_agent, model, and
-    # "account") replaced at ingest by HMAC-SHA256 under the key in GRAPHKIT_PSEUDONYM_KEY.
-    pseudonymize: tuple[str, ...] = ()
-
     def __post_init__(self) -> None:
         # Types, ranges and finiteness of every field (graphkit.settings_rules); tuples survive
         # a JSON round trip as lists and are stored as tuples again.
@@ -229,10 +222,6 @@ class Settings:
             unknown = set(getattr(self, name)) - set(known)
             if unknown:
                 raise ConfigError(f"unknown indicator(s) in {name}: {sorted(unknown)}")
-        unknown = set(self.pseudonymize) - set(PSEUDONYM_KINDS)
-        if unknown:
-            raise ConfigError(f"unknown identifier kind(s) in pseudonymize: {sorted(unknown)}; "
-                              f"known: {list(PSEUDONYM_KINDS)}")
         if any(w < 0 for w in self.indicator_weights.values()):
             raise ConfigError("indicator weights must be >= 0")
         if any(w < 0 for w in self.signal_weights.values()):
@@ -274,7 +263,6 @@ class Settings:
         """The settings as plain JSON values (tuples as lists), as manifest.json holds them."""
         out = dataclasses.asdict(self)
         out["profile_indicators"] = list(self.profile_indicators)
-        out["pseudonymize"] = list(self.pseudonymize)
         return out
 
     @classmethod

@@ -96,7 +96,6 @@ RULES: dict[str, Rule] = {
     "change_size_ratio": _nonneg(),
     "change_suspicion_delta": _unit(),
     "share_min_accounts": _positive("int"),
-    "pseudonymize": Rule("names"),
 }
 
 
