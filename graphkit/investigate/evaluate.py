@@ -32,10 +32,10 @@ from graphkit.errors import ConfigError, SchemaError
 from graphkit.graph.hetero import HeteroGraph
 from graphkit.io.outputs import DETECT_FILES, verify_result_dir
 from graphkit.io.tables import read_csv_strings
+from graphkit.registry import ACCOUNT_SIGNAL_RELS
 
 NAIVE_MAX_SHARED = 10
 NAIVE_MIN_COMPONENT = 3
-_NAIVE_EDGES = ("USED_IP", "PAID_WITH", "SENT", "USED_AGENT")
 
 
 @dataclass
@@ -135,7 +135,7 @@ def naive_components(graph: HeteroGraph, max_shared: int = NAIVE_MAX_SHARED,
     """
     n = len(graph.accounts)
     blocks = []
-    for edge_type in _NAIVE_EDGES:
+    for edge_type in ACCOUNT_SIGNAL_RELS:
         if edge_type not in graph.edges:
             continue
         counts, _ = graph.incidence(edge_type)
