@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -57,23 +58,15 @@ def _pairs(links: pd.DataFrame) -> dict[frozenset, float]:
                                strict=True)}
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
 @FAST
-@given(st.lists(IDS, min_size=2, max_size=8, unique=True),
-       st.lists(st.integers(1, 4), min_size=1, max_size=5),
-       st.lists(st.integers(1, 3), min_size=1, max_size=5))
-def test_any_unicode_id_round_trips_ingest_detect_write(ids, ips, cards) -> None:
-    result, accounts = _detect(_events(ids, ips, cards), fmt="parquet")
-    assert sorted(accounts["account_id"]) == sorted(ids)
-    assert sorted(result.accounts["account_id"]) == sorted(ids)
-    assert set(result.links["account_a"]) | set(result.links["account_b"]) <= set(ids)
-
-
-@FAST
-@given(st.lists(CSV_IDS, min_size=2, max_size=8, unique=True),
-       st.lists(st.integers(1, 4), min_size=1, max_size=5),
-       st.lists(st.integers(1, 3), min_size=1, max_size=5))
-def test_unicode_ids_round_trip_from_csv(ids, ips, cards) -> None:
-    result, accounts = _detect(_events(ids, ips, cards), fmt="csv")
+@given(data=st.data())
+def test_any_unicode_id_round_trips_ingest_detect_write(fmt: str, data: st.DataObject) -> None:
+    ids = data.draw(st.lists(IDS if fmt == "parquet" else CSV_IDS, min_size=2, max_size=8,
+                             unique=True))
+    ips = data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=5))
+    cards = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=5))
+    result, accounts = _detect(_events(ids, ips, cards), fmt=fmt)
     assert sorted(accounts["account_id"]) == sorted(ids)
     assert sorted(result.accounts["account_id"]) == sorted(ids)
     assert set(result.links["account_a"]) | set(result.links["account_b"]) <= set(ids)
