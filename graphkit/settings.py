@@ -30,6 +30,7 @@ from graphkit.registry import (
     default_weight,
     normalize_kind_name,
 )
+from graphkit.settings_rules import check_settings
 
 # Community indicators (see graphkit.detection.indicators), in the order their ind_* columns
 # appear in communities.csv and their weighted evidence is summed, with default weights.
@@ -230,8 +231,9 @@ class Settings:
     share_min_accounts: int = 2
 
     def __post_init__(self) -> None:
-        # Tuples survive a JSON round trip as lists: store them as tuples again.
-        object.__setattr__(self, "profile_indicators", tuple(self.profile_indicators))
+        # Types, ranges and finiteness of every field (graphkit.settings_rules); tuples survive
+        # a JSON round trip as lists and are stored as tuples again.
+        check_settings(self)
         # Thresholds not given keep their defaults.
         object.__setattr__(self, "evidence_thresholds",
                            {**EVIDENCE_THRESHOLDS, **self.evidence_thresholds})
@@ -305,6 +307,8 @@ class Settings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:
+        if not isinstance(data, dict):
+            raise ConfigError(f"settings must be a JSON object, got {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
         if unknown:

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 from graphkit.cli import main
 from graphkit.detection.activity import activity_table
+from graphkit.io.outputs import seal
 from graphkit.report.cluster import link_contributions
 from graphkit.report.data import read_output
 
@@ -109,6 +110,7 @@ def test_report_without_events_asks_for_them(detected: Path, tmp_path: Path) -> 
     d = tmp_path / "out"
     shutil.copytree(detected, d)
     (d / "activity.parquet").unlink()
+    seal(d)  # a complete result written without activity.parquet
     html = tmp_path / "r.html"
     res = CliRunner().invoke(main, ["report", str(d), "--out", str(html)])
     assert res.exit_code == 0, res.output
@@ -129,6 +131,7 @@ def test_optional_inputs_are_rendered(detected: Path, tmp_path: Path) -> None:
                  ).to_csv(d / "successions.csv", index=False)
     pd.DataFrame({"change": ["new"], "community_id": [4], "previous_id": [None], "size": [56]}
                  ).to_csv(d / "changes.csv", index=False)
+    seal(d)  # the added files are part of the result
     res = CliRunner().invoke(main, ["report", str(d), "--previous"])
     assert res.exit_code == 0, res.output
     text = (d / "report.html").read_text()
@@ -160,7 +163,7 @@ def test_activity_table_reads_csv_and_parquet_alike(tmp_path: Path) -> None:
 def test_report_errors_exit_2(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["report", str(tmp_path), "--out", str(tmp_path / "r.html")])
     assert res.exit_code == 2
-    assert "accounts.csv not found" in res.output
+    assert "no manifest.json" in res.output
 
 
 @pytest.mark.browser

@@ -26,6 +26,14 @@ class _GraphkitGroup(click.Group):
         except GraphkitError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except click.UsageError as exc:  # a bad option value: one line, as for the others
+            hint = f" (see: graphkit {exc.ctx.info_name} --help)" if exc.ctx else ""
+            click.echo(f"error: {exc.format_message()}{hint}", err=True)
+            sys.exit(2)
+        except OSError as exc:  # missing, unreadable, read-only: one line naming the path
+            where = exc.filename if exc.filename is not None else "(file system)"
+            click.echo(f"error: {where}: {exc.strerror or exc}", err=True)
+            sys.exit(2)
 
 
 @click.group(cls=_GraphkitGroup, context_settings={"help_option_names": ["-h", "--help"]})

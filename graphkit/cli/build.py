@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import click
 from graphkit.cli.inputs import events_spec, identifier_options, with_identifiers
 from graphkit.graph.hetero import build_graph
 from graphkit.io import load
+from graphkit.io.outputs import result_dir
 from graphkit.progress import Progress
 from graphkit.settings import Settings
 
@@ -47,15 +49,16 @@ def command(events: tuple[str, ...], accounts: str | None, seeds: str | None, ou
     settings = with_identifiers(
         Settings.from_file(settings_file) if settings_file else Settings(), identifier)
     progress = Progress()
-    spec = events_spec(events, accounts, identifiers_file, relations_file)
-    dataset = load(spec, accounts, seeds, identifiers=identifiers_file,
-                   relations=relations_file, asn=asn_file, settings=settings,
-                   on_bad_rows=on_bad_rows,  # type: ignore[arg-type]
-                   rejects_path=rejects, progress=progress)
-    graph = build_graph(dataset, progress=progress)
-    if out:
-        with progress.step("save"):
-            graph.save(Path(out))
+    with result_dir(Path(out)) if out else contextlib.nullcontext() as tmp:
+        spec = events_spec(events, accounts, identifiers_file, relations_file)
+        dataset = load(spec, accounts, seeds, identifiers=identifiers_file,
+                       relations=relations_file, asn=asn_file, settings=settings,
+                       on_bad_rows=on_bad_rows,  # type: ignore[arg-type]
+                       rejects_path=rejects, progress=progress)
+        graph = build_graph(dataset, progress=progress)
+        if tmp is not None:
+            with progress.step("save"):
+                graph.save(tmp)
     summary = graph.summary()
     if as_json:
         click.echo(json.dumps(summary))

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from graphkit.cli.inputs import events_spec, identifier_options, with_identifiers
+from graphkit.errors import ConfigError
 from graphkit.progress import Progress
 from graphkit.settings import Settings
 
@@ -66,22 +67,28 @@ def command(events, accounts, seeds, out, settings_file, resolution, method, see
     """
     from graphkit.detection.pipeline import detect
     from graphkit.io import load
+    from graphkit.io.outputs import result_dir
 
     settings = Settings.from_file(settings_file) if settings_file else Settings()
     overrides = {k: v for k, v in {"resolution": resolution, "method": method, "seed": seed,
                                    "flag_threshold": flag_threshold}.items() if v is not None}
     settings = with_identifiers(dataclasses.replace(settings, **overrides), identifier)
+    if top < 0:
+        raise ConfigError(f"--top must be >= 0, got {top}")
     spec = events_spec(events, accounts, identifiers_file, relations_file)
     progress = Progress()
-    with progress.step("load"):
-        dataset = load(spec, accounts=accounts, seeds=seeds, identifiers=identifiers_file,
-                       relations=relations_file, asn=asn_file, settings=settings,
-                       on_bad_rows=on_bad_rows, rejects_path=rejects, progress=progress)
-    scoring = scoring_options(account_feature, labels, labels_include_banned,
-                              labels_include_seeds, model, save_model)
-    result = detect(dataset, settings, progress=progress, previous=previous, scoring=scoring)
-    with progress.step("write"):
-        result.write(Path(out))
+    # Held from the start: a second run on the same --out is refused before any work.
+    with result_dir(Path(out)) as tmp:
+        with progress.step("load"):
+            dataset = load(spec, accounts=accounts, seeds=seeds, identifiers=identifiers_file,
+                           relations=relations_file, asn=asn_file, settings=settings,
+                           on_bad_rows=on_bad_rows, rejects_path=rejects, progress=progress)
+        scoring = scoring_options(account_feature, labels, labels_include_banned,
+                                  labels_include_seeds, model, save_model)
+        result = detect(dataset, settings, progress=progress, previous=previous,
+                        scoring=scoring)
+        with progress.step("write"):
+            result.write_into(tmp)
     if report:
         from graphkit.report.writer import write_report
         with progress.step("report"):

@@ -65,7 +65,8 @@ def _events_source(con_or_events, con: duckdb.DuckDBPyConnection) -> str:  # typ
     if suffixes <= {".parquet", ".pq"}:
         reader = f"read_parquet({listed}, union_by_name = true)"
     elif suffixes <= {".csv", ".tsv", ".txt", ".gz"}:
-        reader = f"read_csv({listed}, union_by_name = true)"
+        # Text as written: ids such as NA, null or 007 must not become NULL or numbers.
+        reader = f"read_csv({listed}, union_by_name = true, all_varchar = true)"
     else:
         raise InputError(f"event files must be all Parquet or all CSV: {', '.join(map(str, paths))}",
                          file=str(paths[0]))
@@ -115,6 +116,8 @@ def activity_table(con_or_events, account_ids: Iterable[str] | Sequence[str],  #
         ts = "ts"
         if "TIME ZONE" in types["ts"]:
             ts = "timezone('UTC', ts)"
+        elif types["ts"] == "VARCHAR":
+            ts = "CAST(try_cast(ts AS TIMESTAMPTZ) AS TIMESTAMP)"
         elif not types["ts"].startswith("TIMESTAMP"):
             ts = "CAST(ts AS TIMESTAMP)"
         model = (f"coalesce(CAST(e.model AS VARCHAR), '{NO_MODEL}')" if "model" in types
@@ -129,7 +132,7 @@ def activity_table(con_or_events, account_ids: Iterable[str] | Sequence[str],  #
                 f"CAST(count(*) AS BIGINT) AS n "
                 f"FROM {relation} e SEMI JOIN (SELECT DISTINCT account_id FROM _report_ids) i "
                 f"ON CAST(e.account_id AS VARCHAR) = i.account_id "
-                f"WHERE e.ts IS NOT NULL GROUP BY ALL ORDER BY 1, 2, 3"
+                f"WHERE {ts} IS NOT NULL GROUP BY ALL ORDER BY 1, 2, 3"
             ).df()
         except duckdb.Error as exc:
             raise InputError(f"cannot aggregate the events: {exc}") from exc

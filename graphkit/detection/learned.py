@@ -42,6 +42,7 @@ import pandas as pd
 
 from graphkit.detection.account_score import AccountFeatures, Neighbourhood, ScoringOptions
 from graphkit.errors import ConfigError, SchemaError
+from graphkit.io.tables import read_csv_strings
 
 MODEL_FORMAT = "graphkit-account-model"
 MODEL_VERSION = 1
@@ -67,10 +68,7 @@ def read_labels(path: str | Path) -> pd.DataFrame:
     >>> read_labels(p)["label"].tolist()
     [1, 0]
     """
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as exc:
-        raise SchemaError(f"cannot read labels: {exc}", file=str(path)) from exc
+    df = read_csv_strings(path, all_strings=True)
     for col in ("account_id", "label"):
         if col not in df.columns:
             raise SchemaError(f"labels need a {col!r} column", file=str(path), column=col)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,10 @@ from graphkit.detection.links import Links
 from graphkit.detection.scoring import score_communities
 from graphkit.detection.signals import ACCOUNT_CODES, SIGNAL_EDGES, signal_matrices
 from graphkit.detection.synchrony import window_signatures
-from graphkit.errors import ConfigError
 from graphkit.graph.hetero import HeteroGraph, build_graph
 from graphkit.io import Dataset
 from graphkit.io.manifest import describe_input, write_manifest
+from graphkit.io.outputs import result_dir
 from graphkit.progress import Progress, quiet
 from graphkit.registry import SIGNALS
 from graphkit.settings import Settings
@@ -75,12 +76,15 @@ class Detection:
         return self.communities[self.communities["flagged"]]
 
     def write(self, out_dir: str | Path) -> Path:
-        """Write accounts.csv, communities.csv, links.csv and manifest.json into ``out_dir``."""
-        out = Path(out_dir)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"cannot create output directory: {exc}", file=str(out)) from exc
+        """Write accounts.csv, communities.csv, links.csv and manifest.json as the result
+        directory ``out_dir``, atomically (:func:`graphkit.io.outputs.result_dir`)."""
+        with result_dir(out_dir) as tmp:
+            self.write_into(tmp)
+        return Path(out_dir)
+
+    def write_into(self, out: Path) -> Path:
+        """Write the result files into the existing directory ``out`` (a temporary directory of
+        :func:`graphkit.io.outputs.result_dir`; sealed and moved into place by its caller)."""
         self.accounts.to_csv(out / "accounts.csv", index=False)
         self.communities.to_csv(out / "communities.csv", index=False)
         _write_numeric_csv(self.links, out / "links.csv", decimals=4)
@@ -131,11 +135,13 @@ def describe_inputs(dataset: Dataset) -> dict[str, Any]:
 
 
 def make_run_id(settings: Settings, inputs: dict[str, Any]) -> str:
-    """A run tag: UTC time plus a digest of settings and inputs (what export tags nodes with)."""
+    """A run tag: UTC time, a digest of settings and inputs, and a random part so that two runs
+    in the same second never share a tag (what export tags nodes with)."""
     digest = hashlib.sha256(
         json.dumps([settings.to_dict(), inputs], sort_keys=True, default=str).encode()
     ).hexdigest()[:8]
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + digest
+    return (dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + digest + "-"
+            + uuid.uuid4().hex[:8])
 
 
 def detect(

@@ -19,7 +19,6 @@ most 10 accounts and call every connected component of 3 or more accounts suspic
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,6 +30,8 @@ from scipy.stats import rankdata
 
 from graphkit.errors import ConfigError, SchemaError
 from graphkit.graph.hetero import HeteroGraph
+from graphkit.io.outputs import DETECT_FILES, verify_result_dir
+from graphkit.io.tables import read_csv_strings
 from graphkit.registry import ACCOUNT_SIGNAL_RELS
 
 NAIVE_MAX_SHARED = 10
@@ -87,7 +88,7 @@ def adjusted_rand_index(labels_a: np.ndarray, labels_b: np.ndarray) -> float:
 
 def read_truth(path: str | Path) -> pd.DataFrame:
     """Read truth.csv (account_id, campaign, actor, kind)."""
-    truth = pd.read_csv(path, dtype=str, keep_default_na=False)
+    truth = read_csv_strings(path, all_strings=True)
     missing = {"account_id", "campaign", "kind"} - set(truth.columns)
     if missing:
         raise SchemaError(f"missing column(s) {sorted(missing)}", file=str(path),
@@ -177,16 +178,14 @@ def evaluate(result_dir: str | Path, truth_path: str | Path, *, naive: bool = Tr
     the same inputs (read back from the result's manifest)."""
     result_dir = Path(result_dir)
     accounts_path = result_dir / "accounts.csv"
-    if not accounts_path.exists():
-        raise ConfigError("not a detection output (no accounts.csv)", file=str(result_dir))
+    manifest = verify_result_dir(result_dir, required=DETECT_FILES)
     truth = read_truth(truth_path)
-    accounts = pd.read_csv(accounts_path, dtype={"account_id": str}, keep_default_na=False)
+    accounts = read_csv_strings(accounts_path)
     rows = [score_method("graphkit", accounts, truth)]
     if naive:
         from graphkit.graph.hetero import build_graph
         from graphkit.io import load
 
-        manifest = json.loads((result_dir / "manifest.json").read_text(encoding="utf-8"))
         inputs = manifest["inputs"]
         dataset = load([e["path"] for e in inputs["events"]],
                        accounts=(inputs.get("accounts") or {}).get("path"))

@@ -35,7 +35,6 @@ current communities (they still count in the previous community's size).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,8 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import connected_components
 
 from graphkit.errors import ConfigError, InputError
+from graphkit.io.outputs import DETECT_FILES, verify_result_dir
+from graphkit.io.tables import read_csv_strings
 
 if TYPE_CHECKING:  # pragma: no cover
     from graphkit.detection.pipeline import Detection
@@ -83,31 +84,24 @@ def read_previous(path: str | Path) -> PreviousRun:
     p = Path(path)
     if not p.is_dir():
         raise ConfigError("previous result directory not found", file=str(p))
+    data = verify_result_dir(p, required=DETECT_FILES)
     acc_path = p / "accounts.csv"
     if not acc_path.is_file():
         raise InputError("not a detect result directory (no accounts.csv)", file=str(p))
-    accounts = pd.read_csv(acc_path, dtype={"account_id": str},
-                           usecols=lambda c: c in ("account_id", "community_id", "flagged",
+    accounts = read_csv_strings(acc_path, usecols=lambda c: c in ("account_id", "community_id", "flagged",
                                                    "suspicion"))
     if "community_id" not in accounts:
         raise InputError("missing column", file=str(acc_path), column="community_id")
     comm_path = p / "communities.csv"
-    communities = (pd.read_csv(comm_path, usecols=lambda c: c in (
+    communities = (read_csv_strings(comm_path, usecols=lambda c: c in (
         "community_id", "size", "suspicion", "flagged", "actor"))
         if comm_path.is_file() else pd.DataFrame(columns=["community_id", "size", "suspicion",
                                                           "flagged", "actor"]))
     max_issued = int(accounts["community_id"].max()) if len(accounts) else -1
-    run_id = None
-    manifest = p / "manifest.json"
-    if manifest.is_file():
-        try:
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise InputError(f"unreadable manifest: {exc}", file=str(manifest)) from exc
-        run_id = data.get("run_id")
-        recorded = ((data.get("outputs") or {}).get("community_ids") or {}).get("max_issued")
-        if recorded is not None:
-            max_issued = max(max_issued, int(recorded))
+    run_id = data.get("run_id")
+    recorded = ((data.get("outputs") or {}).get("community_ids") or {}).get("max_issued")
+    if recorded is not None:
+        max_issued = max(max_issued, int(recorded))
     return PreviousRun(p, accounts, communities, max_issued, run_id)
 
 

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from graphkit.errors import ConfigError
+from graphkit.io.outputs import result_dir
 from graphkit.neo4j.selection import END, START, Selection, suspicion_band
 from graphkit.registry import COMMUNITY_LABEL, Registry
 
@@ -136,13 +136,17 @@ def _rel_table(rel: str, frame: pd.DataFrame, registry: Registry | None = None
 
 def write_import_csvs(selection: Selection, out_dir: str | os.PathLike[str],
                       database: str = "neo4j") -> BulkFiles:
-    """Write the selection as neo4j-admin import CSVs plus ``import.sh`` into ``out_dir``."""
-    out = Path(out_dir)
-    try:
-        (out / "nodes").mkdir(parents=True, exist_ok=True)
-        (out / "relationships").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create output directory: {exc}", file=str(out)) from exc
+    """Write the selection as neo4j-admin import CSVs plus ``import.sh`` as the directory
+    ``out_dir``, atomically and locked (:func:`graphkit.io.outputs.result_dir`)."""
+    with result_dir(out_dir, command="export --format neo4j-admin") as tmp:
+        files = _write_into(selection, tmp, database)
+    files.out_dir = Path(out_dir)
+    return files
+
+
+def _write_into(selection: Selection, out: Path, database: str) -> BulkFiles:
+    (out / "nodes").mkdir()
+    (out / "relationships").mkdir()
     files = BulkFiles(out_dir=out, nodes={}, relationships={})
     parts = [("nodes", name, _node_table(name, frame, selection.registry), files.nodes)
              for name, frame in selection.nodes.items()]

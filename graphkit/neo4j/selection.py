@@ -17,7 +17,6 @@ routes write the selection, so both store long values alike.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Sequence
@@ -30,7 +29,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graphkit.errors import ConfigError, ExportError
+from graphkit.errors import ConfigError, ExportError, GraphkitError, InputError
+from graphkit.io.outputs import DETECT_FILES, verify_result_dir
+from graphkit.io.tables import read_csv_strings
 from graphkit.registry import ACCOUNT_LABEL, COMMUNITY_LABEL, SIGNALS, Registry
 
 # Properties copied from the graph's account table when present (accounts.csv adds the scores).
@@ -118,20 +119,20 @@ def stable_keys(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return keys, full
 
 
-def _store_long_keys(nodes: dict[str, pd.DataFrame],
-                     rels: dict[str, pd.DataFrame]) -> None:
+def _store_long_keys(nodes: dict[str, pd.DataFrame], rels: dict[str, pd.DataFrame],
+                     registry: Registry) -> None:
     """Replace long keys by their hash (:func:`stable_keys`) in every node and relationship
     table; a node table with any gets the ``<key>_full`` column right after its key."""
     for label, frame in nodes.items():
         if label == COMMUNITY_LABEL:
             continue
-        key = NODE_KEYS[label]
+        key = registry.node_keys[label]
         keys, full = stable_keys(frame[key])
         if full.notna().any():
             frame[key] = keys
             frame.insert(frame.columns.get_loc(key) + 1, key + FULL_SUFFIX, full)
     for rel, frame in rels.items():
-        for column, label in zip((START, END), REL_ENDS[rel], strict=True):
+        for column, label in zip((START, END), registry.rel_ends[rel], strict=True):
             if label != COMMUNITY_LABEL:
                 frame[column] = stable_keys(frame[column])[0]
 
@@ -143,24 +144,19 @@ def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
         raise ExportError("missing detection output (run `graphkit detect` first)",
                           file=str(path))
     try:
-        return pd.read_csv(path, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise ExportError(f"cannot read detection output: {exc}", file=str(path)) from exc
+        return read_csv_strings(path, **kwargs)
+    except GraphkitError as exc:
+        raise ExportError(f"cannot read detection output: {exc.message}",
+                          file=str(path)) from exc
 
 
 def read_manifest(result_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The detection's manifest.json."""
-    path = Path(result_dir) / "manifest.json"
+    """The detection's manifest.json, once the directory is verified complete and intact
+    (:func:`graphkit.io.outputs.verify_result_dir`)."""
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ExportError("missing detection output (run `graphkit detect` first)",
-                          file=str(path)) from exc
-    except (OSError, ValueError) as exc:
-        raise ExportError(f"cannot read manifest: {exc}", file=str(path)) from exc
-    if not isinstance(manifest, dict):
-        raise ExportError("manifest is not a JSON object", file=str(path))
-    return manifest
+        return verify_result_dir(result_dir, required=DETECT_FILES)
+    except InputError as exc:
+        raise ExportError(exc.message, file=exc.file) from None
 
 
 _PARAM_RUN_ID = re.compile(r'^:param run_id => "([^"]+)"', re.MULTILINE)
@@ -329,8 +325,8 @@ def select(result_dir: str | os.PathLike[str], communities: str | Sequence[int] 
     chosen = choose_communities(comms, communities, min_suspicion)
     if not chosen:
         raise ExportError("no community matches the selection", file=str(d / "communities.csv"))
-    accounts = _read_csv(d / "accounts.csv", dtype={"account_id": str})
-    links = _read_csv(d / "links.csv", dtype={"account_a": str, "account_b": str})
+    accounts = _read_csv(d / "accounts.csv")
+    links = _read_csv(d / "links.csv")
     graph_accounts, edges, registry = _graph_tables(d / "graph")
 
     acc = _account_table(accounts, graph_accounts, chosen, run_id)
@@ -348,7 +344,7 @@ def select(result_dir: str | os.PathLike[str], communities: str | Sequence[int] 
                                       "membership": acc["membership"]})
     for table in rels.values():
         table["run_id"] = run_id
-    _store_long_keys(nodes, rels)
+    _store_long_keys(nodes, rels, registry)
     # Same label order on every path, so reports and CSV files line up.
     ordered = {k: nodes[k] for k in registry.node_keys if k in nodes}
     return Selection(run_id=run_id, nodes=ordered, relationships=rels, community_ids=chosen,

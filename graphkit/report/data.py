@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,8 @@ import pandas as pd
 
 from graphkit.detection.activity import read_activity
 from graphkit.errors import ConfigError, InputError
+from graphkit.io.outputs import DETECT_FILES, verify_result_dir
+from graphkit.io.tables import read_csv_strings
 from graphkit.registry import signal_kinds
 
 # Columns of links.csv that are not per-signal similarities.
@@ -21,14 +22,10 @@ REPORTED_KINDS = (*signal_kinds("specific"), *signal_kinds("supporting"))
 
 
 def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path, dtype={"account_id": str, "account_a": str, "account_b": str,
-                                      "predecessor": str, "successor": str})
-    except FileNotFoundError:
+    if not path.is_file():
         raise InputError(f"{path.name} not found in {path.parent} (is it a `graphkit detect` "
-                         "output directory?)", file=str(path)) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"cannot read {path.name}: {exc}", file=str(path)) from exc
+                         "output directory?)", file=str(path))
+    df = read_csv_strings(path)
     for col in required:
         if col not in df.columns:
             raise InputError(f"{path.name} has no column {col!r}", file=str(path), column=col)
@@ -98,6 +95,7 @@ def read_output(directory: str | os.PathLike[str], *, graph: bool = True) -> Det
     if not d.is_dir():
         raise ConfigError(f"{d} is not a directory (expected a `graphkit detect` output)",
                           file=str(d))
+    manifest = verify_result_dir(d, required=DETECT_FILES)
     accounts = _read_csv(d / "accounts.csv",
                          ("account_id", "community_id", "suspicion", "flagged", "membership"))
     communities = _read_csv(d / "communities.csv", ("community_id", "size", "suspicion",
@@ -105,21 +103,16 @@ def read_output(directory: str | os.PathLike[str], *, graph: bool = True) -> Det
     links = _read_csv(d / "links.csv", ("account_a", "account_b", "score"))
     accounts["flagged"] = accounts["flagged"].astype(bool)
     communities["flagged"] = communities["flagged"].astype(bool)
-    manifest: dict = {}
-    if (d / "manifest.json").exists():
-        try:
-            manifest = json.loads((d / "manifest.json").read_text())
-        except json.JSONDecodeError as exc:
-            raise InputError(f"manifest.json is not JSON: {exc}",
-                             file=str(d / "manifest.json")) from exc
     out = DetectionOutput(d, accounts, communities, links, manifest)
-    if (d / "successions.csv").exists():
+    # Optional files count only when they are part of the verified result.
+    listed = manifest["files"]
+    if "successions.csv" in listed:
         out.successions = _read_csv(d / "successions.csv", ("predecessor", "successor"))
-    if (d / "changes.csv").exists():
+    if "changes.csv" in listed:
         out.changes = _read_csv(d / "changes.csv", ("change",))
-    if (d / "activity.parquet").exists():
+    if "activity.parquet" in listed:
         out.activity = read_activity(d / "activity.parquet")
-    if graph and (d / "graph").is_dir():
+    if graph and "graph/manifest.json" in listed:
         _read_graph(out, d / "graph")
     return out
 

@@ -8,7 +8,6 @@ place, so a reader never sees half a report.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from markupsafe import Markup
 from graphkit import __version__
 from graphkit.detection.activity import activity_table
 from graphkit.errors import ConfigError
+from graphkit.io.outputs import atomic_file
 from graphkit.report import cluster as C
 from graphkit.report import figures as F
 from graphkit.report.data import DetectionOutput, read_output
@@ -220,16 +220,7 @@ def write_report(directory: str | os.PathLike[str], out: str | os.PathLike[str] 
         raise ConfigError(f"the directory of --out does not exist: {target.parent}",
                           file=str(target))
     html = render_report(data, events=events, previous=previous, bin=bin)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(target) as tmp:
+        tmp.write_text(html, encoding="utf-8")
     n = int(data.communities["flagged"].sum())
     return ReportResult(target, target.stat().st_size, time.perf_counter() - start, n)

@@ -46,7 +46,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import json
 import os
 import re
 import uuid
@@ -56,6 +55,8 @@ import pandas as pd
 
 from graphkit import registry
 from graphkit.errors import ConfigError, InputError
+from graphkit.io.outputs import DETECT_FILES, atomic_file, verify_result_dir
+from graphkit.io.tables import read_csv_strings
 from graphkit.settings import Settings
 
 KEY_ENV = "GRAPHKIT_PSEUDONYM_KEY"
@@ -146,14 +147,12 @@ def _load_result(result_dir: str | Path):
     d = Path(result_dir)
     if not d.is_dir():
         raise ConfigError("result directory not found", file=str(d))
-    for name in ("accounts.csv", "communities.csv", "manifest.json"):
-        if not (d / name).is_file():
-            raise InputError(f"not a detect result directory (no {name})", file=str(d))
-    manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    manifest = verify_result_dir(d, required=DETECT_FILES)
     if not (d / "graph").is_dir():
         raise InputError("result directory has no graph/ (written by detect)", file=str(d))
-    accounts = pd.read_csv(d / "accounts.csv", dtype={"account_id": str})
-    communities = pd.read_csv(d / "communities.csv", dtype={"actor": "string"})
+    accounts = read_csv_strings(d / "accounts.csv")
+    communities = read_csv_strings(d / "communities.csv")
+    communities["actor"] = communities["actor"].astype("string")
     return manifest, accounts, communities, HeteroGraph.load(d / "graph")
 
 
@@ -233,9 +232,14 @@ def write_bundle(result_dir: str | Path, out: str | Path, *, producer: str = "gr
     path = Path(out)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(bundle.serialize(pretty=True) + "\n", encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot write bundle: {exc.strerror}", file=str(path)) from exc
+        raise ConfigError(f"cannot create the bundle's directory: {exc.strerror}",
+                          file=str(path.parent)) from exc
+    with atomic_file(path) as tmp:
+        try:
+            tmp.write_text(bundle.serialize(pretty=True) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write bundle: {exc.strerror}", file=str(path)) from exc
     types = pd.Series([o.type for o in bundle.objects]).value_counts()
     return {"groupings": int(types.get("grouping", 0)),
             "indicators": int(types.get("indicator", 0))}

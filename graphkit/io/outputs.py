@@ -1,0 +1,316 @@
+"""Atomic, locked result directories and files, and their verification by readers.
+
+A result directory (``detect --out``, ``build --out``, the neo4j-admin import CSVs) is written
+into a temporary sibling. When every file is written, each is flushed to disk, ``manifest.json``
+is (re)written last with the SHA-256 digest of every other file under ``"files"``, and the
+directory is renamed into place. A previous result at the same place is renamed aside first
+and deleted after the new one is in, so a crash leaves either the old complete result or the
+new complete one (or, between the two renames, none; never a mix). An exclusive lock on a
+sibling lock file (``.NAME.lock``) refuses a second concurrent run on the same output.
+
+Readers call :func:`verify_result_dir`: a directory without ``manifest.json``, without
+digests, or whose files do not match their digests is refused with a one-line error.
+
+>>> import tempfile, pathlib
+>>> out = pathlib.Path(tempfile.mkdtemp()) / "result"
+>>> with result_dir(out) as tmp:
+...     _ = (tmp / "a.csv").write_text("x\\n1\\n")
+>>> sorted(verify_result_dir(out, required=("a.csv",))["files"])
+['a.csv']
+>>> _ = (out / "a.csv").write_text("x\\n2\\n")
+>>> try:
+...     verify_result_dir(out)
+... except InputError as exc:
+...     print(exc.message)
+does not match the digest in manifest.json (modified or half-written result)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from graphkit.errors import ConfigError, InputError
+
+MANIFEST = "manifest.json"
+# The files every ``detect`` result holds (readers require them to be listed and intact).
+DETECT_FILES: tuple[str, ...] = ("accounts.csv", "communities.csv", "links.csv")
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _os_error(action: str, path: Path, exc: OSError) -> ConfigError:
+    reason = exc.strerror or type(exc).__name__
+    return ConfigError(f"cannot {action}: {reason}", file=str(exc.filename or path))
+
+
+@contextlib.contextmanager
+def output_lock(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Hold an exclusive lock on ``target`` (a sibling ``.NAME.lock`` file) for the block.
+
+    A second holder (another process, or this one) is refused at once with a
+    :class:`~graphkit.errors.ConfigError`. The lock dies with the process that holds it, so a
+    killed run never leaves a stale lock; the lock file is removed on release (a holder checks
+    that the file it locked is still the one at the path, so removal races are harmless).
+    """
+    target = Path(target)
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _os_error("create output directory", parent, exc) from None
+    lock_path = parent / f".{target.name}.lock"
+    try:
+        fh: IO[bytes] = open(lock_path, "a+b")  # noqa: SIM115 - held for the whole block
+    except OSError as exc:
+        raise _os_error("write to the output location", lock_path, exc) from None
+    busy = ConfigError("another graphkit run is writing this output; wait for it to finish "
+                       "or choose another --out", file=str(target))
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise busy from None
+            raise _os_error("lock the output", lock_path, exc) from None
+        try:
+            same = os.stat(lock_path).st_ino == os.fstat(fh.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:  # the holder before us removed it while we opened it
+            raise busy
+        try:
+            yield lock_path
+        finally:
+            lock_path.unlink(missing_ok=True)
+    finally:
+        fh.close()  # releases the lock
+
+
+def seal(directory: str | os.PathLike[str], *, command: str | None = None) -> dict[str, Any]:
+    """Flush every file of ``directory`` to disk and write ``manifest.json`` last, with the
+    SHA-256 of every other file under ``"files"`` (keeping what the manifest already holds)."""
+    d = Path(directory)
+    path = d / MANIFEST
+    manifest: dict[str, Any] = {}
+    if path.is_file():
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    elif command is not None:
+        manifest["command"] = command
+    files: dict[str, str] = {}
+    for f in sorted(p for p in d.rglob("*") if p.is_file()):
+        rel = f.relative_to(d).as_posix()
+        if rel == MANIFEST:
+            continue
+        _fsync_file(f)
+        files[rel] = sha256_file(f)
+    manifest["files"] = files
+    tmp = d / f".{MANIFEST}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(manifest, indent=2, default=str) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    for sub in sorted({p.parent for p in d.rglob("*")} | {d}):
+        _fsync_dir(sub)
+    return manifest
+
+
+def _check_replaceable(out: Path) -> None:
+    """Refuse to replace anything but a previous result (or an empty directory)."""
+    if not out.exists() and not out.is_symlink():
+        return
+    if not out.is_dir() or out.is_symlink():
+        raise ConfigError("output exists and is not a directory", file=str(out))
+    try:
+        entries = [p.name for p in out.iterdir()]
+    except OSError as exc:
+        raise _os_error("read the output directory", out, exc) from None
+    if entries and MANIFEST not in entries:
+        raise ConfigError("output directory exists and is not a graphkit result (no "
+                          "manifest.json); refusing to replace it", file=str(out))
+
+
+@contextlib.contextmanager
+def result_dir(out: str | os.PathLike[str], *, command: str | None = None) -> Iterator[Path]:
+    """Write a result directory atomically: yields a temporary sibling to write into.
+
+    On a clean exit the directory is sealed (:func:`seal`) and renamed to ``out``, replacing a
+    previous result (renamed aside, then deleted); on an exception the temporary directory is
+    removed and ``out`` is untouched. A concurrent run on the same ``out`` is refused
+    (:func:`output_lock`).
+
+    Parameters
+    ----------
+    out : path-like
+        The final directory. When it exists it must be a previous result (it holds
+        ``manifest.json``) or empty.
+    command : str, optional
+        Recorded in the manifest when the writer writes none of its own.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "r"
+    >>> with result_dir(out, command="demo") as tmp:
+    ...     _ = (tmp / "x.txt").write_text("hi")
+    >>> sorted(p.name for p in out.iterdir())
+    ['manifest.json', 'x.txt']
+    """
+    out = Path(out)
+    with output_lock(out):
+        _recover(out)
+        _check_replaceable(out)
+        token = uuid.uuid4().hex[:12]
+        tmp = out.parent / f".{out.name}.tmp-{token}"
+        try:
+            tmp.mkdir()
+        except OSError as exc:
+            raise _os_error("create output directory", out, exc) from None
+        try:
+            yield tmp
+            try:
+                seal(tmp, command=command)
+            except OSError as exc:
+                raise _os_error("write the output", out, exc) from None
+            _swap_in(tmp, out, token)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        _remove_stale(out)
+
+
+def _swap_in(tmp: Path, out: Path, token: str) -> None:
+    """Rename ``tmp`` to ``out``; a previous ``out`` is renamed aside first, then deleted."""
+    old = out.parent / f".{out.name}.old-{token}"
+    try:
+        if out.exists():
+            os.rename(out, old)
+        os.rename(tmp, out)
+        _fsync_dir(out.parent)
+    except OSError as exc:
+        if old.exists() and not out.exists():
+            os.rename(old, out)
+        raise _os_error("move the result into place", out, exc) from None
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover(out: Path) -> None:
+    """A run killed between its two renames left the previous result aside and nothing in
+    place: put the previous result back, then clear what killed runs left."""
+    if not out.exists():
+        aside = sorted(out.parent.glob(f".{out.name}.old-*"))
+        if aside and (aside[0] / MANIFEST).is_file():
+            os.rename(aside[0], out)
+    _remove_stale(out)
+
+
+def _remove_stale(out: Path) -> None:
+    """Delete temporary and set-aside siblings left by runs that were killed (we hold the lock,
+    so none of them is in use)."""
+    for pattern in (f".{out.name}.tmp-*", f".{out.name}.old-*"):
+        for p in out.parent.glob(pattern):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_file(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Write one file atomically: yields a temporary sibling path, renamed to ``target`` (after
+    an fsync) on a clean exit, deleted on an exception. A reader sees the previous file or the
+    new one, whole; of two concurrent writers the last to finish wins."""
+    target = Path(target)
+    if target.is_dir():
+        raise ConfigError("output is a directory; give a file name", file=str(target))
+    if not target.parent.is_dir():
+        raise ConfigError("the output's directory does not exist", file=str(target))
+    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
+    try:
+        yield tmp
+        try:
+            _fsync_file(tmp)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, target)
+            _fsync_dir(target.parent)
+        except OSError as exc:
+            raise _os_error("write the output", target, exc) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def verify_result_dir(directory: str | os.PathLike[str], *,
+                      required: Iterable[str] = ()) -> dict[str, Any]:
+    """Check a result directory before reading it; returns its manifest.
+
+    Refused (:class:`~graphkit.errors.InputError`, one line naming the path): a missing
+    directory or ``manifest.json``, a manifest without digests (written before results were
+    sealed, or never finished), a ``required`` file the manifest does not list, and any listed
+    file that is missing or whose SHA-256 differs (a half-written or mixed result).
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise InputError("result directory not found", file=str(d))
+    path = d / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("not a complete result directory (no manifest.json)",
+                         file=str(d)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read manifest.json: {exc.strerror}", file=str(path)) from None
+    except ValueError as exc:
+        raise InputError(f"manifest.json is not JSON ({exc})", file=str(path)) from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        raise InputError("manifest.json lists no file digests (an incomplete result or one "
+                         "written by an older graphkit; rerun it)", file=str(path))
+    for name in required:
+        if name not in files:
+            raise InputError(f"{name} is not part of this result", file=str(d / name))
+    for name, digest in files.items():
+        f = d / name
+        try:
+            actual = sha256_file(f)
+        except FileNotFoundError:
+            raise InputError("listed in manifest.json but missing (half-written result)",
+                             file=str(f)) from None
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", file=str(f)) from None
+        if actual != digest:
+            raise InputError("does not match the digest in manifest.json (modified or "
+                             "half-written result)", file=str(f))
+    return manifest
+
+
+__all__ = ["DETECT_FILES", "MANIFEST", "atomic_file", "output_lock", "result_dir", "seal", "sha256_file",
+           "verify_result_dir"]

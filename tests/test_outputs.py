@@ -1,0 +1,178 @@
+"""Result directories are atomic and locked; readers refuse anything incomplete or mixed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from graphkit.cli import main
+from graphkit.errors import InputError
+from graphkit.io.outputs import DETECT_FILES, output_lock, verify_result_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ROOT / "fixtures" / "sim-small"
+DETECT = ["detect", str(SMALL / "events.parquet"), "--accounts", str(SMALL / "accounts.csv"),
+          "--seeds", str(SMALL / "seeds.csv")]
+
+
+def _cli(args: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-c", "from graphkit.cli import main; main()",
+                             *args], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+def _accepted(out: Path) -> dict | None:
+    """The manifest when a reader accepts ``out``, else None."""
+    try:
+        return verify_result_dir(out, required=DETECT_FILES)
+    except InputError:
+        return None
+
+
+def _assert_whole(out: Path, manifest: dict) -> None:
+    """Independently of the digests: the tables hold the rows the manifest counts."""
+    import pandas as pd
+
+    for name, key in (("accounts.csv", "accounts"), ("communities.csv", "communities"),
+                      ("links.csv", "links")):
+        assert len(pd.read_csv(out / name, dtype=str)) == manifest["outputs"][key], name
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+    out = tmp_path_factory.mktemp("full") / "out"
+    start = time.monotonic()
+    proc = _cli([*DETECT, "--out", str(out)])
+    assert proc.wait(timeout=600) == 0, proc.stderr.read() if proc.stderr else ""
+    return out, time.monotonic() - start
+
+
+@pytest.mark.slow
+def test_sigkill_at_any_point_never_leaves_an_accepted_partial_result(
+        full_run: tuple[Path, float], tmp_path: Path) -> None:
+    complete, seconds = full_run
+    old_run = json.loads((complete / "manifest.json").read_text())["run_id"]
+    for i, share in enumerate((0.2, 0.55, 0.8, 0.92, 1.0)):
+        # Fresh directory: afterwards nothing, or a complete result.
+        fresh = tmp_path / f"fresh{i}"
+        proc = _cli([*DETECT, "--out", str(fresh)])
+        time.sleep(seconds * share)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        manifest = _accepted(fresh)
+        if manifest is not None:
+            _assert_whole(fresh, manifest)
+        else:
+            assert not fresh.exists()  # a killed run leaves nothing at --out
+        # Rerun into an existing result: afterwards the old complete result or the new one.
+        again = tmp_path / f"again{i}"
+        shutil.copytree(complete, again)
+        proc = _cli([*DETECT, "--out", str(again)])
+        time.sleep(seconds * share)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        manifest = _accepted(again)
+        if manifest is None:  # only between the two renames: nothing in place
+            assert not again.exists()
+        else:  # the old result, untouched, or the new one, whole
+            _assert_whole(again, manifest)
+            if manifest["run_id"] == old_run:
+                for name in DETECT_FILES:
+                    assert (again / name).read_bytes() == (complete / name).read_bytes()
+        # The next run cleans up and succeeds (no stale lock, no leftovers).
+        proc = _cli([*DETECT, "--out", str(again)])
+        assert proc.wait(timeout=600) == 0, proc.stderr.read() if proc.stderr else ""
+        assert _accepted(again) is not None
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(f".again{i}")) == []
+
+
+def test_a_second_run_on_the_same_out_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with output_lock(out):  # another run holds --out
+        res = CliRunner().invoke(main, [*DETECT, "--out", str(out)])
+    assert res.exit_code == 2
+    assert "another graphkit run is writing this output" in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert not out.exists()
+    res = CliRunner().invoke(main, [*DETECT, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+
+
+def test_concurrent_processes_one_wins_one_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    procs = [_cli([*DETECT, "--out", str(out)]) for _ in range(2)]
+    codes = sorted(p.wait(timeout=600) for p in procs)
+    errors = [p.stderr.read().decode() for p in procs if p.stderr]
+    assert codes == [0, 2], errors
+    assert any("another graphkit run" in e for e in errors)
+    assert _accepted(out) is not None
+
+
+def test_run_ids_never_collide(tmp_path: Path) -> None:
+    from graphkit.detection.pipeline import make_run_id
+    from graphkit.settings import Settings
+
+    ids = {make_run_id(Settings(), {}) for _ in range(200)}
+    assert len(ids) == 200
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("res") / "out"
+    res = CliRunner().invoke(main, [*DETECT, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+@pytest.mark.parametrize("damage", ["truncate-links", "swap-communities", "no-manifest",
+                                    "no-digests", "missing-file"])
+@pytest.mark.parametrize("reader", ["evaluate", "report", "share", "previous", "neo4j-admin"])
+def test_readers_refuse_damaged_results(result: Path, tmp_path: Path, damage: str,
+                                        reader: str) -> None:
+    d = tmp_path / "r"
+    shutil.copytree(result, d)
+    if damage == "truncate-links":
+        data = (d / "links.csv").read_bytes()
+        (d / "links.csv").write_bytes(data[: len(data) // 2])
+    elif damage == "swap-communities":  # another run's file beside this manifest
+        text = (d / "communities.csv").read_text()
+        (d / "communities.csv").write_text(text.replace("0.", "1.", 1))
+    elif damage == "no-manifest":
+        (d / "manifest.json").unlink()
+    elif damage == "no-digests":
+        m = json.loads((d / "manifest.json").read_text())
+        del m["files"]
+        (d / "manifest.json").write_text(json.dumps(m))
+    else:
+        (d / "accounts.csv").unlink()
+    args = {
+        "evaluate": ["evaluate", str(d), "--truth", str(SMALL / "truth.csv")],
+        "report": ["report", str(d), "--out", str(tmp_path / "r.html")],
+        "share": ["share", str(d), "--out", str(tmp_path / "b.json")],
+        "previous": [*DETECT, "--out", str(tmp_path / "new"), "--previous", str(d)],
+        "neo4j-admin": ["export", str(d), "--format", "neo4j-admin", "--out",
+                        str(tmp_path / "bulk")],
+    }[reader]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2, res.output
+    assert len(res.output.strip().splitlines()) == 1 and "Traceback" not in res.output
+    assert not (tmp_path / "new").exists() and not (tmp_path / "bulk").exists()
+
+
+def test_replacing_refuses_a_directory_that_is_not_a_result(tmp_path: Path) -> None:
+    out = tmp_path / "home"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    res = CliRunner().invoke(main, [*DETECT, "--out", str(out)])
+    assert res.exit_code == 2 and "not a graphkit result" in res.output
+    assert (out / "precious.txt").read_text() == "keep me"
