@@ -74,6 +74,9 @@ class DetectionOutput:
 
     @property
     def flag_threshold(self) -> float | None:
+        """The fixed suspicion cut, when the run flagged by one (None under the FDR rule)."""
+        if self.settings.get("flag_rule", "threshold") != "threshold":
+            return None
         value = self.settings.get("flag_threshold")
         return float(value) if value is not None else None
 
