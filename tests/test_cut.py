@@ -108,3 +108,21 @@ def test_flag_rule_settings_are_validated():
         Settings(flag_fdr=0.0)
     with pytest.raises(ConfigError):
         Settings(fdr_drop_strongest=-1)
+
+
+def test_detect_flags_by_q_value_and_a_fixed_cut_on_request():
+    import graphkit
+    from graphkit.detection.pipeline import detect
+
+    ds = graphkit.load("fixtures/sim-small/events.parquet",
+                       accounts="fixtures/sim-small/accounts.csv",
+                       seeds="fixtures/sim-small/seeds.csv")
+    c = detect(ds).communities
+    assert c["flagged"].any()
+    tested = c["size"] >= Settings().min_community_size
+    assert (c["flagged"] == (tested & (c["q_value"] <= 0.05))).all()
+    assert ((c["p_value"] <= c["q_value"] + 1e-12) & c["q_value"].between(0, 1)).all()
+    strict = detect(ds, Settings(flag_fdr=1e-12)).communities
+    assert strict["flagged"].sum() < c["flagged"].sum()
+    fixed = detect(ds, Settings(flag_rule="threshold", flag_threshold=0.45)).communities
+    assert (fixed["flagged"] == (fixed["suspicion"] >= 0.45)).all()

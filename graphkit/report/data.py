@@ -81,6 +81,13 @@ class DetectionOutput:
         return float(value) if value is not None else None
 
     @property
+    def flag_fdr(self) -> float | None:
+        """The false discovery rate of the data-driven flag cut, when the run used it."""
+        if self.settings.get("flag_rule", "threshold") != "fdr":
+            return None
+        return float(self.settings.get("flag_fdr", 0.05))
+
+    @property
     def signal_columns(self) -> list[str]:
         return [c for c in self.links.columns if c not in LINK_META
                 and pd.api.types.is_numeric_dtype(self.links[c])]
