@@ -12,7 +12,11 @@ jitter_30min       every timestamp moved by a uniform random -30..+30 minutes
 no_payment         payment_id dropped from events and accounts
 aged_no_bans       created_at := first request - uniform 200..400 days; status active, no bans
 no_proxy           proxy_provider dropped
-no_ip              ip := a private IPv6 address per account (ip is required): no IP shared  
+no_ip              ip := a private IPv6 address per account (ip is required): no IP shared
+no_synchrony       every account's timestamps shifted by its own uniform -12..+12 h offset: no
+                   lock-step between accounts survives, each account's own rhythm does
+no_account_fields  the accounts file keeps account_id only (no creation times, cards, emails,
+                   organisations, bans)
 =================  ===========================================================================
 
 Per variant and campaign: recall (share of the campaign's accounts flagged), precision
@@ -95,10 +99,20 @@ def no_ip(con, accounts, seed):
     return _events_sql(f"* REPLACE ({ip} AS ip)"), accounts
 
 
+def no_synchrony(con, accounts, seed):
+    # hash() of the account and the seed: one deterministic uniform offset per account.
+    offset = f"((hash(account_id, {int(seed)}) % 86400001)::BIGINT - 43200000)"
+    return _events_sql(f"* REPLACE (ts + to_milliseconds({offset}) AS ts)"), accounts
+
+
+def no_account_fields(con, accounts, seed):
+    return _events_sql("*"), accounts[["account_id"]]
+
+
 VARIANTS: dict[str, Transform | None] = {
     "default": None, "own_templates": own_templates, "jitter_30min": jitter,
     "no_payment": no_payment, "aged_no_bans": aged_no_bans, "no_proxy": no_proxy,
-    "no_ip": no_ip,
+    "no_ip": no_ip, "no_synchrony": no_synchrony, "no_account_fields": no_account_fields,
 }
 
 

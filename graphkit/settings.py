@@ -137,6 +137,22 @@ class Settings:
 
     # --- suspicion -----------------------------------------------------------------------------
     min_community_size: int = 3
+    # How communities are flagged. "fdr" (default): the cut comes from the data; each
+    # community of min_community_size or more gets a p-value from the member counts of its
+    # coordination indicators against the dataset's own background rates (binomial mid-p,
+    # Fisher's combination over the indicators whose background rate is inside (0, 1), the
+    # strongest fdr_drop_strongest left out), and the communities whose Benjamini-Hochberg
+    # q-value is at most flag_fdr are flagged (graphkit.detection.cut). "threshold": flagged
+    # when suspicion >= flag_threshold (a fixed cut).
+    flag_rule: str = "fdr"
+    # The false discovery rate q: the expected share of flagged communities that are no more
+    # marked than the dataset's background.
+    flag_fdr: float = 0.05
+    # Indicators left out of each community's combination, strongest first: one indicator
+    # alone (a reseller's customers on its app's template) never flags; it takes several.
+    fdr_drop_strongest: int = 1
+    # Fixed suspicion cut of flag_rule "threshold"; under "fdr" accounts outside flagged
+    # communities are still kept below it (suspicion >= flag_threshold implies flagged).
     flag_threshold: float = 0.7
     # An account inherits its community's suspicion in proportion to how much of its link weight
     # stays inside the community, relative to the community's core members.
@@ -257,6 +273,12 @@ class Settings:
             raise ConfigError("signal weights must be >= 0")
         if self.minhash_permutations % self.lsh_bands:
             raise ConfigError("minhash_permutations must be a multiple of lsh_bands")
+        if self.flag_rule not in ("fdr", "threshold"):
+            raise ConfigError(f"unknown flag_rule {self.flag_rule!r}; known: fdr, threshold")
+        if not 0.0 < self.flag_fdr < 1.0:
+            raise ConfigError(f"flag_fdr must be within (0, 1), got {self.flag_fdr}")
+        if self.fdr_drop_strongest < 0:
+            raise ConfigError("fdr_drop_strongest must be >= 0")
         if self.method not in ("leiden", "leiden-cpm", "components"):
             raise ConfigError(f"unknown community method {self.method!r}")
         for name in ("min_link_score", "flag_threshold", "min_membership", "min_entity_share",

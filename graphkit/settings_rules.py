@@ -27,7 +27,7 @@ from graphkit.errors import ConfigError
 class Rule:
     """What a field accepts: its type and an optional closed or open range."""
 
-    type: str  # "int" | "float" | "str" | "weights" | "names"
+    type: str  # "int" | "float" | "str" | "bool" | "weights" | "names" | "columns"
     low: float | None = None
     high: float | None = None
     low_open: bool = False  # low itself excluded
@@ -96,6 +96,18 @@ RULES: dict[str, Rule] = {
     "change_size_ratio": _nonneg(),
     "change_suspicion_delta": _unit(),
     "share_min_accounts": _positive("int"),
+    "flag_rule": Rule("str"),
+    "flag_fdr": Rule("float", 0.0, 1.0, low_open=True, high_open=True),
+    "fdr_drop_strongest": _nonneg("int"),
+    "identifiers": Rule("columns"),
+    "derive_ip_network": Rule("bool"),
+    "ipv4_network_prefix": Rule("int", 8, 32),
+    "ipv6_network_prefix": Rule("int", 16, 128),
+    "canonical_email": Rule("bool"),
+    "derive_email_domain": Rule("bool"),
+    "canonical_phone": Rule("bool"),
+    "phone_region": Rule("str"),
+    "unknown_accounts": Rule("str"),
 }
 
 
@@ -133,6 +145,15 @@ def check_value(name: str, value: Any) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{name} must be a string, got {value!r}")
         return value
+    if rule.type == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r}")
+        return value
+    if rule.type == "columns":
+        if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ConfigError(f"{name} must be an object of column: kind, got {value!r}")
+        return dict(value)
     if rule.type == "names":
         if isinstance(value, str) or not isinstance(value, list | tuple) or not all(
                 isinstance(v, str) for v in value):

@@ -90,7 +90,7 @@ def test_report_is_one_self_contained_file(detected: Path, report: Path) -> None
     remote = [r for r in parser.refs if not r[2].startswith("#")]
     assert remote == [], remote
     # The overview: the flag cut from the manifest, the evidence and its Cypher.
-    assert "flag cut 0.7" in html
+    assert "flag cut (false discovery rate)" in html and "flag cut 0.7" not in html
     assert "MATCH (c:Community" in html
     assert "The timeline needs the events" not in html
     # Written atomically: no temporary file left beside it.

@@ -36,7 +36,7 @@ def command(ctx: click.Context, directory: str, scale: float, seed: int,
     ctx.invoke(detect_cli.command, events=(str(data / "events.parquet"),),
                accounts=str(data / "accounts.csv"), seeds=str(data / "seeds.csv"),
                out=str(out), settings_file=None, resolution=None, method=None, seed=None,
-               flag_threshold=None, on_bad_rows="error", rejects=None, top=10)
+               flag_fdr=None, flag_threshold=None, on_bad_rows="error", rejects=None, top=10)
     click.echo(f"== graphkit evaluate {out} --truth {data}/truth.csv")
     ctx.invoke(evaluate_cli.command, result_dir=str(out), truth=str(data / "truth.csv"),
                no_naive=False, as_json=False)

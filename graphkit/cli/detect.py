@@ -26,7 +26,10 @@ from graphkit.settings import Settings
                    "resolution with --method leiden")
 @click.option("--method", type=click.Choice(["leiden", "leiden-cpm", "components"]))
 @click.option("--seed", type=int, help="random seed for community detection")
-@click.option("--flag-threshold", type=float, help="community suspicion needed to flag")
+@click.option("--flag-fdr", type=float,
+              help="false discovery rate q of the data-driven flag cut (default 0.05)")
+@click.option("--flag-threshold", type=float,
+              help="flag at this fixed community suspicion instead of the FDR cut")
 @click.option("--on-bad-rows", type=click.Choice(["error", "skip"]), default="error",
               show_default=True)
 @click.option("--rejects", type=click.Path(dir_okay=False), help="where skipped rows go")
@@ -47,9 +50,9 @@ from graphkit.settings import Settings
               help="save the model trained on --labels")
 @identifier_options
 def command(events, accounts, seeds, out, settings_file, resolution, method, seed,
-            flag_threshold, on_bad_rows, rejects, top, previous, report, account_feature, labels,
-            labels_include_banned, labels_include_seeds, model, save_model, identifier,
-            identifiers_file, relations_file, asn_file) -> None:
+            flag_fdr, flag_threshold, on_bad_rows, rejects, top, previous, report,
+            account_feature, labels, labels_include_banned, labels_include_seeds, model,
+            save_model, identifier, identifiers_file, relations_file, asn_file) -> None:
     """Detect coordinated account networks in EVENTS and write them to --out.
 
     Writes accounts.csv, communities.csv, links.csv, graph/ and manifest.json (with the settings
@@ -71,7 +74,9 @@ def command(events, accounts, seeds, out, settings_file, resolution, method, see
 
     settings = Settings.from_file(settings_file) if settings_file else Settings()
     overrides = {k: v for k, v in {"resolution": resolution, "method": method, "seed": seed,
-                                   "flag_threshold": flag_threshold}.items() if v is not None}
+                                   "flag_fdr": flag_fdr, "flag_threshold": flag_threshold,
+                                   "flag_rule": None if flag_threshold is None else "threshold",
+                                   }.items() if v is not None}
     settings = with_identifiers(dataclasses.replace(settings, **overrides), identifier)
     if top < 0:
         raise ConfigError(f"--top must be >= 0, got {top}")
@@ -102,7 +107,8 @@ def command(events, accounts, seeds, out, settings_file, resolution, method, see
         click.echo(f"not run (no request events): {', '.join(not_run)}")
     for _, row in flagged.head(top).iterrows():
         actor = f" [{row['actor']}]" if isinstance(row["actor"], str) else ""
-        click.echo(f"  #{row['community_id']}{actor} suspicion {row['suspicion']:.2f}: "
+        click.echo(f"  #{row['community_id']}{actor} suspicion {row['suspicion']:.2f}, "
+                   f"q {row['q_value']:.1e}: "
                    f"{row['evidence']}")
     if previous is not None:
         from graphkit.investigate.stable_ids import print_changes

@@ -84,6 +84,22 @@ def shared_entity_count(shares: sp.csr_matrix, groups: Groups) -> np.ndarray:
     return np.bincount(per["c"].to_numpy(), minlength=n_comm).astype(float)
 
 
+def _concentrated(sig: SignalMatrix, groups: Groups, settings: Settings):
+    """Account x template uses (COO), each use's community, its template's users in that
+    community, and whether the template is concentrated there (see :func:`exclusive_templates`)."""
+    comm = groups.membership
+    n = sig.shares.shape[0]
+    coo = sig.shares.tocoo()
+    c = comm[coo.row]
+    key = c.astype(np.int64) * sig.shares.shape[1] + coo.col
+    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    users_in = counts[inverse]
+    degree = sig.degree[coo.col].astype(float)
+    lift = (users_in / np.maximum(degree, 1.0)) / (groups.size[c] / n)
+    exclusive = (users_in >= 2) & (lift >= settings.template_min_lift)
+    return coo, c, users_in, exclusive
+
+
 def exclusive_templates(sig: SignalMatrix | None, groups: Groups, n_events: np.ndarray,
                         settings: Settings) -> tuple[np.ndarray, np.ndarray]:
     """Share of each community's traffic on templates concentrated in it, and their number.
@@ -98,24 +114,40 @@ def exclusive_templates(sig: SignalMatrix | None, groups: Groups, n_events: np.n
     n_comm = groups.n_communities
     if sig is None or sig.shares.nnz == 0:
         return np.zeros(n_comm), np.zeros(n_comm)
-    comm = groups.membership
-    n = sig.shares.shape[0]
     size = groups.size
-    coo = sig.shares.tocoo()
-    c = comm[coo.row]
-    df = pd.DataFrame({"c": c, "e": coo.col, "ev": coo.data * n_events[coo.row]})
-    users_in = df.groupby(["c", "e"], sort=False)["e"].transform("size").to_numpy()
-    degree = sig.degree[coo.col].astype(float)
-    lift = (users_in / np.maximum(degree, 1.0)) / (size[c] / n)
-    exclusive = (users_in >= 2) & (lift >= settings.template_min_lift)
+    coo, c, users_in, exclusive = _concentrated(sig, groups, settings)
+    ev = coo.data * n_events[coo.row]
     # A fleet runs its scripts across many of its accounts; a template that only a few members
     # share (one small app among several) counts in proportion.
     breadth = np.minimum(1.0, users_in / (settings.template_breadth * size[c]))
-    share = np.bincount(c[exclusive], weights=(df["ev"].to_numpy() * breadth)[exclusive],
-                        minlength=n_comm)
-    n_excl = np.bincount(df[exclusive].drop_duplicates(["c", "e"])["c"].to_numpy(),
-                         minlength=n_comm).astype(float)
+    share = np.bincount(c[exclusive], weights=(ev * breadth)[exclusive], minlength=n_comm)
+    pairs = np.unique(np.stack([c[exclusive], coo.col[exclusive]]), axis=1)
+    n_excl = np.bincount(pairs[0], minlength=n_comm).astype(float)
     return np.clip(share / groups.traffic(n_events), 0, 1), n_excl
+
+
+def exclusive_template_members(sig: SignalMatrix | None, groups: Groups, settings: Settings
+                               ) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: uses a template concentrated in its community, and uses any template."""
+    n = len(groups.membership)
+    if sig is None or sig.shares.nnz == 0:
+        return np.zeros(n, bool), np.zeros(n, bool)
+    coo, _, _, exclusive = _concentrated(sig, groups, settings)
+    shows = np.zeros(n, bool)
+    shows[coo.row[exclusive]] = True
+    return shows, np.diff(sig.shares.indptr) > 0
+
+
+def lockstep_members(a: np.ndarray, b: np.ndarray, sync: np.ndarray, groups: Groups,
+                     settings: Settings) -> np.ndarray:
+    """Per account: one of its links inside its community has synchrony of at least
+    ``settings.sync_member_similarity``."""
+    comm = groups.membership
+    sel = (comm[a] == comm[b]) & (sync >= settings.sync_member_similarity)
+    sync_acct = np.zeros(len(comm), bool)
+    sync_acct[a[sel]] = True
+    sync_acct[b[sel]] = True
+    return sync_acct
 
 
 def synchrony(a: np.ndarray, b: np.ndarray, sync: np.ndarray, groups: Groups,
@@ -126,11 +158,7 @@ def synchrony(a: np.ndarray, b: np.ndarray, sync: np.ndarray, groups: Groups,
     lock-step when one of its links inside its community has synchrony of at least
     ``settings.sync_member_similarity``.
     """
-    comm = groups.membership
-    sel = (comm[a] == comm[b]) & (sync >= settings.sync_member_similarity)
-    sync_acct = np.zeros(len(comm), bool)
-    sync_acct[a[sel]] = True
-    sync_acct[b[sel]] = True
+    sync_acct = lockstep_members(a, b, sync, groups, settings)
     return groups.sum(n_events * sync_acct) / groups.traffic(n_events)
 
 
@@ -151,24 +179,24 @@ def infrastructure(proxy_events: np.ndarray, n_events: np.ndarray, groups: Group
     return groups.sum(proxy_events.astype(float)) / groups.traffic(n_events)
 
 
-def creation_burst(created_at: pd.Series, groups: Groups, settings: Settings
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Share of members created in a burst, and the span (days) of the middle 80 % of creation
-    times, per community.
+@dataclass
+class Burst:
+    """:func:`burst_members`: per account, created in a burst of its community, and whether
+    its creation time is known; the creation times (seconds) of the known ones."""
 
-    A member is in a burst when at least two other members of its community, and
-    ``burst_excess`` times the number chance would give, were created within
-    ``burst_window_hours`` of it (fleets are created in batches, possibly many batches over
-    weeks). Members with unknown creation time count as not in a burst; communities whose
-    creation times are mostly unknown score 0.
-    """
-    comm, n_comm, size = groups.membership, groups.n_communities, groups.size
+    in_burst: np.ndarray
+    known: np.ndarray
+    secs: np.ndarray
+
+
+def burst_members(created_at: pd.Series, groups: Groups, settings: Settings) -> Burst:
+    """Per account: created in a burst of its community (see :func:`creation_burst`)."""
+    comm = groups.membership
     created = pd.to_datetime(created_at, utc=True, errors="coerce")
     known = created.notna().to_numpy()
-    out = np.zeros(n_comm)
-    span = np.full(n_comm, np.nan)
+    in_burst = np.zeros(len(comm), bool)
     if not known.any():
-        return out, span
+        return Burst(in_burst, known, np.zeros(0))
     # Seconds since the epoch whatever the datetime unit (us from DuckDB, ns from pandas).
     secs = ((created[known] - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy()
     c = comm[known]
@@ -186,25 +214,53 @@ def creation_burst(created_at: pd.Series, groups: Groups, settings: Settings
     near_all = (np.searchsorted(everyone, secs + half, side="right")
                 - np.searchsorted(everyone, secs - half, side="left") - 1)
     p_window = near_all.mean() / max(len(secs) - 1, 1)
-    expected = (size[c] - 1) * p_window
-    in_burst = (within >= 2) & (within >= settings.burst_excess * expected)
-    n_burst = np.bincount(c[in_burst], minlength=n_comm)
-    n_known = np.bincount(c, minlength=n_comm)
+    expected = (groups.size[c] - 1) * p_window
+    in_burst[known] = (within >= 2) & (within >= settings.burst_excess * expected)
+    return Burst(in_burst, known, secs)
+
+
+def creation_burst(created_at: pd.Series, groups: Groups, settings: Settings
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Share of members created in a burst, and the span (days) of the middle 80 % of creation
+    times, per community.
+
+    A member is in a burst when at least two other members of its community, and
+    ``burst_excess`` times the number chance would give, were created within
+    ``burst_window_hours`` of it (fleets are created in batches, possibly many batches over
+    weeks). Members with unknown creation time count as not in a burst; communities whose
+    creation times are mostly unknown score 0.
+    """
+    n_comm, size = groups.n_communities, groups.size
+    burst = burst_members(created_at, groups, settings)
+    out = np.zeros(n_comm)
+    span = np.full(n_comm, np.nan)
+    if not burst.known.any():
+        return out, span
+    n_burst = groups.sum(burst.in_burst.astype(float))
+    n_known = groups.sum(burst.known.astype(float))
     enough = n_known >= np.maximum(0.5 * size, 2)
     out = np.where(enough, n_burst / np.maximum(size, 1), 0.0)
-    q = pd.DataFrame({"c": c, "t": secs}).groupby("c")["t"].quantile([0.1, 0.9]).unstack()
+    c = groups.membership[burst.known]
+    q = pd.DataFrame({"c": c, "t": burst.secs}).groupby("c")["t"].quantile([0.1, 0.9]).unstack()
     span[q.index.to_numpy()] = (q[0.9] - q[0.1]).to_numpy() / 86400
     return out, span
+
+
+def new_members(created_at: pd.Series, first_seen: pd.Series, settings: Settings
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: younger than ``new_account_days`` at its first request, and whether its
+    age is known."""
+    created = pd.to_datetime(created_at, utc=True, errors="coerce")
+    first = pd.to_datetime(first_seen, utc=True, errors="coerce")
+    age_days = ((first - created) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+    return np.nan_to_num(age_days, nan=np.inf) < settings.new_account_days, np.isfinite(age_days)
 
 
 def new_accounts(created_at: pd.Series, first_seen: pd.Series, groups: Groups,
                  settings: Settings) -> np.ndarray:
     """Share of members younger than ``new_account_days`` at their first request (unknown
     ages count as old)."""
-    created = pd.to_datetime(created_at, utc=True, errors="coerce")
-    first = pd.to_datetime(first_seen, utc=True, errors="coerce")
-    age_days = ((first - created) / pd.Timedelta(days=1)).to_numpy(dtype=float)
-    return groups.share(np.nan_to_num(age_days, nan=np.inf) < settings.new_account_days)
+    return groups.share(new_members(created_at, first_seen, settings)[0])
 
 
 def automation(hour_entropy: np.ndarray, n_events: np.ndarray, groups: Groups,
@@ -231,10 +287,25 @@ def model_jump(release_events: np.ndarray, release_window_events: np.ndarray, gr
     return np.clip((comm_jump - pop_jump) / settings.model_jump_scale, 0.0, 1.0), comm_jump
 
 
+def jump_members(release_events: np.ndarray, release_window_events: np.ndarray,
+                 settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: its share of release-window requests on the released models exceeds the
+    population's by ``model_jump_scale``, and whether it made requests in those windows."""
+    win = release_window_events.astype(float)
+    rel = release_events.astype(float)
+    pop_jump = rel.sum() / max(win.sum(), 1.0)
+    share = np.divide(rel, win, out=np.zeros(len(win)), where=win > 0)
+    return (win > 0) & (share - pop_jump >= settings.model_jump_scale), win > 0
+
+
+def banned_members(status: pd.Series) -> np.ndarray:
+    """Per account: its status is ``banned`` (any case)."""
+    return (status.astype("string").str.lower() == "banned").fillna(False).to_numpy()
+
+
 def banned(status: pd.Series, groups: Groups) -> np.ndarray:
     """Share of members whose status is ``banned`` (any case)."""
-    is_banned = (status.astype("string").str.lower() == "banned").fillna(False).to_numpy()
-    return groups.share(is_banned)
+    return groups.share(banned_members(status))
 
 
 def seeds(seed_actor: pd.Series, groups: Groups) -> tuple[np.ndarray, np.ndarray]:

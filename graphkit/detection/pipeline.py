@@ -11,7 +11,7 @@ On the small simulated log in fixtures/ (paths relative to the repository root):
 >>> flagged = result.communities.query("flagged")
 >>> list(flagged.columns[:4])
 ['community_id', 'size', 'suspicion', 'flagged']
->>> bool((flagged["suspicion"] >= result.settings.flag_threshold).all())
+>>> bool((flagged["q_value"] <= result.settings.flag_fdr).all())
 True
 >>> result.write("out/")  # doctest: +SKIP
 """

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from graphkit.detection import cut as cut_mod
 from graphkit.detection import indicators as ind_mod
 from graphkit.detection.communities import Communities
 from graphkit.detection.indicators import Groups
@@ -120,6 +121,7 @@ class Indicators:
     values: dict[str, np.ndarray]
     facts: dict[str, np.ndarray]
     n_seeds: np.ndarray
+    counts: dict[str, cut_mod.Counts]  # coordination indicators as member counts (the cut)
 
 
 def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links,
@@ -164,7 +166,8 @@ def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links
         "creation_span_days": burst_days,
         "model_jump_share": comm_jump,
     }
-    return Indicators({k: values[k] for k in INDICATORS}, facts, n_seeds)
+    counts = cut_mod.coordination_counts(acc, signals, links, groups, settings)
+    return Indicators({k: values[k] for k in INDICATORS}, facts, n_seeds, counts)
 
 
 def suspicion(ind: dict[str, np.ndarray], size: np.ndarray, n_seeds: np.ndarray,
@@ -205,7 +208,8 @@ class AccountScores:
 
 
 def account_scores(coh: Cohesion, groups: Groups, community_suspicion: np.ndarray,
-                   is_seed: np.ndarray, settings: Settings) -> AccountScores:
+                   is_seed: np.ndarray, settings: Settings,
+                   flagged_c: np.ndarray | None = None) -> AccountScores:
     """Each account's membership, suspicion and flag from its community's.
 
     Membership: own internal strength vs the typical member (core vs periphery), times the
@@ -219,7 +223,8 @@ def account_scores(coh: Cohesion, groups: Groups, community_suspicion: np.ndarra
     a, b, s = coh.a, coh.b, coh.weight
     strength_in, strength_all, median_strength = (coh.strength_in, coh.strength_all,
                                                   coh.median_strength)
-    flagged_c = community_suspicion >= settings.flag_threshold
+    if flagged_c is None:
+        flagged_c = community_suspicion >= settings.flag_threshold
     rel = np.divide(strength_in, median_strength[comm], out=np.zeros(n),
                     where=median_strength[comm] > 0)
     to_flagged = flagged_c[comm[a]] & flagged_c[comm[b]]
@@ -315,10 +320,16 @@ def score_communities(
     found = indicators(acc, signals, links, groups, settings)
     ind, facts = found.values, found.facts
     susp = suspicion(ind, size, found.n_seeds, facts["org_share"], settings)
-    flagged_c = susp >= settings.flag_threshold
+    tested = size >= settings.min_community_size
+    surprise = cut_mod.surprise(found.counts, tested, settings.fdr_drop_strongest)
+    q_value = cut_mod.bh_qvalues(surprise.p_value, tested)
+    if settings.flag_rule == "fdr":
+        flagged_c = tested & (q_value <= settings.flag_fdr)
+    else:
+        flagged_c = susp >= settings.flag_threshold
     seed_actor = acc["seed_actor"].astype("string")
     is_seed = seed_actor.notna().to_numpy()
-    acct = account_scores(coh, groups, susp, is_seed, settings)
+    acct = account_scores(coh, groups, susp, is_seed, settings, flagged_c)
 
     actor = _actor_per_community(seed_actor, comm)
     accounts = pd.DataFrame({
@@ -335,6 +346,8 @@ def score_communities(
         "size": comms.sizes,
         "suspicion": np.round(susp, 4),
         "flagged": flagged_c,
+        "p_value": surprise.p_value,
+        "q_value": q_value,
         "n_flagged_accounts": np.bincount(comm[acct.flagged], minlength=n_comm),
         "actor": pd.array([actor.get(c) for c in range(n_comm)], dtype="string")
         if len(actor) else pd.array([pd.NA] * n_comm, dtype="string"),

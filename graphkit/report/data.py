@@ -66,8 +66,18 @@ class DetectionOutput:
 
     @property
     def flag_threshold(self) -> float | None:
+        """The fixed suspicion cut, when the run flagged by one (None under the FDR rule)."""
+        if self.settings.get("flag_rule", "threshold") != "threshold":
+            return None
         value = self.settings.get("flag_threshold")
         return float(value) if value is not None else None
+
+    @property
+    def flag_fdr(self) -> float | None:
+        """The false discovery rate of the data-driven flag cut, when the run used it."""
+        if self.settings.get("flag_rule", "threshold") != "fdr":
+            return None
+        return float(self.settings.get("flag_fdr", 0.05))
 
     @property
     def signal_columns(self) -> list[str]:

@@ -1,0 +1,206 @@
+"""The flag cut from the data: a p-value per community and a false-discovery-rate rule.
+
+Each coordination indicator of :mod:`graphkit.detection.indicators` is also a *count*: how many
+of a community's members show it (``k``) out of how many could (``n``): members banned, new at
+their first request, created in a burst, in lock-step with another member, on a template
+concentrated in the community, on a just-released model; payers whose card an earlier member
+of the community already pays with. Members that share a declared ``org_id`` with another
+member (in a community without seeds) are left out of the counts: their organisation explains
+what they share. The indicator's **background rate** ``p0`` is the same count over every
+account of the dataset: its own rate, not a constant. Under the null that a community's members
+are no more marked than the dataset's accounts at large, ``k ~ Binomial(n, p0)``; the
+indicator's p-value is the *mid-p* upper tail ``P(X > k) + P(X = k) / 2`` (the plain tail of a
+discrete count is conservative, most of all for the few trials of a small community).
+
+An indicator informs the test only where its background rate is strictly between 0 and 1 (a
+dataset with no bans, or no creation times, carries no evidence in them; counting them anyway
+would dilute the others) and the community has trials for it. The community's p-value is
+Fisher's combination (``-2 sum log p ~ chi2(2 m)``) over its informative indicators but the
+strongest ``drop_strongest`` (``Settings.fdr_drop_strongest``, 1): one marked indicator alone,
+such as a reseller's customers all on its app's template, does not make a community; it takes
+several. The flag is the Benjamini-Hochberg rule at ``Settings.flag_fdr`` over the communities
+of ``min_community_size`` or more: the flagged communities are the largest set whose expected
+share of false discoveries is at most ``q``. Profile indicators (volume, hosting, automation,
+seeds) do not say the members are run together and take no part.
+
+>>> counts = {"banned": Counts(np.array([5, 0, 1, 0]), np.array([5, 4, 10, 20])),
+...           "new_accounts": Counts(np.array([4, 1, 0, 2]), np.array([5, 4, 10, 20]))}
+>>> t = surprise(counts, np.array([True, True, True, False]), drop_strongest=0)
+>>> t.p_value.round(4).tolist(), t.informative
+([0.0, 0.6091, 0.9047, 1.0], ['banned', 'new_accounts'])
+>>> surprise(counts, np.ones(4, bool)).p_value.round(4).tolist()  # the strongest left out
+[0.0023, 0.7437, 0.9308, 0.9823]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from graphkit.detection import indicators as ind_mod
+from graphkit.detection.indicators import Groups
+from graphkit.detection.links import Links, SignalMatrix
+from graphkit.settings import Settings
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Per community: members showing an indicator (``k``) out of those that could (``n``)."""
+
+    k: np.ndarray
+    n: np.ndarray
+
+
+@dataclass
+class Surprise:
+    """Per-community p-values of :func:`surprise` and the background behind them."""
+
+    p_value: np.ndarray  # combined (Fisher) p-value, 1 where nothing was tested
+    per_indicator: dict[str, np.ndarray]  # mid-p value per informative indicator
+    background: dict[str, float]  # background rate per indicator (NaN: no trials)
+    informative: list[str]  # indicators with a background rate strictly inside (0, 1)
+
+
+def mid_p(k: np.ndarray, n: np.ndarray, p0: float) -> np.ndarray:
+    """Mid-p upper tail of ``Binomial(n, p0)`` at ``k``: ``P(X > k) + P(X = k) / 2``.
+
+    >>> mid_p(np.array([0, 3]), np.array([3, 3]), 0.5).tolist()
+    [0.9375, 0.0625]
+    """
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    return stats.binom.sf(k, n, p0) + 0.5 * stats.binom.pmf(k, n, p0)
+
+
+def surprise(counts: dict[str, Counts], tested: np.ndarray, drop_strongest: int = 1
+             ) -> Surprise:
+    """Each community's p-value against the dataset's background rates (module docstring).
+
+    Parameters
+    ----------
+    counts : dict of str to Counts
+        Per indicator, the counts of every community.
+    tested : numpy.ndarray of bool
+        Communities under test (large enough); the background rates are taken over them, and
+        the others get p-value 1.
+
+    Returns
+    -------
+    Surprise
+    """
+    n_comm = len(tested)
+    per: dict[str, np.ndarray] = {}
+    background: dict[str, float] = {}
+    informative: list[str] = []
+    for name, c in counts.items():
+        k = np.minimum(np.asarray(c.k, dtype=float), c.n)
+        n = np.asarray(c.n, dtype=float)
+        trials = float(n.sum())
+        p0 = float(k.sum()) / trials if trials > 0 else float("nan")
+        background[name] = p0
+        if not 0.0 < p0 < 1.0:
+            continue
+        informative.append(name)
+        use = tested & (n > 0)
+        p = np.ones(n_comm)
+        p[use] = np.clip(mid_p(k[use], n[use], p0), 1e-300, 1.0)
+        p[~use] = np.nan
+        per[name] = p
+    p_value = np.ones(n_comm)
+    if per:
+        logs = np.sort(np.log(np.column_stack(list(per.values()))), axis=1)  # NaN sort last
+        logs = logs[:, drop_strongest:]
+        dof = 2.0 * np.isfinite(logs).sum(axis=1)
+        stat = -2.0 * np.nansum(logs, axis=1)
+        has = dof > 0
+        p_value[has] = stats.chi2.sf(stat[has], dof[has])
+    return Surprise(p_value, per, background, informative)
+
+
+def bh_qvalues(p: np.ndarray, tested: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values) over the tested communities; 1 for the
+    others. Flagging ``q <= alpha`` controls the false discovery rate at ``alpha``.
+
+    >>> bh_qvalues(np.array([0.01, 0.04, 0.03, 0.5]), np.ones(4, bool)).round(3).tolist()
+    [0.04, 0.053, 0.053, 0.5]
+    """
+    q = np.ones(len(p))
+    idx = np.flatnonzero(tested)
+    m = len(idx)
+    if m == 0:
+        return q
+    order = idx[np.argsort(p[idx], kind="stable")]
+    ranked = p[order] * m / np.arange(1, m + 1)
+    q[order] = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
+    return q
+
+
+def redundant_payers(sig: SignalMatrix | None, groups: Groups) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: it pays with a card that a member of its community with a smaller code
+    also uses (the payers beyond the first of each shared card), and it pays at all."""
+    n = len(groups.membership)
+    if sig is None or sig.shares.nnz == 0:
+        return np.zeros(n, bool), np.zeros(n, bool)
+    coo = sig.shares.tocoo()
+    c = groups.membership[coo.row]
+    key = c.astype(np.int64) * sig.shares.shape[1] + coo.col
+    order = np.lexsort((coo.row, key))
+    first = np.ones(len(order), bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    shows = np.zeros(n, bool)
+    shows[coo.row[order][~first]] = True
+    return shows, np.diff(sig.shares.indptr) > 0
+
+
+def explained_members(org_id: pd.Series, seed_actor: pd.Series, groups: Groups) -> np.ndarray:
+    """Per account: it declares an ``org_id`` that another member of its community declares
+    too, in a community without seeds. A declared organisation explains what its members
+    share (an office's card, NAT and internal templates); seeds say otherwise."""
+    org = org_id.astype("string")
+    has = org.notna().to_numpy()
+    out = np.zeros(len(groups.membership), bool)
+    if not has.any():
+        return out
+    codes = pd.factorize(org[has])[0]
+    key = groups.membership[has].astype(np.int64) * (codes.max() + 1) + codes
+    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    out[np.flatnonzero(has)] = counts[inverse] >= 2
+    seeded = groups.sum(seed_actor.astype("string").notna().to_numpy().astype(float)) > 0
+    return out & ~seeded[groups.membership]
+
+
+def coordination_counts(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links,
+                        groups: Groups, settings: Settings) -> dict[str, Counts]:
+    """Per coordination indicator, the members showing it and the members that could, over
+    the members a declared organisation does not explain (:func:`explained_members`).
+
+    ``acc`` is the per-account table of :func:`graphkit.detection.features.account_features`.
+    """
+    unexplained = ~explained_members(acc["org_id"], acc["seed_actor"], groups)
+
+    def per_community(shows: np.ndarray, known: np.ndarray) -> Counts:
+        known = known & unexplained
+        return Counts(groups.sum((shows & known).astype(float)), groups.sum(known.astype(float)))
+
+    t = links.table
+    everyone = np.ones(len(groups.membership), bool)
+    burst = ind_mod.burst_members(acc["created_at"], groups, settings)
+    counts = {
+        "shared_payment": per_community(*redundant_payers(signals.get("payment"), groups)),
+        "exclusive_templates": per_community(*ind_mod.exclusive_template_members(
+            signals.get("template"), groups, settings)),
+        "synchrony": per_community(ind_mod.lockstep_members(
+            t["a"].to_numpy(), t["b"].to_numpy(), t["synchrony"].to_numpy(), groups, settings),
+            everyone),
+        "creation_burst": per_community(burst.in_burst, burst.known),
+        "new_accounts": per_community(*ind_mod.new_members(acc["created_at"], acc["first_seen"],
+                                                           settings)),
+        "model_jump": per_community(*ind_mod.jump_members(
+            acc["release_events"].to_numpy(dtype=float),
+            acc["release_window_events"].to_numpy(dtype=float), settings)),
+        "banned": per_community(ind_mod.banned_members(acc["status"]), everyone),
+    }
+    return {k: v for k, v in counts.items() if k not in settings.profile_indicators}

@@ -1,0 +1,128 @@
+"""The flag cut from the data: mid-p values, informative indicators, Fisher, BH, org members."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from graphkit.detection.cut import (
+    Counts,
+    bh_qvalues,
+    explained_members,
+    redundant_payers,
+    surprise,
+)
+from graphkit.detection.indicators import Groups
+from graphkit.detection.links import SignalMatrix
+from graphkit.errors import ConfigError
+from graphkit.settings import Settings
+
+
+def test_mid_p_is_half_the_point_mass_below_the_plain_tail():
+    # Background over every community: 3 of 8 trials.
+    counts = {"banned": Counts(np.array([3.0, 0.0]), np.array([4.0, 4.0]))}
+    t = surprise(counts, np.array([True, True]), drop_strongest=0)
+    p0 = 3 / 8
+    want = stats.binom.sf(3, 4, p0) + 0.5 * stats.binom.pmf(3, 4, p0)
+    assert t.background["banned"] == pytest.approx(p0)
+    assert t.per_indicator["banned"][0] == pytest.approx(want)
+    # One indicator: Fisher's chi2 with 2 degrees of freedom gives the indicator's p back.
+    assert t.p_value[0] == pytest.approx(want)
+    assert t.per_indicator["banned"][0] < stats.binom.sf(2, 4, p0)  # below the plain tail
+
+
+def test_indicators_without_an_informative_background_do_not_dilute_the_others():
+    marked = Counts(np.array([6.0, 1.0, 0.0, 2.0]), np.full(4, 6.0))
+    tested = np.ones(4, bool)
+    alone = surprise({"new_accounts": marked, "synchrony": marked}, tested)
+    # No bans anywhere (background 0) and everyone in a burst (background 1): no evidence.
+    nothing = Counts(np.zeros(4), np.full(4, 6.0))
+    everything = Counts(np.full(4, 6.0), np.full(4, 6.0))
+    more = surprise({"new_accounts": marked, "synchrony": marked, "banned": nothing,
+                     "creation_burst": everything}, tested)
+    assert more.informative == ["new_accounts", "synchrony"]
+    assert more.p_value == pytest.approx(alone.p_value)
+    assert more.background["banned"] == 0.0 and more.background["creation_burst"] == 1.0
+
+
+def test_one_marked_indicator_alone_does_not_make_a_community():
+    k = np.array([20.0, 0.0, 0.0, 0.0, 1.0])
+    n = np.full(5, 20.0)
+    quiet = Counts(np.array([1.0, 1.0, 0.0, 1.0, 0.0]), n)
+    counts = {"exclusive_templates": Counts(k, n), "new_accounts": quiet}
+    tested = np.ones(5, bool)
+    with_one = surprise(counts, tested, drop_strongest=0).p_value[0]
+    without = surprise(counts, tested, drop_strongest=1).p_value[0]
+    assert with_one < 1e-6
+    assert without > 0.1
+    # A second marked indicator brings it back.
+    counts["new_accounts"] = Counts(np.array([18.0, 1.0, 0.0, 1.0, 0.0]), n)
+    assert surprise(counts, tested, drop_strongest=1).p_value[0] < 1e-6
+
+
+def test_communities_not_tested_get_p_one_and_stay_out_of_bh():
+    k = np.array([5.0, 0.0, 5.0, 0.0, 0.0, 0.0])
+    counts = {"banned": Counts(k, np.full(6, 5.0)), "new_accounts": Counts(k, np.full(6, 5.0))}
+    tested = np.array([True, True, False, True, True, True])
+    t = surprise(counts, tested, drop_strongest=0)
+    assert t.p_value[2] == 1.0 and t.p_value[0] < 0.01
+    q = bh_qvalues(t.p_value, tested)
+    assert q[2] == 1.0 and q[0] == pytest.approx(t.p_value[0] * 5)
+
+
+def test_bh_qvalues_by_hand():
+    p = np.array([0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216])
+    q = bh_qvalues(p, np.ones(10, bool))
+    # p_(i) * m / i, then the running minimum from the largest p down.
+    raw = p * 10 / np.arange(1, 11)
+    want = np.minimum.accumulate(raw[::-1])[::-1]
+    assert q == pytest.approx(want)
+    assert (q <= 0.05).sum() == 2  # the textbook example rejects two at q = 0.05
+
+
+def test_redundant_payers_count_the_payers_beyond_the_first_per_card():
+    import scipy.sparse as sp
+    # Accounts 0-3 in community 0: 0, 1, 2 on card A, 3 on card B; 4 alone on card A.
+    shares = sp.csr_matrix(np.array([[1, 0], [1, 0], [1, 0], [0, 1], [1, 0], [0, 0]], float))
+    sig = SignalMatrix("payment", shares, np.ones(2), np.array([4, 1]), np.array(["A", "B"]))
+    groups = Groups(np.array([0, 0, 0, 0, 1, 2]), 3)
+    shows, pays = redundant_payers(sig, groups)
+    assert shows.tolist() == [False, True, True, False, False, False]
+    assert pays.tolist() == [True, True, True, True, True, False]
+
+
+def test_declared_organisations_explain_their_members_unless_seeds_are_there():
+    groups = Groups(np.array([0, 0, 0, 1, 1, 1]), 2)
+    org = pd.Series(["acme", "acme", None, "acme", "acme", "other"])
+    seeds = pd.Series([None, None, None, None, "actor", None])
+    assert explained_members(org, seeds, groups).tolist() == [True, True, False,
+                                                              False, False, False]
+
+
+def test_flag_rule_settings_are_validated():
+    with pytest.raises(ConfigError):
+        Settings(flag_rule="magic")
+    with pytest.raises(ConfigError):
+        Settings(flag_fdr=0.0)
+    with pytest.raises(ConfigError):
+        Settings(fdr_drop_strongest=-1)
+
+
+def test_detect_flags_by_q_value_and_a_fixed_cut_on_request():
+    import graphkit
+    from graphkit.detection.pipeline import detect
+
+    ds = graphkit.load("fixtures/sim-small/events.parquet",
+                       accounts="fixtures/sim-small/accounts.csv",
+                       seeds="fixtures/sim-small/seeds.csv")
+    c = detect(ds).communities
+    assert c["flagged"].any()
+    tested = c["size"] >= Settings().min_community_size
+    assert (c["flagged"] == (tested & (c["q_value"] <= 0.05))).all()
+    assert ((c["p_value"] <= c["q_value"] + 1e-12) & c["q_value"].between(0, 1)).all()
+    strict = detect(ds, Settings(flag_fdr=1e-12)).communities
+    assert strict["flagged"].sum() < c["flagged"].sum()
+    fixed = detect(ds, Settings(flag_rule="threshold", flag_threshold=0.45)).communities
+    assert (fixed["flagged"] == (fixed["suspicion"] >= 0.45)).all()
