@@ -88,7 +88,7 @@ def _one_to_one(p: np.ndarray, s: np.ndarray, score: np.ndarray) -> np.ndarray:
     return np.sort(np.concatenate(kept)) if kept else np.zeros(0, np.int64)
 
 
-def _shared(signals: dict[str, SignalMatrix], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def shared_identifiers(signals: dict[str, SignalMatrix], a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per pair: the identifier of each signal carrying most of what the two share
     ("ip 10.0.0.1; payment pm_x"), vectorized over pairs."""
     parts = []
@@ -163,6 +163,6 @@ def successions(signals: dict[str, SignalMatrix], accounts: pd.DataFrame,
     out = pd.DataFrame({"predecessor": ids[p], "successor": ids[s],
                         "gap_hours": np.round(gap / 3600.0, 3), "overlap": np.round(overlap, 4),
                         "confidence": np.round(conf, 4),
-                        "shared": _shared(signals, p, s),
+                        "shared": shared_identifiers(signals, p, s),
                         "chain": first.reindex(label[p]).to_numpy(), "position": position})
     return out.sort_values(["chain", "position"], kind="stable").reset_index(drop=True)

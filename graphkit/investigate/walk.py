@@ -100,7 +100,8 @@ def entity_edges(signals: dict[str, SignalMatrix], settings: Settings
 
 
 def walk_graph(signals: dict[str, SignalMatrix], links: Links | None = None,
-               settings: Settings | None = None) -> WalkGraph:
+               settings: Settings | None = None,
+               extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> WalkGraph:
     """The walk graph of accounts, entities and (optionally) scored links.
 
     Parameters
@@ -112,6 +113,9 @@ def walk_graph(signals: dict[str, SignalMatrix], links: Links | None = None,
         ``settings.walk_link_weight * score / inclusion``.
     settings : Settings, optional
         ``signal_weights`` (per signal edge weight), ``walk_link_weight``, ``walk_damping``.
+    extra : tuple of ndarray, optional
+        More account-account edges ``(a, b, weight)``, e.g. successions (a banned account and
+        its replacement).
 
     Returns
     -------
@@ -146,6 +150,10 @@ def walk_graph(signals: dict[str, SignalMatrix], links: Links | None = None,
         src.append(t["a"].to_numpy(np.int64))
         dst.append(t["b"].to_numpy(np.int64))
         wts.append(settings.walk_link_weight * links.edge_weights())
+    if extra is not None and len(extra[0]):
+        src.append(np.asarray(extra[0], np.int64))
+        dst.append(np.asarray(extra[1], np.int64))
+        wts.append(np.asarray(extra[2], np.float64))
     edges = (np.column_stack([np.concatenate(src), np.concatenate(dst)]) if src
              else np.zeros((0, 2), np.int64))
     g = ig.Graph(n=start, edges=edges, directed=False)
