@@ -47,7 +47,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from graphkit.errors import ConfigError, InputError
 from graphkit.investigate.walk import WalkGraph
@@ -357,7 +356,7 @@ def attribute(wg: WalkGraph, account_ids: np.ndarray, membership: np.ndarray,
     ...                    accounts="fixtures/sim-small/accounts.csv",
     ...                    seeds="fixtures/sim-small/seeds.csv")
     >>> res = detect(ds)
-    >>> sorted(res.accounts["actor"].dropna().unique())
+    >>> sorted(set(res.accounts["actor"]) - {""})
     ['meridian', 'quarry', 'relayhub', 'tessellate']
     """
     settings = settings or Settings()
@@ -387,7 +386,6 @@ def attribute(wg: WalkGraph, account_ids: np.ndarray, membership: np.ndarray,
         vals = own[(starts.actor == i) & np.isfinite(own)]
         if len(vals) and np.median(vals) > 0.05:
             scale[i] = float(np.median(vals))
-    held_n = held / scale[:, None]
     # The final walks from every start.
     z, zc = _raw_scores(wg, starts, np.ones(len(starts.actor), bool), membership, n_comm, bg,
                         bg_comm, settings)
@@ -420,8 +418,8 @@ def attribute(wg: WalkGraph, account_ids: np.ndarray, membership: np.ndarray,
     # A seed keeps its investigator-given actor.
     accounts.loc[seeded, "actor"] = seed_actor[seeded]
     accounts.loc[seeded, "actor_confidence"] = 1.0
-    accounts.loc[seeded, "actor_evidence"] = "seed attributed to " + pd.Series(
-        seed_actor[seeded], dtype=object)
+    accounts.loc[seeded, "actor_evidence"] = np.char.add(
+        "seed attributed to ", seed_actor[seeded].astype(str))
     communities = _table(comm_score, (a, b, c), starts, settings, comm_score, comm_score,
                          community=True)
     communities.insert(0, "community_id", np.arange(n_comm))
