@@ -352,8 +352,8 @@ def test_kit_succession_chain(neo4j_driver: Driver, exported: Expected) -> None:
     records, _, _ = neo4j_driver.execute_query(
         "MATCH (a:Account)-[r:SUCCEEDED_BY]->(b:Account) RETURN a.account_id AS a, "
         "b.account_id AS b, r.confidence AS c")
-    assert {(r["a"], r["b"]): r["c"] for r in records} == dict(
-        zip(succ["s"], succ["e"], succ["confidence"], strict=True))
+    assert {(r["a"], r["b"]): r["c"] for r in records} == {
+        (s, e): c for s, e, c in zip(succ["s"], succ["e"], succ["confidence"], strict=True)}
     g = nx.DiGraph(list(zip(succ["s"], succ["e"], strict=True)))
     chain = max(nx.weakly_connected_components(g), key=len)
     path = nx.dag_longest_path(g.subgraph(chain))
