@@ -188,6 +188,8 @@ COMMUNITY_KEY = "community_id"  # unique together with run_id
 DETECTION_RELS: dict[str, tuple[str, str]] = {
     "SIMILAR_TO": (ACCOUNT_LABEL, ACCOUNT_LABEL),
     "MEMBER_OF": (ACCOUNT_LABEL, COMMUNITY_LABEL),
+    # A banned account and the account created to replace it (successions.csv).
+    "SUCCEEDED_BY": (ACCOUNT_LABEL, ACCOUNT_LABEL),
 }
 
 

@@ -229,6 +229,29 @@ class Settings:
     # Accounts named in the identifiers or relations file but absent from the accounts file
     # and the events: "keep" (they become accounts) or "error".
     unknown_accounts: str = "keep"
+    # --- investigations (graphkit.investigate: walk, expand, attribution, successions) --------
+    # Random walk with restart: probability of following an edge rather than restarting at the
+    # seeds (PageRank damping); lower keeps the mass closer to the seeds.
+    walk_damping: float = 0.7
+    # Weight of a scored link (score / inclusion) in the walk graph, beside the account ->
+    # entity edges (weight_s * share * idf).
+    walk_link_weight: float = 1.0
+    # Attribution: an account or community gets an actor when its calibrated confidence reaches
+    # this (below it the actor column stays empty).
+    attribution_threshold: float = 0.6
+    # Attribution: folds of the seeds for cross-fitted calibration (each held-out seed is scored
+    # by walks that did not start from it).
+    attribution_folds: int = 5
+    # Attribution: weight of the community's per-actor score beside the account's own.
+    attribution_community_weight: float = 0.15
+    # Successions: a replacement is created within this many hours after its predecessor's ban.
+    succession_window_hours: float = 6.0
+    # Successions: minimum weighted identifier overlap (IPs, cards, templates, agents,
+    # idf-weighted Bhattacharyya sum as in link scoring) between predecessor and successor.
+    succession_min_overlap: float = 0.3
+    # Expansion: accounts listed by default, and shared entities shown per result.
+    expand_top: int = 50
+    expand_entities_shown: int = 3
 
     # --- day-over-day runs (detect --previous; docs/daily-runs.md) -----------------------------
     # A community keeps a previous run's id when the Jaccard overlap of their members reaches
@@ -295,6 +318,12 @@ class Settings:
                      "size_scale", "idf_reference"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0.0 < self.walk_damping < 1.0:
+            raise ConfigError(f"walk_damping must be within (0, 1), got {self.walk_damping}")
+        if not 0.0 <= self.attribution_threshold <= 1.0:
+            raise ConfigError("attribution_threshold must be within [0, 1]")
+        if self.attribution_folds < 2:
+            raise ConfigError("attribution_folds must be >= 2")
         if not 0.0 <= self.human_hour_entropy < 1.0:
             raise ConfigError("human_hour_entropy must be within [0, 1)")
 

@@ -108,6 +108,15 @@ RULES: dict[str, Rule] = {
     "canonical_phone": Rule("bool"),
     "phone_region": Rule("str"),
     "unknown_accounts": Rule("str"),
+    "walk_damping": Rule("float", 0.0, 1.0, low_open=True, high_open=True),
+    "walk_link_weight": _nonneg(),
+    "attribution_threshold": _unit(),
+    "attribution_folds": Rule("int", 2),
+    "attribution_community_weight": _unit(),
+    "succession_window_hours": _positive(),
+    "succession_min_overlap": _nonneg(),
+    "expand_top": _positive("int"),
+    "expand_entities_shown": _nonneg("int"),
 }
 
 

@@ -119,6 +119,11 @@ def expected_export(result_dir: Path, chosen: list[int]) -> Expected:
     inside = links["account_a"].isin(ids) & links["account_b"].isin(ids)
     rels["SIMILAR_TO"] = links[inside].rename(columns={"account_a": "s", "account_b": "e"})
     rels["MEMBER_OF"] = pd.DataFrame({"s": members["account_id"], "e": members["community_id"]})
+    if (d / "successions.csv").is_file():
+        succ = pd.read_csv(d / "successions.csv", dtype={"predecessor": str, "successor": str})
+        inside = succ["predecessor"].isin(ids) & succ["successor"].isin(ids)
+        rels["SUCCEEDED_BY"] = succ[inside].rename(columns={"predecessor": "s",
+                                                            "successor": "e"})
     manifest = json.loads((d / "manifest.json").read_text())
     return Expected(
         run_id=run_id_of(d),

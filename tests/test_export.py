@@ -344,3 +344,20 @@ def test_kit_model_release_movers(neo4j_driver: Driver, exported: Expected) -> N
             zip(want["s"], want["count"], strict=True))
         movers += len(want)
     assert movers > 0
+
+
+def test_kit_succession_chain(neo4j_driver: Driver, exported: Expected) -> None:
+    succ = exported.rels["SUCCEEDED_BY"]
+    assert len(succ)  # the hydra's chains are among the exported communities
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (a:Account)-[r:SUCCEEDED_BY]->(b:Account) RETURN a.account_id AS a, "
+        "b.account_id AS b, r.confidence AS c")
+    assert {(r["a"], r["b"]): r["c"] for r in records} == {
+        (s, e): c for s, e, c in zip(succ["s"], succ["e"], succ["confidence"], strict=True)}
+    g = nx.DiGraph(list(zip(succ["s"], succ["e"], strict=True)))
+    chain = max(nx.weakly_connected_components(g), key=len)
+    path = nx.dag_longest_path(g.subgraph(chain))
+    middle = path[len(path) // 2]
+    records, _, _ = neo4j_driver.execute_query(kit("succession_chain"), account_id=middle)
+    assert [(r["predecessor"], r["successor"]) for r in records] == [
+        (path[i], path[i + 1]) for i in range(len(path) - 1)]

@@ -361,7 +361,8 @@ def test_cli_writes_files_and_maps_errors(tmp_path):
     assert res.exit_code == 0, res.output
     assert "events" in res.output and "campaign share" in res.output
     names = sorted(p.name for p in (tmp_path / "o").iterdir())
-    assert names == ["accounts.csv", "events.parquet", "seeds.csv", "truth.csv"]
+    assert names == ["accounts.csv", "events.parquet", "seeds.csv", "successions_truth.csv",
+                     "truth.csv"]
     assert "prompt" in pq.read_schema(tmp_path / "o" / "events.parquet").names
     bad = runner.invoke(main, ["simulate", str(tmp_path / "p"), "--scale", "0"])
     assert bad.exit_code == 2 and "scale" in bad.output

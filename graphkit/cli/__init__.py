@@ -15,8 +15,8 @@ from graphkit import __version__
 from graphkit.errors import GraphkitError
 
 # Sub-command modules, in the order `graphkit --help` lists them (pipeline order).
-_COMMAND_MODULES = ("simulate", "build", "detect", "report", "evaluate", "neo4j", "export",
-                    "share", "demo")
+_COMMAND_MODULES = ("simulate", "build", "detect", "expand", "report", "evaluate", "neo4j",
+                    "export", "share", "demo")
 
 
 class _GraphkitGroup(click.Group):

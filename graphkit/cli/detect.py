@@ -17,6 +17,10 @@ from graphkit.settings import Settings
 @click.argument("events", nargs=-1, required=False)
 @click.option("--accounts", "accounts", type=click.Path(dir_okay=False), help="accounts file")
 @click.option("--seeds", "seeds", type=click.Path(dir_okay=False), help="attributed seed accounts")
+@click.option("--indicators", "indicators", type=click.Path(dir_okay=False, exists=True),
+              help="shared indicators (actor, kind, value): attribute accounts to actors")
+@click.option("--release", "release", multiple=True, metavar="MODEL@TIME",
+              help="a model release (repeatable), e.g. frontier-2@2026-09-21T08:00Z")
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True,
               help="output directory")
 @click.option("--settings", "settings_file", type=click.Path(dir_okay=False),
@@ -49,8 +53,8 @@ from graphkit.settings import Settings
 @click.option("--save-model", "save_model", type=click.Path(dir_okay=False),
               help="save the model trained on --labels")
 @identifier_options
-def command(events, accounts, seeds, out, settings_file, resolution, method, seed,
-            flag_fdr, flag_threshold, on_bad_rows, rejects, top, previous, report,
+def command(events, accounts, seeds, indicators, release, out, settings_file, resolution,
+            method, seed, flag_fdr, flag_threshold, on_bad_rows, rejects, top, previous, report,
             account_feature, labels, labels_include_banned, labels_include_seeds, model,
             save_model, identifier, identifiers_file, relations_file, asn_file) -> None:
     """Detect coordinated account networks in EVENTS and write them to --out.
@@ -68,7 +72,9 @@ def command(events, accounts, seeds, out, settings_file, resolution, method, see
       graphkit detect --accounts accounts.csv --identifiers identifiers.csv \\
           --relations transfers.csv --out result/
     """
+    from graphkit.detection.features import parse_releases
     from graphkit.detection.pipeline import detect
+    from graphkit.investigate.attribution import read_indicators
     from graphkit.io import load
     from graphkit.io.outputs import result_dir
 
@@ -91,7 +97,9 @@ def command(events, accounts, seeds, out, settings_file, resolution, method, see
         scoring = scoring_options(account_feature, labels, labels_include_banned,
                                   labels_include_seeds, model, save_model)
         result = detect(dataset, settings, progress=progress, previous=previous,
-                        scoring=scoring)
+                        scoring=scoring,
+                        indicators=read_indicators(indicators) if indicators else None,
+                        releases=parse_releases(release))
         with progress.step("write"):
             result.write_into(tmp)
     if report:

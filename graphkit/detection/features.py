@@ -16,6 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from graphkit.detection.synchrony import bucket_entropy
+from graphkit.errors import ConfigError
 from graphkit.graph.hetero import HeteroGraph
 from graphkit.io import Dataset, EventArrays
 from graphkit.settings import Settings
@@ -43,6 +44,31 @@ def model_releases(events: EventArrays, settings: Settings | None = None
     released = released[np.argsort(first[released], kind="stable")]
     return {str(events.models[m]): _EPOCH + dt.timedelta(microseconds=int(first[m]))
             for m in released}  # a handful of models, not rows
+
+
+def parse_releases(specs: tuple[str, ...] | list[str]) -> dict[str, dt.datetime]:
+    """``MODEL@TIME`` strings (ISO-8601, UTC when no zone) -> model -> release time (UTC,
+    naive), as ``--release`` takes them.
+
+    >>> parse_releases(["frontier-2@2026-09-21T08:00Z"])
+    {'frontier-2': datetime.datetime(2026, 9, 21, 8, 0)}
+    >>> parse_releases(["frontier-2"])
+    Traceback (most recent call last):
+    ...
+    graphkit.errors.ConfigError: release 'frontier-2' must be MODEL@TIME
+    """
+    out: dict[str, dt.datetime] = {}
+    for spec in specs:  # a few command-line values
+        model, sep, when = spec.rpartition("@")
+        if not sep or not model:
+            raise ConfigError(f"release {spec!r} must be MODEL@TIME")
+        try:
+            t = pd.Timestamp(when)
+        except ValueError as exc:
+            raise ConfigError(f"release {spec!r}: bad time {when!r}") from exc
+        t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+        out[model] = t.tz_localize(None).to_pydatetime()
+    return out
 
 
 def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays,

@@ -244,6 +244,25 @@ def _rowwise_dot(x: sp.csr_matrix, a: np.ndarray, b: np.ndarray,
     return dot, tally
 
 
+def pair_similarities(signals: dict[str, SignalMatrix], a: np.ndarray, b: np.ndarray,
+                      settings: Settings) -> dict[str, np.ndarray]:
+    """Per weighted entity signal: the similarity of each given pair ``(a[i], b[i])`` (the
+    idf-weighted Bhattacharyya sum of link scoring, clipped to [0, 1]), for pairs chosen by
+    other means than candidate generation (e.g. a banned account and its replacements).
+
+    >>> s = Settings()
+    >>> ip = signal_matrix("ip", sp.csr_matrix(np.array([[5.0], [5.0], [0.0]])),
+    ...                    np.array([5, 5, 4]), np.array(["10.0.0.1"]), s)
+    >>> pair_similarities({"ip": ip}, np.array([0, 0]), np.array([1, 2]), s)["ip"].tolist()
+    [1.0, 0.0]
+    """
+    out = {}
+    for name, sig in _weighted_signals(signals, settings).items():  # a handful of signals
+        x = _weighted_roots(sig, _used_entities(sig))
+        out[name] = np.clip(_rowwise_dot(x, np.asarray(a), np.asarray(b))[0], 0.0, 1.0)
+    return out
+
+
 @dataclass
 class _Projection:
     """One signal's weighted-roots matrix split by entity size, for candidates and scoring."""

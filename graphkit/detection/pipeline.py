@@ -152,6 +152,8 @@ def detect(
     progress: Progress | None = None,
     previous: str | Path | None = None,
     scoring: ScoringOptions | None = None,
+    indicators: pd.DataFrame | None = None,
+    releases: dict[str, dt.datetime] | None = None,
 ) -> Detection:
     """Run the whole detection on a loaded dataset: graph, links, communities, suspicion.
 
@@ -177,6 +179,16 @@ def detect(
     previous : str or Path, optional
         An earlier result directory: its communities seed Leiden and keep their ids (see
         :mod:`graphkit.investigate.stable_ids`); the changes are written as changes.csv.
+    scoring : ScoringOptions, optional
+        Options of the account score (supervised mode, declared features).
+    indicators : DataFrame, optional
+        ``actor, kind, value`` shared indicators
+        (:func:`graphkit.investigate.attribution.read_indicators`). With seeds or indicators,
+        every account and community gets ``actor``, ``actor_confidence`` and
+        ``actor_evidence`` (:func:`graphkit.investigate.attribution.attribute`).
+    releases : dict of str to datetime, optional
+        Model releases (model -> release time, UTC naive) given by the investigator; models
+        first seen mid-window are found in the data as well.
 
     Returns
     -------
@@ -216,9 +228,13 @@ def detect(
        from a finite universe", JASA 47(260), 1952.
     """
     from graphkit.investigate import stable_ids
+    from graphkit.investigate.attribution import attribute
+    from graphkit.investigate.successions import successions as find_successions
+    from graphkit.investigate.walk import walk_graph
 
     settings = settings or Settings()
     progress = progress or quiet()
+    given_releases = releases
     prev = None if previous is None else stable_ids.read_previous(previous)
     if graph is None:
         with progress.step("graph"):
@@ -249,7 +265,7 @@ def detect(
             comms = detect_communities(links, settings, fixed=None, initial=start)
         with progress.step("scoring"):
             with progress.step("scoring: account features"):
-                releases = model_releases(events, settings)
+                releases = {**model_releases(events, settings), **(given_releases or {})}
                 feats = account_features(graph, dataset, events, releases, settings)
                 del events
             with progress.step("scoring: indicators"):
@@ -262,6 +278,15 @@ def detect(
                                             clock_aligned=getattr(sync, "clock_aligned", None),
                                             seed=settings.seed,
                                             flag_threshold=settings.flag_threshold)
+        attribution = None
+        if (dataset.seeds is not None and len(dataset.seeds)) or indicators is not None:
+            with progress.step("attribution"):
+                attribution = attribute(walk_graph(signals, links, settings),
+                                        graph.accounts["account_id"].to_numpy(),
+                                        comms.membership, dataset.seeds, indicators, settings)
+                _add_attribution(acc_scores.accounts, communities, attribution)
+        with progress.step("successions"):
+            succ = find_successions(signals, feats, settings)
         with progress.step("activity of flagged accounts"):
             activity = activity_table(
                 dataset.con,
@@ -281,6 +306,14 @@ def detect(
         ring_neighbours=links.ring_neighbours, scoring=acc_scores.manifest, activity=activity,
         extra_outputs=_kinds_outputs(registry, dataset),
     )
+    if attribution is not None:
+        result.extra_outputs["attribution"] = {
+            **attribution.calibration,
+            "reliability": attribution.reliability.to_dict("records"),
+            "attributed_accounts": int((attribution.accounts["actor"] != "").sum())}
+    if succ is not None:
+        result.extra_tables["successions.csv"] = succ
+        result.extra_outputs["successions"] = len(succ)
     with progress.step("stable ids"):
         stable_ids.assign_stable_ids(result, prev)
     result.timings = dict(progress.timings)
@@ -301,6 +334,17 @@ def _kinds_outputs(registry, dataset: Dataset) -> dict[str, Any]:
     if not dataset.has_events:
         out["stages_not_run"] = {s: "no request events" for s in EVENT_STAGES}
     return out
+
+
+def _add_attribution(accounts: pd.DataFrame, communities: pd.DataFrame, attribution) -> None:
+    """Add actor, actor_confidence, actor_evidence to the accounts (same order as the
+    attribution) and to the communities (by community code), in place; the communities' actor
+    (seed majority until now) becomes the attributed one (empty when none is likely)."""
+    for col in ("actor", "actor_confidence", "actor_evidence"):
+        accounts[col] = attribution.accounts[col].to_numpy()
+        by_code = attribution.communities.set_index("community_id")[col]
+        communities[col] = by_code.reindex(communities["community_id"].to_numpy()).to_numpy()
+    communities["actor"] = pd.array(communities["actor"].replace("", pd.NA), dtype="string")
 
 
 def _links_with_ids(links: Links, graph: HeteroGraph,

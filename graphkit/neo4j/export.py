@@ -11,6 +11,7 @@ The model (docs/neo4j.md)::
     (:Account)-[:PAID_WITH]->(:PaymentMethod)   (:Account)-[:SENT]->(:PromptTemplate)
     (:Account)-[:USED_AGENT]->(:UserAgent)      (:Account)-[:CALLED]->(:Model)
     (:Account)-[:SIMILAR_TO]->(:Account)        (:Account)-[:MEMBER_OF]->(:Community)
+    (:Account)-[:SUCCEEDED_BY]->(:Account)      (a banned account -> its replacement)
 
 Writes are idempotent (what exists is found, by key for nodes and by ends for relationships,
 and updated; the rest is created), batched as ``UNWIND`` over columns, and every relationship

@@ -310,6 +310,18 @@ def _similar_table(links: pd.DataFrame, ids: pd.Index,
     return sim[[START, END, "score", *[c for c in signals if c in sim]]].reset_index(drop=True)
 
 
+def _succession_table(result_dir: Path, ids: pd.Index) -> pd.DataFrame | None:
+    """Successions (successions.csv) with both ends among ``ids``; None without the file."""
+    path = result_dir / "successions.csv"
+    if not path.is_file():
+        return None
+    succ = _read_csv(path, dtype={"predecessor": str, "successor": str, "chain": str})
+    inside = succ["predecessor"].isin(ids) & succ["successor"].isin(ids)
+    cols = ["gap_hours", "overlap", "confidence", "shared", "chain", "position"]
+    out = succ[inside].rename(columns={"predecessor": START, "successor": END})
+    return out[[START, END, *[c for c in cols if c in out]]].reset_index(drop=True)
+
+
 def select(result_dir: str | os.PathLike[str], communities: str | Sequence[int] = "top:20",
            min_suspicion: float | None = None) -> Selection:
     """Cut the chosen communities out of a detection output directory.
@@ -317,6 +329,7 @@ def select(result_dir: str | os.PathLike[str], communities: str | Sequence[int] 
     Accounts: members of the chosen communities. Entities: every IP, payment method, template,
     user agent and model those accounts used (with the aggregated edge), and the proxy
     providers operating those IPs. SIMILAR_TO: scored links with both ends selected.
+    SUCCEEDED_BY: successions (successions.csv, when detect wrote it) with both ends selected.
     """
     d = Path(result_dir)
     manifest = read_manifest(d)
@@ -342,6 +355,9 @@ def select(result_dir: str | os.PathLike[str], communities: str | Sequence[int] 
     rels["SIMILAR_TO"] = _similar_table(links, ids, registry.signals)
     rels["MEMBER_OF"] = pd.DataFrame({START: acc["account_id"], END: acc["community_id"],
                                       "membership": acc["membership"]})
+    succ = _succession_table(d, ids)
+    if succ is not None:
+        rels["SUCCEEDED_BY"] = succ
     for table in rels.values():
         table["run_id"] = run_id
     _store_long_keys(nodes, rels, registry)

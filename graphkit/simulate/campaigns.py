@@ -60,9 +60,10 @@ CAMPAIGNS = {  # kind -> (campaign, actor)
 
 
 def _campaign(kind: str, created: np.ndarray, card: np.ndarray, emails: pa.Array,
-              org: np.ndarray, banned: np.ndarray) -> _Accounts:
+              org: np.ndarray, banned: np.ndarray,
+              predecessor: np.ndarray | None = None) -> _Accounts:
     name, actor = CAMPAIGNS[kind]
-    return _Accounts(kind, name, actor, created, card, emails, org, banned)
+    return _Accounts(kind, name, actor, created, card, emails, org, banned, predecessor)
 
 
 def _reasoning(rng, w: _World, sh: _Shared, n: int, n_ev: int) -> None:
@@ -192,8 +193,11 @@ def _hydra(rng, w: _World, sh: _Shared, n_slots: int, n_ev: int) -> None:
     # Cards: inherited, with an occasional fresh card along a slot's chain.
     new_card = (rng.random(n) < 0.15) | (gen == 0)
     card = w.cards(int(new_card.sum()))[np.cumsum(new_card) - 1]
+    # Kept generations are a prefix of each slot's chain (creation times grow along it), so an
+    # account's predecessor is the one before it in the same slot.
+    predecessor = np.where(gen > 0, np.arange(n) - 1, -1)
     first = w.accounts(_campaign("hydra", created, card, _consumer_emails(rng, n), _no_org(n),
-                                 banned))
+                                 banned, predecessor))
     exits_per = rng.integers(2, 5, n_slots)
     base = rng.integers(0, len(sh.relay), n_slots)
     start, end = _active(created, banned)

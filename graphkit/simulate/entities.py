@@ -34,6 +34,8 @@ class _Accounts:
     email: pa.Array  # email domain per account
     org: np.ndarray  # int64 org code, -1 for none
     banned: np.ndarray  # int64 ms, _NO_BAN when active
+    # Local index of the banned account this one replaced (-1: none); hydra chains only.
+    predecessor: np.ndarray | None = None
 
 
 @dataclass

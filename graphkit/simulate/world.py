@@ -32,7 +32,7 @@ from graphkit.progress import Progress, quiet
 from graphkit.simulate.behaviour import _Shared, _size
 from graphkit.simulate.campaigns import _coding, _diversified, _hydra, _reasoning
 from graphkit.simulate.corpora import _CODING_AGENT, _POPULAR_FRAMES, _POPULAR_WORDS
-from graphkit.simulate.entities import _World
+from graphkit.simulate.entities import _Accounts, _World
 from graphkit.simulate.params import _NO_BAN, _RELAY, _RESI, _VPN, PROVIDERS
 from graphkit.simulate.populations import (
     _carrier,
@@ -92,7 +92,7 @@ class SimulationResult:
     out_dir : Path
         The output directory.
     paths : dict of str to Path
-        The files written, keyed ``accounts``, ``truth``, ``seeds`` and ``events``.
+        The files written, keyed ``accounts``, ``truth``, ``seeds``, ``successions_truth`` and ``events``.
     n_events, n_accounts : int
         Rows of ``events.parquet`` and of ``accounts.csv``.
     accounts_by_kind, events_by_kind : dict of str to int
@@ -121,6 +121,7 @@ class _AccountTables:
     is_banned: np.ndarray
     accounts: pa.Table
     truth: pa.Table
+    successions: pa.Table  # predecessor, successor: the hydra's replacements
 
 
 def _checked_dir(out_dir: str | Path, scale: float, seed: int) -> Path:
@@ -172,7 +173,20 @@ def _account_tables(w: _World) -> _AccountTables:
         "actor": _pick([b.actor for b in blocks], kind),
         "kind": _pick([b.kind for b in blocks], kind),
     })
-    return _AccountTables(ids, cards, kind, is_banned, accounts, truth)
+    return _AccountTables(ids, cards, kind, is_banned, accounts, truth,
+                          _succession_truth(blocks, ids))
+
+
+def _succession_truth(blocks: list[_Accounts], ids: pa.Array) -> pa.Table:
+    """Banned hydra accounts and the accounts that replaced them (predecessor, successor)."""
+    starts = np.cumsum([0] + [len(b.created) for b in blocks])[:-1]
+    pred = np.concatenate([np.full(len(b.created), -1, np.int64) if b.predecessor is None
+                           else np.where(b.predecessor >= 0, b.predecessor + s0, -1)
+                           for b, s0 in zip(blocks, starts)])
+    succ = np.flatnonzero(pred >= 0)
+    table = pa.table({"predecessor": ids.take(pa.array(pred[succ])),
+                      "successor": ids.take(pa.array(succ))})
+    return table.sort_by("predecessor")
 
 
 def _result(w: _World, out: Path, paths: dict[str, Path], kind: np.ndarray, n_events: int,
@@ -224,7 +238,9 @@ def simulate(out_dir: str | Path, scale: float = 0.1, seed: int = 0, prompts: bo
         The directory, the four file paths and counts of accounts and events per population
         kind and per campaign. Files: ``events.parquet`` (time-ordered), ``accounts.csv``,
         ``truth.csv`` (account_id, campaign, actor, kind) and ``seeds.csv`` (account_id,
-        actor: a few accounts per actor that investigators already know).
+        actor: a few accounts per actor that investigators already know) and
+        ``successions_truth.csv`` (predecessor, successor: each banned hydra account and the
+        account that replaced it).
 
     Raises
     ------
@@ -248,7 +264,7 @@ def simulate(out_dir: str | Path, scale: float = 0.1, seed: int = 0, prompts: bo
     ...     res = simulate(tmp, scale=0.0002, seed=1)
     ...     files = sorted(p.name for p in res.paths.values())
     >>> files
-    ['accounts.csv', 'events.parquet', 'seeds.csv', 'truth.csv']
+    ['accounts.csv', 'events.parquet', 'seeds.csv', 'successions_truth.csv', 'truth.csv']
     >>> sorted(res.accounts_by_kind)[:3]
     ['agentic_coding', 'carrier_nat', 'datacenter_app']
     >>> sorted(res.accounts_by_campaign)
@@ -261,7 +277,8 @@ def simulate(out_dir: str | Path, scale: float = 0.1, seed: int = 0, prompts: bo
     out.mkdir(parents=True, exist_ok=True)
     streams = np.random.SeedSequence(seed).spawn(len(_POPULATIONS) + 3)
     w = _World(np.random.default_rng(streams[0]))
-    paths = {name: out / f"{name}.csv" for name in ("accounts", "truth", "seeds")}
+    paths = {name: out / f"{name}.csv"
+             for name in ("accounts", "truth", "seeds", "successions_truth")}
     paths["events"] = out / "events.parquet"
 
     with progress.step("generate"):
@@ -272,6 +289,7 @@ def simulate(out_dir: str | Path, scale: float = 0.1, seed: int = 0, prompts: bo
         order = pc.sort_indices(tables.ids)  # random ids: row order says nothing of populations
         _write_csv(tables.accounts.take(order), paths["accounts"])
         _write_csv(tables.truth.take(order), paths["truth"])
+        _write_csv(tables.successions, paths["successions_truth"])
 
     with progress.step("events"):
         n_events, ev_per_acc = _write_events(w, paths["events"], tables.ids, tables.cards,

@@ -1,0 +1,168 @@
+"""Hydra successions: banned accounts and the accounts created to replace them.
+
+A proxy reseller replaces each banned account at once: the successor is created within hours
+of the ban and inherits the predecessor's exit IPs, card, templates and agents. For every
+banned account, every account created within ``succession_window_hours`` of the ban (before or
+after it) is a candidate; a candidate pair is scored on what the two accounts share, with the
+link-scoring similarity per signal (:func:`graphkit.detection.links.pair_similarities`: traffic
+shares, rare-value weights)::
+
+    overlap = sum_s weight_s * sim_s(predecessor, successor)
+    confidence = (1 - exp(-overlap)) * exp(-|gap| / window)
+
+Pairs below ``succession_min_overlap`` are dropped; the rest are matched one to one (a banned
+account has one replacement, an account replaces one banned account): pairs that are each
+other's best are kept, and the step repeats on the accounts still unmatched. Matched pairs
+link into chains (connected components), numbered by their first account.
+
+>>> import numpy as np, pandas as pd, scipy.sparse as sp
+>>> from graphkit.detection.links import signal_matrix
+>>> from graphkit.settings import Settings
+>>> s = Settings()
+>>> ip = signal_matrix("ip", sp.csr_matrix(np.array([[4.0, 0], [4, 0], [0, 4]])), np.full(3, 4),
+...                    np.array(["10.0.0.1", "10.0.0.2"]), s)
+>>> acc = pd.DataFrame({"account_id": ["a", "b", "c"],
+...     "created_at": pd.to_datetime(["2026-09-01 00:00", "2026-09-03 00:10", "2026-09-03 00:20"]),
+...     "banned_at": pd.to_datetime(["2026-09-03 00:00", None, None])})
+>>> successions({"ip": ip}, acc, s)[["predecessor", "successor", "chain"]].to_dict("records")
+[{'predecessor': 'a', 'successor': 'b', 'chain': 'a'}]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from graphkit.detection.links import SignalMatrix, pair_similarities
+from graphkit.settings import Settings
+
+COLUMNS = ("predecessor", "successor", "gap_hours", "overlap", "confidence", "shared", "chain",
+           "position")
+_MAX_ROUNDS = 8
+
+
+def _seconds(values: pd.Series) -> np.ndarray:
+    t = pd.to_datetime(values, utc=True, errors="coerce")
+    secs = (t - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    return secs.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def candidate_successors(created: np.ndarray, banned: np.ndarray, window_s: float
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """(predecessor, successor) codes: every banned account with every other account created
+    within ``window_s`` seconds of its ban (vectorized over a creation-time sort)."""
+    order = np.flatnonzero(~np.isnan(created))
+    order = order[np.argsort(created[order], kind="stable")]
+    times = created[order]
+    pred = np.flatnonzero(~np.isnan(banned))
+    lo = np.searchsorted(times, banned[pred] - window_s, side="left")
+    hi = np.searchsorted(times, banned[pred] + window_s, side="right")
+    count = hi - lo
+    p = np.repeat(pred, count)
+    pos = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) + np.repeat(lo,
+                                                                                           count)
+    s = order[pos]
+    keep = s != p
+    return p[keep], s[keep]
+
+
+def _one_to_one(p: np.ndarray, s: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Indices of pairs kept by repeated mutual-best matching (a few rounds, each vectorized)."""
+    alive = np.ones(len(p), bool)
+    kept = []
+    for _ in range(_MAX_ROUNDS):  # rounds of matching, not pairs
+        idx = np.flatnonzero(alive)
+        if not len(idx):
+            break
+        df = pd.DataFrame({"i": idx, "p": p[idx], "s": s[idx], "w": score[idx]})
+        df = df.sort_values(["w", "i"], ascending=[False, True], kind="stable")
+        best_p = df.drop_duplicates("p")["i"].to_numpy()
+        best_s = df.drop_duplicates("s")["i"].to_numpy()
+        mutual = np.intersect1d(best_p, best_s)
+        if not len(mutual):
+            break
+        kept.append(mutual)
+        alive &= ~np.isin(p, p[mutual]) & ~np.isin(s, s[mutual])
+    return np.sort(np.concatenate(kept)) if kept else np.zeros(0, np.int64)
+
+
+def shared_identifiers(signals: dict[str, SignalMatrix], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per pair: the identifier of each signal carrying most of what the two share
+    ("ip 10.0.0.1; payment pm_x"), vectorized over pairs."""
+    parts = []
+    for name, sig in signals.items():  # a handful of signals
+        prod = sig.shares[a].multiply(sig.shares[b]).tocoo()
+        col = np.full(len(a), -1)
+        if prod.nnz:
+            df = pd.DataFrame({"r": prod.row, "c": prod.col,
+                               "w": prod.data * sig.idf[prod.col]})
+            df = df[df["w"] > 0].sort_values(["r", "w"], ascending=[True, False])
+            top = df.drop_duplicates("r")
+            col[top["r"].to_numpy()] = top["c"].to_numpy()
+        keys = np.where(col >= 0, sig.keys[np.maximum(col, 0)].astype(str), "")
+        parts.append(np.where(col >= 0, np.char.add(f"{name} ", keys.astype(str)), ""))
+    if not parts:
+        return np.full(len(a), "", object)
+    joined = pd.DataFrame(parts).T.apply(lambda row: "; ".join(v for v in row if v), axis=1)
+    return joined.to_numpy(object) if len(joined) else np.full(len(a), "", object)
+
+
+def successions(signals: dict[str, SignalMatrix], accounts: pd.DataFrame,
+                settings: Settings | None = None) -> pd.DataFrame | None:
+    """Banned accounts linked to their replacements, as chains.
+
+    Parameters
+    ----------
+    signals : dict of str to SignalMatrix
+        Account x entity shares (:func:`graphkit.detection.signals.signal_matrices`), rows in
+        ``accounts`` order.
+    accounts : DataFrame
+        ``account_id``, ``created_at``, ``banned_at`` (one row per account code).
+    settings : Settings, optional
+        ``succession_window_hours``, ``succession_min_overlap``, ``signal_weights``.
+
+    Returns
+    -------
+    DataFrame or None
+        None when no account has a ban time. Otherwise one row per succession:
+        predecessor, successor (account ids), gap_hours (successor created minus predecessor
+        banned), overlap, confidence, shared (the main shared identifier per signal), chain
+        (id of the chain's first account) and position (0 for the chain's first succession).
+    """
+    settings = settings or Settings()
+    if "banned_at" not in accounts or "created_at" not in accounts:
+        return None
+    banned = _seconds(accounts["banned_at"])
+    if np.isnan(banned).all():
+        return None
+    created = _seconds(accounts["created_at"])
+    window = settings.succession_window_hours * 3600.0
+    p, s = candidate_successors(created, banned, window)
+    sims = pair_similarities(signals, p, s, settings)
+    overlap = np.zeros(len(p))
+    for name, sim in sims.items():  # a handful of signals
+        overlap += settings.weight(name) * sim
+    gap = created[s] - banned[p]
+    conf = (1.0 - np.exp(-overlap)) * np.exp(-np.abs(gap) / window)
+    ok = np.flatnonzero(overlap >= settings.succession_min_overlap)
+    kept = ok[_one_to_one(p[ok], s[ok], conf[ok])]
+    p, s, gap, overlap, conf = p[kept], s[kept], gap[kept], overlap[kept], conf[kept]
+    ids = accounts["account_id"].to_numpy()
+    n = len(ids)
+    graph = sp.coo_matrix((np.ones(len(p)), (p, s)), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    # A chain is named by its earliest-created account; position orders a chain by ban time.
+    first = pd.DataFrame({"c": label[p], "t": created[p], "a": ids[p]}).sort_values(
+        ["c", "t", "a"]).drop_duplicates("c").set_index("c")["a"]
+    order = np.lexsort((banned[p], label[p]))
+    position = np.empty(len(p), np.int64)
+    lab_sorted = label[p][order]
+    position[order] = np.arange(len(p)) - np.searchsorted(lab_sorted, lab_sorted)
+    out = pd.DataFrame({"predecessor": ids[p], "successor": ids[s],
+                        "gap_hours": np.round(gap / 3600.0, 3), "overlap": np.round(overlap, 4),
+                        "confidence": np.round(conf, 4),
+                        "shared": shared_identifiers(signals, p, s),
+                        "chain": first.reindex(label[p]).to_numpy(), "position": position})
+    return out.sort_values(["chain", "position"], kind="stable").reset_index(drop=True)
