@@ -8,7 +8,16 @@ import pandas as pd
 from click.testing import CliRunner
 
 from graphkit.cli import main
-from graphkit.investigate.changes import CHANGE_COLUMNS, compare_frames
+from graphkit.investigate.changes import (
+    CHANGE_COLUMNS,
+    classify,
+    community_overlaps,
+    compare_frames,
+    flagged_joiners,
+    merges,
+    moved_accounts,
+    splits,
+)
 from graphkit.settings import Settings
 
 SMALL = Path(__file__).resolve().parent.parent / "fixtures" / "sim-small"
@@ -61,6 +70,64 @@ def test_small_moves_are_not_changes():
     prev_acc, prev_comm = _frames({1: "abcdefghijkl"}, {1: 0.5})
     cur_acc, cur_comm = _frames({1: "abcdefghijklm"}, {1: 0.55})  # +1 of 12 (step: 1.2)
     assert compare_frames(prev_acc, prev_comm, cur_acc, cur_comm, Settings()).changes.empty
+
+
+def _pieces():
+    prev_acc, prev_comm = _frames({1: "abcd", 2: "ef", 3: "gh", 4: "ijklmn", 9: "xy"}, {})
+    cur_acc, cur_comm = _frames({1: "abcdQ", 2: "efgh", 4: "ijk", 20: "lmn", 9: "x"}, {},
+                                flagged=(1, 2))
+    return prev_acc, prev_comm, cur_acc, cur_comm[cur_comm["size"] >= 2]
+
+
+def test_overlaps_list_shared_members_of_listed_communities_only():
+    prev_acc, prev_comm, cur_acc, cur_comm = _pieces()
+    ov = community_overlaps(prev_acc, cur_acc, prev_comm["community_id"],
+                            cur_comm["community_id"])
+    got = {(int(c), int(p)): int(o) for c, p, o in zip(ov["cur_id"], ov["prev_id"],
+                                                        ov["overlap"])}
+    # community 9 is a singleton now: not a row of the current communities table
+    assert got == {(1, 1): 4, (2, 2): 2, (2, 3): 2, (4, 4): 3, (20, 4): 3}
+    row = ov[(ov["cur_id"] == 1) & (ov["prev_id"] == 1)].iloc[0]
+    assert (row["cur_size"], row["prev_size"]) == (5, 4)
+
+
+def test_merges_and_splits_from_overlaps():
+    prev_acc, prev_comm, cur_acc, cur_comm = _pieces()
+    ov = community_overlaps(prev_acc, cur_acc, prev_comm["community_id"],
+                            cur_comm["community_id"])
+    assert sorted(map(tuple, merges(ov, 0.5).to_numpy().tolist())) == [(2, 2), (2, 3)]
+    assert sorted(map(tuple, splits(ov, 0.5).to_numpy().tolist())) == [(4, 4), (20, 4)]
+    # Pieces need a share of their own members (3 of 3 from 4); merges a share of each
+    # previous community's members (2 of 2 from 2 and from 3).
+    assert len(splits(ov, 1.0)) == 2 and len(merges(ov, 1.0)) == 2
+    assert merges(ov, 1.01).empty and splits(ov, 1.01).empty
+
+
+def test_moved_accounts_counts_joined_and_left():
+    prev_acc, _, cur_acc, _ = _pieces()
+    m = moved_accounts(prev_acc, cur_acc)
+    # Q is new (joined 1); g, h joined 2; l, m, n joined 20.
+    assert m.joined.to_dict() == {1: 1, 2: 2, 20: 3}
+    assert m.left.to_dict() == {3: 2, 4: 3, 9: 1}  # y is absent from the current log
+    assert cur_acc.loc[m.joined_mask, "account_id"].tolist() == ["Q", "g", "h", "l", "m", "n"]
+
+
+def test_classify_names_each_change_once_with_previous_ids():
+    prev_acc, prev_comm, cur_acc, cur_comm = _pieces()
+    ov = community_overlaps(prev_acc, cur_acc, prev_comm["community_id"],
+                            cur_comm["community_id"])
+    kinds = classify(prev_comm, cur_comm, merges(ov, 0.5), splits(ov, 0.5), Settings())
+    assert kinds.values.tolist() == [["grown", 1, "1"], ["merged", 2, "2;3"],
+                                     ["split", 4, "4"], ["split", 20, "4"],
+                                     ["vanished", 9, "9"]]
+
+
+def test_flagged_joiners_lists_accounts_new_to_flagged_communities():
+    prev_acc, _, cur_acc, cur_comm = _pieces()
+    out = flagged_joiners(cur_acc, cur_comm, moved_accounts(prev_acc, cur_acc))
+    assert out["account_id"].tolist() == ["Q", "g", "h"]
+    assert out["previous_community_id"].tolist()[1:] == [3, 3]
+    assert out["previous_community_id"].isna().tolist() == [True, False, False]
 
 
 def _detect(out: Path, events: Path, accounts: Path, previous: Path | None = None):
