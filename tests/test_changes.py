@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from graphkit.cli import main
@@ -174,3 +176,98 @@ def test_end_to_end_on_sim_small(tmp_path):
     assert grown["accounts_joined"] >= len(other_members) // 2
     joined = pd.read_csv(tmp_path / "cur" / "changes_accounts.csv")
     assert joined["account_id"].str.startswith("dup-").sum() >= len(other_members) // 2
+
+
+def _relabel(events: pd.DataFrame, net: str, tag: str, hours: int) -> pd.DataFrame:
+    """Events with their own IPs (in ``net``), payment methods and templates, ``hours`` later:
+    the same behaviour, no shared value and no shared time window with the originals."""
+    out = events.copy()
+    ips = sorted(out["ip"].unique())
+    out["ip"] = out["ip"].map({v: f"{net}.{i // 256}.{i % 256}" for i, v in enumerate(ips)})
+    for col in ("payment_id", "template_hash"):
+        out[col] = out[col].where(out[col].isna(), tag + out[col].astype(str))
+    out["ts"] = out["ts"] + pd.Timedelta(hours=hours)
+    return out
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory) -> dict:
+    """sim-small, then the same log with four planted changes: a copy of the second flagged
+    community under new accounts and values (new), copies of 40% of a community's members
+    (grown), two communities paying with one card from one IP (merged), half of a community
+    moved to values and hours of its own (split)."""
+    tmp = tmp_path_factory.mktemp("planted")
+    _detect(tmp / "prev", SMALL / "events.parquet", SMALL / "accounts.csv")
+    acc = pd.read_csv(tmp / "prev" / "accounts.csv", dtype={"account_id": str})
+    comm = pd.read_csv(tmp / "prev" / "communities.csv")
+    flagged = comm[comm["flagged"]].sort_values(["size", "community_id"], ascending=False)
+    plain = comm[~comm["flagged"]].sort_values(["size", "community_id"], ascending=False)
+    new_src = int(flagged.iloc[1]["community_id"])
+    split_id, m1, m2, grow_id = (int(c) for c in plain["community_id"].iloc[:4])
+
+    def members(c: int) -> list[str]:
+        return sorted(acc.loc[acc["community_id"] == c, "account_id"])
+
+    events = pd.read_parquet(SMALL / "events.parquet")
+    copy = _relabel(events[events["account_id"].isin(members(new_src))], "198.18", "new-", 3)
+    copy["account_id"] = "new-" + copy["account_id"]
+    grow = members(grow_id)[: int(np.ceil(0.4 * len(members(grow_id))))]
+    grown = events[events["account_id"].isin(grow)].copy()
+    grown["account_id"] = "grow-" + grown["account_id"]
+    both = events["account_id"].isin(members(m1) + members(m2))
+    events.loc[both, "payment_id"] = "pm_merged"
+    events.loc[both, "ip"] = "203.0.113.77"
+    half = events["account_id"].isin(members(split_id)[: len(members(split_id)) // 2])
+    moved = _relabel(events[half], "198.19", "split-", 3)
+    cur = pd.concat([events[~half], moved, copy, grown], ignore_index=True)
+    cur.sort_values("ts", kind="stable", ignore_index=True).to_parquet(tmp / "cur.parquet")
+    _detect(tmp / "cur", tmp / "cur.parquet", SMALL / "accounts.csv", previous=tmp / "prev")
+    ch = pd.read_csv(tmp / "cur" / "changes.csv", dtype={"previous_ids": str})
+    now = pd.read_csv(tmp / "cur" / "accounts.csv", dtype={"account_id": str})
+    return {"changes": ch, "accounts": now, "new_src": new_src, "split": split_id,
+            "merged": (m1, m2), "grown": grow_id, "members": members}
+
+
+def _rows(planted: dict, change: str) -> pd.DataFrame:
+    ch = planted["changes"]
+    return ch[ch["change"] == change]
+
+
+def test_planted_new_community_is_new(planted):
+    now = planted["accounts"]
+    copies = now[now["account_id"].str.startswith("new-")]
+    assert copies["community_id"].nunique() == 1
+    cid = int(copies["community_id"].iloc[0])
+    new = _rows(planted, "new")
+    assert cid in set(new["community_id"])
+    assert set(now.loc[now["community_id"] == cid, "account_id"]) == set(copies["account_id"])
+    assert new.loc[new["community_id"] == cid, "size"].item() == len(
+        planted["members"](planted["new_src"]))
+
+
+def test_planted_growth_is_grown(planted):
+    grown = _rows(planted, "grown")
+    row = grown[grown["community_id"] == planted["grown"]]
+    assert len(row) == 1
+    now = planted["accounts"]
+    joined = now[now["account_id"].str.startswith("grow-")]
+    assert set(joined["community_id"]) == {planted["grown"]}
+    assert row["size"].item() == row["previous_size"].item() + len(joined)
+
+
+def test_planted_merge_is_merged(planted):
+    merged = _rows(planted, "merged")
+    pair = ";".join(str(c) for c in sorted(planted["merged"]))
+    assert pair in set(merged["previous_ids"])
+    now = planted["accounts"].set_index("account_id")["community_id"]
+    both = planted["members"](planted["merged"][0]) + planted["members"](planted["merged"][1])
+    assert now.reindex(both).nunique() == 1
+
+
+def test_planted_split_is_split(planted):
+    pieces = _rows(planted, "split")
+    pieces = pieces[pieces["previous_ids"] == str(planted["split"])]
+    assert len(pieces) >= 2
+    now = planted["accounts"].set_index("account_id")["community_id"]
+    members = planted["members"](planted["split"])
+    assert set(now.reindex(members)) <= set(pieces["community_id"])
