@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 import graphkit
-from graphkit.detection.synchrony import window_signatures
+from graphkit.detection.synchrony import (
+    bucket_entropy,
+    clock_alignment_from_counts,
+    row_entropy,
+    window_signatures,
+    windows_signatures,
+)
 from graphkit.errors import InputError
 from graphkit.graph.state import (
     event_aggregates,
@@ -87,3 +93,34 @@ def test_saved_state_round_trips_and_names_new_files(days, tmp_path):
     assert missing_digests(meta, ["d1", "d3"]) is None  # d2 is gone: the state cannot forget
     with pytest.raises(InputError, match="no aggregate state"):
         load_state(tmp_path / "nothing")
+
+
+def _per_account(table: pd.DataFrame, ids: pd.Series, col: str, n_buckets: int) -> np.ndarray:
+    codes = pd.Index(ids).get_indexer(table["account_id"])
+    out = np.zeros((len(ids), n_buckets), np.int64)
+    np.add.at(out, (codes, table[col].to_numpy(np.int64)), table["n"].to_numpy(np.int64))
+    return out
+
+
+def test_synchrony_and_hour_entropy_run_the_same_from_a_merged_state(days):
+    """The synchrony stage's signatures, counts and clock alignment, and the hour-of-day
+    entropy, computed from the merged state of month minus a day and the day equal those
+    computed from the events of the whole month."""
+    settings = Settings()
+    ds = graphkit.load(days["full"])
+    arr = ds.event_arrays()
+    want = window_signatures(ds.con, "", len(ds.accounts), settings,
+                             times=(arr.account, arr.us))
+    state = merge_aggregates(_agg(days["month"]), _agg(days["day"]))
+    ids = ds.accounts["account_id"]
+    windows = state["windows"].assign(code=pd.Index(ids).get_indexer(
+        state["windows"]["account_id"])).sort_values(["code", "win"])
+    seconds = _per_account(state["seconds"], ids, "second", 60)
+    got = windows_signatures(windows["code"].to_numpy(np.int64), windows["win"].to_numpy(),
+                             len(ids), settings, clock_alignment_from_counts(seconds))
+    for field in ("signature", "n_windows", "hour_signature", "n_hours", "active",
+                  "clock_aligned"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(want, field), err_msg=field)
+    hours = _per_account(state["hours"], ids, "hour", 24)
+    np.testing.assert_allclose(row_entropy(hours)[0], bucket_entropy(
+        arr.account, (arr.us // 3_600_000_000) % 24, len(ids), 24)[0], rtol=0, atol=1e-12)
