@@ -7,6 +7,12 @@ times, each in a fresh process, ``graphkit detect`` on the full month from scrat
 manifest, the DuckDB aggregation floor (a plain GROUP BY account_id, ip count over the same
 events) and the share of ids kept.
 
+Then the aggregate state (:mod:`graphkit.graph.state`): in this process, the month's aggregates
+from scratch (load the month, aggregate) against the incremental update (read the saved state
+of month minus a day, load and aggregate the one new day, merge), medians of ``--repeat``, with
+the DuckDB floor of reading the month's events in the same run, and a check that both give the
+same tables. ``--state-only`` skips the detect runs.
+
     python benchmarks/bench_incremental.py --scale 0.1 --repeat 3
 """
 
@@ -41,6 +47,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--work", type=Path, default=ROOT / "benchmarks" / ".cache" / "incremental")
+    ap.add_argument("--state-only", action="store_true", help="only the aggregate-state figures")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     import duckdb
@@ -61,6 +68,13 @@ def main() -> None:
     n_full = con.execute(f"SELECT count(*) FROM '{full}'").fetchone()[0]
     n_short = con.execute(f"SELECT count(*) FROM '{short}'").fetchone()[0]
     accounts = sim / "accounts.csv"
+    day = work / "day.parquet"
+    con.execute(f"COPY (SELECT * FROM '{full}' WHERE ts >= TIMESTAMP '{last_day}' ORDER BY ts) "
+                f"TO '{day}' (FORMAT parquet)")
+    print(f"events: month minus a day {n_short:,}, month {n_full:,} (scale {args.scale})")
+    _bench_state(work, full, short, day, args.repeat)
+    if args.state_only:
+        return
     prev = work / "prev"
     t_prev = _detect(short, accounts, prev, None)
 
@@ -87,7 +101,6 @@ def main() -> None:
     stay = (pacc["account_id"].map(now) == pacc["community_id"]).groupby(pacc["community_id"])
     kept = float((stay.mean() >= 0.5).mean())
     med = statistics.median
-    print(f"events: month minus a day {n_short:,}, month {n_full:,} (scale {args.scale})")
     print(f"previous run (month minus a day): {t_prev:.1f} s")
     print(f"detect month from scratch:  median {med(scratch):.1f} s of {args.repeat} "
           f"(Leiden {leiden(work / 'scratch0'):.2f} s)")
@@ -98,6 +111,44 @@ def main() -> None:
           f"(all sizes); multi-account communities keeping >= half their members under the "
           f"same id: {100 * kept:.1f}%")
     print(f"changes: {m['changes']}")
+
+
+def _bench_state(work: Path, full: Path, short: Path, day: Path, repeat: int) -> None:
+    """Aggregate state: from scratch vs saved state + one new day; the read floor."""
+    import duckdb
+    import pandas as pd
+
+    import graphkit
+    from graphkit.graph.state import event_aggregates, load_state, merge_aggregates, save_state
+    from graphkit.settings import Settings
+
+    window = Settings().sync_window_seconds
+    save_state(work / "prev-state", event_aggregates(graphkit.load(short).con, window),
+               ["month-minus-a-day"], window)
+    scratch, incremental, floor = [], [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        con = duckdb.connect()
+        con.execute(f"SELECT account_id, ip, count(*) FROM '{full}' GROUP BY ALL").fetchall()
+        con.close()
+        floor.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        whole = event_aggregates(graphkit.load(full).con, window)
+        scratch.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        state, _ = load_state(work / "prev-state")
+        merged = merge_aggregates(state, event_aggregates(graphkit.load(day).con, window))
+        incremental.append(time.perf_counter() - t0)
+    for name, table in whole.items():
+        pd.testing.assert_frame_equal(merged[name], table, check_dtype=False, obj=name)
+    rows = {name: len(t) for name, t in whole.items()}
+    med = statistics.median
+    print(f"aggregate state rows: {sum(rows.values()):,} ({rows})")
+    print(f"aggregates of the month from scratch (load + aggregate): median "
+          f"{med(scratch):.2f} s of {repeat}")
+    print(f"aggregates incremental (read state + load and aggregate the day + merge): median "
+          f"{med(incremental):.2f} s of {repeat}; identical tables")
+    print(f"DuckDB floor (GROUP BY account_id, ip over the month): median {med(floor):.2f} s")
 
 
 if __name__ == "__main__":

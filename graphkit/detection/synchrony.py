@@ -125,6 +125,17 @@ def window_signatures(
         del win_all
         acc, win = key >> 32, (key & 0xFFFFFFFF) + w0
     del key
+    return windows_signatures(acc, win, n_accounts, settings,
+                              clock_alignment(acc_all, us, n_accounts))
+
+
+def windows_signatures(acc: np.ndarray, win: np.ndarray, n_accounts: int, settings: Settings,
+                       clock_aligned: np.ndarray) -> WindowSignatures:
+    """Signatures from the distinct (account code, window number) pairs, sorted by account.
+
+    What :func:`window_signatures` computes once the events are reduced to their windows; the
+    aggregate state (:mod:`graphkit.graph.state`) keeps exactly these pairs, so the synchrony
+    stage runs the same from a merged state as from the events."""
     n_windows = np.bincount(acc, minlength=n_accounts)
     active = n_windows >= settings.sync_min_windows
     keep = active[acc]
@@ -144,8 +155,7 @@ def window_signatures(
                                   seed=settings.seed + 1)
     n_hours = np.bincount(h_acc, minlength=n_accounts)
     return WindowSignatures(minhash.fold32(sig), n_windows, minhash.fold32(hour_sig), n_hours,
-                            3600.0 / settings.sync_window_seconds, active,
-                            clock_alignment(acc_all, us, n_accounts))
+                            3600.0 / settings.sync_window_seconds, active, clock_aligned)
 
 
 def clock_alignment(acc: np.ndarray, us: np.ndarray, n_accounts: int) -> np.ndarray:
@@ -156,6 +166,17 @@ def clock_alignment(acc: np.ndarray, us: np.ndarray, n_accounts: int) -> np.ndar
     account's request count allows, so small accounts are not called aligned for being small.
     """
     h, n = bucket_entropy(acc, (us // 1_000_000) % 60, n_accounts, 60)
+    return _alignment(h, n)
+
+
+def clock_alignment_from_counts(counts: np.ndarray) -> np.ndarray:
+    """:func:`clock_alignment` from an accounts x 60 matrix of requests per second of the
+    minute (the aggregate state's ``seconds`` table)."""
+    h, n = row_entropy(counts)
+    return _alignment(h, n)
+
+
+def _alignment(h: np.ndarray, n: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         h = h / np.log(np.minimum(60.0, n))
     return np.where(n >= 2, np.clip(1.0 - np.nan_to_num(h, nan=1.0), 0.0, 1.0), 0.0)
@@ -167,6 +188,11 @@ def bucket_entropy(acc: np.ndarray, bucket: np.ndarray, n_accounts: int, n_bucke
     minute, hour of the day, ...) and its number of events; one ``bincount`` over all events."""
     counts = np.bincount(acc.astype(np.int64) * n_buckets + bucket,
                          minlength=n_accounts * n_buckets).reshape(n_accounts, n_buckets)
+    return row_entropy(counts)
+
+
+def row_entropy(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of a counts matrix: its entropy (nats) and its total."""
     n = counts.sum(axis=1).astype(np.float64)
     p = counts / np.maximum(n, 1.0)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):

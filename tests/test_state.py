@@ -1,0 +1,126 @@
+"""Mergeable aggregate state: merging the states of two days equals the state of both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import graphkit
+from graphkit.detection.synchrony import (
+    bucket_entropy,
+    clock_alignment_from_counts,
+    row_entropy,
+    window_signatures,
+    windows_signatures,
+)
+from graphkit.errors import InputError
+from graphkit.graph.state import (
+    event_aggregates,
+    load_state,
+    merge_aggregates,
+    missing_digests,
+    save_state,
+)
+from graphkit.settings import Settings
+
+SMALL = Path(__file__).resolve().parent.parent / "fixtures" / "sim-small"
+WINDOW = Settings().sync_window_seconds
+
+
+@pytest.fixture(scope="module")
+def days(tmp_path_factory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("state")
+    events = pd.read_parquet(SMALL / "events.parquet")
+    last_day = pd.Timestamp(events["ts"].max()).normalize()
+    out = {"full": SMALL / "events.parquet", "month": tmp / "month.parquet",
+           "day": tmp / "day.parquet"}
+    events[events["ts"] < last_day].to_parquet(out["month"], index=False)
+    events[events["ts"] >= last_day].to_parquet(out["day"], index=False)
+    return out
+
+
+def _agg(path: Path) -> dict[str, pd.DataFrame]:
+    return event_aggregates(graphkit.load(path).con, WINDOW)
+
+
+def test_merged_state_equals_the_state_of_all_events(days):
+    full = _agg(days["full"])
+    merged = merge_aggregates(_agg(days["month"]), _agg(days["day"]))
+    assert sorted(merged) == sorted(full)
+    for name, table in full.items():
+        assert len(table), name
+        pd.testing.assert_frame_equal(merged[name], table, check_dtype=False, obj=name)
+
+
+def test_merge_is_exact_when_files_share_windows_and_accounts(days):
+    """Two files interleaved in time (every other event): the same windows and accounts on
+    both sides; window sets are unions, not sums."""
+    events = pd.read_parquet(days["full"])
+    odd, even = days["day"].parent / "odd.parquet", days["day"].parent / "even.parquet"
+    events.iloc[1::2].to_parquet(odd, index=False)
+    events.iloc[0::2].to_parquet(even, index=False)
+    a, b = _agg(odd), _agg(even)
+    assert a["windows"].merge(b["windows"]).shape[0] > 0  # shared (account, window) pairs
+    full = _agg(days["full"])
+    merged = merge_aggregates(a, b)
+    for name, table in full.items():
+        pd.testing.assert_frame_equal(merged[name], table, check_dtype=False, obj=name)
+
+
+def test_window_counts_match_the_synchrony_stage(days):
+    ds = graphkit.load(days["full"])
+    state = event_aggregates(ds.con, WINDOW)
+    arr = ds.event_arrays()
+    sync = window_signatures(ds.con, "", len(ds.accounts), Settings(),
+                             times=(arr.account, arr.us))
+    per_account = state["windows"].groupby("account_id").size()
+    expected = per_account.reindex(ds.accounts["account_id"]).fillna(0).to_numpy(np.int64)
+    assert expected.tolist() == sync.n_windows.tolist()
+
+
+def test_saved_state_round_trips_and_names_new_files(days, tmp_path):
+    agg = _agg(days["month"])
+    save_state(tmp_path, agg, ["d1", "d2"], WINDOW)
+    back, meta = load_state(tmp_path)
+    for name, table in agg.items():
+        pd.testing.assert_frame_equal(back[name], table, obj=name)
+    assert meta["window_seconds"] == WINDOW
+    assert missing_digests(meta, ["d1", "d2", "d3"]) == ["d3"]
+    assert missing_digests(meta, ["d2", "d1"]) == []
+    assert missing_digests(meta, ["d1", "d3"]) is None  # d2 is gone: the state cannot forget
+    with pytest.raises(InputError, match="no aggregate state"):
+        load_state(tmp_path / "nothing")
+
+
+def _per_account(table: pd.DataFrame, ids: pd.Series, col: str, n_buckets: int) -> np.ndarray:
+    codes = pd.Index(ids).get_indexer(table["account_id"])
+    out = np.zeros((len(ids), n_buckets), np.int64)
+    np.add.at(out, (codes, table[col].to_numpy(np.int64)), table["n"].to_numpy(np.int64))
+    return out
+
+
+def test_synchrony_and_hour_entropy_run_the_same_from_a_merged_state(days):
+    """The synchrony stage's signatures, counts and clock alignment, and the hour-of-day
+    entropy, computed from the merged state of month minus a day and the day equal those
+    computed from the events of the whole month."""
+    settings = Settings()
+    ds = graphkit.load(days["full"])
+    arr = ds.event_arrays()
+    want = window_signatures(ds.con, "", len(ds.accounts), settings,
+                             times=(arr.account, arr.us))
+    state = merge_aggregates(_agg(days["month"]), _agg(days["day"]))
+    ids = ds.accounts["account_id"]
+    windows = state["windows"].assign(code=pd.Index(ids).get_indexer(
+        state["windows"]["account_id"])).sort_values(["code", "win"])
+    seconds = _per_account(state["seconds"], ids, "second", 60)
+    got = windows_signatures(windows["code"].to_numpy(np.int64), windows["win"].to_numpy(),
+                             len(ids), settings, clock_alignment_from_counts(seconds))
+    for field in ("signature", "n_windows", "hour_signature", "n_hours", "active",
+                  "clock_aligned"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(want, field), err_msg=field)
+    hours = _per_account(state["hours"], ids, "hour", 24)
+    np.testing.assert_allclose(row_entropy(hours)[0], bucket_entropy(
+        arr.account, (arr.us // 3_600_000_000) % 24, len(ids), 24)[0], rtol=0, atol=1e-12)
