@@ -129,10 +129,14 @@ class _AccountTables:
     truth: pa.Table
 
 
-def _preset(name: str | None, scale: float | None) -> tuple[float, Preset | None]:
+def _preset(name: str | Preset | None, scale: float | None) -> tuple[float, Preset | None]:
     """The events scale and the preset (None: sized by ``scale`` alone, 0.1 by default)."""
     if name is None:
         return (0.1 if scale is None else scale), None
+    if isinstance(name, Preset):
+        if scale is not None:
+            raise ConfigError("give either a preset or a scale, not both")
+        return name.events, name
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}")
     if scale is not None:
@@ -229,7 +233,7 @@ def _result(w: _World, out: Path, paths: dict[str, Path], kind: np.ndarray, n_ev
 
 def simulate(out_dir: str | Path, scale: float | None = None, seed: int = 0,
              prompts: bool = False, progress: Progress | None = None,
-             preset: str | None = None) -> SimulationResult:
+             preset: str | Preset | None = None) -> SimulationResult:
     """Write a synthetic 30-day request log with planted campaigns into `out_dir`.
 
     The log covers 2026-09-01 .. 2026-10-01 UTC: legitimate customers (home, carrier-NAT,
@@ -253,8 +257,9 @@ def simulate(out_dir: str | Path, scale: float | None = None, seed: int = 0,
     progress : Progress, optional
         Stage timer and display (stages ``generate``, ``accounts``, ``events``); quiet when
         omitted.
-    preset : str, optional
-        A named size on every axis (:data:`PRESETS`: ``month``, ``seed``), instead of `scale`:
+    preset : str or Preset, optional
+        A size on every axis (a name in :data:`PRESETS`: ``month``, ``seed``; or a
+        :class:`Preset`), instead of `scale`:
         accounts grow with the preset, not only events, and the hydra network has the preset's
         live slots and account lifetime.
 
