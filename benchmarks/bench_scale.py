@@ -106,9 +106,9 @@ def run_size(name: str, sim: SimFiles, repeat: int) -> dict[str, Any]:
 
 def growth(points: list[dict[str, Any]], key: str) -> float | None:
     """Log-log slope of a median figure in events between the smallest and largest size."""
-    if len(points) < 2:
+    lo, hi = (points[0], points[-1]) if points else ({}, {})
+    if len(points) < 2 or hi["n_events"] == lo["n_events"]:
         return None
-    lo, hi = points[0], points[-1]
 
     def fig(p: dict[str, Any]) -> float:
         return (p["detect"]["wall_s"]["median"] if key == "wall"
