@@ -66,6 +66,10 @@ class Kind:
         The ``communities.csv`` column listing the values most members share.
     noun : str
         How evidence lines name the values ("payment methods").
+    title : str
+        One value's name in reports and figure legends ("payment method").
+    colour : str
+        Node colour in reports, the palette of the Neo4j Browser style (cypher/graphkit.grass).
     """
 
     name: str
@@ -76,6 +80,8 @@ class Kind:
     weight: float
     role: Role
     noun: str
+    title: str
+    colour: str
     source: str = "Account"
     optional: bool = False
     top_column: str | None = None
@@ -87,17 +93,19 @@ class Kind:
 
 # Order matters: it is the column order of links.csv and the edge order of the graph.
 KINDS: tuple[Kind, ...] = (
-    Kind("ip", "ip", "IP", "ip", "USED_IP", 1.5, "specific", "IP addresses",
-         top_column="top_ips"),
+    Kind("ip", "ip", "IP", "ip", "USED_IP", 1.5, "specific", "IP addresses", "IP address",
+         "#57C7E3", top_column="top_ips"),
     Kind("payment", "payment_id", "PaymentMethod", "payment_id", "PAID_WITH", 3.0, "specific",
-         "payment methods", top_column="top_payment_methods"),
+         "payment methods", "payment method", "#FFC454", top_column="top_payment_methods"),
     Kind("template", "template_hash", "PromptTemplate", "template_hash", "SENT", 2.0, "specific",
-         "prompt templates", top_column="top_templates"),
+         "prompt templates", "prompt template", "#8DCC93", top_column="top_templates"),
     Kind("proxy", "proxy_provider", "ProxyProvider", "name", "OPERATED_BY", 0.2, "supporting",
-         "proxy providers", source="IP", top_column="top_proxy_providers"),
+         "proxy providers", "proxy provider", "#DA7194", source="IP",
+         top_column="top_proxy_providers"),
     Kind("user_agent", "user_agent", "UserAgent", "user_agent", "USED_AGENT", 0.3, "supporting",
-         "user agents", optional=True),
-    Kind("model", "model", "Model", "name", "CALLED", 0.0, "context", "models", optional=True),
+         "user agents", "user agent", "#C990C0", optional=True),
+    Kind("model", "model", "Model", "name", "CALLED", 0.0, "context", "models", "model",
+         "#569480", optional=True),
 )
 
 # Behavioural signals: evidence from how accounts act, not from a shared value.
@@ -105,6 +113,7 @@ BEHAVIOURAL_SIGNALS: dict[str, float] = {"synchrony": 3.0}
 
 ACCOUNT_LABEL = "Account"
 ACCOUNT_KEY = "account_id"
+ACCOUNT_COLOUR = "#4C8EDA"
 COMMUNITY_LABEL = "Community"
 COMMUNITY_KEY = "community_id"  # unique together with run_id
 # Relationships the detection adds on top of the heterogeneous graph.
@@ -120,6 +129,14 @@ def kind(name: str) -> Kind:
         if k.name == name:
             return k
     raise ConfigError(f"unknown identifier kind {name!r}; known: {[k.name for k in KINDS]}")
+
+
+def kind_of_label(label: str) -> Kind:
+    """The kind whose nodes carry ``label``; :class:`~graphkit.errors.ConfigError` when none."""
+    for k in KINDS:
+        if k.label == label:
+            return k
+    raise ConfigError(f"no identifier kind has the label {label!r}")
 
 
 def signal_kinds(role: Role | None = None) -> tuple[Kind, ...]:
@@ -153,6 +170,9 @@ REL_ENDS: dict[str, tuple[str, str]] = {**{k.rel: (k.source, k.label) for k in K
                                         **DETECTION_RELS}
 # Relationships from an account to an entity it used.
 ACCOUNT_RELS: tuple[str, ...] = tuple(k.rel for k in KINDS if k.source == ACCOUNT_LABEL)
+# Relationships from an account to the values of a link signal (what the naive recipe joins on).
+ACCOUNT_SIGNAL_RELS: tuple[str, ...] = tuple(k.rel for k in signal_kinds()
+                                             if k.source == ACCOUNT_LABEL)
 # Per signal: the communities.csv column that lists the values most members share.
 TOP_ENTITY_COLUMNS: dict[str, str] = {k.name: k.top_column for k in KINDS if k.top_column}
 

@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 from neo4j import Driver, GraphDatabase
 
-from graphkit.neo4j import server as ns
 from graphkit.cli import main
+from graphkit.neo4j import server as ns
 
 SIM_SMALL = Path(__file__).resolve().parent.parent / "fixtures" / "sim-small"
 

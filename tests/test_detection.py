@@ -13,13 +13,13 @@ import pytest
 import scipy.sparse as sp
 from click.testing import CliRunner
 
-from graphkit.detection import links
 from graphkit.cli import main
+from graphkit.detection import links
 from graphkit.detection.pipeline import detect
+from graphkit.detection.synchrony import window_signatures
 from graphkit.investigate.evaluate import adjusted_rand_index, read_truth, roc_auc, score_method
 from graphkit.io import load
 from graphkit.settings import Settings
-from graphkit.detection.synchrony import window_signatures
 
 S = Settings()
 T0 = dt.datetime(2026, 9, 1)

@@ -12,8 +12,8 @@ import scipy.sparse as sp
 
 from graphkit.detection import links
 from graphkit.detection.communities import detect_communities
-from graphkit.settings import Settings
 from graphkit.detection.synchrony import window_signatures
+from graphkit.settings import Settings
 
 S = Settings()
 

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 from neo4j import Driver, GraphDatabase
 
-from graphkit.neo4j import server as ns
 from graphkit.cli import main
 from graphkit.errors import ConfigError, InputError, Neo4jServerError
+from graphkit.neo4j import server as ns
 
 pytestmark = pytest.mark.neo4j
 

@@ -41,7 +41,13 @@ from graphkit.graph import persist
 from graphkit.graph.coding import code_keys_sql
 from graphkit.io import CODED_EVENTS, Dataset
 from graphkit.progress import Progress, quiet
-from graphkit.registry import ACCOUNT_LABEL, EDGE_TYPES, NODE_TYPES, OPTIONAL_NODE_TYPES
+from graphkit.registry import (
+    ACCOUNT_LABEL,
+    EDGE_TYPES,
+    NODE_TYPES,
+    OPTIONAL_NODE_TYPES,
+    kind_of_label,
+)
 
 # NODE_TYPES (registry order) is also the order of vertex blocks in to_igraph(); EDGE_TYPES maps
 # edge type -> (source node type, target node type, events column of the target key);
@@ -108,6 +114,37 @@ class HeteroGraph:
             (weight, (df["src"].to_numpy(), df["dst"].to_numpy())), shape=shape, dtype=np.int64
         )
         return mat, self.nodes[dst_t]
+
+    def account_incidence(self, label: str) -> sp.csr_matrix | None:
+        """Accounts x ``label`` nodes, request counts; ``None`` when the graph lacks the type.
+
+        Entities that hang off another entity rather than an account (a proxy operator behind
+        the IPs it runs) are reached through it: an account's count for an operator is the sum
+        of its requests from the operator's IPs. Every stage that shows which accounts use which
+        values (reports, shared indicators) reads this, so the route is defined once.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from graphkit.io import load
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / "e.csv").write_text("account_id,ts,ip,proxy_provider\\n"
+        ...     "a,2024-01-01,10.0.0.1,P\\nb,2024-01-02,10.0.0.2,P\\nb,2024-01-03,10.0.0.2,P\\n")
+        >>> build_graph(load(d / "e.csv")).account_incidence("ProxyProvider").toarray().tolist()
+        [[1], [2]]
+        """
+        kind = kind_of_label(label)
+        if kind.rel not in self.edges or label not in self.nodes:
+            return None
+        direct, _ = self.incidence(kind.rel)
+        if kind.source == ACCOUNT_LABEL:
+            return direct
+        via = self.account_incidence(kind.source)
+        if via is None:
+            return None
+        hop = direct.copy()
+        hop.data[:] = 1  # an intermediate entity passes its requests on, not multiplied
+        return (via @ hop).tocsr()
 
     # -- look-ups -------------------------------------------------------------------------------
 

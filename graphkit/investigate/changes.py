@@ -67,7 +67,7 @@ class ChangeReport:
     def summary(self) -> dict[str, int]:
         counts = self.changes["change"].value_counts()
         out = {k: int(counts.get(k, 0)) for k in CHANGE_KINDS}
-        out["accounts_joined_flagged"] = int(len(self.accounts))
+        out["accounts_joined_flagged"] = len(self.accounts)
         return out
 
 

@@ -31,10 +31,10 @@ from scipy.stats import rankdata
 
 from graphkit.errors import ConfigError, SchemaError
 from graphkit.graph.hetero import HeteroGraph
+from graphkit.registry import ACCOUNT_SIGNAL_RELS
 
 NAIVE_MAX_SHARED = 10
 NAIVE_MIN_COMPONENT = 3
-_NAIVE_EDGES = ("USED_IP", "PAID_WITH", "SENT", "USED_AGENT")
 
 
 @dataclass
@@ -134,7 +134,7 @@ def naive_components(graph: HeteroGraph, max_shared: int = NAIVE_MAX_SHARED,
     """
     n = len(graph.accounts)
     blocks = []
-    for edge_type in _NAIVE_EDGES:
+    for edge_type in ACCOUNT_SIGNAL_RELS:
         if edge_type not in graph.edges:
             continue
         counts, _ = graph.incidence(edge_type)

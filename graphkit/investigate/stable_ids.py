@@ -218,7 +218,7 @@ def assign_ids(account_ids: pd.Series | np.ndarray, labels: pd.Series | np.ndarr
     return new_id[lab], info
 
 
-_CYPHER_ID = re.compile(r"^(.*:param community_id => )-?\d+(.*)$", re.S)
+_CYPHER_ID = re.compile(r"^(.*:param community_id => )-?\d+(.*)$", re.DOTALL)
 
 
 def relabel_detection(detection: Detection, mapping: pd.Series) -> None:

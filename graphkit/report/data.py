@@ -10,19 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from graphkit.errors import ConfigError, InputError
 from graphkit.detection.activity import read_activity
+from graphkit.errors import ConfigError, InputError
+from graphkit.registry import signal_kinds
 
 # Columns of links.csv that are not per-signal similarities.
 LINK_META = ("account_a", "account_b", "score", "inclusion")
-# The account-entity relationships the cluster pictures draw (relationship -> node label).
-ENTITY_EDGES = {
-    "PAID_WITH": "PaymentMethod",
-    "USED_IP": "IP",
-    "SENT": "PromptTemplate",
-    "USED_AGENT": "UserAgent",
-}
-PROXY_LABEL = "ProxyProvider"
+# The kinds the cluster pictures draw: every link signal (specific first, then supporting).
+REPORTED_KINDS = (*signal_kinds("specific"), *signal_kinds("supporting"))
 
 
 def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
@@ -136,34 +131,15 @@ def _read_graph(out: DetectionOutput, gdir: Path) -> None:
     accounts = g.accounts
     out.graph_accounts = accounts
     labels, parts, keys, n_acc = [], [], {}, {}
-    for rel, label in ENTITY_EDGES.items():
-        if rel not in g.edges:
+    for kind in REPORTED_KINDS:
+        inc = g.account_incidence(kind.label)
+        if inc is None or inc.nnz == 0:
             continue
-        e = g.edges[rel]
-        labels.append(label)
-        nodes = g.nodes[label]
-        keys[label] = nodes["key"].astype(str).to_numpy()
-        n_acc[label] = np.bincount(e["dst"].to_numpy(), minlength=len(nodes))
-        parts.append((e["src"].to_numpy(), np.full(len(e), len(labels) - 1),
-                      e["dst"].to_numpy(), e["count"].to_numpy()))
-    # Proxy operators reach accounts through their IPs: account -> provider, requests summed.
-    if "OPERATED_BY" in g.edges and "USED_IP" in g.edges:
-        ip = g.edges["USED_IP"]
-        op = g.edges["OPERATED_BY"]
-        provider = np.full(len(g.nodes["IP"]), -1, dtype=np.int64)
-        provider[op["src"].to_numpy()] = op["dst"].to_numpy()
-        p = provider[ip["dst"].to_numpy()]
-        keep = p >= 0
-        if keep.any():
-            df = pd.DataFrame({"a": ip["src"].to_numpy()[keep], "p": p[keep],
-                               "n": ip["count"].to_numpy()[keep]})
-            df = df.groupby(["a", "p"], as_index=False)["n"].sum()
-            labels.append(PROXY_LABEL)
-            nodes = g.nodes[PROXY_LABEL]
-            keys[PROXY_LABEL] = nodes["key"].astype(str).to_numpy()
-            n_acc[PROXY_LABEL] = np.bincount(df["p"].to_numpy(), minlength=len(nodes))
-            parts.append((df["a"].to_numpy(), np.full(len(df), len(labels) - 1),
-                          df["p"].to_numpy(), df["n"].to_numpy()))
+        coo = inc.tocoo()
+        labels.append(kind.label)
+        keys[kind.label] = g.nodes[kind.label]["key"].astype(str).to_numpy()
+        n_acc[kind.label] = np.diff(inc.tocsc().indptr)
+        parts.append((coo.row, np.full(coo.nnz, len(labels) - 1), coo.col, coo.data))
     if not parts:
         return
     out.entity_edges = EntityEdges(

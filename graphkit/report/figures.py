@@ -10,17 +10,15 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from graphkit.registry import ACCOUNT_COLOUR, ACCOUNT_LABEL, KINDS, kind_of_label
 from graphkit.report.cluster import Subgraph
 
-# Node colours: the palette of the Neo4j Browser style (cypher/graphkit.grass).
-COLOURS = {
-    "Account": "#4C8EDA", "IP": "#57C7E3", "PaymentMethod": "#FFC454",
-    "ProxyProvider": "#DA7194", "PromptTemplate": "#8DCC93", "UserAgent": "#C990C0",
-    "Model": "#569480",
-}
-NAMES = {"Account": "account", "IP": "IP address", "PaymentMethod": "payment method",
-         "ProxyProvider": "proxy provider (via IPs)", "PromptTemplate": "prompt template",
-         "UserAgent": "user agent"}
+# Node colours and legend names come from the registry (colours: the Neo4j Browser style's
+# palette, cypher/graphkit.grass). A value reached through another entity says so.
+COLOURS = {ACCOUNT_LABEL: ACCOUNT_COLOUR, **{k.label: k.colour for k in KINDS}}
+NAMES = {ACCOUNT_LABEL: "account",
+         **{k.label: k.title if k.source == ACCOUNT_LABEL
+            else f"{k.title} (via {kind_of_label(k.source).noun})" for k in KINDS}}
 MODEL_COLOURS = ["#4C8EDA", "#D9383A", "#8DCC93", "#F79767", "#8B5CF6", "#57C7E3", "#D7A013",
                  "#C990C0"]
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12}

@@ -21,10 +21,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from graphkit import __version__
+from graphkit.detection.activity import activity_table
 from graphkit.errors import ConfigError
 from graphkit.report import cluster as C
 from graphkit.report import figures as F
-from graphkit.detection.activity import activity_table
 from graphkit.report.data import DetectionOutput, read_output
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": True,

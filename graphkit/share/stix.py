@@ -52,17 +52,17 @@ import re
 import uuid
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from graphkit import registry
 from graphkit.errors import ConfigError, InputError
 from graphkit.settings import Settings
 
 KEY_ENV = "GRAPHKIT_PSEUDONYM_KEY"
 _NS = uuid.UUID("6f1d8c3e-2b1a-5c7e-9a55-0c1f6b2d4e17")  # graphkit's STIX id namespace
 KINDS = ("ip", "ip_hmac", "payment_sha256", "payment_hmac", "template", "proxy_operator")
-# Edge of the graph that carries each entity kind (proxy operators come through USED_IP).
-_EDGE = {"ip": "USED_IP", "payment": "PAID_WITH", "template": "SENT"}
+# Registry kinds whose values can be shared as indicators (proxy operators through the IPs).
+SHARED_KINDS = ("ip", "payment", "template", "proxy")
 
 
 def pseudonym_key(required: bool = True) -> bytes | None:
@@ -106,21 +106,15 @@ def account_values(graph) -> pd.DataFrame:
     proxy operators (through the operators of the account's IPs). Raw, not yet hashed."""
     ids = graph.accounts["account_id"].astype(str).to_numpy()
     parts = []
-    for kind, edge in _EDGE.items():
-        if edge not in graph.edges:
+    for name in SHARED_KINDS:
+        k = registry.kind(name)
+        inc = graph.account_incidence(k.label)
+        if inc is None:
             continue
-        e = graph.edges[edge]
-        keys = graph.nodes[{"USED_IP": "IP", "PAID_WITH": "PaymentMethod",
-                            "SENT": "PromptTemplate"}[edge]]["key"].astype(str).to_numpy()
-        parts.append(pd.DataFrame({"account_id": ids[e["src"].to_numpy()], "kind": kind,
-                                   "raw": keys[e["dst"].to_numpy()]}))
-        if edge == "USED_IP" and "OPERATED_BY" in graph.edges and "ProxyProvider" in graph.nodes:
-            op = graph.edges["OPERATED_BY"]
-            prov = graph.nodes["ProxyProvider"]["key"].astype(str).to_numpy()
-            j = e[["src", "dst"]].merge(op[["src", "dst"]].rename(columns={"src": "dst",
-                                                                          "dst": "p"}), on="dst")
-            parts.append(pd.DataFrame({"account_id": ids[j["src"].to_numpy()],
-                                       "kind": "proxy", "raw": prov[j["p"].to_numpy()]}))
+        coo = inc.tocoo()
+        keys = graph.nodes[k.label]["key"].astype(str).to_numpy()
+        parts.append(pd.DataFrame({"account_id": ids[coo.row], "kind": name,
+                                   "raw": keys[coo.col]}))
     if not parts:
         return pd.DataFrame(columns=["account_id", "kind", "raw"])
     return pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
