@@ -120,12 +120,13 @@ def growth(points: list[dict[str, Any]], key: str) -> float | None:
 def markdown(data: dict[str, Any]) -> str:
     pts = data["sizes"]
     m = data["machine"]
-    lines = ["# Scale benchmark: graphkit detect against the DuckDB floor", "",
-             f"Command: `{data['command']}`. Machine: {m['cpus_usable']} cores, "
-             f"{m['memory_gib']} GiB RAM, shared; code {m['git_commit']}; simulator "
-             f"{data['simulator']}. Medians of {data['repeat']} run(s), each a fresh process.",
-             "", "| size | events | accounts | floor (s) | detect (s) | detect / floor | "
-             "peak RSS | CPU (s) | load at start |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    header = (f"Command: `{data['command']}`. Machine: {m['cpus_usable']} cores, "
+              f"{m['memory_gib']} GiB RAM, shared; code {m['git_commit']}; simulator "
+              f"{data['simulator']}. Medians of {data['repeat']} run(s), each a fresh process.")
+    columns = ("| size | events | accounts | floor (s) | detect (s) | detect / floor | "
+               "peak RSS | CPU (s) | load at start |")
+    lines = ["# Scale benchmark: graphkit detect against the DuckDB floor", "", header, "",
+             columns, "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for p in pts:
         d = p["detect"]
         lines.append(f"| {p['size']} | {p['n_events']:,} | {p['n_accounts']:,} | "
@@ -133,8 +134,9 @@ def markdown(data: dict[str, Any]) -> str:
                      f"{p['detect_over_floor']:.1f}x | {gib(d['peak_rss_bytes']['median'])} | "
                      f"{d['cpu_s']['median']:.1f} | "
                      f"{', '.join(f'{x:.1f}' for x in d['load_at_start'])} |")
-    lines += ["", f"Growth exponent in events (log-log slope, smallest to largest size): wall "
-              f"{data['growth_wall']}, peak RSS {data['growth_rss']}.", "",
+    slope = ("Growth exponent in events (log-log slope, smallest to largest size): wall "
+             f"{data['growth_wall']}, peak RSS {data['growth_rss']}.")
+    lines += ["", slope, "",
               "Stages (median seconds):", "",
               "| stage | " + " | ".join(p["size"] for p in pts) + " |",
               "|---|" + "---:|" * len(pts)]
@@ -156,15 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="where JSON + markdown go")
     p.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="simulation cache")
     args = p.parse_args(argv)
-    points = []
+    points: list[dict[str, Any]] = []
+    command = command_line([__file__, *(argv if argv is not None else sys.argv[1:])])
     for name in args.sizes.split(","):
         sim = ensure_preset(SIZES[name], args.seed, args.cache_dir)
         points.append(run_size(name, sim, args.repeat))
-    data = {"command": command_line([__file__, *(argv if argv is not None else sys.argv[1:])]),
-            "repeat": args.repeat, "simulator": simulator_version(), "machine": machine(),
-            "sizes": points, "growth_wall": growth(points, "wall"),
-            "growth_rss": growth(points, "rss"), "target": TARGET}
-    jp, mp = write_report(args.out, "scale", data, markdown(data))
+        data = {"command": command, "repeat": args.repeat, "simulator": simulator_version(),
+                "machine": machine(), "sizes": points, "growth_wall": growth(points, "wall"),
+                "growth_rss": growth(points, "rss"), "target": TARGET}
+        # Rewritten after every size: a long run stopped midway keeps what it measured.
+        jp, mp = write_report(args.out, "scale", data, markdown(data))
     print(mp.read_text())
     print(f"written: {rel(jp)}, {rel(mp)}")
     return 0
