@@ -57,6 +57,7 @@ def evidence_table(frame: pd.DataFrame, settings: Settings) -> pd.Series:
     --------
     >>> row = {"size": 12, "n_events": 4200, "ind_seeds": 0.0, "actor": None,
     ...        "ind_shared_payment": 0.9, "n_payment_methods": 1, "n_paying_accounts": 12,
+    ...        "n_exclusive_templates": 0,
     ...        **{f"ind_{k}": 0.0 for k in ("exclusive_templates", "synchrony",
     ...           "infrastructure", "creation_burst", "new_accounts", "volume", "automation",
     ...           "model_jump", "banned")}, "model_jump_share": 0.0, "org_share": 0.0}
