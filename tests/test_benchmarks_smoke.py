@@ -135,3 +135,23 @@ def test_bench_detect_reports_a_graphkit_run_stopped_at_its_memory_budget(
     assert data["target_met"] == {"wall": False, "memory": False, "speedup": False}
     md = (tmp_path / "detect.md").read_text()
     assert "stopped at the memory budget" in md
+
+
+def test_bench_scale_reports_floor_ratio_growth_and_stages(cache: Path, tmp_path: Path) -> None:
+    import bench_scale
+
+    out = tmp_path / "scale"
+    assert bench_scale.main(["--sizes", "tiny,tiny", "--out", str(out),
+                             "--cache-dir", str(cache)]) == 0
+    data = json.loads((out / "scale.json").read_text())
+    assert [p["size"] for p in data["sizes"]] == ["tiny", "tiny"]
+    for p in data["sizes"]:
+        _stats_ok(p["detect"])
+        _stats_ok(p["floor"])
+        assert p["detect_over_floor"] > 0
+        assert p["n_accounts"] > 0 and p["n_events"] > p["n_accounts"]
+        assert {"links: candidate pairs", "communities", "scoring: evidence"} \
+            <= set(p["detect"]["stages_s"])
+    assert data["growth_wall"] is None  # two runs of one size: no slope to measure
+    md = (out / "scale.md").read_text()
+    assert "detect / floor" in md and "python benchmarks/bench_scale.py" in md

@@ -366,3 +366,31 @@ def test_cli_writes_files_and_maps_errors(tmp_path):
     assert "prompt" in pq.read_schema(tmp_path / "o" / "events.parquet").names
     bad = runner.invoke(main, ["simulate", str(tmp_path / "p"), "--scale", "0"])
     assert bad.exit_code == 2 and "scale" in bad.output
+
+
+def test_presets_grow_accounts_not_only_events(tmp_path):
+    from graphkit.simulate import PRESETS, Preset
+
+    assert {"month", "seed"} <= set(PRESETS)
+    seed = PRESETS["seed"]
+    assert seed.hydra_slots == 20_000 and seed.events == 1.0
+    # The same events, ten times the legitimate accounts; a hydra of long-lived slots.
+    few = simulate(tmp_path / "few", seed=3, preset=Preset("few", 0.001, 0.01, 30, 150.0, ""))
+    many = simulate(tmp_path / "many", seed=3, preset=Preset("many", 0.001, 0.1, 30, 150.0, ""))
+    legit_few = sum(v for k, v in few.accounts_by_kind.items() if k in LEGIT)
+    legit_many = sum(v for k, v in many.accounts_by_kind.items() if k in LEGIT)
+    assert 8 * legit_few <= legit_many <= 12 * legit_few
+    assert abs(many.n_events - few.n_events) <= 0.05 * few.n_events + legit_many
+    # 30 live slots over 30 days at a 150-day mean life: few replacements.
+    assert 30 <= few.accounts_by_campaign["relayhub-hydra"] <= 45
+    short = simulate(tmp_path / "short", seed=3, preset=Preset("short", 0.001, 0.01, 30, 3.0, ""))
+    assert short.accounts_by_campaign["relayhub-hydra"] >= 150
+
+
+def test_preset_arguments_are_checked(tmp_path):
+    with pytest.raises(ConfigError, match="unknown preset"):
+        simulate(tmp_path, preset="galaxy")
+    with pytest.raises(ConfigError, match="not both"):
+        simulate(tmp_path, scale=0.1, preset="month")
+    res = CliRunner().invoke(main, ["simulate", str(tmp_path), "--preset", "seed", "--scale", "1"])
+    assert res.exit_code == 2 and "not both" in res.output

@@ -38,54 +38,82 @@ def top_shared_entities(sig: SignalMatrix, membership: np.ndarray, keep: np.ndar
     return counts.groupby("c")["text"].agg("; ".join)
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
+def _fmt(values: pd.Series, spec: str) -> pd.Series:
+    """Each value formatted with ``spec`` (exactly as an f-string would)."""
+    return values.map(spec.format)
+
+
+def _pcts(values: pd.Series) -> pd.Series:
+    return _fmt(100 * values.astype(float), "{:.0f}%")
+
+
+def evidence_table(frame: pd.DataFrame, settings: Settings) -> pd.Series:
+    """The evidence of every community (rows of ``frame``), strongest facts first, "; "-joined.
+
+    A line is shown once its indicator reaches ``settings.evidence_thresholds``; attributed
+    seeds and banned members are always reported. Column-wise over all communities at once.
+
+    Examples
+    --------
+    >>> row = {"size": 12, "n_events": 4200, "ind_seeds": 0.0, "actor": None,
+    ...        "ind_shared_payment": 0.9, "n_payment_methods": 1, "n_paying_accounts": 12,
+    ...        "n_exclusive_templates": 0,
+    ...        **{f"ind_{k}": 0.0 for k in ("exclusive_templates", "synchrony",
+    ...           "infrastructure", "creation_burst", "new_accounts", "volume", "automation",
+    ...           "model_jump", "banned")}, "model_jump_share": 0.0, "org_share": 0.0}
+    >>> evidence_table(pd.DataFrame([row]), Settings()).tolist()
+    ['12 accounts, 4,200 requests; 12 accounts pay with 1 payment method (12.0 accounts per card)']
+    """
+    at = settings.evidence_thresholds
+    f = frame
+    size = f["size"].astype(int).astype(str)
+    text = size + " accounts, " + _fmt(f["n_events"].astype(int), "{:,}") + " requests"
+    lines: list[tuple[pd.Series, pd.Series | str]] = []
+    actor = f["actor"] if "actor" in f else pd.Series(None, index=f.index, dtype=object)
+    has_actor = actor.map(lambda a: isinstance(a, str)).astype(bool)
+    lines.append((has_actor & (f["ind_seeds"] > 0),
+                  "contains accounts already attributed to " + actor.where(has_actor, "")))
+    n_cards = f["n_payment_methods"].astype(int)
+    n_paying = f["n_paying_accounts"].astype(int)
+    lines.append((f["ind_shared_payment"] >= at["shared_payment"],
+                  n_paying.astype(str) + " accounts pay with " + n_cards.astype(str)
+                  + " payment method" + np.where(n_cards != 1, "s", "") + " ("
+                  + _fmt(n_paying / n_cards.clip(lower=1), "{:.1f}") + " accounts per card)"))
+    lines.append((f["ind_exclusive_templates"] >= at["exclusive_templates"],
+                  f["n_exclusive_templates"].astype(int).astype(str) + " templates used almost "
+                  "only by this group carry " + _pcts(f["ind_exclusive_templates"])
+                  + " of its traffic"))
+    lines.append((f["ind_synchrony"] >= at["synchrony"],
+                  _pcts(f["ind_synchrony"]) + " of requests from accounts acting in the same "
+                  f"{settings.sync_window_seconds}-second windows far beyond chance"))
+    lines.append((f["ind_infrastructure"] >= at["infrastructure"],
+                  _pcts(f["ind_infrastructure"]) + " of traffic via proxy, VPN or hosting "
+                  "providers"))
+    lines.append((f["ind_creation_burst"] >= at["creation_burst"],
+                  _pcts(f["ind_creation_burst"]) + " of accounts created in bursts (within "
+                  f"{settings.burst_window_hours:.0f} hours of two other members)"))
+    lines.append((f["ind_new_accounts"] >= at["new_accounts"],
+                  _pcts(f["ind_new_accounts"]) + " of accounts less than "
+                  f"{settings.new_account_days:.0f} days old at their first request"))
+    lines.append((f["ind_volume"] >= at["volume"],
+                  "per-account volume far above the typical account"))
+    lines.append((f["ind_automation"] >= at["automation"],
+                  "activity spread round the clock (no human daily rhythm)"))
+    lines.append((f["ind_model_jump"] >= at["model_jump"],
+                  _pcts(f["model_jump_share"]) + " of traffic moved to a newly released model "
+                  f"within {settings.model_release_window_hours:.0f} hours of its release"))
+    lines.append((f["ind_banned"] > 0, _pcts(f["ind_banned"]) + " of accounts already banned"))
+    lines.append((f["org_share"] >= at["org_share"],
+                  "benign explanation: " + _pcts(f["org_share"]) + " of accounts declare the "
+                  "same organization"))
+    for shown, line in lines:
+        text = text.where(~shown.to_numpy(), text + "; " + line)
+    return text
 
 
 def evidence_lines(row: pd.Series, settings: Settings) -> list[str]:
-    """The evidence for one community, strongest facts first.
-
-    A line is shown once its indicator reaches ``settings.evidence_thresholds``; attributed
-    seeds and banned members are always reported.
-    """
-    at = settings.evidence_thresholds
-    size = int(row["size"])
-    lines = [f"{size} accounts, {int(row['n_events']):,} requests"]
-    if row["ind_seeds"] > 0 and isinstance(row.get("actor"), str):
-        lines.append(f"contains accounts already attributed to {row['actor']}")
-    if row["ind_shared_payment"] >= at["shared_payment"]:
-        n_cards, n_paying = int(row["n_payment_methods"]), int(row["n_paying_accounts"])
-        lines.append(f"{n_paying} accounts pay with {n_cards} payment method"
-                     f"{'s' if n_cards != 1 else ''} ({n_paying / max(n_cards, 1):.1f} accounts "
-                     "per card)")
-    if row["ind_exclusive_templates"] >= at["exclusive_templates"]:
-        lines.append(f"{int(row['n_exclusive_templates'])} templates used almost only by this "
-                     f"group carry {_pct(row['ind_exclusive_templates'])} of its traffic")
-    if row["ind_synchrony"] >= at["synchrony"]:
-        lines.append(f"{_pct(row['ind_synchrony'])} of requests from accounts acting in the same "
-                     f"{settings.sync_window_seconds}-second windows far beyond chance")
-    if row["ind_infrastructure"] >= at["infrastructure"]:
-        lines.append(f"{_pct(row['ind_infrastructure'])} of traffic via proxy, VPN or hosting "
-                     "providers")
-    if row["ind_creation_burst"] >= at["creation_burst"]:
-        lines.append(f"{_pct(row['ind_creation_burst'])} of accounts created in bursts (within "
-                     f"{settings.burst_window_hours:.0f} hours of two other members)")
-    if row["ind_new_accounts"] >= at["new_accounts"]:
-        lines.append(f"{_pct(row['ind_new_accounts'])} of accounts less than "
-                     f"{settings.new_account_days:.0f} days old at their first request")
-    if row["ind_volume"] >= at["volume"]:
-        lines.append("per-account volume far above the typical account")
-    if row["ind_automation"] >= at["automation"]:
-        lines.append("activity spread round the clock (no human daily rhythm)")
-    if row["ind_model_jump"] >= at["model_jump"]:
-        lines.append(f"{_pct(row['model_jump_share'])} of traffic moved to a newly released model "
-                     f"within {settings.model_release_window_hours:.0f} hours of its release")
-    if row["ind_banned"] > 0:
-        lines.append(f"{_pct(row['ind_banned'])} of accounts already banned")
-    if row["org_share"] >= at["org_share"]:
-        lines.append(f"benign explanation: {_pct(row['org_share'])} of accounts declare the same "
-                     "organization")
-    return lines
+    """The evidence for one community, strongest facts first (see :func:`evidence_table`)."""
+    return evidence_table(pd.DataFrame([row]), settings).iloc[0].split("; ")
 
 
 def browser_query(run_id: str, community_id: int) -> str:
@@ -147,15 +175,17 @@ def community_evidence(communities: pd.DataFrame, comms: Communities,
     # One formatted line per community of reportable size (not per account or pair).
     reportable = out["size"] >= settings.min_community_size
     out["evidence"] = ""
-    out.loc[reportable, "evidence"] = [
-        "; ".join(evidence_lines(row, settings)) for _, row in out[reportable].iterrows()
-    ]
+    if reportable.any():
+        out.loc[reportable, "evidence"] = evidence_table(out[reportable], settings)
     extra = shared_lines(signals, comms, keep, registry)
     if len(extra):
         more = out["community_id"].map(extra)
         add = reportable & more.notna()
-        out.loc[add, "evidence"] = out.loc[add, "evidence"] + "; " + more[add]
-    out["cypher"] = [browser_query(run_id, c) for c in out["community_id"]]
+        sep = np.where(out.loc[add, "evidence"].to_numpy() == "", "", "; ")
+        out.loc[add, "evidence"] = out.loc[add, "evidence"] + sep + more[add]
+    # One query text per community, built column-wise (browser_query for one community).
+    out["cypher"] = (f":param run_id => {json.dumps(run_id)}\n:param community_id => "
+                     + out["community_id"].astype(int).astype(str) + f"\n{COMMUNITY_QUERY}")
     out = out.sort_values(["suspicion", "size"], ascending=[False, False], kind="stable")
     first = ["community_id", "size", "suspicion", "flagged", "n_flagged_accounts", "actor",
              "evidence", *top_columns.values(), "cypher"]

@@ -2,7 +2,7 @@
 
 from graphkit.simulate.campaigns import CAMPAIGNS
 from graphkit.simulate.params import NEW_MODEL, RELEASE_TIME, WINDOW_START
-from graphkit.simulate.world import SimulationResult, simulate
+from graphkit.simulate.world import PRESETS, Preset, SimulationResult, simulate
 
-__all__ = ["CAMPAIGNS", "NEW_MODEL", "RELEASE_TIME", "WINDOW_START", "SimulationResult",
-           "simulate"]
+__all__ = ["CAMPAIGNS", "NEW_MODEL", "PRESETS", "RELEASE_TIME", "WINDOW_START", "Preset",
+           "SimulationResult", "simulate"]

@@ -46,6 +46,7 @@ from graphkit.simulate.params import (
     _NO_BAN,
     DAY,
     HOUR,
+    HYDRA_LIFE_DAYS,
     MIN,
     SEC,
     WINDOW,
@@ -173,11 +174,13 @@ def _coding(rng, w: _World, sh: _Shared, n: int, n_ev: int) -> None:
     w.emit(first, acc, ts, ip, tpl, ua, _fast_switch(rng, ts, [85, 0, 15]), tin, tout)
 
 
-def _hydra(rng, w: _World, sh: _Shared, n_slots: int, n_ev: int) -> None:
+def _hydra(rng, w: _World, sh: _Shared, n_slots: int, n_ev: int,
+           life_days: float = HYDRA_LIFE_DAYS) -> None:
     """A proxy reseller's pool of short-lived accounts: each banned account is replaced at once
-    by a new one that inherits its exit addresses and (mostly) its card."""
+    by a new one that inherits its exit addresses and (mostly) its card. ``n_slots`` accounts
+    are live at any time; each lives ``life_days`` on average (plus 6 hours)."""
     gens = 64
-    life = rng.exponential(3 * DAY, (n_slots, gens)).astype(np.int64) + 6 * HOUR
+    life = rng.exponential(life_days * DAY, (n_slots, gens)).astype(np.int64) + 6 * HOUR
     gap = rng.integers(2 * MIN, 30 * MIN, (n_slots, gens))
     start0 = -rng.integers(0, 5 * DAY, n_slots)
     # created[j+1] = banned[j] + gap: the replacement is created right after the ban.

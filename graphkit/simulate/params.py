@@ -6,6 +6,8 @@ These shape the synthetic log only; they are not detection settings (see graphki
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 SEC = 1_000
@@ -69,3 +71,43 @@ _FLAT_HOURS = np.array([3, 3, 3, 3, 3, 3, 3, 3.5, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 
                         3.5, 3])
 _TZ = np.array([-8, -7, -6, -5, -3, 0, 1, 2, 3, 5.5, 7, 8, 9, 10])
 _TZ_P = np.array([10, 4, 7, 14, 4, 8, 12, 5, 3, 8, 3, 9, 6, 2], float)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named simulator size on every axis, not only events (``graphkit simulate --preset``).
+
+    Attributes
+    ----------
+    name : str
+        The preset's name.
+    events : float
+        Events scale: 1.0 is about 30M events (the ``scale`` argument of ``simulate``).
+    accounts : float
+        Accounts scale of the legitimate populations and the shared address pools: 1.0 is about
+        100,000 legitimate accounts.
+    hydra_slots : int
+        Concurrently live accounts of the proxy reseller's hydra network.
+    hydra_life_days : float
+        Mean lifetime of a hydra account before its ban and replacement (plus 6 hours).
+    description : str
+        One line for the documentation and the command's help.
+    """
+
+    name: str
+    events: float
+    accounts: float
+    hydra_slots: int
+    hydra_life_days: float
+    description: str
+
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (
+    Preset("month", 0.32, 1.7, 2_550, 3.0,
+           "a month of a mid-size API: ~200,000 accounts, ~9.4M events, a hydra network of "
+           "~28,000 short-lived accounts"),
+    Preset("seed", 1.0, 9.65, 20_000, 150.0,
+           "the public cases' scale: ~1M accounts, ~30M events, a hydra network of 20,000 "
+           "concurrently live accounts plus their replacements (~24,000)"),
+)}
+HYDRA_LIFE_DAYS = 3.0  # the default (scale-only) hydra's mean account lifetime

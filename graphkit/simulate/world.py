@@ -33,7 +33,7 @@ from graphkit.simulate.behaviour import _Shared, _size
 from graphkit.simulate.campaigns import _coding, _diversified, _hydra, _reasoning
 from graphkit.simulate.corpora import _CODING_AGENT, _POPULAR_FRAMES, _POPULAR_WORDS
 from graphkit.simulate.entities import _Accounts, _World
-from graphkit.simulate.params import _NO_BAN, _RELAY, _RESI, _VPN, PROVIDERS
+from graphkit.simulate.params import _NO_BAN, _RELAY, _RESI, _VPN, PRESETS, PROVIDERS, Preset
 from graphkit.simulate.populations import (
     _carrier,
     _datacenter,
@@ -45,7 +45,7 @@ from graphkit.simulate.populations import (
 from graphkit.simulate.strings import _ids, _pick
 from graphkit.simulate.writer import _iso, _write_csv, _write_events
 
-__all__ = ["SimulationResult", "simulate"]
+__all__ = ["PRESETS", "Preset", "SimulationResult", "simulate"]
 
 # (population, generator, accounts at scale 1, events at scale 1, min accounts, min events)
 _POPULATIONS = [
@@ -60,9 +60,14 @@ _POPULATIONS = [
     ("agentic_coding", _coding, 500, 4_000_000, 4, 400),
     ("hydra", _hydra, 300, 2_800_000, 4, 200),  # accounts = live slots
 ]
+_CAMPAIGN_KINDS = {"reasoning_extraction", "diversified", "agentic_coding", "hydra"}
+_HYDRA_EXITS_PER_SLOT = 400 / 300  # relay exit addresses per live hydra slot at scale 1
 
 
-def _shared_pools(rng: np.random.Generator, w: _World, scale: float) -> _Shared:
+def _shared_pools(rng: np.random.Generator, w: _World, scale: float,
+                  relay_scale: float | None = None) -> _Shared:
+    """Template and address pools; ``scale`` sizes them with the accounts, ``relay_scale``
+    (default ``scale``) the reseller's exit addresses."""
     popular = w.frames(_POPULAR_FRAMES, np.repeat(np.arange(len(_POPULAR_FRAMES)),
                                                   len(_POPULAR_WORDS)),
                        _POPULAR_WORDS * len(_POPULAR_FRAMES))
@@ -79,7 +84,8 @@ def _shared_pools(rng: np.random.Generator, w: _World, scale: float) -> _Shared:
            for s, p in zip([200, 120, 80, 60], _VPN)]
     # Residential proxies are home connections: their addresses are in the residential space.
     resi = w.ipv4(_size(scale, 6000, 30), _RESI)
-    relay = w.ipv4(_size(scale, 400, 10), _RELAY, space=PROVIDERS[_RELAY], blocks=1)
+    relay_scale = scale if relay_scale is None else relay_scale
+    relay = w.ipv4(_size(relay_scale, 400, 10), _RELAY, space=PROVIDERS[_RELAY], blocks=1)
     return _Shared(popular, zipf / zipf.sum(), coding, carriers, vpn, resi, relay)
 
 
@@ -124,6 +130,21 @@ class _AccountTables:
     successions: pa.Table  # predecessor, successor: the hydra's replacements
 
 
+def _preset(name: str | Preset | None, scale: float | None) -> tuple[float, Preset | None]:
+    """The events scale and the preset (None: sized by ``scale`` alone, 0.1 by default)."""
+    if name is None:
+        return (0.1 if scale is None else scale), None
+    if isinstance(name, Preset):
+        if scale is not None:
+            raise ConfigError("give either a preset or a scale, not both")
+        return name.events, name
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}")
+    if scale is not None:
+        raise ConfigError("give either a preset or a scale, not both")
+    return PRESETS[name].events, PRESETS[name]
+
+
 def _checked_dir(out_dir: str | Path, scale: float, seed: int) -> Path:
     """The output directory, after checking ``scale``, ``seed`` and the location."""
     if not isinstance(scale, (int, float)) or not (0 < scale <= 10):
@@ -136,12 +157,28 @@ def _checked_dir(out_dir: str | Path, scale: float, seed: int) -> Path:
     return out
 
 
-def _generate(w: _World, streams: list[np.random.SeedSequence], scale: float) -> None:
-    """Shared pools, then every population in ``_POPULATIONS`` order, each on its own stream."""
-    sh = _shared_pools(np.random.default_rng(streams[1]), w, scale)
-    for (_name, gen, n_acc, n_ev, min_acc, min_ev), ss in zip(_POPULATIONS, streams[3:]):
-        gen(np.random.default_rng(ss), w, sh, _size(scale, n_acc, min_acc),
-            _size(scale, n_ev, min_ev))
+def _generate(w: _World, streams: list[np.random.SeedSequence], scale: float,
+              preset: Preset | None = None) -> None:
+    """Shared pools, then every population in ``_POPULATIONS`` order, each on its own stream.
+
+    Without a preset every size follows ``scale``; a preset sizes the legitimate populations'
+    accounts and the address pools by ``preset.accounts``, the hydra by its live slots and
+    lifetime, and the events (and other campaigns' accounts) by ``scale``.
+    """
+    if preset is None:
+        sh = _shared_pools(np.random.default_rng(streams[1]), w, scale)
+    else:
+        sh = _shared_pools(np.random.default_rng(streams[1]), w, preset.accounts,
+                           relay_scale=preset.hydra_slots * _HYDRA_EXITS_PER_SLOT / 400)
+    for (name, gen, n_acc, n_ev, min_acc, min_ev), ss in zip(_POPULATIONS, streams[3:]):
+        rng, events = np.random.default_rng(ss), _size(scale, n_ev, min_ev)
+        if preset is None:
+            gen(rng, w, sh, _size(scale, n_acc, min_acc), events)
+        elif name == "hydra":
+            gen(rng, w, sh, preset.hydra_slots, events, life_days=preset.hydra_life_days)
+        else:
+            acc_scale = scale if name in _CAMPAIGN_KINDS else preset.accounts
+            gen(rng, w, sh, _size(acc_scale, n_acc, min_acc), events)
 
 
 def _account_tables(w: _World) -> _AccountTables:
@@ -208,8 +245,9 @@ def _result(w: _World, out: Path, paths: dict[str, Path], kind: np.ndarray, n_ev
     )
 
 
-def simulate(out_dir: str | Path, scale: float = 0.1, seed: int = 0, prompts: bool = False,
-             progress: Progress | None = None) -> SimulationResult:
+def simulate(out_dir: str | Path, scale: float | None = None, seed: int = 0,
+             prompts: bool = False, progress: Progress | None = None,
+             preset: str | Preset | None = None) -> SimulationResult:
     """Write a synthetic 30-day request log with planted campaigns into `out_dir`.
 
     The log covers 2026-09-01 .. 2026-10-01 UTC: legitimate customers (home, carrier-NAT,
@@ -220,8 +258,10 @@ def simulate(out_dir: str | Path, scale: float = 0.1, seed: int = 0, prompts: bo
     ----------
     out_dir : str or Path
         Output directory; created if missing, existing files of the same names are replaced.
-    scale : float, default 0.1
-        Size, in (0, 10]: 1.0 is about 30M events and 120k accounts.
+    scale : float, optional
+        Size, in (0, 10]: 1.0 is about 30M events and 110k accounts (0.1 when neither `scale`
+        nor `preset` is given). Scales events and accounts together.
+
     seed : int, default 0
         Non-negative random seed. The same `seed` and `scale` give byte-identical files.
     prompts : bool, default False
@@ -231,6 +271,11 @@ def simulate(out_dir: str | Path, scale: float = 0.1, seed: int = 0, prompts: bo
     progress : Progress, optional
         Stage timer and display (stages ``generate``, ``accounts``, ``events``); quiet when
         omitted.
+    preset : str or Preset, optional
+        A size on every axis (a name in :data:`PRESETS`: ``month``, ``seed``; or a
+        :class:`Preset`), instead of `scale`:
+        accounts grow with the preset, not only events, and the hydra network has the preset's
+        live slots and account lifetime.
 
     Returns
     -------
@@ -245,7 +290,8 @@ def simulate(out_dir: str | Path, scale: float = 0.1, seed: int = 0, prompts: bo
     Raises
     ------
     ConfigError
-        If `scale` is outside (0, 10], `seed` is not a non-negative integer, or `out_dir`
+        If `scale` is outside (0, 10], `preset` is unknown or given with `scale`, `seed` is
+        not a non-negative integer, or `out_dir`
         exists and is not a directory.
 
     See Also
@@ -272,6 +318,7 @@ def simulate(out_dir: str | Path, scale: float = 0.1, seed: int = 0, prompts: bo
     >>> res.n_events > 1000
     True
     """
+    scale, chosen = _preset(preset, scale)
     out = _checked_dir(out_dir, scale, seed)
     progress = progress or quiet()
     out.mkdir(parents=True, exist_ok=True)
@@ -282,7 +329,7 @@ def simulate(out_dir: str | Path, scale: float = 0.1, seed: int = 0, prompts: bo
     paths["events"] = out / "events.parquet"
 
     with progress.step("generate"):
-        _generate(w, streams, scale)
+        _generate(w, streams, scale, chosen)
 
     with progress.step("accounts"):
         tables = _account_tables(w)
