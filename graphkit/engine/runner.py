@@ -11,7 +11,7 @@ Spark through :func:`~graphkit.engine.stages.transpile`. Each stage's result is 
 >>> ds = graphkit.load("fixtures/hand/events.csv", "fixtures/hand/accounts.csv")
 >>> out = run_duckdb(ds, Settings())
 >>> int(out["validation"]["n_rows"][0]), len(out["edges_USED_IP"])
-(12, 9)
+(20, 9)
 """
 
 from __future__ import annotations
