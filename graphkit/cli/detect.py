@@ -43,9 +43,15 @@ from graphkit.settings import Settings
               help="apply an account model saved by --save-model")
 @click.option("--save-model", "save_model", type=click.Path(dir_okay=False),
               help="save the model trained on --labels")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb",
+              show_default=True, help="where the event-sized stages run (spark: pip install "
+              "'graphkit[spark]'; docs/scale-out.md)")
+@click.option("--spark-master", "spark_master", default="local[*]", show_default=True,
+              help="Spark master URL with --engine spark")
 def command(events, accounts, seeds, out, settings_file, resolution, method, seed,
             flag_threshold, on_bad_rows, rejects, top, previous, report, account_feature, labels,
-            labels_include_banned, labels_include_seeds, model, save_model) -> None:
+            labels_include_banned, labels_include_seeds, model, save_model, engine,
+            spark_master) -> None:
     """Detect coordinated account networks in EVENTS and write them to --out.
 
     Writes accounts.csv, communities.csv, links.csv, graph/ and manifest.json (with the settings
@@ -65,7 +71,12 @@ def command(events, accounts, seeds, out, settings_file, resolution, method, see
                        progress=progress)
     scoring = scoring_options(account_feature, labels, labels_include_banned,
                               labels_include_seeds, model, save_model)
-    result = detect(dataset, settings, progress=progress, previous=previous, scoring=scoring)
+    spark = None
+    if engine == "spark":
+        from graphkit.engine.spark import SparkOptions
+        spark = SparkOptions(master=spark_master)
+    result = detect(dataset, settings, progress=progress, previous=previous, scoring=scoring,
+                    engine=engine, spark=spark)
     with progress.step("write"):
         result.write(Path(out))
     if report:
