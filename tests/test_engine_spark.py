@@ -21,7 +21,7 @@ from graphkit.cli import main
 from graphkit.detection.pipeline import detect
 from graphkit.detection.signals import signal_matrices
 from graphkit.engine import runner
-from graphkit.engine.spark import SparkOptions, run_spark, session, spark_graph
+from graphkit.engine.spark import SparkOptions, run_spark, session
 from graphkit.engine.stages import stages
 from graphkit.errors import InputError
 from graphkit.settings import Settings
@@ -43,6 +43,12 @@ def spark() -> Iterator[object]:
     yield s
 
 
+@pytest.fixture(scope="module")
+def spark_outputs(spark) -> dict[str, runner.Outputs]:
+    """Each fixture's stage outputs computed on Spark, once for the module."""
+    return {name: run_spark(_load(name), Settings(), spark) for name in FIXTURES}
+
+
 def _load(name: str) -> graphkit.Dataset:
     events, accounts, seeds = FIXTURES[name]
     return graphkit.load(events, accounts=accounts, seeds=seeds)
@@ -60,13 +66,13 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))
-def test_both_engines_run_the_registered_stage_sql(name: str, spark) -> None:
+def test_both_engines_run_the_registered_stage_sql(name: str, spark_outputs) -> None:
     """Every stage in the registry, transpiled for Spark and run as written on DuckDB, gives
     the same table (entity aggregates, totals, statistics)."""
     ds = _load(name)
     settings = Settings()
     local = runner.run_duckdb(ds, settings)
-    distributed = run_spark(ds, settings, spark)
+    distributed = spark_outputs[name]
     plan = runner.plan(ds, settings)
     assert [s.name for s in plan] == list(local) == list(distributed)
     assert any(s.name.startswith("edges_") for s in plan)
@@ -87,12 +93,12 @@ def test_both_engines_run_the_registered_stage_sql(name: str, spark) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))
-def test_stages_rebuild_the_local_graph_on_both_engines(name: str, spark) -> None:
+def test_stages_rebuild_the_local_graph_on_both_engines(name: str, spark_outputs) -> None:
     """The stage outputs give exactly build_graph's node and edge tables, from either engine."""
     ds = _load(name)
     expected = graphkit.build_graph(ds)
     from_duckdb = runner.graph_from_outputs(ds, runner.run_duckdb(ds, Settings()))
-    from_spark, _ = spark_graph(ds, Settings(), spark)
+    from_spark = runner.graph_from_outputs(ds, spark_outputs[name])
     for graph in (from_duckdb, from_spark):
         assert list(graph.nodes) == list(expected.nodes)
         assert list(graph.edges) == list(expected.edges)
@@ -131,12 +137,13 @@ def test_entity_statistics_match_the_link_stage() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))
-def test_detect_parity(name: str, spark) -> None:
+def test_detect_parity(name: str, spark_outputs) -> None:
+    """Detection on the graph from Spark's aggregates equals the local engine's (the CLI test
+    below runs --engine spark end to end)."""
     settings = Settings(seed=7)
     local = detect(_load(name), settings)
-    dist = detect(_load(name), settings, engine="spark", spark=OPTIONS)
-    assert dist.extra_outputs["engine"]["name"] == "spark"
-    assert "edges_USED_IP" in dist.extra_outputs["engine"]["distributed_stages"]
+    ds = _load(name)
+    dist = detect(ds, settings, graph=runner.graph_from_outputs(ds, spark_outputs[name]))
     key = ["account_a", "account_b"]
     a = local.links.sort_values(key).reset_index(drop=True)
     b = dist.links.sort_values(key).reset_index(drop=True)
@@ -178,6 +185,7 @@ def test_cli_engine_spark_writes_the_same_outputs(tmp_path: Path, spark) -> None
                                       dist.drop(columns=["cypher"], errors="ignore"))
     manifest = json.loads((outs["spark"] / "manifest.json").read_text())
     assert manifest["outputs"]["engine"]["name"] == "spark"
+    assert "edges_USED_IP" in manifest["outputs"]["engine"]["distributed_stages"]
     assert manifest["outputs"]["engine"]["master"] == "local[2]"
     local_manifest = json.loads((outs["duckdb"] / "manifest.json").read_text())
     assert local_manifest["outputs"]["engine"]["name"] == "duckdb"
