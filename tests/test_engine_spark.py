@@ -136,6 +136,10 @@ def test_entity_statistics_match_the_link_stage() -> None:
     assert compared >= 3
 
 
+def _flagged(result) -> set[str]:
+    return set(result.accounts.loc[result.accounts["flagged"], "account_id"])
+
+
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_detect_parity(name: str, spark_outputs) -> None:
     """Detection on the graph from Spark's aggregates equals the local engine's (the CLI test
@@ -150,8 +154,7 @@ def test_detect_parity(name: str, spark_outputs) -> None:
     assert (a[key].to_numpy() == b[key].to_numpy()).all()
     num = [c for c in a.columns if c not in key]
     np.testing.assert_allclose(a[num].to_numpy(float), b[num].to_numpy(float), rtol=0, atol=1e-9)
-    flagged = lambda d: set(d.accounts.loc[d.accounts["flagged"], "account_id"])  # noqa: E731
-    assert flagged(local) == flagged(dist)
+    assert _flagged(local) == _flagged(dist)
     pd.testing.assert_frame_equal(local.accounts, dist.accounts)
     cols = ["community_id", "size", "suspicion", "flagged"]
     pd.testing.assert_frame_equal(local.communities[cols], dist.communities[cols])
