@@ -12,6 +12,7 @@ Needs the ``spark`` extra (``pip install 'graphkit[spark]'``: pyspark 4 on Java 
 
 from __future__ import annotations
 
+import os
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -52,6 +53,16 @@ class SparkOptions:
     shuffle_partitions: int | None = None
     conf: dict[str, str] = field(default_factory=dict)
 
+    def partitions(self) -> int | None:
+        """Shuffle partitions to set: the given number, else twice the cores of a ``local``
+        master (Spark's 200 tiny tasks per group-by dominate a run on one machine), else
+        Spark's own default."""
+        if self.shuffle_partitions:
+            return self.shuffle_partitions
+        if self.master.startswith("local"):
+            return 2 * (os.cpu_count() or 1)
+        return None
+
 
 def session(options: SparkOptions | None = None) -> Any:
     """A SparkSession for ``options`` (the running one when it exists), UTC, Arrow transfers.
@@ -70,8 +81,8 @@ def session(options: SparkOptions | None = None) -> Any:
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                .config("spark.ui.showConsoleProgress", "false"))
-    if options.shuffle_partitions:
-        builder = builder.config("spark.sql.shuffle.partitions", str(options.shuffle_partitions))
+    if options.partitions():
+        builder = builder.config("spark.sql.shuffle.partitions", str(options.partitions()))
     for key, value in options.conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
@@ -95,7 +106,8 @@ def run_spark(dataset: Dataset, settings: Settings, spark: Any,
     """
     with tempfile.TemporaryDirectory(prefix="graphkit-spark-") as tmp:
         path = events_path or str(stage_events(dataset, tmp))
-        spark.read.parquet(path).createOrReplaceTempView("events")
+        events = spark.read.parquet(path).persist()  # every stage scans the events
+        events.createOrReplaceTempView("events")
         declared = declared_payments(dataset)
         spark.createDataFrame(declared if len(declared) else pd.DataFrame(
             {"account_id": pd.Series([], dtype=str), "payment_id": pd.Series([], dtype=str)}),
@@ -117,6 +129,7 @@ def run_spark(dataset: Dataset, settings: Settings, spark: Any,
             for name in spark.catalog.listTables():
                 if name.isTemporary:
                     spark.catalog.dropTempView(name.name)
+            spark.catalog.clearCache()
 
 
 def spark_graph(dataset: Dataset, settings: Settings, spark: Any,
