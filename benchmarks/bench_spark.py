@@ -100,7 +100,7 @@ def bench(scale: float, seed: int, repeat: int, work: Path, master: str) -> dict
 
 
 def markdown(rows: list[dict[str, Any]], cmd: str, info: dict[str, Any]) -> str:
-    lines = [f"# Engines: duckdb vs spark ({info.get('cpu_count', '?')} cores)", "",
+    lines = [f"# Engines: duckdb vs spark ({info.get('cpus_usable', '?')} cores)", "",
              "| events | accounts | engine | wall s | peak memory (tree) | graph stage s |",
              "|---:|---:|---|---:|---:|---:|"]
     for r in rows:
