@@ -52,11 +52,17 @@ from graphkit.settings import Settings
               help="apply an account model saved by --save-model")
 @click.option("--save-model", "save_model", type=click.Path(dir_okay=False),
               help="save the model trained on --labels")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb",
+              show_default=True, help="where the event-sized stages run (spark: pip install "
+              "'graphkit[spark]'; docs/scale-out.md)")
+@click.option("--spark-master", "spark_master", default="local[*]", show_default=True,
+              help="Spark master URL with --engine spark")
 @identifier_options
 def command(events, accounts, seeds, indicators, release, out, settings_file, resolution,
             method, seed, flag_fdr, flag_threshold, on_bad_rows, rejects, top, previous, report,
             account_feature, labels, labels_include_banned, labels_include_seeds, model,
-            save_model, identifier, identifiers_file, relations_file, asn_file) -> None:
+            save_model, engine, spark_master, identifier, identifiers_file, relations_file,
+            asn_file) -> None:
     """Detect coordinated account networks in EVENTS and write them to --out.
 
     Writes accounts.csv, communities.csv, links.csv, graph/ and manifest.json (with the settings
@@ -96,10 +102,14 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
                            on_bad_rows=on_bad_rows, rejects_path=rejects, progress=progress)
         scoring = scoring_options(account_feature, labels, labels_include_banned,
                                   labels_include_seeds, model, save_model)
+        spark = None
+        if engine == "spark":
+            from graphkit.engine.spark import SparkOptions
+            spark = SparkOptions(master=spark_master)
         result = detect(dataset, settings, progress=progress, previous=previous,
                         scoring=scoring,
                         indicators=read_indicators(indicators) if indicators else None,
-                        releases=parse_releases(release))
+                        releases=parse_releases(release), engine=engine, spark=spark)
         with progress.step("write"):
             result.write_into(tmp)
     if report:

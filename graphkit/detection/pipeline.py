@@ -39,6 +39,7 @@ from graphkit.detection.links import Links
 from graphkit.detection.scoring import score_communities
 from graphkit.detection.signals import ACCOUNT_CODES, SIGNAL_EDGES, signal_matrices
 from graphkit.detection.synchrony import window_signatures
+from graphkit.errors import ConfigError
 from graphkit.graph.hetero import HeteroGraph, build_graph
 from graphkit.io import Dataset
 from graphkit.io.manifest import describe_input, write_manifest
@@ -154,6 +155,8 @@ def detect(
     scoring: ScoringOptions | None = None,
     indicators: pd.DataFrame | None = None,
     releases: dict[str, dt.datetime] | None = None,
+    engine: str = "duckdb",
+    spark: Any = None,
 ) -> Detection:
     """Run the whole detection on a loaded dataset: graph, links, communities, suspicion.
 
@@ -189,6 +192,12 @@ def detect(
     releases : dict of str to datetime, optional
         Model releases (model -> release time, UTC naive) given by the investigator; models
         first seen mid-window are found in the data as well.
+    engine : {"duckdb", "spark"}
+        Where the event-sized stages run (:mod:`graphkit.engine`): DuckDB on this machine, or
+        Spark (the same stage SQL transpiled; needs the ``spark`` extra). Recorded in the
+        manifest's outputs as ``engine``.
+    spark : graphkit.engine.spark.SparkOptions, optional
+        The Spark master and configuration (``local[*]`` by default) when ``engine="spark"``.
 
     Returns
     -------
@@ -236,6 +245,14 @@ def detect(
     progress = progress or quiet()
     given_releases = releases
     prev = None if previous is None else stable_ids.read_previous(previous)
+    engine_entry: dict[str, Any] = {"name": engine}
+    if engine == "spark" and graph is None:
+        from graphkit.engine.spark import spark_detection_graph
+
+        with progress.step("graph (spark)"):
+            graph, engine_entry = spark_detection_graph(dataset, settings, spark)
+    elif engine not in ("duckdb", "spark"):
+        raise ConfigError(f"unknown engine {engine!r} (duckdb or spark)")
     if graph is None:
         with progress.step("graph"):
             graph = build_graph(dataset)
@@ -304,7 +321,10 @@ def detect(
         timings=dict(progress.timings), inputs=inputs,
         releases={m: t.isoformat() for m, t in releases.items()},
         ring_neighbours=links.ring_neighbours, scoring=acc_scores.manifest, activity=activity,
-        extra_outputs=_kinds_outputs(registry, dataset),
+        extra_outputs={**_kinds_outputs(registry, dataset), "engine": {
+            **engine_entry, "communities": (
+                f"{settings.method} on the driver (account-link graph collected: "
+                f"{len(link_table)} links)")}},
     )
     if attribution is not None:
         result.extra_outputs["attribution"] = {
