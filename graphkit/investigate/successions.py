@@ -95,18 +95,21 @@ def shared_identifiers(signals: dict[str, SignalMatrix], a: np.ndarray, b: np.nd
     for name, sig in signals.items():  # a handful of signals
         prod = sig.shares[a].multiply(sig.shares[b]).tocoo()
         col = np.full(len(a), -1)
-        if prod.nnz:
+        if prod.nnz and len(sig.keys):
             df = pd.DataFrame({"r": prod.row, "c": prod.col,
                                "w": prod.data * sig.idf[prod.col]})
             df = df[df["w"] > 0].sort_values(["r", "w"], ascending=[True, False])
             top = df.drop_duplicates("r")
             col[top["r"].to_numpy()] = top["c"].to_numpy()
+        if (col < 0).all():
+            continue
         keys = np.where(col >= 0, sig.keys[np.maximum(col, 0)].astype(str), "")
         parts.append(np.where(col >= 0, np.char.add(f"{name} ", keys.astype(str)), ""))
-    if not parts:
-        return np.full(len(a), "", object)
-    joined = pd.DataFrame(parts).T.apply(lambda row: "; ".join(v for v in row if v), axis=1)
-    return joined.to_numpy(object) if len(joined) else np.full(len(a), "", object)
+    joined = np.full(len(a), "", dtype=object)
+    for part in parts:  # one column per signal, joined column-wise
+        part = part.astype(object)
+        joined = np.where(joined == "", part, np.where(part == "", joined, joined + "; " + part))
+    return joined
 
 
 def successions(signals: dict[str, SignalMatrix], accounts: pd.DataFrame,
