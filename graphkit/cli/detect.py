@@ -79,6 +79,7 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
           --relations transfers.csv --out result/
     """
     from graphkit.detection.features import parse_releases
+    from graphkit.detection.incremental import load_incremental
     from graphkit.detection.pipeline import detect
     from graphkit.investigate.attribution import read_indicators
     from graphkit.io import load
@@ -95,11 +96,20 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
     spec = events_spec(events, accounts, identifiers_file, relations_file)
     progress = Progress()
     # Held from the start: a second run on the same --out is refused before any work.
+    given_releases = parse_releases(release)
     with result_dir(Path(out)) as tmp:
         with progress.step("load"):
-            dataset = load(spec, accounts=accounts, seeds=seeds, identifiers=identifiers_file,
-                           relations=relations_file, asn=asn_file, settings=settings,
-                           on_bad_rows=on_bad_rows, rejects_path=rejects, progress=progress)
+            side = {"accounts": accounts, "seeds": seeds, "identifiers": identifiers_file,
+                    "relations": relations_file, "asn": asn_file, "on_bad_rows": on_bad_rows,
+                    "rejects_path": rejects}
+            resume = None
+            if previous is not None and engine == "duckdb" and spec is not None:
+                # Only the event files the previous run's aggregate state lacks.
+                dataset, resume = load_incremental(spec, previous, settings=settings,
+                                                   releases=given_releases, progress=progress,
+                                                   **side)
+            else:
+                dataset = load(spec, settings=settings, progress=progress, **side)
         scoring = scoring_options(account_feature, labels, labels_include_banned,
                                   labels_include_seeds, model, save_model)
         spark = None
@@ -109,7 +119,7 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
         result = detect(dataset, settings, progress=progress, previous=previous,
                         scoring=scoring,
                         indicators=read_indicators(indicators) if indicators else None,
-                        releases=parse_releases(release), engine=engine, spark=spark)
+                        releases=given_releases, engine=engine, spark=spark, resume=resume)
         with progress.step("write"):
             result.write_into(tmp)
     if report:
@@ -131,6 +141,7 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
     if previous is not None:
         from graphkit.investigate.stable_ids import print_changes
 
+        echo_incremental(result.extra_outputs.get("incremental"), previous)
         print_changes(result, click.echo)
 
 
@@ -159,3 +170,16 @@ def echo_account_scoring(info: dict) -> None:
                  f"{info['holdout_auc']:.3f}, average precision "
                  f"{info['holdout_average_precision']:.3f}")
     click.echo(line)
+
+
+def echo_incremental(info: dict | None, previous: str) -> None:
+    """One line on what a run with --previous reused of the previous run's aggregate state."""
+    if info is None:
+        click.echo(f"full run (not incremental): the aggregate state of {previous} is not used "
+                   "by this engine or without request events")
+    elif info["mode"] == "incremental":
+        read = info["event_files_read"]
+        click.echo(f"incremental: reused the aggregate state of {info['event_files_reused']} "
+                   f"event file(s) from {previous}, read {len(read)} new: {', '.join(read)}")
+    else:
+        click.echo(f"full run (not incremental): {info.get('reason')}")

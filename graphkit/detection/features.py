@@ -71,21 +71,42 @@ def parse_releases(specs: tuple[str, ...] | list[str]) -> dict[str, dt.datetime]
     return out
 
 
-def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays,
-                     releases: dict[str, dt.datetime], settings: Settings) -> pd.DataFrame:
+EVENT_FEATURES = ("proxy_events", "hour_entropy", "release_events", "release_window_events")
+
+
+def event_features(events: EventArrays, releases: dict[str, dt.datetime], n: int,
+                   settings: Settings) -> dict[str, np.ndarray]:
+    """The per-account features that sum over events (:data:`EVENT_FEATURES`), one entry
+    per account code; an incremental run computes the same from its aggregate state
+    (:mod:`graphkit.detection.incremental`)."""
+    acc = events.account
+    proxy_events = np.bincount(acc, weights=events.proxied, minlength=n)
+    # Hour-of-day entropy (normalized to [0, 1]): 24/7 automation is near 1.
+    hour_entropy = bucket_entropy(acc, (events.us // 3_600_000_000) % 24, n, 24)[0] / np.log(24)
+    release_events, release_window_events = _release_traffic(events, releases, n, settings)
+    return {"proxy_events": proxy_events, "hour_entropy": hour_entropy,
+            "release_events": release_events, "release_window_events": release_window_events}
+
+
+def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays | None,
+                     releases: dict[str, dt.datetime], settings: Settings,
+                     per_account: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """Per-account activity features (one row per account code), vectorized over events.
 
     Columns: account_id, n_events, proxy_events, tokens, hour_entropy (normalized to [0, 1]),
     release_events (requests on a released model in its first ``model_release_window_hours``),
     release_window_events (all requests in those windows), created_at, first_seen, status,
     org_id, banned_at and seed_actor; with relations, the :func:`relation_features` columns.
+    ``per_account``: the :func:`event_features` when already computed (then ``events`` may be
+    None).
     """
     n = len(graph.accounts)
-    acc = events.account
-    proxy_events = np.bincount(acc, weights=events.proxied, minlength=n)
-    # Hour-of-day entropy (normalized to [0, 1]): 24/7 automation is near 1.
-    hour_entropy = bucket_entropy(acc, (events.us // 3_600_000_000) % 24, n, 24)[0] / np.log(24)
-    release_events, release_window_events = _release_traffic(events, releases, n, settings)
+    if per_account is None:
+        if events is None:
+            raise ConfigError("account_features needs the events or their per-account features")
+        per_account = event_features(events, releases, n, settings)
+    proxy_events, hour_entropy, release_events, release_window_events = (
+        per_account[c] for c in EVENT_FEATURES)
     accounts = graph.accounts.reset_index(drop=True)
     tokens = np.zeros(n, np.int64)
     for col in ("tokens_in", "tokens_out"):

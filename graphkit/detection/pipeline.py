@@ -35,6 +35,7 @@ from graphkit.detection.activity import activity_table
 from graphkit.detection.communities import Communities, detect_communities
 from graphkit.detection.evidence import community_evidence
 from graphkit.detection.features import account_features, model_releases
+from graphkit.detection.incremental import EventState, Resume, StateStages, full_state
 from graphkit.detection.links import Links
 from graphkit.detection.scoring import score_communities
 from graphkit.detection.signals import ACCOUNT_CODES, SIGNAL_EDGES, signal_matrices
@@ -72,6 +73,8 @@ class Detection:
     # Requests per hour and model of the flagged accounts (the report's timelines).
     activity: pd.DataFrame | None = field(default=None, repr=False)
     scoring: dict[str, Any] = field(default_factory=dict)  # the account score's manifest entry
+    # The aggregate state of the run's events, written to DIR/state for the next day's run.
+    state: EventState | None = field(default=None, repr=False)
 
     def flagged_communities(self) -> pd.DataFrame:
         return self.communities[self.communities["flagged"]]
@@ -95,6 +98,8 @@ class Detection:
             self.activity.to_parquet(out / "activity.parquet", index=False)
         if self.graph is not None:  # export reads entities and their aggregates from here
             self.graph.save(out / "graph")
+        if self.state is not None:  # what detect --previous reuses
+            self.state.save(out)
         write_manifest(
             out, command="detect", settings=self.settings, inputs=self.inputs,
             outputs={"accounts": len(self.accounts), "communities": len(self.communities),
@@ -157,6 +162,7 @@ def detect(
     releases: dict[str, dt.datetime] | None = None,
     engine: str = "duckdb",
     spark: Any = None,
+    resume: Resume | None = None,
 ) -> Detection:
     """Run the whole detection on a loaded dataset: graph, links, communities, suspicion.
 
@@ -198,6 +204,11 @@ def detect(
         manifest's outputs as ``engine``.
     spark : graphkit.engine.spark.SparkOptions, optional
         The Spark master and configuration (``local[*]`` by default) when ``engine="spark"``.
+    resume : graphkit.detection.incremental.Resume, optional
+        From :func:`graphkit.detection.incremental.load_incremental` (``detect --previous``):
+        with a merged aggregate state, ``dataset`` holds only the new event files and the
+        graph and event-level features come from the state; otherwise the reason the run is
+        a full one. Either way the run's state is in :attr:`Detection.state` (DuckDB engine).
 
     Returns
     -------
@@ -245,6 +256,11 @@ def detect(
     progress = progress or quiet()
     given_releases = releases
     prev = None if previous is None else stable_ids.read_previous(previous)
+    inc = resume.state if resume is not None else None
+    stages = None if inc is None else StateStages(inc)
+    inputs = describe_inputs(dataset)
+    if inc is not None:  # every event file, the reused ones from the state
+        inputs["events"] = inc.event_inputs(inputs.get("events", []))
     engine_entry: dict[str, Any] = {"name": engine}
     if engine == "spark" and graph is None:
         from graphkit.engine.spark import spark_detection_graph
@@ -255,11 +271,12 @@ def detect(
         raise ConfigError(f"unknown engine {engine!r} (duckdb or spark)")
     if graph is None:
         with progress.step("graph"):
-            graph = build_graph(dataset)
+            graph = build_graph(dataset) if stages is None else stages.graph(dataset, [
+                e["path"] for e in inputs["events"]] + [
+                f.path for f in dataset.files if f.role != "events"])
     registry = graph.registry
     # Declared kinds and relations: their weights are recorded in the manifest too.
     settings = settings.with_signals(registry.signals)
-    inputs = describe_inputs(dataset)
     run_id = make_run_id(settings, inputs)
     n = len(graph.accounts)
     codes = pd.DataFrame({"account_id": graph.accounts["account_id"].to_numpy(),
@@ -267,14 +284,16 @@ def detect(
     dataset.con.register(_CODES, codes)
     try:
         with progress.step("links: entity shares"):
-            signals = signal_matrices(graph, dataset, settings, _CODES)
+            signals = signal_matrices(graph, dataset, settings, _CODES, proxy=None
+                                      if stages is None else stages.aggregates["proxy"])
         with progress.step("links: event arrays"):
-            events = dataset.event_arrays()
+            events = dataset.event_arrays() if stages is None else None
         sync = None
         if settings.weight("synchrony") > 0 and dataset.has_events:
             with progress.step("links: window signatures"):
-                sync = window_signatures(dataset.con, _CODES, n, settings,
-                                         times=(events.account, events.us))
+                sync = (stages.window_signatures(graph, settings) if stages is not None else
+                        window_signatures(dataset.con, _CODES, n, settings,
+                                          times=(events.account, events.us)))
         links = links_mod.score_links(signals, sync, settings, progress, registry)
         with progress.step("communities"):
             start = None if prev is None else stable_ids.initial_membership(
@@ -282,8 +301,12 @@ def detect(
             comms = detect_communities(links, settings, fixed=None, initial=start)
         with progress.step("scoring"):
             with progress.step("scoring: account features"):
-                releases = {**model_releases(events, settings), **(given_releases or {})}
-                feats = account_features(graph, dataset, events, releases, settings)
+                found = (model_releases(events, settings) if stages is None
+                         else stages.model_releases(settings))
+                releases = {**found, **(given_releases or {})}
+                feats = account_features(graph, dataset, events, releases, settings,
+                                         per_account=None if stages is None
+                                         else stages.event_features(graph, releases))
                 del events
             with progress.step("scoring: indicators"):
                 scored = score_communities(feats, signals, links, comms, settings)
@@ -305,9 +328,9 @@ def detect(
         with progress.step("successions"):
             succ = find_successions(signals, feats, settings)
         with progress.step("activity of flagged accounts"):
-            activity = activity_table(
-                dataset.con,
-                acc_scores.accounts.loc[acc_scores.accounts["flagged"], "account_id"])
+            flagged_ids = acc_scores.accounts.loc[acc_scores.accounts["flagged"], "account_id"]
+            activity = (activity_table(dataset.con, flagged_ids) if stages is None
+                        else stages.activity(flagged_ids))
     finally:
         dataset.con.unregister(_CODES)
     link_table = _links_with_ids(links, graph, registry.signals)
@@ -336,6 +359,11 @@ def detect(
         result.extra_outputs["successions"] = len(succ)
     with progress.step("stable ids"):
         stable_ids.assign_stable_ids(result, prev)
+    if dataset.has_events and engine == "duckdb":
+        with progress.step("aggregate state"):
+            result.state = inc if inc is not None else full_state(dataset, settings, inputs,
+                                                                  resume)
+        result.extra_outputs["incremental"] = result.state.manifest()
     result.timings = dict(progress.timings)
     return result
 
