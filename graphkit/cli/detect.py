@@ -41,6 +41,9 @@ from graphkit.settings import Settings
               help="flagged communities to print")
 @click.option("--previous", "previous", type=click.Path(),
               help="previous result directory: keep its community ids, report what changed")
+@click.option("--no-incremental", "no_incremental", is_flag=True,
+              help="with --previous: read every event file again instead of reusing the "
+                   "previous run's aggregate state (the outputs are the same)")
 @click.option("--report", "report", is_flag=True, help="also write OUT/report.html (HTML report)")
 @click.option("--account-feature", "account_feature", multiple=True,
               help="accounts-file column to use as an account feature (repeatable)")
@@ -59,7 +62,8 @@ from graphkit.settings import Settings
               help="Spark master URL with --engine spark")
 @identifier_options
 def command(events, accounts, seeds, indicators, release, out, settings_file, resolution,
-            method, seed, flag_fdr, flag_threshold, on_bad_rows, rejects, top, previous, report,
+            method, seed, flag_fdr, flag_threshold, on_bad_rows, rejects, top, previous,
+            no_incremental, report,
             account_feature, labels, labels_include_banned, labels_include_seeds, model,
             save_model, engine, spark_master, identifier, identifiers_file, relations_file,
             asn_file) -> None:
@@ -79,7 +83,7 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
           --relations transfers.csv --out result/
     """
     from graphkit.detection.features import parse_releases
-    from graphkit.detection.incremental import load_incremental
+    from graphkit.detection.incremental import Resume, load_incremental
     from graphkit.detection.pipeline import detect
     from graphkit.investigate.attribution import read_indicators
     from graphkit.io import load
@@ -94,21 +98,23 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
     if top < 0:
         raise ConfigError(f"--top must be >= 0, got {top}")
     spec = events_spec(events, accounts, identifiers_file, relations_file)
+    given_releases = parse_releases(release)
     progress = Progress()
     # Held from the start: a second run on the same --out is refused before any work.
-    given_releases = parse_releases(release)
     with result_dir(Path(out)) as tmp:
         with progress.step("load"):
             side = {"accounts": accounts, "seeds": seeds, "identifiers": identifiers_file,
                     "relations": relations_file, "asn": asn_file, "on_bad_rows": on_bad_rows,
                     "rejects_path": rejects}
-            resume = None
-            if previous is not None and engine == "duckdb" and spec is not None:
+            resume, dataset = None, None
+            if previous is not None and no_incremental:
+                resume = Resume(None, "asked for with --no-incremental", previous)
+            if resume is None and previous is not None and engine == "duckdb" and spec:
                 # Only the event files the previous run's aggregate state lacks.
                 dataset, resume = load_incremental(spec, previous, settings=settings,
                                                    releases=given_releases, progress=progress,
                                                    **side)
-            else:
+            if dataset is None:
                 dataset = load(spec, settings=settings, progress=progress, **side)
         scoring = scoring_options(account_feature, labels, labels_include_banned,
                                   labels_include_seeds, model, save_model)
