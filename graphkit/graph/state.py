@@ -60,6 +60,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from graphkit.errors import InputError
 from graphkit.registry import ACCOUNT_LABEL, EDGE_TYPES, OPTIONAL_NODE_TYPES
@@ -163,7 +164,7 @@ def event_aggregates(con: duckdb.DuckDBPyConnection, window_seconds: int,
         sql[f"edges_{col}"] = (f"SELECT {src} AS s, {col} AS k, count(*) AS n, min(ts) AS f, "
                                f"max(ts) AS l FROM {events} WHERE {where} GROUP BY ALL")
     layout = _layout()
-    out = {name: _sorted(con.execute(q).df(), layout[name][0]) for name, q in sql.items()}
+    out = {name: _sorted(_frame(con, q), layout[name][0]) for name, q in sql.items()}
     starts = out["models"] if models is None else models
     out["releases"] = release_counts(con, starts, release_window_hours, events)
     return {name: out[name] for name in layout}
@@ -190,13 +191,19 @@ def release_counts(con: duckdb.DuckDBPyConnection, models: pd.DataFrame, hours: 
     starts["t1"] = (starts["t0"] + window).astype("datetime64[us]")
     con.register("_gk_release_starts", starts)
     try:
-        df = con.execute(
-            "SELECT r.model, e.account_id, count(*) FILTER (WHERE e.model = r.model) AS "
-            f"n_model, count(*) AS n_all FROM {events} e JOIN _gk_release_starts r "
-            "ON e.ts >= r.t0 AND e.ts < r.t1 GROUP BY ALL").df()
+        df = _frame(con,
+                    "SELECT r.model, e.account_id, count(*) FILTER (WHERE e.model = r.model) "
+                    f"AS n_model, count(*) AS n_all FROM {events} e JOIN _gk_release_starts r "
+                    "ON e.ts >= r.t0 AND e.ts < r.t1 GROUP BY ALL")
     finally:
         con.unregister("_gk_release_starts")
     return _sorted(df, ("model", "account_id"))
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    """A query's result as a DataFrame through Arrow (text columns stay Arrow strings: several
+    times faster than building them row by row)."""
+    return con.sql(sql).to_arrow_table().to_pandas()
 
 
 def _sorted(df: pd.DataFrame, keys: Iterable[str]) -> pd.DataFrame:
@@ -223,19 +230,21 @@ def merge_aggregates(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]
         for name, (keys, values) in _layout().items():
             if name not in a or name not in b:
                 continue
-            con.register("_a", a[name])
-            con.register("_b", b[name])
+            con.register("_a", pa.Table.from_pandas(a[name], preserve_index=False))
+            con.register("_b", pa.Table.from_pandas(b[name], preserve_index=False))
             cols = ", ".join(keys)
             aggs = "".join(f", {fn}({v}) AS {v}" for v, fn in values.items())
             casts = "".join(f", CAST({v} AS BIGINT) AS {v}" if fn == "sum" else f", {v}"
                             for v, fn in values.items())
-            df = con.execute(
-                f"SELECT {cols}{casts} FROM (SELECT {cols}{aggs} FROM (SELECT * FROM _a "
-                f"UNION ALL BY NAME SELECT * FROM _b) GROUP BY {cols})").df()
+            order = ", ".join(f"{k} NULLS LAST" for k in keys)  # as pandas sorts
+            df = _frame(con,
+                        f"SELECT {cols}{casts} FROM (SELECT {cols}{aggs} FROM (SELECT * FROM _a "
+                        f"UNION ALL BY NAME SELECT * FROM _b) GROUP BY {cols}) ORDER BY {order}")
             con.unregister("_a")
             con.unregister("_b")
-            out[name] = _sorted(df.astype({c: a[name][c].dtype for c in df.columns
-                                           if c in a[name] and len(a[name])}), keys)
+            out[name] = df.astype({c: a[name][c].dtype for c in df.columns
+                                   if c in a[name] and len(a[name])
+                                   and df[c].dtype != a[name][c].dtype})
         return out
     finally:
         con.close()
