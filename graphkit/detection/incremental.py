@@ -51,12 +51,14 @@ from graphkit.detection.synchrony import (
     windows_signatures,
 )
 from graphkit.errors import InputError
+from graphkit.graph import state as state_mod
 from graphkit.graph.hetero import HeteroGraph, build_graph
 from graphkit.graph.state import (
-    event_aggregates,
-    load_state,
+    STATE_DIR,
     merge_aggregates,
+    merge_saved_state,
     missing_digests,
+    read_state_meta,
     save_state,
 )
 from graphkit.io import Dataset, load
@@ -140,7 +142,7 @@ def full_state(dataset: Dataset, settings: Settings, inputs: dict[str, Any],
     describe_inputs`)."""
     entries = inputs.get("events", [])
     digests = [file_digest(e) for e in entries]
-    aggregates = event_aggregates(dataset.con, settings.sync_window_seconds,
+    aggregates = state_mod.event_aggregates(dataset.con, settings.sync_window_seconds,
                                   release_window_hours=settings.model_release_window_hours)
     return EventState(aggregates, digests, _file_rows(entries, digests),
                       settings.sync_window_seconds, settings.model_release_window_hours,
@@ -170,15 +172,15 @@ def _settings_reason(settings: Settings, load_kwargs: dict[str, Any],
 
 def _plan(previous: str, files: list[Path], settings: Settings, load_kwargs: dict[str, Any],
           releases: dict[str, dt.datetime] | None
-          ) -> str | tuple[dict[str, pd.DataFrame], dict[str, Any], list[str]]:
-    """PREV's state, its state.json and the digests of ``files``; or why a full run is needed."""
+          ) -> str | tuple[dict[str, Any], list[str]]:
+    """PREV's state.json and the digests of ``files``; or why a full run is needed."""
     reason = _settings_reason(settings, load_kwargs, releases)
     if reason is not None:
         return reason
     if not files:
         return "no event files"
     try:
-        state, meta = load_state(previous)
+        meta = read_state_meta(previous)
     except InputError as exc:
         return f"no usable aggregate state in the previous run ({exc})"
     if meta.get("window_seconds") != settings.sync_window_seconds:
@@ -195,7 +197,7 @@ def _plan(previous: str, files: list[Path], settings: Settings, load_kwargs: dic
         return "an event file of the previous run changed or is no longer among the inputs"
     if not missing:
         return "no new event files"
-    return state, meta, digests
+    return meta, digests
 
 
 def load_incremental(events: Any, previous: str | os.PathLike[str], *,
@@ -236,12 +238,12 @@ def load_incremental(events: Any, previous: str | os.PathLike[str], *,
     with progress.step("load: previous state"):
         plan = _plan(previous, files, settings, load_kwargs, releases)
     if not isinstance(plan, str):
-        state, meta, digests = plan
+        meta, digests = plan
         covered = set(meta["digests"])
         new = [p for p, d in zip(files, digests, strict=True) if d not in covered]
         dataset = load(new, settings=settings, progress=progress, **load_kwargs)
         with progress.step("load: merge state"):
-            merged = _resume(dataset, state, meta, settings)
+            merged = _resume(dataset, previous, meta, settings)
         if not isinstance(merged, str):
             merged.previous = previous
             merged.digests = digests
@@ -271,37 +273,39 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, df: pd.DataFrame) -> st
     return name
 
 
-def _release_reason(state: dict[str, pd.DataFrame], starts: pd.DataFrame) -> str | None:
-    """Why the previous state's release-window counts do not hold with the merged first
-    sightings ``starts`` (None: they hold)."""
-    prev = state["models"].set_index("model")["first_seen"]
+def _release_reason(models: pd.DataFrame, last: Any, starts: pd.DataFrame) -> str | None:
+    """Why the previous state's release-window counts (of its ``models``, its last event at
+    ``last``) do not hold with the merged first sightings ``starts`` (None: they hold)."""
+    prev = models.set_index("model")["first_seen"]
     now = starts.set_index("model")["first_seen"]
     kept = now.reindex(prev.index)
     if (kept != prev).any():
         return "the new files hold a model's first sighting before the previous run's"
     fresh = now[~now.index.isin(prev.index)]
-    last = state["accounts"]["last_seen"].max() if len(state["accounts"]) else None
-    if len(fresh) and last is not None and (fresh <= last).any():
+    if len(fresh) and last is not None and not pd.isna(last) and (fresh <= last).any():
         return ("the release window of a model first seen in the new files holds events of "
                 "the previous run's files")
     return None
 
 
-def _resume(dataset: Dataset, state: dict[str, pd.DataFrame], meta: dict[str, Any],
+def _resume(dataset: Dataset, previous: str, meta: dict[str, Any],
             settings: Settings) -> EventState | str:
-    """Merge the new files' aggregates into ``state`` and rebuild the ``accounts`` and
-    ``templates`` tables of ``dataset.con`` for the whole log; or why that is not exact."""
+    """Merge the new files' aggregates into the state saved in ``previous`` and rebuild the
+    ``accounts`` and ``templates`` tables of ``dataset.con`` for the whole log; or why that is
+    not exact."""
     con = dataset.con
+    src = Path(previous) / STATE_DIR
+    models = pd.read_parquet(src / "models.parquet")
     own = con.execute("SELECT model, min(ts) AS first_seen FROM events WHERE model IS NOT NULL "
                       "GROUP BY ALL").df()
-    starts = merge_aggregates({"models": state["models"]}, {"models": own})["models"]
-    reason = _release_reason(state, starts)
+    starts = merge_aggregates({"models": models}, {"models": own})["models"]
+    last = con.execute("SELECT max(last_seen) FROM read_parquet(?)",
+                       [str(src / "accounts.parquet")]).fetchall()[0][0]
+    reason = _release_reason(models, last, starts)
     if reason is not None:
         return reason
-    new = event_aggregates(con, settings.sync_window_seconds,
-                           release_window_hours=settings.model_release_window_hours,
-                           models=starts)
-    merged = merge_aggregates(state, new)
+    merged = merge_saved_state(con, previous, settings.sync_window_seconds,
+                               settings.model_release_window_hours, starts)
     _rebuild_tables(dataset, merged)
     return EventState(merged, [], {}, settings.sync_window_seconds,
                       settings.model_release_window_hours,

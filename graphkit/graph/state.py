@@ -135,9 +135,19 @@ def event_aggregates(con: duckdb.DuckDBPyConnection, window_seconds: int,
         One table per entry of the module's table list, sorted by its keys. Edge tables of
         optional columns (user agents, models) are empty when the events lack the column.
     """
+    layout = _layout()
+    out = {name: _sorted(_frame(con, q), layout[name][0])
+           for name, q in aggregate_sql(con, window_seconds, events).items()}
+    starts = out["models"] if models is None else models
+    out["releases"] = release_counts(con, starts, release_window_hours, events)
+    return {name: out[name] for name in layout}
+
+
+def aggregate_sql(con: duckdb.DuckDBPyConnection, window_seconds: int, events: str = "events"
+                  ) -> dict[str, str]:
+    """The SQL of every table of :func:`event_aggregates` but ``releases``, over relation
+    ``events`` of ``con``."""
     w_us = int(window_seconds) * 1_000_000
-    if release_window_hours is None:
-        release_window_hours = Settings().model_release_window_hours
     present = {c: con.execute(f"SELECT count({c}) FROM {events}").fetchall()[0][0] > 0
                for c in OPTIONAL_NODE_TYPES.values()}
     sql = {
@@ -163,11 +173,7 @@ def event_aggregates(con: duckdb.DuckDBPyConnection, window_seconds: int,
         where = f"{col} IS NOT NULL" + ("" if present.get(col, True) else " AND FALSE")
         sql[f"edges_{col}"] = (f"SELECT {src} AS s, {col} AS k, count(*) AS n, min(ts) AS f, "
                                f"max(ts) AS l FROM {events} WHERE {where} GROUP BY ALL")
-    layout = _layout()
-    out = {name: _sorted(_frame(con, q), layout[name][0]) for name, q in sql.items()}
-    starts = out["models"] if models is None else models
-    out["releases"] = release_counts(con, starts, release_window_hours, events)
-    return {name: out[name] for name in layout}
+    return sql
 
 
 def _templates_sql(con: duckdb.DuckDBPyConnection, events: str) -> str:
@@ -179,25 +185,70 @@ def _templates_sql(con: duckdb.DuckDBPyConnection, events: str) -> str:
     return "SELECT template_hash, template_text, n_events FROM templates"
 
 
-def release_counts(con: duckdb.DuckDBPyConnection, models: pd.DataFrame, hours: float,
-                   events: str = "events") -> pd.DataFrame:
-    """Per model and account: requests on the model (``n_model``) and all requests
-    (``n_all``) in the ``hours`` after ``models.first_seen`` (the window
-    :func:`graphkit.detection.features.account_features` counts a release's traffic in), from
-    the events of relation ``events``; one range join."""
+_RELEASE_STARTS = "_gk_release_starts"
+
+
+def _register_starts(con: duckdb.DuckDBPyConnection, models: pd.DataFrame,
+                     hours: float | None) -> None:
+    """Relation ``_gk_release_starts`` (model, t0, t1): each model's release window."""
+    if hours is None:
+        hours = Settings().model_release_window_hours
     window = pd.Timedelta(microseconds=int(hours * 3600 * 1_000_000))
     starts = pd.DataFrame({"model": models["model"].astype(object),
                            "t0": models["first_seen"].astype("datetime64[us]")})
     starts["t1"] = (starts["t0"] + window).astype("datetime64[us]")
-    con.register("_gk_release_starts", starts)
+    con.register(_RELEASE_STARTS, starts)
+
+
+def _release_sql(events: str) -> str:
+    return ("SELECT r.model, e.account_id, count(*) FILTER (WHERE e.model = r.model) AS "
+            f"n_model, count(*) AS n_all FROM {events} e JOIN {_RELEASE_STARTS} r "
+            "ON e.ts >= r.t0 AND e.ts < r.t1 GROUP BY ALL")
+
+
+def release_counts(con: duckdb.DuckDBPyConnection, models: pd.DataFrame,
+                   hours: float | None, events: str = "events") -> pd.DataFrame:
+    """Per model and account: requests on the model (``n_model``) and all requests
+    (``n_all``) in the ``hours`` after ``models.first_seen`` (the window
+    :func:`graphkit.detection.features.account_features` counts a release's traffic in), from
+    the events of relation ``events``; one range join."""
+    _register_starts(con, models, hours)
     try:
-        df = _frame(con,
-                    "SELECT r.model, e.account_id, count(*) FILTER (WHERE e.model = r.model) "
-                    f"AS n_model, count(*) AS n_all FROM {events} e JOIN _gk_release_starts r "
-                    "ON e.ts >= r.t0 AND e.ts < r.t1 GROUP BY ALL")
+        df = _frame(con, _release_sql(events))
     finally:
-        con.unregister("_gk_release_starts")
+        con.unregister(_RELEASE_STARTS)
     return _sorted(df, ("model", "account_id"))
+
+
+def merge_saved_state(con: duckdb.DuckDBPyConnection, directory: str | os.PathLike[str],
+                      window_seconds: int, release_window_hours: float, models: pd.DataFrame,
+                      events: str = "events") -> dict[str, pd.DataFrame]:
+    """The state saved under ``directory`` merged with the aggregates of the events in relation
+    ``events`` of ``con``: :func:`merge_aggregates` of :func:`load_state` and
+    :func:`event_aggregates` (``models``: the merged first sightings), computed in one DuckDB
+    query per table that reads the saved Parquet files and the events directly."""
+    src = Path(directory) / STATE_DIR
+    saved = {name: "read_parquet('" + str(src / f"{name}.parquet").replace("'", "''") + "')"
+             for name in _layout()}
+    new = {name: f"({q})" for name, q in aggregate_sql(con, window_seconds, events).items()}
+    new["releases"] = f"({_release_sql(events)})"
+    _register_starts(con, models, release_window_hours)
+    try:
+        return {name: _merge_table(con, name, saved[name], new[name]) for name in _layout()}
+    finally:
+        con.unregister(_RELEASE_STARTS)
+
+
+def _merge_table(con: duckdb.DuckDBPyConnection, name: str, a: str, b: str) -> pd.DataFrame:
+    """Table ``name`` of the merge of relations ``a`` and ``b`` (SQL), sorted by its keys."""
+    keys, values = _layout()[name]
+    cols = ", ".join(keys)
+    aggs = "".join(f", {fn}({v}) AS {v}" for v, fn in values.items())
+    casts = "".join(f", CAST({v} AS BIGINT) AS {v}" if fn == "sum" else f", {v}"
+                    for v, fn in values.items())
+    order = ", ".join(f"{k} NULLS LAST" for k in keys)  # as pandas sorts
+    return _frame(con, f"SELECT {cols}{casts} FROM (SELECT {cols}{aggs} FROM (SELECT * FROM {a} "
+                       f"UNION ALL BY NAME SELECT * FROM {b}) GROUP BY {cols}) ORDER BY {order}")
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
@@ -227,19 +278,12 @@ def merge_aggregates(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]
     con = duckdb.connect()
     try:
         out: dict[str, pd.DataFrame] = {}
-        for name, (keys, values) in _layout().items():
+        for name in _layout():
             if name not in a or name not in b:
                 continue
             con.register("_a", pa.Table.from_pandas(a[name], preserve_index=False))
             con.register("_b", pa.Table.from_pandas(b[name], preserve_index=False))
-            cols = ", ".join(keys)
-            aggs = "".join(f", {fn}({v}) AS {v}" for v, fn in values.items())
-            casts = "".join(f", CAST({v} AS BIGINT) AS {v}" if fn == "sum" else f", {v}"
-                            for v, fn in values.items())
-            order = ", ".join(f"{k} NULLS LAST" for k in keys)  # as pandas sorts
-            df = _frame(con,
-                        f"SELECT {cols}{casts} FROM (SELECT {cols}{aggs} FROM (SELECT * FROM _a "
-                        f"UNION ALL BY NAME SELECT * FROM _b) GROUP BY {cols}) ORDER BY {order}")
+            df = _merge_table(con, name, "_a", "_b")
             con.unregister("_a")
             con.unregister("_b")
             out[name] = df.astype({c: a[name][c].dtype for c in df.columns
@@ -278,16 +322,22 @@ def load_state(directory: str | os.PathLike[str]
     graphkit.errors.InputError
         When the directory holds no state, or one of another format.
     """
+    meta = read_state_meta(directory)
     src = Path(directory) / STATE_DIR
-    meta_path = src / STATE_MANIFEST
+    return {name: pd.read_parquet(src / f"{name}.parquet") for name in meta["tables"]}, meta
+
+
+def read_state_meta(directory: str | os.PathLike[str]) -> dict[str, object]:
+    """``state.json`` of the state saved under ``directory`` (see :func:`load_state`)."""
+    meta_path = Path(directory) / STATE_DIR / STATE_MANIFEST
     if not meta_path.is_file():
         raise InputError("no aggregate state (state/state.json) in the result directory",
                          file=str(directory))
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    if meta.get("format") != STATE_FORMAT:
+    if meta.get("format") != STATE_FORMAT or sorted(meta.get("tables", [])) != sorted(_layout()):
         raise InputError(f"aggregate state of format {meta.get('format')!r}, expected "
                          f"{STATE_FORMAT}", file=str(meta_path))
-    return {name: pd.read_parquet(src / f"{name}.parquet") for name in meta["tables"]}, meta
+    return meta
 
 
 def missing_digests(meta: dict[str, object], digests: Iterable[str]) -> list[str] | None:
@@ -300,5 +350,6 @@ def missing_digests(meta: dict[str, object], digests: Iterable[str]) -> list[str
     return [d for d in want if d not in have]
 
 
-__all__ = ["STATE_DIR", "event_aggregates", "load_state", "merge_aggregates", "missing_digests",
-           "release_counts", "save_state"]
+__all__ = ["STATE_DIR", "aggregate_sql", "event_aggregates", "load_state", "merge_aggregates",
+           "merge_saved_state", "missing_digests", "read_state_meta", "release_counts",
+           "save_state"]
