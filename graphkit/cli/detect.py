@@ -40,7 +40,8 @@ from graphkit.settings import Settings
 @click.option("--top", type=int, default=10, show_default=True,
               help="flagged communities to print")
 @click.option("--previous", "previous", type=click.Path(),
-              help="previous result directory: keep its community ids, report what changed")
+              help="previous result directory: keep its community ids, report what changed, "
+                   "read only the event files its aggregate state does not cover")
 @click.option("--no-incremental", "no_incremental", is_flag=True,
               help="with --previous: read every event file again instead of reusing the "
                    "previous run's aggregate state (the outputs are the same)")
@@ -69,8 +70,9 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
             asn_file) -> None:
     """Detect coordinated account networks in EVENTS and write them to --out.
 
-    Writes accounts.csv, communities.csv, links.csv, graph/ and manifest.json (with the settings
-    that reproduce the run). EVENTS may be omitted when --accounts, --identifiers or
+    Writes accounts.csv, communities.csv, links.csv, graph/, state/ (the events' aggregates,
+    reused by the next run with --previous) and manifest.json (with the settings that
+    reproduce the run). EVENTS may be omitted when --accounts, --identifiers or
     --relations give the data; the stages that need request events then report that they did
     not run.
 

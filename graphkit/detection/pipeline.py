@@ -80,8 +80,9 @@ class Detection:
         return self.communities[self.communities["flagged"]]
 
     def write(self, out_dir: str | Path) -> Path:
-        """Write accounts.csv, communities.csv, links.csv and manifest.json as the result
-        directory ``out_dir``, atomically (:func:`graphkit.io.outputs.result_dir`)."""
+        """Write accounts.csv, communities.csv, links.csv, graph/, state/ (the aggregate state
+        the next day's ``detect --previous`` reuses) and manifest.json as the result directory
+        ``out_dir``, atomically (:func:`graphkit.io.outputs.result_dir`)."""
         with result_dir(out_dir) as tmp:
             self.write_into(tmp)
         return Path(out_dir)
