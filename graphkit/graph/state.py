@@ -136,7 +136,7 @@ def event_aggregates(con: duckdb.DuckDBPyConnection, window_seconds: int,
         optional columns (user agents, models) are empty when the events lack the column.
     """
     layout = _layout()
-    out = {name: _sorted(_frame(con, q), layout[name][0])
+    out = {name: _frame(con, f"SELECT * FROM ({q}) ORDER BY {_order(layout[name][0])}")
            for name, q in aggregate_sql(con, window_seconds, events).items()}
     starts = out["models"] if models is None else models
     out["releases"] = release_counts(con, starts, release_window_hours, events)
@@ -214,10 +214,10 @@ def release_counts(con: duckdb.DuckDBPyConnection, models: pd.DataFrame,
     the events of relation ``events``; one range join."""
     _register_starts(con, models, hours)
     try:
-        df = _frame(con, _release_sql(events))
+        return _frame(con, f"SELECT * FROM ({_release_sql(events)}) "
+                           f"ORDER BY {_order(('model', 'account_id'))}")
     finally:
         con.unregister(_RELEASE_STARTS)
-    return _sorted(df, ("model", "account_id"))
 
 
 def merge_saved_state(con: duckdb.DuckDBPyConnection, directory: str | os.PathLike[str],
@@ -246,19 +246,20 @@ def _merge_table(con: duckdb.DuckDBPyConnection, name: str, a: str, b: str) -> p
     aggs = "".join(f", {fn}({v}) AS {v}" for v, fn in values.items())
     casts = "".join(f", CAST({v} AS BIGINT) AS {v}" if fn == "sum" else f", {v}"
                     for v, fn in values.items())
-    order = ", ".join(f"{k} NULLS LAST" for k in keys)  # as pandas sorts
     return _frame(con, f"SELECT {cols}{casts} FROM (SELECT {cols}{aggs} FROM (SELECT * FROM {a} "
-                       f"UNION ALL BY NAME SELECT * FROM {b}) GROUP BY {cols}) ORDER BY {order}")
+                       f"UNION ALL BY NAME SELECT * FROM {b}) GROUP BY {cols}) "
+                       f"ORDER BY {_order(keys)}")
+
+
+def _order(keys: Iterable[str]) -> str:
+    """ORDER BY list of a table's keys: ascending, missing values last (as pandas sorts)."""
+    return ", ".join(f"{k} NULLS LAST" for k in keys)
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
     """A query's result as a DataFrame through Arrow (text columns stay Arrow strings: several
     times faster than building them row by row)."""
     return con.sql(sql).to_arrow_table().to_pandas()
-
-
-def _sorted(df: pd.DataFrame, keys: Iterable[str]) -> pd.DataFrame:
-    return df.sort_values(list(keys), kind="stable").reset_index(drop=True)
 
 
 def merge_aggregates(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]
