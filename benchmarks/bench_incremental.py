@@ -130,6 +130,9 @@ def main() -> None:
               f"aggregate state {timing(work / d, 'aggregate state'):.2f} s, Leiden "
               f"{timing(work / d, 'communities'):.2f} s)")
     print(f"saving: {med(rerun) - med(warm):.1f} s ({100 * (1 - med(warm) / med(rerun)):.0f}%)")
+    for name, (full_med, warm_med) in _stage_medians(work, args.repeat).items():
+        print(f"{name} stages (medians of the manifests' stage times): full rerun "
+              f"{full_med:.2f} s, incremental {warm_med:.2f} s")
     print(f"DuckDB floor (GROUP BY account_id, ip): month median {med(floor):.2f} s, "
           f"day {med(floor_day):.2f} s")
     print("incremental outputs equal the full rerun's (accounts, links, communities): "
@@ -138,6 +141,26 @@ def main() -> None:
           f"(all sizes); multi-account communities keeping >= half their members under the "
           f"same id: {100 * kept:.1f}%")
     print(f"changes: {m['changes']}")
+
+
+# Stages whose work an incremental run changes (they read events or the state), and the rest.
+EVENT_SIDE = ("load", "graph", "links: event arrays", "links: window signatures",
+              "activity of flagged accounts", "aggregate state")
+OTHER = ("links: entity shares", "links: candidate pairs", "links: scoring pairs",
+         "links: synchrony of pairs", "communities", "scoring", "attribution", "successions",
+         "stable ids")
+
+
+def _stage_medians(work: Path, repeat: int) -> dict[str, tuple[float, float]]:
+    """Median over the runs of the summed stage times of the event-side and the other stages,
+    full rerun and incremental, from each run's manifest."""
+    def total(d: Path, steps: tuple[str, ...]) -> float:
+        t = json.loads((d / "manifest.json").read_text())["timings_seconds"]
+        return sum(t.get(k, 0.0) for k in steps)
+    return {name: tuple(statistics.median(total(work / f"{kind}{r}", steps)
+                                          for r in range(repeat))
+                        for kind in ("full", "warm"))
+            for name, steps in (("event-side", EVENT_SIDE), ("other", OTHER))}
 
 
 def _bench_state(work: Path, full: Path, short: Path, day: Path, repeat: int) -> None:
