@@ -275,7 +275,12 @@ def detect(
             with progress.step("links: window signatures"):
                 sync = window_signatures(dataset.con, _CODES, n, settings,
                                          times=(events.account, events.us))
-        links = links_mod.score_links(signals, sync, settings, progress, registry)
+        if engine == "spark":  # candidate pairs and similarities on the executors
+            from graphkit.engine.spark import spark_score_links
+
+            links = spark_score_links(signals, sync, settings, spark, progress, registry)
+        else:
+            links = links_mod.score_links(signals, sync, settings, progress, registry)
         with progress.step("communities"):
             start = None if prev is None else stable_ids.initial_membership(
                 graph.accounts["account_id"].to_numpy(), prev)

@@ -21,6 +21,8 @@ from typing import Any
 
 import pandas as pd
 
+from graphkit.detection.links import Links, SignalMatrix
+from graphkit.engine.link_stages import LINK_INPUTS, Runner, link_stages, score_links_staged
 from graphkit.engine.runner import (
     Outputs,
     declared_payments,
@@ -32,13 +34,16 @@ from graphkit.engine.stages import Stage, transpile
 from graphkit.errors import ConfigError
 from graphkit.graph.hetero import HeteroGraph
 from graphkit.io import Dataset
+from graphkit.progress import Progress
+from graphkit.registry import Registry
 from graphkit.settings import Settings
 
 DEFAULT_MASTER = "local[*]"
 # What runs on the driver after the aggregates are collected (docs/scale-out.md).
-DRIVER_STAGES: tuple[str, ...] = ("signal shares", "window signatures", "link scores",
-                                  "communities", "account features", "indicators",
-                                  "account score", "evidence")
+DRIVER_STAGES: tuple[str, ...] = ("signal shares", "window signatures", "link roots",
+                                  "link evidence (gate, synchrony, noisy-OR)", "communities",
+                                  "account features", "indicators", "account score",
+                                  "evidence")
 
 
 @dataclass(frozen=True)
@@ -114,22 +119,50 @@ def run_spark(dataset: Dataset, settings: Settings, spark: Any,
             schema="account_id string, payment_id string").createOrReplaceTempView(
             "declared_payments")
 
-        def execute(stage: Stage) -> pd.DataFrame:
-            frame = spark.sql(transpile(stage.sql, "spark"))
-            frame.createOrReplaceTempView(stage.name)
-            if stage.name.startswith("edges_"):
-                frame.cache()
-            with warnings.catch_warnings():  # pyspark 4.x notes pandas 3 as not yet vetted
-                warnings.simplefilter("ignore", FutureWarning)
-                return frame.toPandas()
-
         try:
-            return run_stages(plan(dataset, settings), execute)
+            return run_stages(plan(dataset, settings), lambda stage: _execute(spark, stage))
         finally:
-            for name in spark.catalog.listTables():
-                if name.isTemporary:
-                    spark.catalog.dropTempView(name.name)
-            spark.catalog.clearCache()
+            _drop_views(spark)
+
+
+def _execute(spark: Any, stage: Stage) -> pd.DataFrame:
+    """Run ``stage`` transpiled, keep it as a temporary view (cached when later stages read
+    it more than once) and return it collected."""
+    frame = spark.sql(transpile(stage.sql, "spark"))
+    frame.createOrReplaceTempView(stage.name)
+    if stage.name.startswith("edges_") or stage.name == "link_candidates":
+        frame.cache()
+    with warnings.catch_warnings():  # pyspark 4.x notes pandas 3 as not yet vetted
+        warnings.simplefilter("ignore", FutureWarning)
+        return frame.toPandas()
+
+
+def _drop_views(spark: Any) -> None:
+    for name in spark.catalog.listTables():
+        if name.isTemporary:
+            spark.catalog.dropTempView(name.name)
+    spark.catalog.clearCache()
+
+
+def link_stage_runner(spark: Any) -> Runner:
+    """A runner for :func:`graphkit.engine.link_stages.score_links_staged` on ``spark``: the
+    input tables become temporary views (``roots`` cached: every stage joins it), the stages
+    run transpiled on the executors and are collected."""
+
+    def run(tables: dict[str, pd.DataFrame], stages_: list[Stage]) -> dict[str, pd.DataFrame]:
+        try:
+            for name, frame in tables.items():  # three input tables
+                with warnings.catch_warnings():  # pandas 3 not yet vetted by pyspark 4.x
+                    warnings.simplefilter("ignore", FutureWarning)
+                    view = spark.createDataFrame(frame, schema=LINK_INPUTS[name])
+                if name == "roots":
+                    view = view.cache()
+                view.createOrReplaceTempView(name)
+            return {stage.name: _execute(spark, stage) for stage in stages_}
+        finally:
+            _drop_views(spark)
+
+    return run
 
 
 def spark_graph(dataset: Dataset, settings: Settings, spark: Any,
@@ -148,5 +181,14 @@ def spark_detection_graph(dataset: Dataset, settings: Settings,
     graph, out = spark_graph(dataset, settings, spark)
     return graph, {"name": "spark", "master": options.master, "spark_version": spark.version,
                    "shuffle_partitions": spark.conf.get("spark.sql.shuffle.partitions"),
-                   "distributed_stages": list(out),
+                   "distributed_stages": [*out, *(s.name for s in link_stages())],
                    "driver_stages": list(DRIVER_STAGES)}
+
+
+def spark_score_links(signals: dict[str, SignalMatrix], sync: Any, settings: Settings,
+                      options: SparkOptions | None = None, progress: Progress | None = None,
+                      registry: Registry | None = None) -> Links:
+    """:func:`graphkit.detection.links.score_links` with candidate pairs and similarities run
+    on Spark (:mod:`graphkit.engine.link_stages`): the same links as the local engine."""
+    return score_links_staged(signals, sync, settings, link_stage_runner(session(options)),
+                              progress, registry)
