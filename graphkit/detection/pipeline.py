@@ -246,11 +246,13 @@ def detect(
     given_releases = releases
     prev = None if previous is None else stable_ids.read_previous(previous)
     engine_entry: dict[str, Any] = {"name": engine}
+    staged = None  # on Spark: account features and synchrony windows from stage outputs
     if engine == "spark" and graph is None:
         from graphkit.engine.spark import spark_detection_graph
 
         with progress.step("graph (spark)"):
-            graph, engine_entry = spark_detection_graph(dataset, settings, spark)
+            graph, staged, engine_entry = spark_detection_graph(dataset, settings, spark,
+                                                                given_releases)
     elif engine not in ("duckdb", "spark"):
         raise ConfigError(f"unknown engine {engine!r} (duckdb or spark)")
     if graph is None:
@@ -269,12 +271,13 @@ def detect(
         with progress.step("links: entity shares"):
             signals = signal_matrices(graph, dataset, settings, _CODES)
         with progress.step("links: event arrays"):
-            events = dataset.event_arrays()
+            events = dataset.event_arrays() if staged is None else None
         sync = None
         if settings.weight("synchrony") > 0 and dataset.has_events:
             with progress.step("links: window signatures"):
-                sync = window_signatures(dataset.con, _CODES, n, settings,
-                                         times=(events.account, events.us))
+                sync = (staged.signatures(settings) if staged is not None else
+                        window_signatures(dataset.con, _CODES, n, settings,
+                                          times=(events.account, events.us)))
         if engine == "spark":  # candidate pairs and similarities on the executors
             from graphkit.engine.spark import spark_score_links
 
@@ -287,8 +290,10 @@ def detect(
             comms = detect_communities(links, settings, fixed=None, initial=start)
         with progress.step("scoring"):
             with progress.step("scoring: account features"):
-                releases = {**model_releases(events, settings), **(given_releases or {})}
-                feats = account_features(graph, dataset, events, releases, settings)
+                releases = (staged.releases if staged is not None else
+                            {**model_releases(events, settings), **(given_releases or {})})
+                feats = account_features(graph, dataset, events, releases, settings,
+                                         None if staged is None else staged.activity)
                 del events
             with progress.step("scoring: indicators"):
                 scored = score_communities(feats, signals, links, comms, settings)

@@ -12,6 +12,7 @@ Needs the ``spark`` extra (``pip install 'graphkit[spark]'``: pyspark 4 on Java 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
 import warnings
@@ -25,6 +26,8 @@ from graphkit.detection.links import Links, SignalMatrix
 from graphkit.engine.link_stages import LINK_INPUTS, Runner, link_stages, score_links_staged
 from graphkit.engine.runner import (
     Outputs,
+    StagedActivity,
+    activity_from_outputs,
     declared_payments,
     graph_from_outputs,
     plan,
@@ -39,11 +42,16 @@ from graphkit.registry import Registry
 from graphkit.settings import Settings
 
 DEFAULT_MASTER = "local[*]"
+# Spark schemas of the relations the driver hands to the stages.
+SCHEMAS: dict[str, str] = {**LINK_INPUTS,
+                           "declared_payments": "account_id string, payment_id string",
+                           "releases": "model string, released timestamp"}
 # What runs on the driver after the aggregates are collected (docs/scale-out.md).
-DRIVER_STAGES: tuple[str, ...] = ("signal shares", "window signatures", "link roots",
+DRIVER_STAGES: tuple[str, ...] = ("signal shares", "link roots",
+                                  "window signatures (MinHash of the collected windows)",
                                   "link evidence (gate, synchrony, noisy-OR)", "communities",
-                                  "account features", "indicators", "account score",
-                                  "evidence")
+                                  "account features (from the collected histograms)",
+                                  "indicators", "account score", "evidence")
 
 
 @dataclass(frozen=True)
@@ -103,24 +111,26 @@ def stage_events(dataset: Dataset, directory: str | Path) -> Path:
 
 
 def run_spark(dataset: Dataset, settings: Settings, spark: Any,
-              events_path: str | None = None) -> Outputs:
+              events_path: str | None = None,
+              releases: dict[str, dt.datetime] | None = None) -> Outputs:
     """Run the stages on Spark; returns the collected stage results.
 
     ``events_path`` is validated events as Parquet at any path Spark reads (a cluster's storage);
-    without it the dataset's events are staged to a local temporary Parquet file.
+    without it the dataset's events are staged to a local temporary Parquet file. ``releases``
+    are model releases given besides those found in the events (``--release``).
     """
     with tempfile.TemporaryDirectory(prefix="graphkit-spark-") as tmp:
         path = events_path or str(stage_events(dataset, tmp))
         events = spark.read.parquet(path).persist()  # every stage scans the events
         events.createOrReplaceTempView("events")
         declared = declared_payments(dataset)
-        spark.createDataFrame(declared if len(declared) else pd.DataFrame(
-            {"account_id": pd.Series([], dtype=str), "payment_id": pd.Series([], dtype=str)}),
-            schema="account_id string, payment_id string").createOrReplaceTempView(
-            "declared_payments")
+        _register(spark, "declared_payments", declared if len(declared) else pd.DataFrame(
+            {"account_id": pd.Series([], dtype=str), "payment_id": pd.Series([], dtype=str)}))
 
         try:
-            return run_stages(plan(dataset, settings), lambda stage: _execute(spark, stage))
+            return run_stages(plan(dataset, settings), lambda stage: _execute(spark, stage),
+                              lambda name, frame: _register(spark, name, frame), settings,
+                              releases)
         finally:
             _drop_views(spark)
 
@@ -135,6 +145,15 @@ def _execute(spark: Any, stage: Stage) -> pd.DataFrame:
     with warnings.catch_warnings():  # pyspark 4.x notes pandas 3 as not yet vetted
         warnings.simplefilter("ignore", FutureWarning)
         return frame.toPandas()
+
+
+def _register(spark: Any, name: str, frame: pd.DataFrame) -> Any:
+    """``frame`` as the temporary view ``name`` (schema from :data:`SCHEMAS`); returns it."""
+    with warnings.catch_warnings():  # pandas 3 not yet vetted by pyspark 4.x
+        warnings.simplefilter("ignore", FutureWarning)
+        view = spark.createDataFrame(frame, schema=SCHEMAS[name])
+    view.createOrReplaceTempView(name)
+    return view
 
 
 def _drop_views(spark: Any) -> None:
@@ -152,12 +171,9 @@ def link_stage_runner(spark: Any) -> Runner:
     def run(tables: dict[str, pd.DataFrame], stages_: list[Stage]) -> dict[str, pd.DataFrame]:
         try:
             for name, frame in tables.items():  # three input tables
-                with warnings.catch_warnings():  # pandas 3 not yet vetted by pyspark 4.x
-                    warnings.simplefilter("ignore", FutureWarning)
-                    view = spark.createDataFrame(frame, schema=LINK_INPUTS[name])
+                view = _register(spark, name, frame)
                 if name == "roots":
-                    view = view.cache()
-                view.createOrReplaceTempView(name)
+                    view.cache()
             return {stage.name: _execute(spark, stage) for stage in stages_}
         finally:
             _drop_views(spark)
@@ -165,24 +181,24 @@ def link_stage_runner(spark: Any) -> Runner:
     return run
 
 
-def spark_graph(dataset: Dataset, settings: Settings, spark: Any,
-                events_path: str | None = None) -> tuple[HeteroGraph, Outputs]:
-    """The heterogeneous graph built from aggregates computed on Spark, and the outputs."""
-    out = run_spark(dataset, settings, spark, events_path)
-    return graph_from_outputs(dataset, out), out
-
-
 def spark_detection_graph(dataset: Dataset, settings: Settings,
-                          options: SparkOptions | None = None) -> tuple[HeteroGraph, dict[str, Any]]:
-    """The graph for :func:`graphkit.detection.pipeline.detect` with ``engine="spark"``, and
-    the manifest's ``engine`` entry (master, Spark version, distributed stages)."""
+                          options: SparkOptions | None = None,
+                          releases: dict[str, dt.datetime] | None = None
+                          ) -> tuple[HeteroGraph, StagedActivity, dict[str, Any]]:
+    """The graph for :func:`graphkit.detection.pipeline.detect` with ``engine="spark"``, what
+    the driver reads instead of the events (account features, synchrony windows, releases),
+    and the manifest's ``engine`` entry (master, Spark version, distributed stages)."""
     options = options or SparkOptions()
     spark = session(options)
-    graph, out = spark_graph(dataset, settings, spark)
-    return graph, {"name": "spark", "master": options.master, "spark_version": spark.version,
-                   "shuffle_partitions": spark.conf.get("spark.sql.shuffle.partitions"),
-                   "distributed_stages": [*out, *(s.name for s in link_stages())],
-                   "driver_stages": list(DRIVER_STAGES)}
+    out = run_spark(dataset, settings, spark, releases=releases)
+    graph = graph_from_outputs(dataset, out)
+    staged = activity_from_outputs(out, graph.accounts["account_id"].to_numpy(), settings,
+                                   releases)
+    return graph, staged, {
+        "name": "spark", "master": options.master, "spark_version": spark.version,
+        "shuffle_partitions": spark.conf.get("spark.sql.shuffle.partitions"),
+        "distributed_stages": [*out, *(s.name for s in link_stages())],
+        "driver_stages": list(DRIVER_STAGES)}
 
 
 def spark_score_links(signals: dict[str, SignalMatrix], sync: Any, settings: Settings,
