@@ -18,13 +18,20 @@ from click.testing import CliRunner
 
 import graphkit
 from graphkit.cli import main
+from graphkit.detection import learned
 from graphkit.detection.features import account_activity, model_releases
 from graphkit.detection.links import score_links
 from graphkit.detection.pipeline import detect
 from graphkit.detection.signals import signal_matrices
 from graphkit.detection.synchrony import window_signatures
 from graphkit.engine import link_stages, runner
-from graphkit.engine.spark import SparkOptions, link_stage_runner, run_spark, session
+from graphkit.engine.spark import (
+    SparkOptions,
+    executor_predictor,
+    link_stage_runner,
+    run_spark,
+    session,
+)
 from graphkit.engine.stages import stages
 from graphkit.errors import InputError
 from graphkit.settings import Settings
@@ -280,3 +287,27 @@ def test_activity_stages_give_the_event_features(name: str, spark_outputs) -> No
         for field in ("signature", "n_windows", "hour_signature", "n_hours", "active"):
             np.testing.assert_array_equal(getattr(got, field), getattr(sync, field),
                                           err_msg=field)
+
+
+def test_model_applied_on_the_executors_scores_as_the_driver(spark) -> None:
+    """A LightGBM model applied with mapInPandas on the executors gives the driver's log-odds
+    and contributions (missing values included), in the accounts' order, and cross-fitting
+    with it gives the same scores."""
+    rng = np.random.default_rng(3)
+    n = 900
+    x = pd.DataFrame({"a": rng.normal(size=n), "b": rng.integers(0, 5, size=n).astype(float),
+                      "c": rng.normal(size=n)})
+    x.loc[rng.random(n) < 0.1, "c"] = np.nan
+    y = np.full(n, np.nan)
+    y[:400] = (x["a"][:400] + (x["b"][:400] == 2) + rng.normal(scale=0.5, size=400) > 0.5)
+    local = learned.cross_fit(x, y, folds=3, seed=1)
+    predict = executor_predictor(spark)
+    raw, contrib = predict(local.model, x)
+    expected_raw, expected_contrib = learned._predict(local.model, x)
+    assert np.ptp(raw) > 0
+    np.testing.assert_allclose(raw, expected_raw, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(contrib, expected_contrib, rtol=0, atol=1e-12)
+    distributed = learned.cross_fit(x, y, folds=3, seed=1, predict=predict)
+    np.testing.assert_allclose(distributed.raw, local.raw, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(distributed.contributions, local.contributions, rtol=0,
+                               atol=1e-12)

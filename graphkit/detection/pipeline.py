@@ -22,7 +22,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +253,12 @@ def detect(
         with progress.step("graph (spark)"):
             graph, staged, engine_entry = spark_detection_graph(dataset, settings, spark,
                                                                 given_releases)
+    if engine == "spark" and scoring is not None and scoring.supervised:
+        from graphkit.engine.spark import executor_predictor, session
+
+        # The trained or saved model scores the accounts on the executors (mapInPandas).
+        scoring = replace(scoring, predict=executor_predictor(session(spark)))
+        engine_entry["account_model"] = "applied on the executors (mapInPandas)"
     elif engine not in ("duckdb", "spark"):
         raise ConfigError(f"unknown engine {engine!r} (duckdb or spark)")
     if graph is None:
