@@ -19,18 +19,21 @@ from click.testing import CliRunner
 import graphkit
 from graphkit.cli import main
 from graphkit.detection import learned
+from graphkit.detection.communities import detect_communities
 from graphkit.detection.features import account_activity, model_releases
 from graphkit.detection.links import score_links
 from graphkit.detection.pipeline import detect
 from graphkit.detection.signals import signal_matrices
 from graphkit.detection.synchrony import window_signatures
 from graphkit.engine import link_stages, runner
+from graphkit.engine.components import components, duckdb_tables
 from graphkit.engine.spark import (
     SparkOptions,
     executor_predictor,
     link_stage_runner,
     run_spark,
     session,
+    spark_tables,
 )
 from graphkit.engine.stages import stages
 from graphkit.errors import InputError
@@ -311,3 +314,28 @@ def test_model_applied_on_the_executors_scores_as_the_driver(spark) -> None:
     np.testing.assert_allclose(distributed.raw, local.raw, rtol=0, atol=1e-12)
     np.testing.assert_allclose(distributed.contributions, local.contributions, rtol=0,
                                atol=1e-12)
+
+
+def test_components_stage_sql_gives_igraphs_components_on_both_engines(spark) -> None:
+    """Connected components by label propagation, run by DuckDB and by Spark, are igraph's."""
+    settings = Settings(seed=7)
+    signals, sync = _signals("sim-small", settings)
+    links = score_links(signals, sync, settings)
+    expected = detect_communities(links, Settings(method="components"))
+    assert (expected.sizes >= 3).sum() >= 2
+    for tables in (duckdb_tables(), spark_tables(spark)):
+        got = components(links, tables)
+        np.testing.assert_array_equal(got.membership, expected.membership)
+        np.testing.assert_array_equal(got.sizes, expected.sizes)
+
+
+def test_detect_beyond_max_collected_links_runs_components_on_the_cluster() -> None:
+    """A link graph larger than max_collected_links is not collected for Leiden: the Spark
+    engine's communities are the connected components, as the local components method's, and
+    the manifest says where they ran."""
+    dist = detect(_load("hand"), Settings(seed=7, max_collected_links=1), engine="spark",
+                  spark=OPTIONS)
+    local = detect(_load("hand"), Settings(seed=7, method="components"))
+    assert "on the cluster" in dist.extra_outputs["engine"]["communities"]
+    assert len(dist.links) > 1
+    pd.testing.assert_series_equal(dist.accounts["community_id"], local.accounts["community_id"])

@@ -293,7 +293,13 @@ def detect(
         with progress.step("communities"):
             start = None if prev is None else stable_ids.initial_membership(
                 graph.accounts["account_id"].to_numpy(), prev)
-            comms = detect_communities(links, settings, fixed=None, initial=start)
+            if engine == "spark" and len(links.table) > settings.max_collected_links:
+                from graphkit.engine.components import components
+                from graphkit.engine.spark import session, spark_tables
+
+                comms = components(links, spark_tables(session(spark)))
+            else:
+                comms = detect_communities(links, settings, fixed=None, initial=start)
         with progress.step("scoring"):
             with progress.step("scoring: account features"):
                 releases = (staged.releases if staged is not None else
@@ -339,6 +345,8 @@ def detect(
         ring_neighbours=links.ring_neighbours, scoring=acc_scores.manifest, activity=activity,
         extra_outputs={**_kinds_outputs(registry, dataset), "engine": {
             **engine_entry, "communities": (
+                f"{comms.method} on the cluster ({len(link_table)} links, more than "
+                f"max_collected_links)" if comms.method == "components (stage SQL)" else
                 f"{settings.method} on the driver (account-link graph collected: "
                 f"{len(link_table)} links)")}},
     )

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from graphkit.detection.links import Links, SignalMatrix
+from graphkit.engine.components import Tables
 from graphkit.engine.link_stages import LINK_INPUTS, Runner, link_stages, score_links_staged
 from graphkit.engine.runner import (
     Outputs,
@@ -47,7 +48,8 @@ DEFAULT_MASTER = "local[*]"
 # Spark schemas of the relations the driver hands to the stages.
 SCHEMAS: dict[str, str] = {**LINK_INPUTS,
                            "declared_payments": "account_id string, payment_id string",
-                           "releases": "model string, released timestamp"}
+                           "releases": "model string, released timestamp",
+                           "cc_links": "a bigint, b bigint"}
 # What runs on the driver after the aggregates are collected (docs/scale-out.md).
 DRIVER_STAGES: tuple[str, ...] = ("signal shares", "link roots",
                                   "window signatures (MinHash of the collected windows)",
@@ -255,3 +257,30 @@ def executor_predictor(spark: Any, partitions: int | None = None
                 scored[[f"c{i}" for i in range(width)]].to_numpy(np.float64))
 
     return predict
+
+
+@dataclass
+class _SparkTables:
+    """:class:`graphkit.engine.components.Tables` on Spark: each materialized result is
+    checkpointed on the executors (the rounds' lineage does not grow)."""
+
+    spark: Any
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        _register(self.spark, name, frame)
+
+    def materialize(self, name: str, sql: str) -> None:
+        self.spark.sql(transpile(sql, "spark")).localCheckpoint().createOrReplaceTempView(name)
+
+    def collect(self, sql: str) -> pd.DataFrame:
+        with warnings.catch_warnings():  # pyspark 4.x notes pandas 3 as not yet vetted
+            warnings.simplefilter("ignore", FutureWarning)
+            return self.spark.sql(transpile(sql, "spark")).toPandas()
+
+    def close(self) -> None:
+        _drop_views(self.spark)
+
+
+def spark_tables(spark: Any) -> Tables:
+    """Connected components (:func:`graphkit.engine.components.components`) on ``spark``."""
+    return _SparkTables(spark)
