@@ -275,6 +275,7 @@ def test_activity_stages_give_the_event_features(name: str, spark_outputs) -> No
     codes = pd.DataFrame({"account_id": ids, "account_idx": np.arange(n)})
     ds.con.register("gk_codes", codes)
     sync = window_signatures(ds.con, "gk_codes", n, settings, times=(events.account, events.us))
+    proxy = signal_matrices(graph, ds, settings, "gk_codes")
     if name == "sim-small":
         assert releases and expected.release_events.sum() > 0
     for out in (runner.run_duckdb(ds, settings), spark_outputs[name]):
@@ -290,6 +291,12 @@ def test_activity_stages_give_the_event_features(name: str, spark_outputs) -> No
         for field in ("signature", "n_windows", "hour_signature", "n_hours", "active"):
             np.testing.assert_array_equal(getattr(got, field), getattr(sync, field),
                                           err_msg=field)
+        if "proxy" in proxy:  # the proxy signal from the stage's counts, not the events
+            staged_proxy = signal_matrices(graph, ds, settings, "gk_codes",
+                                           staged.proxy_counts)["proxy"]
+            assert (staged_proxy.shares != proxy["proxy"].shares).nnz == 0
+            np.testing.assert_array_equal(staged_proxy.keys, proxy["proxy"].keys)
+    assert name == "hand" or "proxy" in proxy
 
 
 def test_model_applied_on_the_executors_scores_as_the_driver(spark) -> None:

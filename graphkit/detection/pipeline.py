@@ -275,7 +275,8 @@ def detect(
     dataset.con.register(_CODES, codes)
     try:
         with progress.step("links: entity shares"):
-            signals = signal_matrices(graph, dataset, settings, _CODES)
+            signals = signal_matrices(graph, dataset, settings, _CODES,
+                                      None if staged is None else staged.proxy_counts)
         with progress.step("links: event arrays"):
             events = dataset.event_arrays() if staged is None else None
         sync = None

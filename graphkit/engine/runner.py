@@ -115,6 +115,7 @@ class StagedActivity:
     windows: tuple[np.ndarray, np.ndarray]  # account code, window number; sorted
     clock_aligned: np.ndarray
     releases: dict[str, dt.datetime]
+    proxy_counts: pd.DataFrame | None = None  # account_id, provider, n (the proxy signal)
 
     def signatures(self, settings: Settings) -> WindowSignatures:
         """Synchrony's window signatures, as :func:`graphkit.detection.synchrony.
@@ -137,23 +138,24 @@ def activity_from_outputs(out: Outputs, account_ids: np.ndarray, settings: Setti
         return counts
 
     def per_account(name: str, col: str) -> np.ndarray:
-        values = np.zeros(n, np.int64)
-        if name in out:
-            values[index.get_indexer(out[name]["account_id"])] = out[name][col].to_numpy(np.int64)
-        return values
+        if name not in out:
+            return np.zeros(n)
+        return np.bincount(index.get_indexer(out[name]["account_id"]),
+                           weights=out[name][col].to_numpy(np.float64), minlength=n)
 
     windows = out["account_windows"]
     acc = index.get_indexer(windows["account_id"]).astype(np.int64)
     win = windows["win"].to_numpy(np.int64)
     order = np.lexsort((win, acc))
     activity = AccountActivity(
-        per_account("account_proxy", "proxy_events").astype(np.float64),
+        per_account("account_proxy", "n"),
         row_entropy(histogram(out["account_hours"], 24))[0] / np.log(24),
-        per_account("release_traffic", "release_events").astype(np.float64),
-        per_account("release_traffic", "release_window_events").astype(np.float64))
+        per_account("release_traffic", "release_events"),
+        per_account("release_traffic", "release_window_events"))
     return StagedActivity(activity, (acc[order], win[order]),
                           clock_alignment_from_counts(histogram(out["account_seconds"], 60)),
-                          releases_from_outputs(out, settings, releases))
+                          releases_from_outputs(out, settings, releases),
+                          out.get("account_proxy"))
 
 
 def check_validation(counts: pd.DataFrame) -> None:

@@ -22,7 +22,7 @@ The stages:
 * ``account_hours`` / ``account_seconds``: events per (account, hour of the day / second of the
   minute): hour-of-day entropy and clock alignment; ``account_windows``: the distinct
   (account, ``sync_window_seconds`` window) pairs synchrony's MinHash reads;
-  ``account_proxy``: events through a proxy provider; ``model_firsts``: the first request of
+  ``account_proxy``: events per (account, proxy provider); ``model_firsts``: the first request of
   each model; then ``release_traffic``: per account, requests in the window after each release
   (read from the relation ``releases``, which the driver derives from ``model_firsts``).
 
@@ -160,9 +160,10 @@ def account_buckets_sql(bucket: str) -> str:
 
 
 def account_proxy_sql() -> str:
-    """Events per account carried by a proxy, VPN or hosting provider."""
-    return ("SELECT account_id, count(*) AS proxy_events FROM events "
-            "WHERE proxy_provider IS NOT NULL GROUP BY account_id")
+    """Events per (account, proxy, VPN or hosting provider): the proxy signal's shares and each
+    account's proxied traffic."""
+    return ("SELECT account_id, proxy_provider AS provider, count(*) AS n FROM events "
+            "WHERE proxy_provider IS NOT NULL GROUP BY account_id, proxy_provider")
 
 
 def account_windows_sql(settings: Settings) -> str:
