@@ -185,12 +185,19 @@ def test_validation_stage_rejects_events_without_account(tmp_path: Path, spark) 
 
 
 def test_cli_engine_spark_writes_the_same_outputs(tmp_path: Path, spark) -> None:
+    """Both engines, end to end with a model trained on labels (applied on the executors with
+    --engine spark), write the same CSV files."""
     events, accounts, seeds = FIXTURES["sim-small"]
+    truth = pd.read_csv(ROOT / "fixtures/sim-small/truth.csv", keep_default_na=False)
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"account_id": truth["account_id"],
+                  "label": (truth["campaign"] != "").astype(int)}).iloc[::3].to_csv(
+        labels, index=False)
     outs = {}
     for engine in ("duckdb", "spark"):
         out = tmp_path / engine
         args = ["detect", str(events), "--accounts", str(accounts), "--seeds", str(seeds),
-                "--out", str(out), "--engine", engine]
+                "--out", str(out), "--engine", engine, "--labels", str(labels)]
         if engine == "spark":
             args += ["--spark-master", "local[2]"]
         result = CliRunner().invoke(main, args)
@@ -205,6 +212,8 @@ def test_cli_engine_spark_writes_the_same_outputs(tmp_path: Path, spark) -> None
     assert manifest["outputs"]["engine"]["name"] == "spark"
     assert "edges_USED_IP" in manifest["outputs"]["engine"]["distributed_stages"]
     assert manifest["outputs"]["engine"]["master"] == "local[2]"
+    assert "executors" in manifest["outputs"]["engine"]["account_model"]
+    assert manifest["outputs"]["account_scoring"]["mode"] == "supervised"
     local_manifest = json.loads((outs["duckdb"] / "manifest.json").read_text())
     assert local_manifest["outputs"]["engine"]["name"] == "duckdb"
 
