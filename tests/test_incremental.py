@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import graphkit
 from graphkit.cli import main
 from graphkit.detection.activity import activity_table
-from graphkit.detection.features import event_features, model_releases
+from graphkit.detection.features import account_activity, model_releases
 from graphkit.detection.incremental import StateStages, load_incremental
 from graphkit.detection.synchrony import window_signatures
 from graphkit.graph.hetero import build_graph
@@ -214,11 +214,11 @@ def test_each_stage_from_the_state_equals_the_stage_on_all_events(sim):
     releases = model_releases(arrays, settings)
     assert releases and stages.model_releases(settings) == releases
     n = len(want.accounts)
-    expect = event_features(arrays, releases, n, settings)
-    have = stages.event_features(got, releases)
-    for name, values in expect.items():
-        assert values.any(), name
-        np.testing.assert_array_equal(have[name], values, err_msg=name)
+    expect = account_activity(arrays, releases, n, settings)
+    have = stages.account_activity(got, releases)
+    for name in ("proxy_events", "hour_entropy", "release_events", "release_window_events"):
+        assert getattr(expect, name).any(), name
+        np.testing.assert_array_equal(getattr(have, name), getattr(expect, name), err_msg=name)
     sync = window_signatures(full.con, "", n, settings, times=(arrays.account, arrays.us))
     from_state = stages.window_signatures(got, settings)
     for name in ("signature", "n_windows", "hour_signature", "n_hours", "active",

@@ -43,7 +43,7 @@ import pandas as pd
 
 from graphkit.detection.activity import COLUMNS as ACTIVITY_COLUMNS
 from graphkit.detection.activity import NO_MODEL
-from graphkit.detection.features import EVENT_FEATURES
+from graphkit.detection.features import AccountActivity
 from graphkit.detection.synchrony import (
     WindowSignatures,
     clock_alignment_from_counts,
@@ -387,9 +387,14 @@ class StateStages:
         return {str(m): _EPOCH + dt.timedelta(microseconds=int(t))
                 for m, t in zip(rel["model"], us, strict=True)}  # a handful of models
 
-    def event_features(self, graph: HeteroGraph, releases: dict[str, dt.datetime]
-                       ) -> dict[str, np.ndarray]:
-        """:func:`graphkit.detection.features.event_features` from the state."""
+    def proxy_counts(self) -> pd.DataFrame:
+        """Requests per account and proxy provider (``account_id, provider, n``), what
+        :func:`graphkit.detection.signals.signal_matrices` takes as ``proxy_counts``."""
+        return self.aggregates["proxy"].rename(columns={"proxy_provider": "provider"})
+
+    def account_activity(self, graph: HeteroGraph, releases: dict[str, dt.datetime]
+                         ) -> AccountActivity:
+        """:func:`graphkit.detection.features.account_activity` from the state."""
         n = len(graph.accounts)
         proxy = self.aggregates["proxy"]
         proxy_events = np.bincount(self._codes(graph, proxy["account_id"]),
@@ -402,8 +407,7 @@ class StateStages:
                                      minlength=n)
         release_window_events = np.bincount(codes, weights=rel["n_all"].to_numpy(np.float64),
                                             minlength=n)
-        values = (proxy_events, hour_entropy, release_events, release_window_events)
-        return dict(zip(EVENT_FEATURES, values, strict=True))
+        return AccountActivity(proxy_events, hour_entropy, release_events, release_window_events)
 
     def activity(self, account_ids: pd.Series) -> pd.DataFrame:
         """:func:`graphkit.detection.activity.activity_table` (hourly) from the state."""

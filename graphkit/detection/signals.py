@@ -31,14 +31,14 @@ ACCOUNT_CODES = "gk_account_codes"
 
 
 def signal_matrices(graph: HeteroGraph, dataset: Dataset, settings: Settings,
-                    account_codes: str = ACCOUNT_CODES, proxy: pd.DataFrame | None = None
-                    ) -> dict[str, SignalMatrix]:
+                    account_codes: str = ACCOUNT_CODES,
+                    proxy_counts: pd.DataFrame | None = None) -> dict[str, SignalMatrix]:
     """Account x entity share matrices for every entity signal present in the graph.
 
     ``account_codes`` names a relation registered on ``dataset.con`` with columns
-    ``account_id`` and ``account_idx`` (needed for the proxy signal only). ``proxy``: the
-    accounts' requests per proxy provider (``account_id, proxy_provider, n``, an aggregate
-    state's ``proxy`` table), read instead of the events when given.
+    ``account_id`` and ``account_idx`` (needed for the proxy signal only). ``proxy_counts``
+    (account_id, provider, n: events per account and provider, computed elsewhere, e.g. on
+    Spark) replaces reading the events for the proxy signal.
     """
     n_events = graph.accounts["n_events"].to_numpy(dtype=np.float64)
     out: dict[str, SignalMatrix] = {}
@@ -64,7 +64,7 @@ def signal_matrices(graph: HeteroGraph, dataset: Dataset, settings: Settings,
                                             floor_share=floor, entity_factor=factor)
     if "ProxyProvider" in graph.nodes and len(graph.nodes["ProxyProvider"]):
         counts, keys = (_account_proxy_incidence(graph, dataset, account_codes)
-                        if proxy is None else _proxy_incidence_from_counts(graph, proxy))
+                        if proxy_counts is None else _proxy_incidence(graph, proxy_counts))
         out["proxy"] = links_mod.signal_matrix("proxy", counts, n_events, keys, settings)
     out.update(declared_signal_matrices(graph, settings))
     return out
@@ -132,6 +132,17 @@ def _declared_payments(graph: HeteroGraph, edge: str = "PAID_WITH") -> sp.csr_ma
                                                     declared["dst"].to_numpy())), shape=shape)
 
 
+def _proxy_incidence(graph: HeteroGraph, counts: pd.DataFrame
+                     ) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Accounts x proxy providers event counts from (account_id, provider, n) rows."""
+    keys = graph.nodes["ProxyProvider"]["key"].to_numpy()
+    rows = pd.Index(graph.accounts["account_id"]).get_indexer(counts["account_id"])
+    cols = pd.Index(keys).get_indexer(counts["provider"])
+    mat = sp.csr_matrix((counts["n"].to_numpy(np.float64), (rows, cols)),
+                        shape=(len(graph.accounts), len(keys)))
+    return mat, keys
+
+
 def _account_proxy_incidence(graph: HeteroGraph, dataset: Dataset,
                              account_codes: str = ACCOUNT_CODES
                              ) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -147,18 +158,5 @@ def _account_proxy_incidence(graph: HeteroGraph, dataset: Dataset,
         """
     ).df()
     mat = sp.csr_matrix((df["n"].to_numpy(np.float64), (df["a"].to_numpy(), df["p"].to_numpy())),
-                        shape=(len(graph.accounts), len(keys)))
-    return mat, keys
-
-
-def _proxy_incidence_from_counts(graph: HeteroGraph, proxy: pd.DataFrame
-                                 ) -> tuple[sp.csr_matrix, np.ndarray]:
-    """:func:`_account_proxy_incidence` from per-account counts (``account_id,
-    proxy_provider, n``)."""
-    keys = graph.nodes["ProxyProvider"]["key"].to_numpy()
-    a = pd.Index(graph.accounts["account_id"]).get_indexer(proxy["account_id"])
-    p = pd.Index(keys).get_indexer(proxy["proxy_provider"])
-    order = np.lexsort((p, a))
-    mat = sp.csr_matrix((proxy["n"].to_numpy(np.float64)[order], (a[order], p[order])),
                         shape=(len(graph.accounts), len(keys)))
     return mat, keys
