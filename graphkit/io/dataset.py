@@ -367,13 +367,14 @@ def load(
             con, side.settings, has_accounts=accounts is not None,
             has_file=identifiers is not None, has_events=has_events, asn=asn_table)
         rel_kinds = rel_mod.relation_kinds(con)
-        if key is not None:  # after validation and derivation, before anything is built
+    if key is not None:  # after validation and derivation, before anything is built
+        with progress.step("pseudonymize"):
             coded_events = pseudonymize_tables(con, side.settings.pseudonymize, key,
                                                side.settings.identifiers, coded_events)
             if seeds_df is not None:
                 seeds_df = con.execute("SELECT * FROM seeds").df()
-        extra_ids = _side_accounts(con, side, has_events, accounts is not None)
     with progress.step("accounts"):
+        extra_ids = _side_accounts(con, side, has_events, accounts is not None)
         accounts_df = _build_accounts(con, accounts is not None, coded, extra_ids)
     columns = list(con.execute("SELECT * FROM events LIMIT 0").df().columns)
     extras = [c for c in columns if c not in EVENT_COLUMNS and c != "prompt"]
