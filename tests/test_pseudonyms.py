@@ -154,11 +154,25 @@ def test_parquet_fast_path_equal_results_and_no_raw_value(tmp_path: Path) -> Non
     assert len(raw) > 50 and _leaks(hashed, raw) == {}
 
 
-def test_accounts_pseudonymized_everywhere_and_days_join(tmp_path: Path) -> None:
+def test_accounts_pseudonymized_everywhere_and_days_join(runs: dict[str, Path],
+                                                         tmp_path: Path) -> None:
+    from graphkit.io.pseudonyms import pseudonyms
+
     first = _detect(tmp_path / "a", HAND_ARGS, "--pseudonymize", "account", env=ENV)
     ids = {"a1", "a2", "a3", "a4", "a5"}
     acc = read_csv_strings(first / "accounts.csv")
     assert len(acc) == len(ids) and all(a.startswith("account:") for a in acc["account_id"])
+    # Flags, communities and actors of the raw run, account by account.
+    plain = read_csv_strings(runs["plain"] / "accounts.csv")
+    plain["account_id"] = pseudonyms(plain["account_id"].to_numpy(object), KEY.encode(),
+                                     "account")
+    both = plain.merge(acc, on="account_id", suffixes=("_raw", "_hashed"))
+    assert len(both) == len(ids)
+    for col in ("flagged", "actor", "community_suspicion"):
+        assert both[f"{col}_raw"].tolist() == both[f"{col}_hashed"].tolist(), col
+    members = [both.groupby(f"community_id_{s}")["account_id"].apply(frozenset)
+               for s in ("raw", "hashed")]
+    assert set(members[0]) == set(members[1])
     assert acc["actor"].eq("fleet-x").sum() >= 2  # the seeds file matched its hashed ids
     assert int(read_csv_strings(first / "accounts.csv")["rel_out_degree"].astype(int).sum()) > 0
     raw_id = re.compile(r"\ba[1-5]\b")  # a hex digest's "a1" has word characters around
