@@ -27,6 +27,7 @@ from graphkit.investigate.walk import walk_graph
 from graphkit.io import Dataset
 from graphkit.io.manifest import write_manifest
 from graphkit.io.outputs import result_dir
+from graphkit.io.tables import write_csv
 from graphkit.settings import Settings
 
 
@@ -51,7 +52,7 @@ class Expansion:
         sealed with digests, then renamed into place)."""
         out = Path(out_dir)
         with result_dir(out, command="expand") as tmp:
-            self.results.to_csv(tmp / "expansion.csv", index=False)
+            write_csv(self.results, tmp / "expansion.csv")
             (tmp / "seeds.json").write_text(json.dumps(self.seeds), encoding="utf-8")
             write_manifest(tmp, command="expand", settings=self.settings, inputs=self.inputs,
                            outputs={"seeds": len(self.seeds), "results": len(self.results)},
