@@ -22,7 +22,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -247,11 +247,19 @@ def detect(
     given_releases = releases
     prev = None if previous is None else stable_ids.read_previous(previous)
     engine_entry: dict[str, Any] = {"name": engine}
+    staged = None  # on Spark: account features and synchrony windows from stage outputs
     if engine == "spark" and graph is None:
         from graphkit.engine.spark import spark_detection_graph
 
         with progress.step("graph (spark)"):
-            graph, engine_entry = spark_detection_graph(dataset, settings, spark)
+            graph, staged, engine_entry = spark_detection_graph(dataset, settings, spark,
+                                                                given_releases)
+    if engine == "spark" and scoring is not None and scoring.supervised:
+        from graphkit.engine.spark import executor_predictor, session
+
+        # The trained or saved model scores the accounts on the executors (mapInPandas).
+        scoring = replace(scoring, predict=executor_predictor(session(spark)))
+        engine_entry["account_model"] = "applied on the executors (mapInPandas)"
     elif engine not in ("duckdb", "spark"):
         raise ConfigError(f"unknown engine {engine!r} (duckdb or spark)")
     if graph is None:
@@ -268,23 +276,38 @@ def detect(
     dataset.con.register(_CODES, codes)
     try:
         with progress.step("links: entity shares"):
-            signals = signal_matrices(graph, dataset, settings, _CODES)
+            signals = signal_matrices(graph, dataset, settings, _CODES,
+                                      None if staged is None else staged.proxy_counts)
         with progress.step("links: event arrays"):
-            events = dataset.event_arrays()
+            events = dataset.event_arrays() if staged is None else None
         sync = None
         if settings.weight("synchrony") > 0 and dataset.has_events:
             with progress.step("links: window signatures"):
-                sync = window_signatures(dataset.con, _CODES, n, settings,
-                                         times=(events.account, events.us))
-        links = links_mod.score_links(signals, sync, settings, progress, registry)
+                sync = (staged.signatures(settings) if staged is not None else
+                        window_signatures(dataset.con, _CODES, n, settings,
+                                          times=(events.account, events.us)))
+        if engine == "spark":  # candidate pairs and similarities on the executors
+            from graphkit.engine.spark import spark_score_links
+
+            links = spark_score_links(signals, sync, settings, spark, progress, registry)
+        else:
+            links = links_mod.score_links(signals, sync, settings, progress, registry)
         with progress.step("communities"):
             start = None if prev is None else stable_ids.initial_membership(
                 graph.accounts["account_id"].to_numpy(), prev)
-            comms = detect_communities(links, settings, fixed=None, initial=start)
+            if engine == "spark" and len(links.table) > settings.max_collected_links:
+                from graphkit.engine.components import components
+                from graphkit.engine.spark import session, spark_tables
+
+                comms = components(links, spark_tables(session(spark)))
+            else:
+                comms = detect_communities(links, settings, fixed=None, initial=start)
         with progress.step("scoring"):
             with progress.step("scoring: account features"):
-                releases = {**model_releases(events, settings), **(given_releases or {})}
-                feats = account_features(graph, dataset, events, releases, settings)
+                releases = (staged.releases if staged is not None else
+                            {**model_releases(events, settings), **(given_releases or {})})
+                feats = account_features(graph, dataset, events, releases, settings,
+                                         None if staged is None else staged.activity)
                 del events
             with progress.step("scoring: indicators"):
                 scored = score_communities(feats, signals, links, comms, settings)
@@ -324,6 +347,8 @@ def detect(
         ring_neighbours=links.ring_neighbours, scoring=acc_scores.manifest, activity=activity,
         extra_outputs={**_kinds_outputs(registry, dataset), "engine": {
             **engine_entry, "communities": (
+                f"{comms.method} on the cluster ({len(link_table)} links, more than "
+                f"max_collected_links)" if comms.method == "components (stage SQL)" else
                 f"{settings.method} on the driver (account-link graph collected: "
                 f"{len(link_table)} links)")}},
     )
