@@ -167,6 +167,9 @@ def _settings_reason(settings: Settings, load_kwargs: dict[str, Any],
         return "unknown_accounts='error' checks identifiers and relations against all events"
     if releases:
         return "model releases given with --release need the events around each release"
+    if getattr(settings, "pseudonymize", None):
+        return ("pseudonymized kinds (--pseudonymize): the state does not record the key its "
+                "pseudonyms were made with")
     return None
 
 
