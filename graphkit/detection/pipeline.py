@@ -34,7 +34,12 @@ from graphkit.detection.account_score import ScoringOptions, score_accounts
 from graphkit.detection.activity import activity_table
 from graphkit.detection.communities import Communities, detect_communities
 from graphkit.detection.evidence import community_evidence
-from graphkit.detection.features import account_features, model_releases
+from graphkit.detection.features import (
+    RELEASE_COLUMNS,
+    account_features,
+    model_releases,
+    release_traffic,
+)
 from graphkit.detection.links import Links
 from graphkit.detection.scoring import score_communities
 from graphkit.detection.signals import ACCOUNT_CODES, SIGNAL_EDGES, signal_matrices
@@ -283,10 +288,11 @@ def detect(
         with progress.step("scoring"):
             with progress.step("scoring: account features"):
                 releases = {**model_releases(events, settings), **(given_releases or {})}
-                feats = account_features(graph, dataset, events, releases, settings)
+                traffic = release_traffic(events, releases, n, settings)
+                feats = account_features(graph, dataset, events, traffic, settings)
                 del events
             with progress.step("scoring: indicators"):
-                scored = score_communities(feats, signals, links, comms, settings)
+                scored = score_communities(feats, signals, links, comms, settings, traffic)
             with progress.step("scoring: evidence"):
                 communities = community_evidence(scored.communities, comms, signals, settings,
                                                   run_id, registry)
@@ -311,10 +317,11 @@ def detect(
     finally:
         dataset.con.unregister(_CODES)
     link_table = _links_with_ids(links, graph, registry.signals)
-    rel_cols = [c for c in feats.columns if c.startswith("rel_")]
-    if rel_cols:  # per-account relation features (degree, amount, reciprocity) in accounts.csv
-        acc_scores.accounts = acc_scores.accounts.merge(feats[["account_id", *rel_cols]],
-                                                        on="account_id", how="left")
+    # Per account in accounts.csv: its move to a released model against the other accounts',
+    # and the relation features (degree, amount, reciprocity) when the run has relations.
+    extra_cols = [*RELEASE_COLUMNS, *(c for c in feats.columns if c.startswith("rel_"))]
+    acc_scores.accounts = acc_scores.accounts.merge(feats[["account_id", *extra_cols]],
+                                                    on="account_id", how="left")
     result = Detection(
         accounts=acc_scores.accounts, communities=communities, links=link_table, settings=settings,
         run_id=run_id, graph=graph,
