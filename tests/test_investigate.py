@@ -74,6 +74,54 @@ def test_successions_follow_a_hand_built_chain(tmp_path: Path) -> None:
     assert manifest["outputs"]["successions"] == 2
 
 
+def _two_chains_log(tmp: Path) -> tuple[Path, Path]:
+    """Two resellers banned at the same moments, each account replaced within minutes by one
+    inheriting its exit, card and template: a1 -> a2 -> a3 -> a4 and b1 -> b2 -> b3, the
+    replacements of both created in the same minutes (each is a candidate for both bans). e1,
+    created between them, shares only the agent everybody uses; a5 shares everything with
+    chain a but is created 8 hours after the last ban (outside the 6-hour window)."""
+    rows: list[tuple] = []
+    accounts: list[tuple] = []
+    for day in range(4):
+        start = pd.Timestamp("2026-09-01T00:00") + pd.Timedelta(days=day)
+        for chain, minutes, ip in (("a", 5, "9.9.9.1"), ("b", 8, "9.9.9.2")):
+            if chain == "b" and day == 3:
+                continue
+            acc = f"{chain}{day + 1}"
+            created = start + pd.Timedelta(minutes=minutes if day else -60)
+            last = (day == 3) or (chain == "b" and day == 2)
+            rows += _events(acc, created.isoformat(), 20, ip, f"pm_{chain}", f"t_{chain}")
+            banned = "" if last else (start + pd.Timedelta(days=1)).isoformat() + "Z"
+            accounts.append((acc, created.isoformat() + "Z", "active" if last else "banned",
+                             banned))
+    rows += _events("e1", "2026-09-02T00:06", 20, "5.5.5.5", "pm_e", "t_e")
+    rows += _events("a5", "2026-09-04T08:05", 20, "9.9.9.1", "pm_a", "t_a")
+    accounts += [("e1", "2026-09-02T00:06:00Z", "active", ""),
+                 ("a5", "2026-09-04T08:05:00Z", "active", "")]
+    for i in range(12):
+        rows += _events(f"c{i}", "2026-09-01T00:00", 10, f"7.7.7.{i}", f"pm_c{i}", f"t_c{i}")
+        accounts.append((f"c{i}", "2026-01-01T00:00:00Z", "active", ""))
+    return _write_log(tmp, rows, accounts)
+
+
+def test_successions_separate_two_interleaved_chains(tmp_path: Path) -> None:
+    events, accounts = _two_chains_log(tmp_path)
+    ds = graphkit.load(str(events), accounts=str(accounts))
+    succ = detect(ds).extra_tables["successions.csv"]
+    got = list(zip(succ["chain"], succ["position"], succ["predecessor"], succ["successor"]))
+    assert got == [("a1", 0, "a1", "a2"), ("a1", 1, "a2", "a3"), ("a1", 2, "a3", "a4"),
+                   ("b1", 0, "b1", "b2"), ("b1", 1, "b2", "b3")]
+    gaps = succ.set_index("successor")["gap_hours"]
+    assert gaps.loc[["a2", "a3", "a4"]].tolist() == pytest.approx([5 / 60] * 3, abs=1e-3)
+    assert gaps.loc[["b2", "b3"]].tolist() == pytest.approx([8 / 60] * 2, abs=1e-3)
+    assert all("payment pm_a" in t for t in succ.loc[succ["chain"] == "a1", "shared"])
+    # Expansion follows the chain (succession edges) before a5, which shares as much but
+    # replaced nobody; the other reseller's chain shares nothing with a1.
+    top = expand(ds, ["a1"], top=6).results["account_id"].tolist()
+    assert set(top[:3]) == {"a2", "a3", "a4"} and top[3] == "a5"
+    assert not {"b1", "b2", "b3"} & set(top)
+
+
 def test_no_successions_without_bans(tmp_path: Path) -> None:
     rows = _events("a", "2026-09-01T00:00", 5, "1.1.1.1", "pm_a", "t")
     rows += _events("b", "2026-09-01T00:00", 5, "1.1.1.1", "pm_a", "t")
