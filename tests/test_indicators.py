@@ -160,15 +160,22 @@ def test_model_jump_excess_over_the_other_accounts():
     before_on = np.array([[0, 0], [0, 0], [0, 2], [0, 2], [0, 0], [0, 0]], float)
     ten = np.full((6, 2), 10.0)
     traffic = ReleaseTraffic(("m2", "m3"), on, ten, before_on, ten)
-    got = ind.model_jump(traffic, Groups(np.array([0, 0, 1, 1, 2, 2]), 3), S)
+    groups = Groups(np.array([0, 0, 1, 1, 2, 2]), 3)
+    got = ind.model_jump(traffic, groups, dataclasses.replace(S, model_jump_prior_requests=0.0))
     assert got.indicator.tolist() == pytest.approx([0.25 / 0.3, 0.2 / 0.3, 0.0])
+    # Weighed by the evidence: 20 window requests against 30 prior ones keep 20 / 50 of it.
+    weighed = ind.model_jump(traffic, groups, S)
+    assert S.model_jump_prior_requests == 30.0
+    assert weighed.indicator.tolist() == pytest.approx([0.25 * 0.4 / 0.3, 0.2 * 0.4 / 0.3, 0.0])
     assert got.share.tolist() == pytest.approx([0.3, 0.2, 0.1])
     assert got.background.tolist() == pytest.approx([0.05, 0.0, 0.15])
     assert got.model.tolist() == ["m2", "m3", "m2"]
-    # Per account: a move counts once it is model_jump_scale above the others'.
-    shows, could = ind.jump_members(np.array([0.9, 0.5, 0.0]), np.array([0.1, 0.3, 0.0]),
-                                    np.array([5, 5, 0]), S)
-    assert shows.tolist() == [True, False, False] and could.tolist() == [True, True, False]
+    # Per account: a move counts once it is model_jump_scale above the others', weighed the
+    # same way: 0.8 * 120 / 150 = 0.64 counts, 0.8 * 10 / 40 = 0.2 and 0.2 * 120 / 150 do not.
+    shows, could = ind.jump_members(np.array([0.9, 0.9, 0.5, 0.0]),
+                                    np.array([0.1, 0.1, 0.3, 0.0]), np.array([120, 10, 120, 0]), S)
+    assert shows.tolist() == [True, False, False, False]
+    assert could.tolist() == [True, True, True, False]
 
 
 def test_model_jump_without_release_window_requests():

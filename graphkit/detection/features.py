@@ -161,6 +161,13 @@ class ReleaseShift:
         """Per row: moved share above the background (0 when none)."""
         return self.moved - self.against
 
+    def weighed_excess(self, prior_requests: float) -> np.ndarray:
+        """Per row: :attr:`excess` times ``w / (w + prior_requests)``, ``w`` the row's requests
+        in that model's release window (few requests carry little evidence of a move)."""
+        w = self._pick(self.window)
+        return self.excess * np.divide(w, w + prior_requests, out=np.zeros(len(w)),
+                                       where=w + prior_requests > 0)
+
     @property
     def model_names(self) -> pd.Series:
         """Per row: the model's name, missing when the row made no release-window request."""

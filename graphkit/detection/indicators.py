@@ -290,11 +290,13 @@ def model_jump(traffic: ReleaseTraffic, groups: Groups, settings: Settings) -> M
     release that went to the model, less its share on the model before (see
     :meth:`graphkit.detection.features.ReleaseTraffic.shift`); the background is the same
     share over all other accounts' traffic. The community's model is the one it moved to most
-    beyond the background; the indicator is that excess divided by ``model_jump_scale``,
-    clipped to [0, 1].
+    beyond the background; the indicator is that excess, weighed by the community's requests
+    in the window ``w`` as ``w / (w + model_jump_prior_requests)``, divided by
+    ``model_jump_scale`` and clipped to [0, 1].
     """
     shift = traffic.shift(groups.membership, groups.n_communities)
-    return ModelJump(np.clip(shift.excess / settings.model_jump_scale, 0.0, 1.0), shift.moved,
+    excess = shift.weighed_excess(settings.model_jump_prior_requests)
+    return ModelJump(np.clip(excess / settings.model_jump_scale, 0.0, 1.0), shift.moved,
                      shift.against, shift.model_names)
 
 
@@ -302,10 +304,13 @@ def jump_members(release_shift: np.ndarray, release_background: np.ndarray,
                  release_window_events: np.ndarray, settings: Settings
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Per account: its move to a released model exceeds the other accounts' by
-    ``model_jump_scale``, and whether it made requests in a release window."""
-    win = np.asarray(release_window_events) > 0
+    ``model_jump_scale`` once weighed by its release-window requests as in :func:`model_jump`,
+    and whether it made requests in a release window."""
+    w = np.asarray(release_window_events, float)
     excess = np.asarray(release_shift, float) - np.asarray(release_background, float)
-    return win & (excess >= settings.model_jump_scale), win
+    weighed = excess * np.divide(w, w + settings.model_jump_prior_requests,
+                                 out=np.zeros(len(w)), where=w > 0)
+    return (w > 0) & (weighed >= settings.model_jump_scale), w > 0
 
 
 def banned_members(status: pd.Series) -> np.ndarray:
