@@ -13,7 +13,8 @@ seeds; ``detect`` attributes every account; the figures are
   the share of the chain's other accounts (those with requests) among the top 50 results;
 * model-release shift: per true actor (and the legitimate accounts), among its accounts with
   requests in a release window, the share that moved at least ``model_jump_scale`` beyond the
-  other accounts, and the mean moved share; and the communities whose ``model_jump`` reaches
+  other accounts (weighed by their window requests, as the flag cut counts them), and the
+  mean moved share; and the communities whose ``model_jump`` reaches
   its evidence threshold, with the share of their members that are campaign accounts.
 
 Results go to benchmarks/results/attribution.{json,md}.
@@ -39,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, ensure_simulation
 
 import graphkit
+from graphkit.detection.indicators import jump_members
 from graphkit.detection.pipeline import detect
 from graphkit.investigate.attribution import reliability_table
 from graphkit.investigate.expand import expand
@@ -78,7 +80,9 @@ def release_shift(res, truth: pd.DataFrame, settings: Settings) -> dict:
     """The model-release shift against the truth (see the module docstring)."""
     acc = res.accounts.merge(truth, on="account_id", suffixes=("", "_true"))
     win = acc[acc["release_model"].notna()]
-    moved = (win["release_shift"] - win["release_background"]) >= settings.model_jump_scale
+    moved, _ = jump_members(win["release_shift"].to_numpy(float),
+                            win["release_background"].to_numpy(float),
+                            win["release_window_events"].to_numpy(float), settings)
     per = (win.assign(moved=moved, actor=win["actor_true"].replace("", "(legitimate)"))
            .groupby("actor").agg(accounts=("moved", "size"), moved=("moved", "mean"),
                                  mean_shift=("release_shift", "mean")).round(4))
@@ -170,7 +174,7 @@ def markdown(runs: list[dict], command: str) -> str:
                   f"{b['observed']:.3f} |" for b in r["reliability"]]
         lines.append("")
     lines += [("Model-release shift (accounts with release-window requests; moved: at least "
-               "model_jump_scale beyond the other accounts):"), "",
+               "model_jump_scale beyond the other accounts, weighed by their window requests):"), "",
               "| scale | seed | actor | accounts | moved | mean moved share |",
               "|---|---|---|---|---|---|"]
     for r in runs:

@@ -24,7 +24,8 @@ from graphkit.settings import Settings
 
 _EPOCH = dt.datetime(1970, 1, 1)
 # Per-account columns of the model-release shift, written to accounts.csv.
-RELEASE_COLUMNS = ("release_model", "release_shift", "release_background")
+RELEASE_COLUMNS = ("release_model", "release_shift", "release_background",
+                   "release_window_events")
 
 
 def model_releases(events: EventArrays, settings: Settings | None = None
