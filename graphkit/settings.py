@@ -134,6 +134,9 @@ class Settings:
     # default: on the 30M-event simulation, convergence took 8 s instead of 1 s and changed the
     # partition little (ARI 0.95, CPM quality +0.4 %).
     leiden_iterations: int = 2
+    # The Spark engine collects the account-link graph to the driver for Leiden up to this many
+    # links; beyond it, communities are the connected components, computed on the cluster.
+    max_collected_links: int = 50_000_000
 
     # --- suspicion -----------------------------------------------------------------------------
     min_community_size: int = 3

@@ -70,6 +70,7 @@ RULES: dict[str, Rule] = {
     "resolution": _positive(),
     "seed": Rule("int", 0, 2**31 - 1),
     "leiden_iterations": Rule("int", -1),
+    "max_collected_links": _positive("int"),
     "min_community_size": _positive("int"),
     "flag_threshold": _unit(),
     "min_membership": _unit(),

@@ -22,7 +22,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +36,9 @@ from graphkit.detection.communities import Communities, detect_communities
 from graphkit.detection.evidence import community_evidence
 from graphkit.detection.features import (
     RELEASE_COLUMNS,
+    account_activity,
     account_features,
     model_releases,
-    release_traffic,
 )
 from graphkit.detection.links import Links
 from graphkit.detection.scoring import score_communities
@@ -49,6 +49,7 @@ from graphkit.graph.hetero import HeteroGraph, build_graph
 from graphkit.io import Dataset
 from graphkit.io.manifest import describe_input, write_manifest
 from graphkit.io.outputs import result_dir
+from graphkit.io.tables import write_csv
 from graphkit.progress import Progress, quiet
 from graphkit.registry import SIGNALS
 from graphkit.settings import Settings
@@ -91,11 +92,11 @@ class Detection:
     def write_into(self, out: Path) -> Path:
         """Write the result files into the existing directory ``out`` (a temporary directory of
         :func:`graphkit.io.outputs.result_dir`; sealed and moved into place by its caller)."""
-        self.accounts.to_csv(out / "accounts.csv", index=False)
-        self.communities.to_csv(out / "communities.csv", index=False)
+        write_csv(self.accounts, out / "accounts.csv")
+        write_csv(self.communities, out / "communities.csv")
         _write_numeric_csv(self.links, out / "links.csv", decimals=4)
         for name, table in self.extra_tables.items():
-            table.to_csv(out / name, index=False)
+            write_csv(table, out / name)
         if self.activity is not None:
             self.activity.to_parquet(out / "activity.parquet", index=False)
         if self.graph is not None:  # export reads entities and their aggregates from here
@@ -251,11 +252,19 @@ def detect(
     given_releases = releases
     prev = None if previous is None else stable_ids.read_previous(previous)
     engine_entry: dict[str, Any] = {"name": engine}
+    staged = None  # on Spark: account features and synchrony windows from stage outputs
     if engine == "spark" and graph is None:
         from graphkit.engine.spark import spark_detection_graph
 
         with progress.step("graph (spark)"):
-            graph, engine_entry = spark_detection_graph(dataset, settings, spark)
+            graph, staged, engine_entry = spark_detection_graph(dataset, settings, spark,
+                                                                given_releases)
+    if engine == "spark" and scoring is not None and scoring.supervised:
+        from graphkit.engine.spark import executor_predictor, session
+
+        # The trained or saved model scores the accounts on the executors (mapInPandas).
+        scoring = replace(scoring, predict=executor_predictor(session(spark)))
+        engine_entry["account_model"] = "applied on the executors (mapInPandas)"
     elif engine not in ("duckdb", "spark"):
         raise ConfigError(f"unknown engine {engine!r} (duckdb or spark)")
     if graph is None:
@@ -272,27 +281,43 @@ def detect(
     dataset.con.register(_CODES, codes)
     try:
         with progress.step("links: entity shares"):
-            signals = signal_matrices(graph, dataset, settings, _CODES)
+            signals = signal_matrices(graph, dataset, settings, _CODES,
+                                      None if staged is None else staged.proxy_counts)
         with progress.step("links: event arrays"):
-            events = dataset.event_arrays()
+            events = dataset.event_arrays() if staged is None else None
         sync = None
         if settings.weight("synchrony") > 0 and dataset.has_events:
             with progress.step("links: window signatures"):
-                sync = window_signatures(dataset.con, _CODES, n, settings,
-                                         times=(events.account, events.us))
-        links = links_mod.score_links(signals, sync, settings, progress, registry)
+                sync = (staged.signatures(settings) if staged is not None else
+                        window_signatures(dataset.con, _CODES, n, settings,
+                                          times=(events.account, events.us)))
+        if engine == "spark":  # candidate pairs and similarities on the executors
+            from graphkit.engine.spark import spark_score_links
+
+            links = spark_score_links(signals, sync, settings, spark, progress, registry)
+        else:
+            links = links_mod.score_links(signals, sync, settings, progress, registry)
         with progress.step("communities"):
             start = None if prev is None else stable_ids.initial_membership(
                 graph.accounts["account_id"].to_numpy(), prev)
-            comms = detect_communities(links, settings, fixed=None, initial=start)
+            if engine == "spark" and len(links.table) > settings.max_collected_links:
+                from graphkit.engine.components import components
+                from graphkit.engine.spark import session, spark_tables
+
+                comms = components(links, spark_tables(session(spark)))
+            else:
+                comms = detect_communities(links, settings, fixed=None, initial=start)
         with progress.step("scoring"):
             with progress.step("scoring: account features"):
-                releases = {**model_releases(events, settings), **(given_releases or {})}
-                traffic = release_traffic(events, releases, n, settings)
-                feats = account_features(graph, dataset, events, traffic, settings)
+                releases = (staged.releases if staged is not None else
+                            {**model_releases(events, settings), **(given_releases or {})})
+                activity = (staged.activity if staged is not None
+                            else account_activity(events, releases, n, settings))
+                feats = account_features(graph, dataset, events, releases, settings, activity)
                 del events
             with progress.step("scoring: indicators"):
-                scored = score_communities(feats, signals, links, comms, settings, traffic)
+                scored = score_communities(feats, signals, links, comms, settings,
+                                           activity.traffic)
             with progress.step("scoring: evidence"):
                 communities = community_evidence(scored.communities, comms, signals, settings,
                                                   run_id, registry)
@@ -330,6 +355,8 @@ def detect(
         ring_neighbours=links.ring_neighbours, scoring=acc_scores.manifest, activity=activity,
         extra_outputs={**_kinds_outputs(registry, dataset), "engine": {
             **engine_entry, "communities": (
+                f"{comms.method} on the cluster ({len(link_table)} links, more than "
+                f"max_collected_links)" if comms.method == "components (stage SQL)" else
                 f"{settings.method} on the driver (account-link graph collected: "
                 f"{len(link_table)} links)")}},
     )
