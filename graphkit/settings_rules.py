@@ -110,6 +110,7 @@ RULES: dict[str, Rule] = {
     "canonical_phone": Rule("bool"),
     "phone_region": Rule("str"),
     "unknown_accounts": Rule("str"),
+    "pseudonymize": Rule("names"),
     "walk_damping": Rule("float", 0.0, 1.0, low_open=True, high_open=True),
     "walk_link_weight": _nonneg(),
     "attribution_threshold": _unit(),

@@ -62,7 +62,7 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
             method, seed, flag_fdr, flag_threshold, on_bad_rows, rejects, top, previous, report,
             account_feature, labels, labels_include_banned, labels_include_seeds, model,
             save_model, engine, spark_master, identifier, identifiers_file, relations_file,
-            asn_file) -> None:
+            asn_file, pseudonymize) -> None:
     """Detect coordinated account networks in EVENTS and write them to --out.
 
     Writes accounts.csv, communities.csv, links.csv, graph/ and manifest.json (with the settings
@@ -77,10 +77,10 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
       graphkit detect logs/ --accounts accounts.csv --identifier email --asn ip2asn.csv --out r/
       graphkit detect --accounts accounts.csv --identifiers identifiers.csv \\
           --relations transfers.csv --out result/
+      GRAPHKIT_PSEUDONYM_KEY=... graphkit detect logs/ --pseudonymize ip,payment --out r/
     """
     from graphkit.detection.features import parse_releases
     from graphkit.detection.pipeline import detect
-    from graphkit.investigate.attribution import read_indicators
     from graphkit.io import load
     from graphkit.io.outputs import result_dir
 
@@ -89,7 +89,8 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
                                    "flag_fdr": flag_fdr, "flag_threshold": flag_threshold,
                                    "flag_rule": None if flag_threshold is None else "threshold",
                                    }.items() if v is not None}
-    settings = with_identifiers(dataclasses.replace(settings, **overrides), identifier)
+    settings = with_identifiers(dataclasses.replace(settings, **overrides), identifier,
+                                pseudonymize)
     if top < 0:
         raise ConfigError(f"--top must be >= 0, got {top}")
     spec = events_spec(events, accounts, identifiers_file, relations_file)
@@ -101,14 +102,15 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
                            relations=relations_file, asn=asn_file, settings=settings,
                            on_bad_rows=on_bad_rows, rejects_path=rejects, progress=progress)
         scoring = scoring_options(account_feature, labels, labels_include_banned,
-                                  labels_include_seeds, model, save_model)
+                                  labels_include_seeds, model, save_model, settings)
         spark = None
         if engine == "spark":
             from graphkit.engine.spark import SparkOptions
             spark = SparkOptions(master=spark_master)
         result = detect(dataset, settings, progress=progress, previous=previous,
                         scoring=scoring,
-                        indicators=read_indicators(indicators) if indicators else None,
+                        indicators=read_indicators(indicators, settings) if indicators
+                        else None,
                         releases=parse_releases(release), engine=engine, spark=spark)
         with progress.step("write"):
             result.write_into(tmp)
@@ -134,15 +136,32 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
         print_changes(result, click.echo)
 
 
-def scoring_options(features, labels, include_banned, include_seeds, model, save_model):
-    """The account score's options from the command line."""
+def read_indicators(path: str, settings: Settings):
+    """``--indicators``, their values of pseudonymized kinds as pseudonyms (so they match)."""
+    from graphkit.investigate.attribution import read_indicators as read
+    from graphkit.io.pseudonyms import pseudonym_key, pseudonymize_rows
+
+    table = read(path)
+    if not settings.pseudonymize:
+        return table
+    return pseudonymize_rows(table, settings.pseudonymize, pseudonym_key())
+
+
+def scoring_options(features, labels, include_banned, include_seeds, model, save_model,
+                    settings: Settings | None = None):
+    """The account score's options from the command line (labels' account ids as pseudonyms
+    when ``settings`` pseudonymize accounts)."""
     from graphkit.detection.account_score import ScoringOptions
     from graphkit.detection.learned import read_labels
+    from graphkit.io.pseudonyms import ACCOUNT, pseudonym_key, pseudonymize_frame
 
     if save_model and not (labels or include_banned or include_seeds):
         raise click.UsageError("--save-model needs labels (--labels or --labels-include-*)")
+    label_table = read_labels(labels) if labels else None
+    if label_table is not None and settings is not None and ACCOUNT in settings.pseudonymize:
+        label_table = pseudonymize_frame(label_table, "account_id", pseudonym_key(), ACCOUNT)
     return ScoringOptions(account_features=tuple(features),
-                          labels=read_labels(labels) if labels else None,
+                          labels=label_table,
                           labels_include_banned=include_banned,
                           labels_include_seeds=include_seeds, model_path=model,
                           save_model=save_model)
