@@ -199,6 +199,10 @@ class Settings:
     # Model-jump indicator: 1 once a community's share of release-window traffic on the new
     # model exceeds the population's by this much.
     model_jump_scale: float = 0.3
+    # The move is weighed by its evidence: excess * w / (w + model_jump_prior_requests), w the
+    # requests made in the release window (a community whose 2 of 5 window requests went to
+    # the new model has moved little evidence; a fleet's thousands of requests count in full).
+    model_jump_prior_requests: float = 30.0
     # Size factor of suspicion: 1 - exp(-(size - 1) / size_scale); a pair or a trio of accounts
     # stays far below a fleet.
     size_scale: float = 5.0

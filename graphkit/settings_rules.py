@@ -88,6 +88,7 @@ RULES: dict[str, Rule] = {
     "volume_decades": _positive(),
     "human_hour_entropy": Rule("float", 0.0, 1.0, high_open=True),
     "model_jump_scale": _positive(),
+    "model_jump_prior_requests": _nonneg(),
     "size_scale": _positive(),
     "org_discount": _unit(),
     "evidence_thresholds": Rule("weights"),

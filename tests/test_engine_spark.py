@@ -286,13 +286,15 @@ def test_activity_stages_give_the_event_features(name: str, spark_outputs) -> No
     sync = window_signatures(ds.con, "gk_codes", n, settings, times=(events.account, events.us))
     proxy = signal_matrices(graph, ds, settings, "gk_codes")
     if name == "sim-small":
-        assert releases and expected.release_events.sum() > 0
+        assert releases and expected.traffic.on_model.sum() > 0
     for out in (runner.run_duckdb(ds, settings), spark_outputs[name]):
         staged = runner.activity_from_outputs(out, ids, settings)
         assert staged.releases == releases
-        for field in ("proxy_events", "release_events", "release_window_events"):
-            np.testing.assert_array_equal(getattr(staged.activity, field),
-                                          getattr(expected, field), err_msg=field)
+        np.testing.assert_array_equal(staged.activity.proxy_events, expected.proxy_events)
+        assert staged.activity.traffic.models == expected.traffic.models
+        for field in ("on_model", "in_window", "before_on", "before"):
+            np.testing.assert_array_equal(getattr(staged.activity.traffic, field),
+                                          getattr(expected.traffic, field), err_msg=field)
         np.testing.assert_allclose(staged.activity.hour_entropy, expected.hour_entropy,
                                    rtol=0, atol=1e-12)
         np.testing.assert_allclose(staged.clock_aligned, sync.clock_aligned, rtol=0, atol=1e-12)

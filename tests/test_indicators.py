@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from graphkit.detection import indicators as ind
+from graphkit.detection.features import ReleaseTraffic
 from graphkit.detection.indicators import Groups
 from graphkit.detection.links import Links, signal_matrix
 from graphkit.detection.scoring import cohesion, suspicion
@@ -150,13 +151,38 @@ def test_automation_from_hour_entropy():
     assert got.tolist() == pytest.approx([0.5, 0.0])
 
 
-def test_model_jump_excess_over_the_population():
-    # Community 0 sends 10 of its 20 release-window requests to the new model, the population
-    # 10 of 40: (0.5 - 0.25) / 0.3.
-    got, share = ind.model_jump(np.array([6, 4, 0, 0]), np.full(4, 10),
-                                Groups(np.array([0, 0, 1, 1]), 2), S)
-    assert got.tolist() == pytest.approx([0.25 / 0.3, 0.0])
-    assert share.tolist() == [0.5, 0.0]
+def test_model_jump_excess_over_the_other_accounts():
+    # Two releases, three communities of two accounts, 10 requests each in every release window
+    # and 10 before it. Community 0 sends 6 of 20 to m2 (the others 2 of 40): (0.3 - 0.05) /
+    # 0.3. Community 1 sends 8 of 20 to m3 but already sent 4 of 20 before: it moved 0.2 (the
+    # others none). Community 2's 2 of 20 on m2 is below the others' 6 of 40.
+    on = np.array([[3, 0], [3, 0], [0, 4], [0, 4], [1, 0], [1, 0]], float)
+    before_on = np.array([[0, 0], [0, 0], [0, 2], [0, 2], [0, 0], [0, 0]], float)
+    ten = np.full((6, 2), 10.0)
+    traffic = ReleaseTraffic(("m2", "m3"), on, ten, before_on, ten)
+    groups = Groups(np.array([0, 0, 1, 1, 2, 2]), 3)
+    got = ind.model_jump(traffic, groups, dataclasses.replace(S, model_jump_prior_requests=0.0))
+    assert got.indicator.tolist() == pytest.approx([0.25 / 0.3, 0.2 / 0.3, 0.0])
+    # Weighed by the evidence: 20 window requests against 30 prior ones keep 20 / 50 of it.
+    weighed = ind.model_jump(traffic, groups, S)
+    assert S.model_jump_prior_requests == 30.0
+    assert weighed.indicator.tolist() == pytest.approx([0.25 * 0.4 / 0.3, 0.2 * 0.4 / 0.3, 0.0])
+    assert got.share.tolist() == pytest.approx([0.3, 0.2, 0.1])
+    assert got.background.tolist() == pytest.approx([0.05, 0.0, 0.15])
+    assert got.model.tolist() == ["m2", "m3", "m2"]
+    # Per account: a move counts once it is model_jump_scale above the others', weighed the
+    # same way: 0.8 * 120 / 150 = 0.64 counts, 0.8 * 10 / 40 = 0.2 and 0.2 * 120 / 150 do not.
+    shows, could = ind.jump_members(np.array([0.9, 0.9, 0.5, 0.0]),
+                                    np.array([0.1, 0.1, 0.3, 0.0]), np.array([120, 10, 120, 0]), S)
+    assert shows.tolist() == [True, False, False, False]
+    assert could.tolist() == [True, True, True, False]
+
+
+def test_model_jump_without_release_window_requests():
+    empty = np.zeros((3, 1))
+    got = ind.model_jump(ReleaseTraffic(("m2",), empty, empty, empty, empty),
+                         Groups(np.array([0, 0, 1]), 2), S)
+    assert got.indicator.tolist() == [0.0, 0.0] and got.model.isna().all()
 
 
 def test_banned_seeds_and_org_share():

@@ -74,6 +74,54 @@ def test_successions_follow_a_hand_built_chain(tmp_path: Path) -> None:
     assert manifest["outputs"]["successions"] == 2
 
 
+def _two_chains_log(tmp: Path) -> tuple[Path, Path]:
+    """Two resellers banned at the same moments, each account replaced within minutes by one
+    inheriting its exit, card and template: a1 -> a2 -> a3 -> a4 and b1 -> b2 -> b3, the
+    replacements of both created in the same minutes (each is a candidate for both bans). e1,
+    created between them, shares only the agent everybody uses; a5 shares everything with
+    chain a but is created 8 hours after the last ban (outside the 6-hour window)."""
+    rows: list[tuple] = []
+    accounts: list[tuple] = []
+    for day in range(4):
+        start = pd.Timestamp("2026-09-01T00:00") + pd.Timedelta(days=day)
+        for chain, minutes, ip in (("a", 5, "9.9.9.1"), ("b", 8, "9.9.9.2")):
+            if chain == "b" and day == 3:
+                continue
+            acc = f"{chain}{day + 1}"
+            created = start + pd.Timedelta(minutes=minutes if day else -60)
+            last = (day == 3) or (chain == "b" and day == 2)
+            rows += _events(acc, created.isoformat(), 20, ip, f"pm_{chain}", f"t_{chain}")
+            banned = "" if last else (start + pd.Timedelta(days=1)).isoformat() + "Z"
+            accounts.append((acc, created.isoformat() + "Z", "active" if last else "banned",
+                             banned))
+    rows += _events("e1", "2026-09-02T00:06", 20, "5.5.5.5", "pm_e", "t_e")
+    rows += _events("a5", "2026-09-04T08:05", 20, "9.9.9.1", "pm_a", "t_a")
+    accounts += [("e1", "2026-09-02T00:06:00Z", "active", ""),
+                 ("a5", "2026-09-04T08:05:00Z", "active", "")]
+    for i in range(12):
+        rows += _events(f"c{i}", "2026-09-01T00:00", 10, f"7.7.7.{i}", f"pm_c{i}", f"t_c{i}")
+        accounts.append((f"c{i}", "2026-01-01T00:00:00Z", "active", ""))
+    return _write_log(tmp, rows, accounts)
+
+
+def test_successions_separate_two_interleaved_chains(tmp_path: Path) -> None:
+    events, accounts = _two_chains_log(tmp_path)
+    ds = graphkit.load(str(events), accounts=str(accounts))
+    succ = detect(ds).extra_tables["successions.csv"]
+    got = list(zip(succ["chain"], succ["position"], succ["predecessor"], succ["successor"]))
+    assert got == [("a1", 0, "a1", "a2"), ("a1", 1, "a2", "a3"), ("a1", 2, "a3", "a4"),
+                   ("b1", 0, "b1", "b2"), ("b1", 1, "b2", "b3")]
+    gaps = succ.set_index("successor")["gap_hours"]
+    assert gaps.loc[["a2", "a3", "a4"]].tolist() == pytest.approx([5 / 60] * 3, abs=1e-3)
+    assert gaps.loc[["b2", "b3"]].tolist() == pytest.approx([8 / 60] * 2, abs=1e-3)
+    assert all("payment pm_a" in t for t in succ.loc[succ["chain"] == "a1", "shared"])
+    # Expansion follows the chain (succession edges) before a5, which shares as much but
+    # replaced nobody; the other reseller's chain shares nothing with a1.
+    top = expand(ds, ["a1"], top=6).results["account_id"].tolist()
+    assert set(top[:3]) == {"a2", "a3", "a4"} and top[3] == "a5"
+    assert not {"b1", "b2", "b3"} & set(top)
+
+
 def test_no_successions_without_bans(tmp_path: Path) -> None:
     rows = _events("a", "2026-09-01T00:00", 5, "1.1.1.1", "pm_a", "t")
     rows += _events("b", "2026-09-01T00:00", 5, "1.1.1.1", "pm_a", "t")
@@ -221,6 +269,95 @@ def test_release_shift_found_in_the_data_and_given(tmp_path: Path) -> None:
     assert given.releases == {"m2": "2026-09-03T00:00:00"}
     with pytest.raises(ConfigError):
         parse_releases(["m2@yesterday"])
+
+
+def _adoption_log(tmp: Path, preview: bool) -> tuple[Path, Path]:
+    """Three weeks of hourly requests from 13 accounts; m2 is released on day 7 at 00:00.
+
+    A fleet of four (shared card, exit and template) moves 90% of its traffic to m2 two hours
+    after the release; six customers adopt it over two weeks (their share of requests on m2
+    rises by a tenth every 1.4 days). With ``preview``, three more customers already send half
+    their traffic to m2 from the first day (an early-access model: first seen at the start, so
+    only ``--release`` says when it was released); otherwise they stay on m1.
+    """
+    release = pd.Timestamp("2026-09-08T00:00")
+    rows: list[tuple] = []
+    accounts = [f"f{i}" for i in range(4)] + [f"s{i}" for i in range(6)] + \
+        [f"p{i}" for i in range(3)]
+    for k, acc in enumerate(accounts):
+        fleet, slow = acc[0] == "f", acc[0] == "s"
+        for h in range(21 * 24):
+            t = pd.Timestamp("2026-09-01T00:00") + pd.Timedelta(hours=h, minutes=k)
+            since = (t - release) / pd.Timedelta(days=1)
+            if fleet:
+                on_m2 = since >= 2 / 24 and h % 10 != 0
+            elif slow:
+                on_m2 = since > 0 and h % 10 < min(10.0, since / 1.4)
+            else:
+                on_m2 = preview and h % 2 == 0
+            rows.append((acc, t.isoformat(), "6.6.6.6" if fleet else f"8.8.8.{k}",
+                         "pm_f" if fleet else f"pm_{k}", "t_f" if fleet else f"t_{k}",
+                         "bot/1", "m2" if on_m2 else "m1"))
+    return _write_log(tmp, rows, [(a, "2026-08-01T00:00:00Z", "active", "") for a in accounts])
+
+
+def test_release_shift_fleet_within_hours_against_adoption_over_weeks(tmp_path: Path) -> None:
+    events, accounts = _adoption_log(tmp_path, preview=False)
+    res = detect(graphkit.load(str(events), accounts=str(accounts)))
+    ev = pd.read_csv(events)
+    first = pd.Timestamp(ev.loc[ev["model"] == "m2", "ts"].min())  # found as a release
+    assert pd.Timestamp("2026-09-08T02:00") <= first < pd.Timestamp("2026-09-08T03:00")
+    assert res.releases == {"m2": first.isoformat()}
+    acc = res.accounts.set_index("account_id")
+    fleet = [f"f{i}" for i in range(4)]
+    slow = [f"s{i}" for i in range(6)]
+    # In the 24 hours from the first sighting the fleet sends 9 requests in 10 to m2, the
+    # customers 3 of their 24 (h % 10 == 0 during the first 1.4 days).
+    assert (acc.loc[fleet, "release_model"] == "m2").all()
+    assert (acc.loc[fleet, "release_shift"] >= 0.75).all()
+    assert (acc.loc[fleet, "release_background"] < 0.3).all()
+    assert (acc.loc[slow, "release_shift"] == 3 / 24).all()
+    assert (acc.loc[slow, "release_background"] > 0.25).all()  # the fleet's move
+    comm = res.communities.set_index("community_id")
+    c = acc.loc["f0", "community_id"]
+    assert (acc.loc[fleet, "community_id"] == c).all()
+    row = comm.loc[c]
+    assert row["release_model"] == "m2" and row["ind_model_jump"] == 1.0
+    # 22 of the fleet's 24 window requests each; the others: 6 customers x 3 of 24, 3 none.
+    assert row["model_jump_share"] == pytest.approx(22 / 24, abs=1e-4)
+    assert row["model_jump_background"] == pytest.approx(18 / 216, abs=1e-4)
+    share, bg = round(100 * row["model_jump_share"]), round(100 * row["model_jump_background"])
+    assert (f"{share}% of traffic moved to m2 within 24 hours of its release "
+            f"(other accounts: {bg}%)") in row["evidence"]
+    others = comm.drop(index=c)
+    assert (others["ind_model_jump"] == 0).all()
+    assert not others["evidence"].str.contains("moved to").any()
+
+
+def test_release_given_for_a_model_seen_from_the_start(tmp_path: Path) -> None:
+    events, accounts = _adoption_log(tmp_path, preview=True)
+    ds = graphkit.load(str(events), accounts=str(accounts))
+    assert detect(ds).releases == {}  # m2 is first seen at the start: not found as a release
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["detect", str(events), "--accounts", str(accounts),
+                                  "--release", "m2@2026-09-08T00:00Z", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    acc = pd.read_csv(out / "accounts.csv").set_index("account_id")
+    fleet, preview = [f"f{i}" for i in range(4)], [f"p{i}" for i in range(3)]
+    assert (acc.loc[fleet, "release_shift"] >= 0.75).all()
+    # Half of the preview users' traffic is on m2 in the window, as before it: no move.
+    assert (acc.loc[preview, "release_shift"] == 0).all()
+    assert (acc.loc[preview, "release_model"] == "m2").all()
+    comm = pd.read_csv(out / "communities.csv").set_index("community_id")
+    c = acc.loc["f0", "community_id"]
+    assert comm.loc[c, "release_model"] == "m2" and comm.loc[c, "ind_model_jump"] == 1.0
+    assert (comm.drop(index=c)["ind_model_jump"] == 0).all()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["outputs"]["model_releases"] == {"m2": "2026-09-08T00:00:00"}
+    # A release of a model the log never mentions measures nothing and stops nothing.
+    none = detect(ds, releases=parse_releases(["m9@2026-09-08T00:00Z"]))
+    assert none.accounts["release_shift"].eq(0).all()
+    assert none.communities["ind_model_jump"].eq(0).all()
 
 
 def test_simulated_successions_truth(tmp_path: Path) -> None:

@@ -61,7 +61,8 @@ def _merged(*paths: Path) -> dict[str, pd.DataFrame]:
 
 def test_merged_state_equals_the_state_of_all_events(days):
     full = _agg(days["full"])
-    assert len(full["releases"]) and full["releases"]["n_model"].sum() > 0
+    rel = full["releases"]
+    assert len(rel) and rel["on_model"].sum() > 0 and rel["before"].sum() > 0
     merged = _merged(days["month"], days["day"])
     assert sorted(merged) == sorted(full)
     for name, table in full.items():

@@ -199,7 +199,8 @@ def coordination_counts(acc: pd.DataFrame, signals: dict[str, SignalMatrix], lin
         "new_accounts": per_community(*ind_mod.new_members(acc["created_at"], acc["first_seen"],
                                                            settings)),
         "model_jump": per_community(*ind_mod.jump_members(
-            acc["release_events"].to_numpy(dtype=float),
+            acc["release_shift"].to_numpy(dtype=float),
+            acc["release_background"].to_numpy(dtype=float),
             acc["release_window_events"].to_numpy(dtype=float), settings)),
         "banned": per_community(ind_mod.banned_members(acc["status"]), everyone),
     }

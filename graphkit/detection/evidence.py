@@ -60,7 +60,8 @@ def evidence_table(frame: pd.DataFrame, settings: Settings) -> pd.Series:
     ...        "n_exclusive_templates": 0,
     ...        **{f"ind_{k}": 0.0 for k in ("exclusive_templates", "synchrony",
     ...           "infrastructure", "creation_burst", "new_accounts", "volume", "automation",
-    ...           "model_jump", "banned")}, "model_jump_share": 0.0, "org_share": 0.0}
+    ...           "model_jump", "banned")}, "model_jump_share": 0.0, "org_share": 0.0,
+    ...        "release_model": None, "model_jump_background": 0.0}
     >>> evidence_table(pd.DataFrame([row]), Settings()).tolist()
     ['12 accounts, 4,200 requests; 12 accounts pay with 1 payment method (12.0 accounts per card)']
     """
@@ -102,9 +103,13 @@ def evidence_table(frame: pd.DataFrame, settings: Settings) -> pd.Series:
                   "per-account volume far above the typical account"))
     lines.append((f["ind_automation"] >= at["automation"],
                   "activity spread round the clock (no human daily rhythm)"))
+    model = (f["release_model"].astype("string").fillna("a newly released model").astype(object)
+             if "release_model" in f else "a newly released model")
+    background = f.get("model_jump_background", pd.Series(0.0, index=f.index))
     lines.append((f["ind_model_jump"] >= at["model_jump"],
-                  _pcts(f["model_jump_share"]) + " of traffic moved to a newly released model "
-                  f"within {settings.model_release_window_hours:.0f} hours of its release"))
+                  _pcts(f["model_jump_share"]) + " of traffic moved to " + model
+                  + f" within {settings.model_release_window_hours:.0f} hours of its release "
+                  "(other accounts: " + _pcts(background) + ")"))
     lines.append((f["ind_banned"] > 0, _pcts(f["ind_banned"]) + " of accounts already banned"))
     lines.append((f["org_share"] >= at["org_share"],
                   "benign explanation: " + _pcts(f["org_share"]) + " of accounts declare the "

@@ -23,6 +23,9 @@ from graphkit.io import Dataset, EventArrays
 from graphkit.settings import Settings
 
 _EPOCH = dt.datetime(1970, 1, 1)
+# Per-account columns of the model-release shift, written to accounts.csv.
+RELEASE_COLUMNS = ("release_model", "release_shift", "release_background",
+                   "release_window_events")
 
 
 def model_releases(events: EventArrays, settings: Settings | None = None
@@ -85,8 +88,7 @@ class AccountActivity:
 
     proxy_events: np.ndarray
     hour_entropy: np.ndarray  # normalized to [0, 1]
-    release_events: np.ndarray
-    release_window_events: np.ndarray
+    traffic: ReleaseTraffic  # per account and released model, around each release
 
 
 def account_activity(events: EventArrays, releases: dict[str, dt.datetime], n: int,
@@ -97,7 +99,7 @@ def account_activity(events: EventArrays, releases: dict[str, dt.datetime], n: i
     # Hour-of-day entropy (normalized to [0, 1]): 24/7 automation is near 1.
     hour_entropy = bucket_entropy(acc, (events.us // 3_600_000_000) % 24, n, 24)[0] / np.log(24)
     return AccountActivity(np.bincount(acc, weights=events.proxied, minlength=n), hour_entropy,
-                           *_release_traffic(events, releases, n, settings))
+                           release_traffic(events, releases, n, settings))
 
 
 def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays | None,
@@ -107,14 +109,16 @@ def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays |
 
     Columns: account_id, n_events, proxy_events, tokens, hour_entropy (normalized to [0, 1]),
     release_events (requests on a released model in its first ``model_release_window_hours``),
-    release_window_events (all requests in those windows), created_at, first_seen, status,
+    release_window_events (all requests in those windows), release_model, release_shift and
+    release_background (the account's strongest move to a released model and the other
+    accounts' move to it: :meth:`ReleaseTraffic.shift`), created_at, first_seen, status,
     org_id, banned_at and seed_actor; with relations, the :func:`relation_features` columns.
     ``activity`` (computed elsewhere, e.g. on Spark) replaces reading ``events``.
     """
     n = len(graph.accounts)
     act = activity or account_activity(events, releases, n, settings)
-    proxy_events, hour_entropy = act.proxy_events, act.hour_entropy
-    release_events, release_window_events = act.release_events, act.release_window_events
+    proxy_events, hour_entropy, traffic = act.proxy_events, act.hour_entropy, act.traffic
+    shift = traffic.shift()
     accounts = graph.accounts.reset_index(drop=True)
     tokens = np.zeros(n, np.int64)
     for col in ("tokens_in", "tokens_out"):
@@ -125,8 +129,11 @@ def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays |
                         "proxy_events": proxy_events.astype(np.int64),
                         "tokens": tokens,
                         "hour_entropy": hour_entropy,
-                        "release_events": release_events.astype(np.int64),
-                        "release_window_events": release_window_events.astype(np.int64)})
+                        "release_events": traffic.on_model.sum(axis=1).astype(np.int64),
+                        "release_window_events": traffic.in_window.sum(axis=1).astype(np.int64),
+                        "release_model": shift.model_names.array,
+                        "release_shift": shift.moved,
+                        "release_background": shift.against})
     for col in ("created_at", "first_seen", "status", "org_id", "banned_at"):
         out[col] = accounts[col].to_numpy() if col in accounts else pd.NA
     rel = relation_features(graph)
@@ -141,22 +148,141 @@ def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays |
     return out
 
 
-def _release_traffic(events: EventArrays, releases: dict[str, dt.datetime], n: int,
-                     settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-    """Per account: requests on each released model, and all requests, in the window after
-    its release."""
-    release_events = np.zeros(n)
-    release_window_events = np.zeros(n)
+@dataclass
+class ReleaseShift:
+    """How much traffic moved to a released model, per row (an account or a community).
+
+    ``share[i, m]``: row ``i``'s share of its requests in model ``m``'s release window that went
+    to ``m``, less its share on ``m`` before the release (what it already used is not a move),
+    clipped at 0. ``background[i, m]``: the same over every *other* row's traffic together (the
+    population's move, without the row's own). ``model[i]``: the model with the largest excess
+    ``share - background`` among those in whose window the row made requests (-1: none).
+    """
+
+    models: tuple[str, ...]
+    share: np.ndarray  # (rows, models)
+    background: np.ndarray  # (rows, models)
+    window: np.ndarray  # (rows, models) requests in each release window
+    model: np.ndarray  # (rows,) index of the row's strongest move, -1 when none
+
+    def _pick(self, values: np.ndarray) -> np.ndarray:
+        if values.shape[1] == 0:
+            return np.zeros(len(self.model))
+        rows = np.arange(len(self.model))
+        return np.where(self.model >= 0, values[rows, np.maximum(self.model, 0)], 0.0)
+
+    @property
+    def moved(self) -> np.ndarray:
+        """Per row: the moved share on its strongest model (0 when none)."""
+        return self._pick(self.share)
+
+    @property
+    def against(self) -> np.ndarray:
+        """Per row: the background share of that model (0 when none)."""
+        return self._pick(self.background)
+
+    @property
+    def excess(self) -> np.ndarray:
+        """Per row: moved share above the background (0 when none)."""
+        return self.moved - self.against
+
+    def weighed_excess(self, prior_requests: float) -> np.ndarray:
+        """Per row: :attr:`excess` times ``w / (w + prior_requests)``, ``w`` the row's requests
+        in that model's release window (few requests carry little evidence of a move)."""
+        w = self._pick(self.window)
+        return self.excess * np.divide(w, w + prior_requests, out=np.zeros(len(w)),
+                                       where=w + prior_requests > 0)
+
+    @property
+    def model_names(self) -> pd.Series:
+        """Per row: the model's name, missing when the row made no release-window request."""
+        names = np.array([*self.models, ""], dtype=object)[self.model]
+        return pd.Series(names).replace("", pd.NA).astype("string")
+
+
+@dataclass
+class ReleaseTraffic:
+    """Per account (rows) and released model (columns): the requests behind
+    :class:`ReleaseShift`. ``on_model``: requests on the model in the
+    ``model_release_window_hours`` after its release; ``in_window``: all requests in that
+    window; ``before_on`` / ``before``: requests on the model / all requests before it."""
+
+    models: tuple[str, ...]
+    on_model: np.ndarray
+    in_window: np.ndarray
+    before_on: np.ndarray
+    before: np.ndarray
+
+    def shift(self, membership: np.ndarray | None = None, n_groups: int = 0) -> ReleaseShift:
+        """The moved shares per account (``membership`` None) or per group of accounts
+        (``membership[i]`` in ``range(n_groups)``), each against the other rows' traffic.
+
+        >>> t = ReleaseTraffic(("m2",), np.array([[9.0], [1.0], [0.0]]),
+        ...                    np.array([[10.0], [10.0], [0.0]]), np.zeros((3, 1)),
+        ...                    np.array([[5.0], [5.0], [5.0]]))
+        >>> s = t.shift()
+        >>> s.moved.tolist(), s.against.round(2).tolist(), s.model.tolist()
+        ([0.9, 0.1, 0.0], [0.1, 0.9, 0.0], [0, 0, -1])
+        >>> t.shift(np.array([0, 0, 1]), 2).moved.tolist()
+        [0.5, 0.0]
+        """
+        counts = (self.on_model, self.in_window, self.before_on, self.before)
+        if membership is not None:
+            n = len(membership)
+            to_group = sp.csr_matrix((np.ones(n), (membership, np.arange(n))),
+                                     shape=(n_groups, n))
+            counts = tuple(np.asarray(to_group @ c) for c in counts)
+        totals = [c.sum(axis=0, keepdims=True) for c in counts]
+        own = _moved(*counts)
+        others = _moved(*(t - c for t, c in zip(totals, counts)))
+        win = counts[1]
+        excess = np.where(win > 0, own - others, -np.inf)
+        best = np.argmax(excess, axis=1) if excess.shape[1] else np.zeros(len(win), np.int64)
+        has = (win > 0).any(axis=1)
+        return ReleaseShift(self.models, own, others, win, np.where(has, best, -1))
+
+
+def _moved(on_model: np.ndarray, in_window: np.ndarray, before_on: np.ndarray,
+           before: np.ndarray) -> np.ndarray:
+    """Share of window requests on the model less the share on it before, clipped at 0."""
+    after = np.divide(on_model, in_window, out=np.zeros(on_model.shape), where=in_window > 0)
+    prior = np.divide(before_on, before, out=np.zeros(on_model.shape), where=before > 0)
+    return np.clip(after - prior, 0.0, 1.0)
+
+
+def release_traffic(events: EventArrays, releases: dict[str, dt.datetime], n: int,
+                    settings: Settings) -> ReleaseTraffic:
+    """Per account and released model: the counts of :class:`ReleaseTraffic`. A given model
+    absent from the log has no requests on it."""
     window = int(settings.model_release_window_hours * 3600 * 1_000_000)
     codes = {str(m): i for i, m in enumerate(events.models)}
     acc = events.account
+    cols: list[list[np.ndarray]] = [[], [], [], []]
     for model, released in releases.items():  # one pass per released model
         t0 = (released - _EPOCH) // dt.timedelta(microseconds=1)
         inside = (events.us >= t0) & (events.us < t0 + window)
-        release_window_events += np.bincount(acc[inside], minlength=n)
-        on_model = inside & (events.model == codes[model])
-        release_events += np.bincount(acc[on_model], minlength=n)
-    return release_events, release_window_events
+        earlier = events.us < t0
+        on = events.model == codes.get(model, -2)
+        for out, mask in zip(cols, (inside & on, inside, earlier & on, earlier)):
+            out.append(np.bincount(acc[mask], minlength=n).astype(float))
+    arrays = [np.column_stack(c) if c else np.zeros((n, 0)) for c in cols]
+    return ReleaseTraffic(tuple(releases), *arrays)
+
+
+def traffic_from_rows(frame: pd.DataFrame | None, index: pd.Index, models: tuple[str, ...]
+                      ) -> ReleaseTraffic:
+    """:class:`ReleaseTraffic` from (account_id, release) rows holding the four counts (the
+    ``release_traffic`` stage of :mod:`graphkit.engine`, or the aggregate state's
+    ``releases`` table); ``index``: the account ids in account-code order."""
+    shape = (len(index), len(models))
+    counts = {c: np.zeros(shape) for c in ("on_model", "in_window", "before_on", "before")}
+    if frame is not None and len(frame) and models:
+        row = index.get_indexer(frame["account_id"])
+        col = pd.Index(models).get_indexer(frame["release"].astype(str))
+        ok = (row >= 0) & (col >= 0)
+        for name, values in counts.items():
+            values[row[ok], col[ok]] = frame[name].to_numpy(np.float64)[ok]
+    return ReleaseTraffic(models, **counts)
 
 
 RELATION_FEATURES = ("rel_out_degree", "rel_in_degree", "rel_out_amount", "rel_in_amount",

@@ -43,7 +43,7 @@ import pandas as pd
 
 from graphkit.detection.activity import COLUMNS as ACTIVITY_COLUMNS
 from graphkit.detection.activity import NO_MODEL
-from graphkit.detection.features import AccountActivity
+from graphkit.detection.features import AccountActivity, traffic_from_rows
 from graphkit.detection.synchrony import (
     WindowSignatures,
     clock_alignment_from_counts,
@@ -397,20 +397,17 @@ class StateStages:
 
     def account_activity(self, graph: HeteroGraph, releases: dict[str, dt.datetime]
                          ) -> AccountActivity:
-        """:func:`graphkit.detection.features.account_activity` from the state."""
+        """:func:`graphkit.detection.features.account_activity` from the state (counted in
+        the state's release windows)."""
         n = len(graph.accounts)
         proxy = self.aggregates["proxy"]
         proxy_events = np.bincount(self._codes(graph, proxy["account_id"]),
                                    weights=proxy["n"].to_numpy(np.float64), minlength=n)
         hour_entropy = row_entropy(self._per_account(graph, "hours", "hour", 24))[0] / np.log(24)
-        rel = self.aggregates["releases"]
-        rel = rel[rel["model"].isin(list(releases))]
-        codes = self._codes(graph, rel["account_id"])
-        release_events = np.bincount(codes, weights=rel["n_model"].to_numpy(np.float64),
-                                     minlength=n)
-        release_window_events = np.bincount(codes, weights=rel["n_all"].to_numpy(np.float64),
-                                            minlength=n)
-        return AccountActivity(proxy_events, hour_entropy, release_events, release_window_events)
+        rel = self.aggregates["releases"].rename(columns={"model": "release"})
+        traffic = traffic_from_rows(rel, pd.Index(graph.accounts["account_id"]),
+                                    tuple(releases))
+        return AccountActivity(proxy_events, hour_entropy, traffic)
 
     def activity(self, account_ids: pd.Series) -> pd.DataFrame:
         """:func:`graphkit.detection.activity.activity_table` (hourly) from the state."""

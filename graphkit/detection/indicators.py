@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from graphkit.detection.features import ReleaseTraffic
 from graphkit.detection.links import SignalMatrix
 from graphkit.settings import Settings
 
@@ -272,30 +273,44 @@ def automation(hour_entropy: np.ndarray, n_events: np.ndarray, groups: Groups,
     return np.clip((ent_c - h) / (1.0 - h), 0.0, 1.0)
 
 
-def model_jump(release_events: np.ndarray, release_window_events: np.ndarray, groups: Groups,
-               settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-    """Traffic moved to a newly released model: the indicator and the community's share.
+@dataclass
+class ModelJump:
+    """:func:`model_jump`: the indicator and the facts behind it, per community."""
 
-    The share is the community's requests on released models in their release windows over
-    all its requests in those windows; the indicator is its excess over the population's share,
-    divided by ``model_jump_scale`` and clipped to [0, 1].
+    indicator: np.ndarray
+    share: np.ndarray  # traffic moved to the community's strongest released model
+    background: np.ndarray  # the other accounts' move to that model
+    model: pd.Series  # that model (missing: no request in any release window)
+
+
+def model_jump(traffic: ReleaseTraffic, groups: Groups, settings: Settings) -> ModelJump:
+    """Traffic moved to a newly released model within ``model_release_window_hours``.
+
+    Per community and released model, the share of its requests in the window after the
+    release that went to the model, less its share on the model before (see
+    :meth:`graphkit.detection.features.ReleaseTraffic.shift`); the background is the same
+    share over all other accounts' traffic. The community's model is the one it moved to most
+    beyond the background; the indicator is that excess, weighed by the community's requests
+    in the window ``w`` as ``w / (w + model_jump_prior_requests)``, divided by
+    ``model_jump_scale`` and clipped to [0, 1].
     """
-    rel_ev = groups.sum(release_events.astype(float))
-    win_ev = groups.sum(release_window_events.astype(float))
-    comm_jump = np.divide(rel_ev, win_ev, out=np.zeros(groups.n_communities), where=win_ev > 0)
-    pop_jump = rel_ev.sum() / max(win_ev.sum(), 1.0)
-    return np.clip((comm_jump - pop_jump) / settings.model_jump_scale, 0.0, 1.0), comm_jump
+    shift = traffic.shift(groups.membership, groups.n_communities)
+    excess = shift.weighed_excess(settings.model_jump_prior_requests)
+    return ModelJump(np.clip(excess / settings.model_jump_scale, 0.0, 1.0), shift.moved,
+                     shift.against, shift.model_names)
 
 
-def jump_members(release_events: np.ndarray, release_window_events: np.ndarray,
-                 settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-    """Per account: its share of release-window requests on the released models exceeds the
-    population's by ``model_jump_scale``, and whether it made requests in those windows."""
-    win = release_window_events.astype(float)
-    rel = release_events.astype(float)
-    pop_jump = rel.sum() / max(win.sum(), 1.0)
-    share = np.divide(rel, win, out=np.zeros(len(win)), where=win > 0)
-    return (win > 0) & (share - pop_jump >= settings.model_jump_scale), win > 0
+def jump_members(release_shift: np.ndarray, release_background: np.ndarray,
+                 release_window_events: np.ndarray, settings: Settings
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: its move to a released model exceeds the other accounts' by
+    ``model_jump_scale`` once weighed by its release-window requests as in :func:`model_jump`,
+    and whether it made requests in a release window."""
+    w = np.asarray(release_window_events, float)
+    excess = np.asarray(release_shift, float) - np.asarray(release_background, float)
+    weighed = excess * np.divide(w, w + settings.model_jump_prior_requests,
+                                 out=np.zeros(len(w)), where=w > 0)
+    return (w > 0) & (weighed >= settings.model_jump_scale), w > 0
 
 
 def banned_members(status: pd.Series) -> np.ndarray:

@@ -34,7 +34,12 @@ from graphkit.detection.account_score import ScoringOptions, score_accounts
 from graphkit.detection.activity import activity_table
 from graphkit.detection.communities import Communities, detect_communities
 from graphkit.detection.evidence import community_evidence
-from graphkit.detection.features import account_features, model_releases
+from graphkit.detection.features import (
+    RELEASE_COLUMNS,
+    account_activity,
+    account_features,
+    model_releases,
+)
 from graphkit.detection.incremental import EventState, Resume, StateStages, full_state
 from graphkit.detection.links import Links
 from graphkit.detection.scoring import score_communities
@@ -333,13 +338,17 @@ def detect(
                     found = (model_releases(events, settings) if stages is None
                              else stages.model_releases(settings))
                     releases = {**found, **(given_releases or {})}
-                activity_in = (staged.activity if staged is not None else None
-                               if stages is None else stages.account_activity(graph, releases))
-                feats = account_features(graph, dataset, events, releases, settings,
-                                         activity_in)
+                if staged is not None:
+                    activity = staged.activity
+                elif stages is None:
+                    activity = account_activity(events, releases, n, settings)
+                else:
+                    activity = stages.account_activity(graph, releases)
+                feats = account_features(graph, dataset, events, releases, settings, activity)
                 del events
             with progress.step("scoring: indicators"):
-                scored = score_communities(feats, signals, links, comms, settings)
+                scored = score_communities(feats, signals, links, comms, settings,
+                                           activity.traffic)
             with progress.step("scoring: evidence"):
                 communities = community_evidence(scored.communities, comms, signals, settings,
                                                   run_id, registry)
@@ -364,10 +373,11 @@ def detect(
     finally:
         dataset.con.unregister(_CODES)
     link_table = _links_with_ids(links, graph, registry.signals)
-    rel_cols = [c for c in feats.columns if c.startswith("rel_")]
-    if rel_cols:  # per-account relation features (degree, amount, reciprocity) in accounts.csv
-        acc_scores.accounts = acc_scores.accounts.merge(feats[["account_id", *rel_cols]],
-                                                        on="account_id", how="left")
+    # Per account in accounts.csv: its move to a released model against the other accounts',
+    # and the relation features (degree, amount, reciprocity) when the run has relations.
+    extra_cols = [*RELEASE_COLUMNS, *(c for c in feats.columns if c.startswith("rel_"))]
+    acc_scores.accounts = acc_scores.accounts.merge(feats[["account_id", *extra_cols]],
+                                                    on="account_id", how="left")
     result = Detection(
         accounts=acc_scores.accounts, communities=communities, links=link_table, settings=settings,
         run_id=run_id, graph=graph,

@@ -46,6 +46,7 @@ import pandas as pd
 from graphkit.detection import cut as cut_mod
 from graphkit.detection import indicators as ind_mod
 from graphkit.detection.communities import Communities
+from graphkit.detection.features import ReleaseTraffic
 from graphkit.detection.indicators import Groups
 from graphkit.detection.links import Links, SignalMatrix
 from graphkit.settings import INDICATORS, Settings
@@ -122,20 +123,24 @@ class Indicators:
     facts: dict[str, np.ndarray]
     n_seeds: np.ndarray
     counts: dict[str, cut_mod.Counts]  # coordination indicators as member counts (the cut)
+    release_model: pd.Series  # the released model each community moved to most
 
 
 def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links,
-               groups: Groups, settings: Settings) -> Indicators:
-    """All indicators of :mod:`graphkit.detection.indicators`, for every community."""
+               groups: Groups, settings: Settings,
+               releases: ReleaseTraffic | None = None) -> Indicators:
+    """All indicators of :mod:`graphkit.detection.indicators`, for every community
+    (``releases``: the accounts' release-window traffic; None: no model released)."""
     n_events = acc["n_events"].to_numpy(dtype=float)
     t = links.table
     cards = ind_mod.shared_payment(signals.get("payment"), groups)
     excl_share, n_excl = ind_mod.exclusive_templates(signals.get("template"), groups, n_events,
                                                      settings)
     burst, burst_days = ind_mod.creation_burst(acc["created_at"], groups, settings)
-    jump, comm_jump = ind_mod.model_jump(acc["release_events"].to_numpy(dtype=float),
-                                         acc["release_window_events"].to_numpy(dtype=float),
-                                         groups, settings)
+    if releases is None:
+        empty = np.zeros((len(acc), 0))
+        releases = ReleaseTraffic((), empty, empty, empty, empty)
+    jump = ind_mod.model_jump(releases, groups, settings)
     seeds, n_seeds = ind_mod.seeds(acc["seed_actor"], groups)
     values = {
         "shared_payment": cards.indicator,
@@ -150,7 +155,7 @@ def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links
                                              settings),
         "automation": ind_mod.automation(acc["hour_entropy"].to_numpy(dtype=float), n_events,
                                          groups, settings),
-        "model_jump": jump,
+        "model_jump": jump.indicator,
         "banned": ind_mod.banned(acc["status"], groups),
         "seeds": seeds,
     }
@@ -164,10 +169,11 @@ def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links
         "n_paying_accounts": cards.n_paying,
         "n_exclusive_templates": n_excl,
         "creation_span_days": burst_days,
-        "model_jump_share": comm_jump,
+        "model_jump_share": jump.share,
+        "model_jump_background": jump.background,
     }
     counts = cut_mod.coordination_counts(acc, signals, links, groups, settings)
-    return Indicators({k: values[k] for k in INDICATORS}, facts, n_seeds, counts)
+    return Indicators({k: values[k] for k in INDICATORS}, facts, n_seeds, counts, jump.model)
 
 
 def suspicion(ind: dict[str, np.ndarray], size: np.ndarray, n_seeds: np.ndarray,
@@ -259,6 +265,7 @@ def score_communities(
     links: Links,
     comms: Communities,
     settings: Settings,
+    releases: ReleaseTraffic | None = None,
 ) -> Scored:
     """Indicators, suspicion and membership for every community and account.
 
@@ -284,6 +291,9 @@ def score_communities(
         ``indicator_weights``, ``profile_indicators``, ``profile_gate``, ``size_scale``,
         ``org_discount``, ``min_community_size``, ``flag_threshold``, ``min_membership`` and
         the indicators' own knobs.
+    releases : ReleaseTraffic, optional
+        The accounts' traffic around each model release
+        (:func:`graphkit.detection.features.release_traffic`); None: no model released.
 
     Returns
     -------
@@ -317,7 +327,7 @@ def score_communities(
     groups = Groups(comm, n_comm)
     size = comms.sizes.astype(float)
     coh = cohesion(links, groups)
-    found = indicators(acc, signals, links, groups, settings)
+    found = indicators(acc, signals, links, groups, settings, releases)
     ind, facts = found.values, found.facts
     susp = suspicion(ind, size, found.n_seeds, facts["org_share"], settings)
     tested = size >= settings.min_community_size
@@ -360,7 +370,9 @@ def score_communities(
         "n_paying_accounts": facts["n_paying_accounts"].astype(np.int64),
         "n_exclusive_templates": facts["n_exclusive_templates"].astype(np.int64),
         "creation_span_days": np.round(facts["creation_span_days"], 2),
+        "release_model": found.release_model.array,
         "model_jump_share": np.round(facts["model_jump_share"], 4),
+        "model_jump_background": np.round(facts["model_jump_background"], 4),
     })
     for k, v in ind.items():
         communities[f"ind_{k}"] = np.round(v, 4)

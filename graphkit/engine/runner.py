@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from graphkit.detection.features import AccountActivity, released_models
+from graphkit.detection.features import AccountActivity, released_models, traffic_from_rows
 from graphkit.detection.synchrony import (
     WindowSignatures,
     clock_alignment_from_counts,
@@ -147,15 +147,14 @@ def activity_from_outputs(out: Outputs, account_ids: np.ndarray, settings: Setti
     acc = index.get_indexer(windows["account_id"]).astype(np.int64)
     win = windows["win"].to_numpy(np.int64)
     order = np.lexsort((win, acc))
+    found = releases_from_outputs(out, settings, releases)
     activity = AccountActivity(
         per_account("account_proxy", "n"),
         row_entropy(histogram(out["account_hours"], 24))[0] / np.log(24),
-        per_account("release_traffic", "release_events"),
-        per_account("release_traffic", "release_window_events"))
+        traffic_from_rows(out.get("release_traffic"), index, tuple(found)))
     return StagedActivity(activity, (acc[order], win[order]),
                           clock_alignment_from_counts(histogram(out["account_seconds"], 60)),
-                          releases_from_outputs(out, settings, releases),
-                          out.get("account_proxy"))
+                          found, out.get("account_proxy"))
 
 
 def check_validation(counts: pd.DataFrame) -> None:

@@ -181,14 +181,18 @@ def model_firsts_sql() -> str:
 
 
 def release_traffic_sql(settings: Settings) -> str:
-    """Per account: requests in the ``model_release_window_hours`` after each release of
-    ``releases`` (model, released), and those on the released model; a request inside two
-    windows counts in both, as in :func:`graphkit.detection.features.account_features`."""
+    """Per account and release of ``releases`` (model, released): requests in the
+    ``model_release_window_hours`` after it and those on the released model, requests before
+    it and those on the model (the counts of
+    :class:`graphkit.detection.features.ReleaseTraffic`)."""
     width = int(settings.model_release_window_hours * 3600 * 1_000_000)
-    return ("SELECT e.account_id AS account_id, count(*) AS release_window_events, "
-            "count(*) FILTER (WHERE e.model = r.model) AS release_events "
-            "FROM events e JOIN releases r ON e.ts >= r.released "
-            f"AND date_diff('microsecond', r.released, e.ts) < {width} GROUP BY e.account_id")
+    inside = (f"e.ts >= r.released AND date_diff('microsecond', r.released, e.ts) < {width}")
+    return ("SELECT e.account_id AS account_id, r.model AS release, "
+            f"count(*) FILTER (WHERE {inside}) AS in_window, "
+            f"count(*) FILTER (WHERE {inside} AND e.model = r.model) AS on_model, "
+            "count(*) FILTER (WHERE e.ts < r.released) AS before, "
+            "count(*) FILTER (WHERE e.ts < r.released AND e.model = r.model) AS before_on "
+            "FROM events e CROSS JOIN releases r GROUP BY e.account_id, r.model")
 
 
 def activity_stages(settings: Settings, columns: Iterable[str]) -> list[Stage]:

@@ -22,10 +22,11 @@ table               columns                                     merge
 ``windows``         account_id, win (synchrony window           union (distinct)
                     number, epoch-based)
 ``models``          model, first_seen                           min (model releases)
-``releases``        model, account_id, n_model (requests on     sum (only while every model's
-                    the model), n_all (all requests), in the    first sighting stays the one
-                    release window after the model's first      the window was counted from)
-                    sighting
+``releases``        model, account_id, on_model / in_window     sum (only while every model's
+                    (requests on the model / all requests in    first sighting stays the one
+                    the release window after the model's first  the window was counted from)
+                    sighting), before_on / before (the same
+                    before it)
 ``proxy``           account_id, proxy_provider, n               sum (proxy signal and traffic)
 ``activity``        account_id, bucket (hour), model, n         sum (timelines of flagged
                                                                 accounts)
@@ -78,7 +79,7 @@ _ACCOUNT_MERGE = {"n_events": "sum", "first_seen": "min", "last_seen": "max",
                   "tokens_in": "sum", "tokens_out": "sum"}
 _EDGE_MERGE = {"n": "sum", "f": "min", "l": "max"}
 _COUNT_MERGE = {"n": "sum"}
-_RELEASE_MERGE = {"n_model": "sum", "n_all": "sum"}
+_RELEASE_MERGE = {"on_model": "sum", "in_window": "sum", "before_on": "sum", "before": "sum"}
 _TEMPLATE_MERGE = {"template_text": "any_value", "n_events": "sum"}
 
 
@@ -201,15 +202,21 @@ def _register_starts(con: duckdb.DuckDBPyConnection, models: pd.DataFrame,
 
 
 def _release_sql(events: str) -> str:
-    return ("SELECT r.model, e.account_id, count(*) FILTER (WHERE e.model = r.model) AS "
-            f"n_model, count(*) AS n_all FROM {events} e JOIN {_RELEASE_STARTS} r "
-            "ON e.ts >= r.t0 AND e.ts < r.t1 GROUP BY ALL")
+    # The four counts of graphkit.detection.features.ReleaseTraffic: in the window after the
+    # release (on the model / all) and before it (on the model / all).
+    return ("SELECT r.model, e.account_id, "
+            "count(*) FILTER (WHERE e.ts >= r.t0 AND e.model = r.model) AS on_model, "
+            "count(*) FILTER (WHERE e.ts >= r.t0) AS in_window, "
+            "count(*) FILTER (WHERE e.ts < r.t0 AND e.model = r.model) AS before_on, "
+            "count(*) FILTER (WHERE e.ts < r.t0) AS before "
+            f"FROM {events} e JOIN {_RELEASE_STARTS} r ON e.ts < r.t1 GROUP BY ALL")
 
 
 def release_counts(con: duckdb.DuckDBPyConnection, models: pd.DataFrame,
                    hours: float | None, events: str = "events") -> pd.DataFrame:
-    """Per model and account: requests on the model (``n_model``) and all requests
-    (``n_all``) in the ``hours`` after ``models.first_seen`` (the window
+    """Per model and account: requests on the model (``on_model``) and all requests
+    (``in_window``) in the ``hours`` after ``models.first_seen``, and the same before it
+    (``before_on``, ``before``) (the window
     :func:`graphkit.detection.features.account_features` counts a release's traffic in), from
     the events of relation ``events``; one range join."""
     _register_starts(con, models, hours)

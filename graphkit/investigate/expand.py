@@ -2,7 +2,8 @@
 
 From one or more seed accounts (a banned account, a set a partner attributed), a random walk
 with restart over the walk graph (:mod:`graphkit.investigate.walk`: accounts, their IPs, cards,
-templates, operators and agents with link scoring's rare-value weights, and the scored links)
+templates, operators and agents with link scoring's rare-value weights, the scored links and
+the succession chains, :func:`chain_edges`)
 gives every account a stationary mass. Accounts are ranked by that mass; each result carries
 the seed it is most tied to, its similarity per signal with that seed, whether a scored link
 joins them, and the identifiers they share (the vectorized top shared value per signal).
@@ -115,9 +116,7 @@ def expand(dataset: Dataset, seeds: list[str], top: int | None = None,
     succ = successions(signals, graph.accounts, settings)
     extra = None
     if succ is not None and len(succ):  # a replacement is tied to the account it replaced
-        extra = (code.reindex(succ["predecessor"]).to_numpy(np.int64),
-                 code.reindex(succ["successor"]).to_numpy(np.int64),
-                 succ["overlap"].to_numpy(np.float64))
+        extra = chain_edges(succ, code)
     wg = walk_graph(signals, links, settings, extra)
     start = code.reindex(seeds).to_numpy(np.int64)
     mass = wg.pagerank(wg.account_reset(start))[:n]
@@ -133,6 +132,35 @@ def expand(dataset: Dataset, seeds: list[str], top: int | None = None,
     return Expansion(list(seeds), results[cols + [c for c in results if c not in cols]],
                      settings, {"events": [str(f.path) for f in dataset.files
                                            if f.role == "events"]})
+
+
+def chain_edges(succ: pd.DataFrame, code: pd.Series
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Walk-graph edges of the successions: each succession (weight: its ``overlap``), and
+    every two accounts of one chain (weight: the chain's mean overlap). A chain's accounts are
+    one operator's rotating identities: a card or exit switched half-way along it must not
+    leave its later accounts as far from the first as any other customer of the same proxy
+    exits (a walk decays along a chain of single successions).
+
+    >>> succ = pd.DataFrame({"predecessor": ["a", "b"], "successor": ["b", "c"],
+    ...                      "overlap": [3.0, 1.0], "chain": ["a", "a"]})
+    >>> a, b, w = chain_edges(succ, pd.Series([0, 1, 2], index=["a", "b", "c"]))
+    >>> list(zip(a.tolist(), b.tolist(), w.tolist()))
+    [(0, 1, 3.0), (1, 2, 1.0), (0, 1, 2.0), (0, 2, 2.0), (1, 2, 2.0)]
+    """
+    members = pd.concat([succ[["chain", "predecessor"]].set_axis(["chain", "a"], axis=1),
+                         succ[["chain", "successor"]].set_axis(["chain", "a"], axis=1)])
+    members = members.drop_duplicates().assign(code=lambda f: code.reindex(f["a"]).to_numpy())
+    mean = succ.groupby("chain")["overlap"].mean()
+    members = members.assign(w=members["chain"].map(mean).to_numpy())
+    pairs = members.merge(members[["chain", "code"]], on="chain", suffixes=("", "_b"))
+    pairs = pairs[pairs["code"] < pairs["code_b"]]
+    return (np.concatenate([code.reindex(succ["predecessor"]).to_numpy(np.int64),
+                            pairs["code"].to_numpy(np.int64)]),
+            np.concatenate([code.reindex(succ["successor"]).to_numpy(np.int64),
+                            pairs["code_b"].to_numpy(np.int64)]),
+            np.concatenate([succ["overlap"].to_numpy(np.float64),
+                            pairs["w"].to_numpy(np.float64)]))
 
 
 def tie_to_seeds(signals, links: links_mod.Links, accounts: np.ndarray, seeds: np.ndarray,
