@@ -222,8 +222,8 @@ def generate(n_accounts: int = 20_000, fraud_rate: float = 0.04, solo_share: flo
     label (the rest is labelled 0, as in real chargeback data).
     """
     rng = np.random.default_rng(seed)
-    n_fraud = int(round(fraud_rate * n_accounts))
-    n_solo = int(round(solo_share * n_fraud))
+    n_fraud = round(fraud_rate * n_accounts)
+    n_solo = round(solo_share * n_fraud)
     n_ring, n_legit = n_fraud - n_solo, n_accounts - n_fraud
     la, lids, lrels = _legit(rng, n_legit)
     fa, fids, frels, ring = _rings(rng, n_ring)

@@ -151,6 +151,12 @@ class Settings:
     # Indicators left out of each community's combination, strongest first: one indicator
     # alone (a reseller's customers on its app's template) never flags; it takes several.
     fdr_drop_strongest: int = 1
+    # Indicators that count what the members hold in common (a card paid with by several, a
+    # template concentrated among them): what makes them a group, which an office shares as
+    # much as a fleet. In the FDR cut they enter as one piece of evidence (their smallest
+    # p-value, Sidak-corrected), so a community also needs behaviour (lock-step, creation
+    # bursts, new accounts, a model jump, bans, round-the-clock hours) to be flagged.
+    resource_indicators: tuple[str, ...] = ("shared_payment", "exclusive_templates")
     # Fixed suspicion cut of flag_rule "threshold"; under "fdr" accounts outside flagged
     # communities are still kept below it (suspicion >= flag_threshold implies flagged).
     flag_threshold: float = 0.7
@@ -286,6 +292,7 @@ class Settings:
             raise ConfigError("network prefixes must be within /8../32 (IPv4), /16../128 (IPv6)")
         for name, known in (("indicator_weights", INDICATORS),
                             ("profile_indicators", INDICATORS),
+                            ("resource_indicators", INDICATORS),
                             ("evidence_thresholds", EVIDENCE_THRESHOLDS)):
             unknown = set(getattr(self, name)) - set(known)
             if unknown:
@@ -354,6 +361,7 @@ class Settings:
         """The settings as plain JSON values (tuples as lists), as manifest.json holds them."""
         out = dataclasses.asdict(self)
         out["profile_indicators"] = list(self.profile_indicators)
+        out["resource_indicators"] = list(self.resource_indicators)
         return out
 
     @classmethod

@@ -48,10 +48,13 @@ from graphkit.settings import Settings
 
 @dataclass(frozen=True)
 class Counts:
-    """Per community: members showing an indicator (``k``) out of those that could (``n``)."""
+    """Per community: members showing an indicator (``k``) out of those that could (``n``),
+    and, where chance alone marks a share of members that depends on the community (its size),
+    that share (``chance``; the null rate is then the larger of it and the background)."""
 
     k: np.ndarray
     n: np.ndarray
+    chance: np.ndarray | None = None
 
 
 @dataclass
@@ -75,8 +78,8 @@ def mid_p(k: np.ndarray, n: np.ndarray, p0: float) -> np.ndarray:
     return stats.binom.sf(k, n, p0) + 0.5 * stats.binom.pmf(k, n, p0)
 
 
-def surprise(counts: dict[str, Counts], tested: np.ndarray, drop_strongest: int = 1
-             ) -> Surprise:
+def surprise(counts: dict[str, Counts], tested: np.ndarray, drop_strongest: int = 1,
+             family: tuple[str, ...] = ()) -> Surprise:
     """Each community's p-value against the dataset's background rates (module docstring).
 
     Parameters
@@ -86,6 +89,12 @@ def surprise(counts: dict[str, Counts], tested: np.ndarray, drop_strongest: int 
     tested : numpy.ndarray of bool
         Communities under test (large enough); the background rates are taken over them, and
         the others get p-value 1.
+    drop_strongest : int
+        Pieces of evidence left out of each community's combination, strongest first.
+    family : tuple of str
+        Indicators that enter the combination as one piece of evidence: their smallest
+        p-value, Sidak-corrected for how many of them the community was tested on
+        (:func:`family_p`).
 
     Returns
     -------
@@ -106,18 +115,39 @@ def surprise(counts: dict[str, Counts], tested: np.ndarray, drop_strongest: int 
         informative.append(name)
         use = tested & (n > 0)
         p = np.ones(n_comm)
-        p[use] = np.clip(mid_p(k[use], n[use], p0), 1e-300, 1.0)
+        null = np.full(n_comm, p0) if c.chance is None else np.maximum(p0, c.chance)
+        p[use] = np.clip(mid_p(k[use], n[use], np.minimum(null[use], 1.0)), 1e-300, 1.0)
         p[~use] = np.nan
         per[name] = p
     p_value = np.ones(n_comm)
-    if per:
-        logs = np.sort(np.log(np.column_stack(list(per.values()))), axis=1)  # NaN sort last
+    grouped = [per[k] for k in per if k in family]
+    pieces = [v for k, v in per.items() if k not in family]
+    if grouped:
+        pieces.append(family_p(np.column_stack(grouped)))
+    if pieces:
+        logs = np.sort(np.log(np.column_stack(pieces)), axis=1)  # NaN sort last
         logs = logs[:, drop_strongest:]
         dof = 2.0 * np.isfinite(logs).sum(axis=1)
         stat = -2.0 * np.nansum(logs, axis=1)
         has = dof > 0
         p_value[has] = stats.chi2.sf(stat[has], dof[has])
     return Surprise(p_value, per, background, informative)
+
+
+def family_p(p: np.ndarray) -> np.ndarray:
+    """Per row: ``1 - (1 - min p)^m`` over the ``m`` non-NaN p-values of the row (NaN when
+    none): how surprising the strongest of ``m`` related indicators is, once it is known
+    that the strongest of ``m`` was picked.
+
+    >>> family_p(np.array([[0.01, 0.5], [np.nan, 0.2], [np.nan, np.nan]])).round(4).tolist()
+    [0.0199, 0.2, nan]
+    """
+    m = np.isfinite(p).sum(axis=1)
+    low = np.nanmin(np.where(np.isfinite(p), p, np.inf), axis=1)
+    out = np.full(len(p), np.nan)
+    has = m > 0
+    out[has] = -np.expm1(m[has] * np.log1p(-np.minimum(low[has], 1.0 - 1e-16)))
+    return out
 
 
 def bh_qvalues(p: np.ndarray, tested: np.ndarray) -> np.ndarray:
@@ -181,9 +211,11 @@ def coordination_counts(acc: pd.DataFrame, signals: dict[str, SignalMatrix], lin
     """
     unexplained = ~explained_members(acc["org_id"], acc["seed_actor"], groups)
 
-    def per_community(shows: np.ndarray, known: np.ndarray) -> Counts:
+    def per_community(shows: np.ndarray, known: np.ndarray,
+                      chance: np.ndarray | None = None) -> Counts:
         known = known & unexplained
-        return Counts(groups.sum((shows & known).astype(float)), groups.sum(known.astype(float)))
+        return Counts(groups.sum((shows & known).astype(float)), groups.sum(known.astype(float)),
+                      chance)
 
     t = links.table
     everyone = np.ones(len(groups.membership), bool)
@@ -195,12 +227,15 @@ def coordination_counts(acc: pd.DataFrame, signals: dict[str, SignalMatrix], lin
         "synchrony": per_community(ind_mod.lockstep_members(
             t["a"].to_numpy(), t["b"].to_numpy(), t["synchrony"].to_numpy(), groups, settings),
             everyone),
-        "creation_burst": per_community(burst.in_burst, burst.known),
+        "creation_burst": per_community(burst.in_burst, burst.known, burst.chance),
         "new_accounts": per_community(*ind_mod.new_members(acc["created_at"], acc["first_seen"],
                                                            settings)),
         "model_jump": per_community(*ind_mod.jump_members(
             acc["release_events"].to_numpy(dtype=float),
             acc["release_window_events"].to_numpy(dtype=float), settings)),
         "banned": per_community(ind_mod.banned_members(acc["status"]), everyone),
+        "round_the_clock": per_community(*ind_mod.round_the_clock_members(
+            acc["hour_entropy"].to_numpy(dtype=float), acc["n_events"].to_numpy(dtype=float),
+            settings)),
     }
     return {k: v for k, v in counts.items() if k not in settings.profile_indicators}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy import stats
 
 from graphkit.detection.links import SignalMatrix
 from graphkit.settings import Settings
@@ -187,6 +188,9 @@ class Burst:
     in_burst: np.ndarray
     known: np.ndarray
     secs: np.ndarray
+    # Per community: the share of its members chance alone puts in a burst, given its size and
+    # how the population's creation times are spread (the null rate of the FDR cut).
+    chance: np.ndarray | None = None
 
 
 def burst_members(created_at: pd.Series, groups: Groups, settings: Settings) -> Burst:
@@ -196,7 +200,7 @@ def burst_members(created_at: pd.Series, groups: Groups, settings: Settings) -> 
     known = created.notna().to_numpy()
     in_burst = np.zeros(len(comm), bool)
     if not known.any():
-        return Burst(in_burst, known, np.zeros(0))
+        return Burst(in_burst, known, np.zeros(0), np.zeros(groups.n_communities))
     # Seconds since the epoch whatever the datetime unit (us from DuckDB, ns from pandas).
     secs = ((created[known] - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy()
     c = comm[known]
@@ -216,7 +220,24 @@ def burst_members(created_at: pd.Series, groups: Groups, settings: Settings) -> 
     p_window = near_all.mean() / max(len(secs) - 1, 1)
     expected = (groups.size[c] - 1) * p_window
     in_burst[known] = (within >= 2) & (within >= settings.burst_excess * expected)
-    return Burst(in_burst, known, secs)
+    return Burst(in_burst, known, secs, burst_chance(groups.size, p_window, settings))
+
+
+def burst_chance(size: np.ndarray, p_window: float, settings: Settings) -> np.ndarray:
+    """Per community of ``size`` members: the probability that a member is in a burst by chance,
+    when the others' creation times fall in its window independently with probability
+    ``p_window`` (the population's mean share of accounts within the window of one another):
+    ``P(Binomial(size - 1, p_window) >= max(2, ceil(burst_excess * expected)))``.
+
+    A 75-person office created over a year has a few members with two colleagues created in
+    the same three days by chance alone; a 5-account group almost never does.
+
+    >>> burst_chance(np.array([3, 75]), 0.008, Settings()).round(4).tolist()
+    [0.0001, 0.1187]
+    """
+    others = np.maximum(np.asarray(size, dtype=float) - 1.0, 0.0)
+    need = np.maximum(2.0, np.ceil(settings.burst_excess * others * p_window))
+    return stats.binom.sf(need - 1.0, others, p_window)
 
 
 def creation_burst(created_at: pd.Series, groups: Groups, settings: Settings
@@ -270,6 +291,14 @@ def automation(hour_entropy: np.ndarray, n_events: np.ndarray, groups: Groups,
     ent_c = groups.sum(hour_entropy * n_events) / groups.traffic(n_events)
     h = settings.human_hour_entropy
     return np.clip((ent_c - h) / (1.0 - h), 0.0, 1.0)
+
+
+def round_the_clock_members(hour_entropy: np.ndarray, n_events: np.ndarray,
+                            settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: active round the clock (its hour-of-day entropy above a human day's,
+    ``human_hour_entropy``), and whether it has requests at all. An office keeps working
+    hours; a script does not sleep."""
+    return hour_entropy > settings.human_hour_entropy, n_events > 0
 
 
 def model_jump(release_events: np.ndarray, release_window_events: np.ndarray, groups: Groups,
