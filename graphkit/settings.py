@@ -151,11 +151,11 @@ class Settings:
     # Indicators left out of each community's combination, strongest first: one indicator
     # alone (a reseller's customers on its app's template) never flags; it takes several.
     fdr_drop_strongest: int = 1
-    # Indicators that count what the members hold in common (a card paid with by several, a
-    # template concentrated among them): what makes them a group, which an office shares as
-    # much as a fleet. In the FDR cut they enter as one piece of evidence (their smallest
-    # p-value, Sidak-corrected), so a community also needs behaviour (lock-step, creation
-    # bursts, new accounts, a model jump, bans, round-the-clock hours) to be flagged.
+    # Indicators that count what members hold in common (a card several pay with, a template
+    # concentrated among them): what colleagues share as much as a fleet does. In the FDR cut,
+    # members whose requests keep a human day (hour entropy <= human_hour_entropy) are left
+    # out of their counts, as members of a declared organisation are: an office's staff share
+    # the company card and templates and keep working hours; a fleet's scripts do not sleep.
     resource_indicators: tuple[str, ...] = ("shared_payment", "exclusive_templates")
     # Fixed suspicion cut of flag_rule "threshold"; under "fdr" accounts outside flagged
     # communities are still kept below it (suspicion >= flag_threshold implies flagged).

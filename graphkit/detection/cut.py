@@ -78,8 +78,8 @@ def mid_p(k: np.ndarray, n: np.ndarray, p0: float) -> np.ndarray:
     return stats.binom.sf(k, n, p0) + 0.5 * stats.binom.pmf(k, n, p0)
 
 
-def surprise(counts: dict[str, Counts], tested: np.ndarray, drop_strongest: int = 1,
-             family: tuple[str, ...] = ()) -> Surprise:
+def surprise(counts: dict[str, Counts], tested: np.ndarray, drop_strongest: int = 1
+             ) -> Surprise:
     """Each community's p-value against the dataset's background rates (module docstring).
 
     Parameters
@@ -90,11 +90,7 @@ def surprise(counts: dict[str, Counts], tested: np.ndarray, drop_strongest: int 
         Communities under test (large enough); the background rates are taken over them, and
         the others get p-value 1.
     drop_strongest : int
-        Pieces of evidence left out of each community's combination, strongest first.
-    family : tuple of str
-        Indicators that enter the combination as one piece of evidence: their smallest
-        p-value, Sidak-corrected for how many of them the community was tested on
-        (:func:`family_p`).
+        Indicators left out of each community's combination, strongest first.
 
     Returns
     -------
@@ -120,34 +116,14 @@ def surprise(counts: dict[str, Counts], tested: np.ndarray, drop_strongest: int 
         p[~use] = np.nan
         per[name] = p
     p_value = np.ones(n_comm)
-    grouped = [per[k] for k in per if k in family]
-    pieces = [v for k, v in per.items() if k not in family]
-    if grouped:
-        pieces.append(family_p(np.column_stack(grouped)))
-    if pieces:
-        logs = np.sort(np.log(np.column_stack(pieces)), axis=1)  # NaN sort last
+    if per:
+        logs = np.sort(np.log(np.column_stack(list(per.values()))), axis=1)  # NaN sort last
         logs = logs[:, drop_strongest:]
         dof = 2.0 * np.isfinite(logs).sum(axis=1)
         stat = -2.0 * np.nansum(logs, axis=1)
         has = dof > 0
         p_value[has] = stats.chi2.sf(stat[has], dof[has])
     return Surprise(p_value, per, background, informative)
-
-
-def family_p(p: np.ndarray) -> np.ndarray:
-    """Per row: ``1 - (1 - min p)^m`` over the ``m`` non-NaN p-values of the row (NaN when
-    none): how surprising the strongest of ``m`` related indicators is, once it is known
-    that the strongest of ``m`` was picked.
-
-    >>> family_p(np.array([[0.01, 0.5], [np.nan, 0.2], [np.nan, np.nan]])).round(4).tolist()
-    [0.0199, 0.2, nan]
-    """
-    m = np.isfinite(p).sum(axis=1)
-    low = np.nanmin(np.where(np.isfinite(p), p, np.inf), axis=1)
-    out = np.full(len(p), np.nan)
-    has = m > 0
-    out[has] = -np.expm1(m[has] * np.log1p(-np.minimum(low[has], 1.0 - 1e-16)))
-    return out
 
 
 def bh_qvalues(p: np.ndarray, tested: np.ndarray) -> np.ndarray:
@@ -210,20 +186,25 @@ def coordination_counts(acc: pd.DataFrame, signals: dict[str, SignalMatrix], lin
     ``acc`` is the per-account table of :func:`graphkit.detection.features.account_features`.
     """
     unexplained = ~explained_members(acc["org_id"], acc["seed_actor"], groups)
+    working_hours = ind_mod.human_hours_members(acc["hour_entropy"].to_numpy(dtype=float),
+                                                acc["n_events"].to_numpy(dtype=float), settings)
 
     def per_community(shows: np.ndarray, known: np.ndarray,
-                      chance: np.ndarray | None = None) -> Counts:
-        known = known & unexplained
+                      chance: np.ndarray | None = None, resource: bool = False) -> Counts:
+        known = known & unexplained & (~working_hours if resource else True)
         return Counts(groups.sum((shows & known).astype(float)), groups.sum(known.astype(float)),
                       chance)
 
+    resource = set(settings.resource_indicators)
     t = links.table
     everyone = np.ones(len(groups.membership), bool)
     burst = ind_mod.burst_members(acc["created_at"], groups, settings)
     counts = {
-        "shared_payment": per_community(*redundant_payers(signals.get("payment"), groups)),
+        "shared_payment": per_community(*redundant_payers(signals.get("payment"), groups),
+                                        resource="shared_payment" in resource),
         "exclusive_templates": per_community(*ind_mod.exclusive_template_members(
-            signals.get("template"), groups, settings)),
+            signals.get("template"), groups, settings),
+            resource="exclusive_templates" in resource),
         "synchrony": per_community(ind_mod.lockstep_members(
             t["a"].to_numpy(), t["b"].to_numpy(), t["synchrony"].to_numpy(), groups, settings),
             everyone),
@@ -234,8 +215,5 @@ def coordination_counts(acc: pd.DataFrame, signals: dict[str, SignalMatrix], lin
             acc["release_events"].to_numpy(dtype=float),
             acc["release_window_events"].to_numpy(dtype=float), settings)),
         "banned": per_community(ind_mod.banned_members(acc["status"]), everyone),
-        "round_the_clock": per_community(*ind_mod.round_the_clock_members(
-            acc["hour_entropy"].to_numpy(dtype=float), acc["n_events"].to_numpy(dtype=float),
-            settings)),
     }
     return {k: v for k, v in counts.items() if k not in settings.profile_indicators}

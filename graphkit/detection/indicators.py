@@ -293,12 +293,15 @@ def automation(hour_entropy: np.ndarray, n_events: np.ndarray, groups: Groups,
     return np.clip((ent_c - h) / (1.0 - h), 0.0, 1.0)
 
 
-def round_the_clock_members(hour_entropy: np.ndarray, n_events: np.ndarray,
-                            settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-    """Per account: active round the clock (its hour-of-day entropy above a human day's,
-    ``human_hour_entropy``), and whether it has requests at all. An office keeps working
-    hours; a script does not sleep."""
-    return hour_entropy > settings.human_hour_entropy, n_events > 0
+def human_hours_members(hour_entropy: np.ndarray, n_events: np.ndarray, settings: Settings
+                        ) -> np.ndarray:
+    """Per account: it has requests and they keep a human day (hour-of-day entropy at most
+    ``human_hour_entropy``); accounts without requests show nothing either way.
+
+    >>> human_hours_members(np.array([0.6, 0.95, 0.0]), np.array([40, 900, 0]), Settings()).tolist()
+    [True, False, False]
+    """
+    return (n_events > 0) & (np.nan_to_num(hour_entropy, nan=1.0) <= settings.human_hour_entropy)
 
 
 def model_jump(release_events: np.ndarray, release_window_events: np.ndarray, groups: Groups,

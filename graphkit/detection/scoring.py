@@ -321,8 +321,7 @@ def score_communities(
     ind, facts = found.values, found.facts
     susp = suspicion(ind, size, found.n_seeds, facts["org_share"], settings)
     tested = size >= settings.min_community_size
-    surprise = cut_mod.surprise(found.counts, tested, settings.fdr_drop_strongest,
-                                settings.resource_indicators)
+    surprise = cut_mod.surprise(found.counts, tested, settings.fdr_drop_strongest)
     q_value = cut_mod.bh_qvalues(surprise.p_value, tested)
     if settings.flag_rule == "fdr":
         flagged_c = tested & (q_value <= settings.flag_fdr)
