@@ -44,6 +44,7 @@ from graphkit.graph.hetero import HeteroGraph, build_graph
 from graphkit.io import Dataset
 from graphkit.io.manifest import describe_input, write_manifest
 from graphkit.io.outputs import result_dir
+from graphkit.io.tables import write_csv
 from graphkit.progress import Progress, quiet
 from graphkit.registry import SIGNALS
 from graphkit.settings import Settings
@@ -86,11 +87,11 @@ class Detection:
     def write_into(self, out: Path) -> Path:
         """Write the result files into the existing directory ``out`` (a temporary directory of
         :func:`graphkit.io.outputs.result_dir`; sealed and moved into place by its caller)."""
-        self.accounts.to_csv(out / "accounts.csv", index=False)
-        self.communities.to_csv(out / "communities.csv", index=False)
+        write_csv(self.accounts, out / "accounts.csv")
+        write_csv(self.communities, out / "communities.csv")
         _write_numeric_csv(self.links, out / "links.csv", decimals=4)
         for name, table in self.extra_tables.items():
-            table.to_csv(out / name, index=False)
+            write_csv(table, out / name)
         if self.activity is not None:
             self.activity.to_parquet(out / "activity.parquet", index=False)
         if self.graph is not None:  # export reads entities and their aggregates from here

@@ -29,6 +29,7 @@ from graphkit.investigate.successions import shared_identifiers, successions
 from graphkit.investigate.walk import walk_graph
 from graphkit.io import Dataset
 from graphkit.io.manifest import write_manifest
+from graphkit.io.tables import write_csv
 from graphkit.settings import Settings
 
 
@@ -54,7 +55,7 @@ class Expansion:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         try:
-            self.results.to_csv(tmp / "expansion.csv", index=False)
+            write_csv(self.results, tmp / "expansion.csv")
             (tmp / "seeds.json").write_text(json.dumps(self.seeds), encoding="utf-8")
             write_manifest(tmp, command="expand", settings=self.settings, inputs=self.inputs,
                            outputs={"seeds": len(self.seeds), "results": len(self.results)},
