@@ -295,13 +295,23 @@ def automation(hour_entropy: np.ndarray, n_events: np.ndarray, groups: Groups,
 
 def human_hours_members(hour_entropy: np.ndarray, n_events: np.ndarray, settings: Settings
                         ) -> np.ndarray:
-    """Per account: it has requests and they keep a human day (hour-of-day entropy at most
-    ``human_hour_entropy``); accounts without requests show nothing either way.
+    """Per account: its requests keep a human day (hour-of-day entropy at most
+    ``human_hour_entropy``), judged only for accounts with enough requests to have shown
+    round-the-clock activity.
 
-    >>> human_hours_members(np.array([0.6, 0.95, 0.0]), np.array([40, 900, 0]), Settings()).tolist()
-    [True, False, False]
+    ``n`` requests spread evenly over 24 hours have a plug-in entropy about ``23 / (2 n)`` nats
+    short of ``log 24`` (Miller-Madow); an account is judged once that shortfall is at most
+    half the gap between a human day and round the clock, ``n >= 23 / ((1 - h) log 24)``
+    (56 requests at ``h`` = 0.87). An account with 30 requests has a low entropy whatever
+    its schedule; it shows nothing either way.
+
+    >>> human_hours_members(np.array([0.6, 0.95, 0.3, 0.0]), np.array([400, 900, 30, 0]),
+    ...                     Settings()).tolist()
+    [True, False, False, False]
     """
-    return (n_events > 0) & (np.nan_to_num(hour_entropy, nan=1.0) <= settings.human_hour_entropy)
+    h = settings.human_hour_entropy
+    enough = n_events >= 23.0 / ((1.0 - h) * np.log(24.0))
+    return enough & (np.nan_to_num(hour_entropy, nan=1.0) <= h)
 
 
 def model_jump(release_events: np.ndarray, release_window_events: np.ndarray, groups: Groups,
