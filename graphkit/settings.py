@@ -154,6 +154,12 @@ class Settings:
     # Indicators left out of each community's combination, strongest first: one indicator
     # alone (a reseller's customers on its app's template) never flags; it takes several.
     fdr_drop_strongest: int = 1
+    # Indicators that count what members hold in common (a card several pay with, a template
+    # concentrated among them): what colleagues share as much as a fleet does. In the FDR cut,
+    # members whose requests keep a human day (hour entropy <= human_hour_entropy) are left
+    # out of their counts, as members of a declared organisation are: an office's staff share
+    # the company card and templates and keep working hours; a fleet's scripts do not sleep.
+    resource_indicators: tuple[str, ...] = ("shared_payment", "exclusive_templates")
     # Fixed suspicion cut of flag_rule "threshold"; under "fdr" accounts outside flagged
     # communities are still kept below it (suspicion >= flag_threshold implies flagged).
     flag_threshold: float = 0.7
@@ -299,6 +305,7 @@ class Settings:
             raise ConfigError("network prefixes must be within /8../32 (IPv4), /16../128 (IPv6)")
         for name, known in (("indicator_weights", INDICATORS),
                             ("profile_indicators", INDICATORS),
+                            ("resource_indicators", INDICATORS),
                             ("evidence_thresholds", EVIDENCE_THRESHOLDS)):
             unknown = set(getattr(self, name)) - set(known)
             if unknown:
@@ -367,6 +374,7 @@ class Settings:
         """The settings as plain JSON values (tuples as lists), as manifest.json holds them."""
         out = dataclasses.asdict(self)
         out["profile_indicators"] = list(self.profile_indicators)
+        out["resource_indicators"] = list(self.resource_indicators)
         out["pseudonymize"] = list(self.pseudonymize)
         return out
 

@@ -76,7 +76,7 @@ def test_detect_writes_account_level_columns_and_manifest(tmp_path):
     assert "attr_email_domain" in info["features_used"]
     # Every identifier kind in the graph got its features (a loop over the registry's kinds).
     for kind in ("ip", "template", "user_agent"):
-        assert f"shared_{kind}_degree" in info["features_used"]
+        assert f"shared_{kind}_surprise" in info["features_used"]
     truth = read_truth(FIXTURE / "truth.csv")
     m = acc.merge(truth, on="account_id")
     auc = roc_auc(m["campaign"].fillna("").ne("").to_numpy(), m["account_score"].to_numpy())

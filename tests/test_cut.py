@@ -10,12 +10,13 @@ from scipy import stats
 from graphkit.detection.cut import (
     Counts,
     bh_qvalues,
+    coordination_counts,
     explained_members,
     redundant_payers,
     surprise,
 )
-from graphkit.detection.indicators import Groups
-from graphkit.detection.links import SignalMatrix
+from graphkit.detection.indicators import Groups, burst_chance, burst_members
+from graphkit.detection.links import Links, SignalMatrix
 from graphkit.errors import ConfigError
 from graphkit.settings import Settings
 
@@ -99,6 +100,69 @@ def test_declared_organisations_explain_their_members_unless_seeds_are_there():
     seeds = pd.Series([None, None, None, None, "actor", None])
     assert explained_members(org, seeds, groups).tolist() == [True, True, False,
                                                               False, False, False]
+
+
+def test_creation_bursts_are_tested_against_the_chance_of_the_community_size():
+    # 80 colleagues created over a year among 4,000 accounts created over the same year: some
+    # of them have two colleagues within 72 h by chance; that is not a fleet's burst.
+    rng = np.random.default_rng(1)
+    n, office = 4000, 80
+    created = pd.Series(pd.Timestamp("2025-01-01", tz="UTC")
+                        + pd.to_timedelta(rng.uniform(0, 365, n), unit="D"))
+    membership = np.r_[np.zeros(office, int), np.arange(1, n - office + 1)]
+    groups = Groups(membership, n - office + 1)
+    burst = burst_members(created, groups, Settings())
+    k = burst.in_burst[:office].sum()
+    assert k > 0  # chance does put a few colleagues in a "burst"
+    counts = {"creation_burst": Counts(groups.sum(burst.in_burst.astype(float)),
+                                       groups.sum(burst.known.astype(float)), burst.chance),
+              "other": Counts(np.r_[office, np.zeros(n - office)], np.r_[office, np.ones(
+                  n - office)])}
+    tested = groups.size >= 3
+    with_chance = surprise(counts, tested, drop_strongest=0).per_indicator["creation_burst"][0]
+    counts["creation_burst"] = Counts(counts["creation_burst"].k, counts["creation_burst"].n)
+    without = surprise(counts, tested, drop_strongest=0).per_indicator["creation_burst"][0]
+    assert with_chance > 0.05 > without
+    p_window = _p_window(created)
+    assert burst.chance[0] == pytest.approx(
+        burst_chance(np.array([office]), p_window, Settings())[0])
+    # A trio almost never has a burst by chance; the background rate stays its null.
+    assert burst_chance(np.array([3]), p_window, Settings())[0] < 1e-3
+
+
+def _p_window(created: pd.Series) -> float:
+    secs = np.sort((created - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy())
+    half = Settings().burst_window_hours * 3600 / 2
+    near = np.searchsorted(secs, secs + half, "right") - np.searchsorted(secs, secs - half) - 1
+    return near.mean() / (len(secs) - 1)
+
+
+def _resource_counts(hour_entropy: list[float]):
+    """Six accounts in one community, all paying with one card; their hour profiles given."""
+    import scipy.sparse as sp
+
+    n = len(hour_entropy)
+    shares = sp.csr_matrix(np.ones((n, 1)))
+    sig = SignalMatrix("payment", shares, np.ones(1), np.array([n]), np.array(["A"]))
+    acc = pd.DataFrame({"org_id": [None] * n, "seed_actor": [None] * n,
+                        "created_at": [None] * n, "first_seen": [None] * n,
+                        "status": ["active"] * n, "n_events": [500] * n,
+                        "hour_entropy": hour_entropy, "release_events": [0] * n,
+                        "release_window_events": [0] * n, "release_shift": [0.0] * n,
+                        "release_background": [0.0] * n})
+    links = Links(pd.DataFrame({"a": np.zeros(0, int), "b": np.zeros(0, int),
+                                "synchrony": np.zeros(0)}), n)
+    groups = Groups(np.zeros(n, int), 1)
+    return coordination_counts(acc, {"payment": sig}, links, groups, Settings())
+
+
+def test_members_keeping_working_hours_do_not_count_for_shared_resources():
+    office = _resource_counts([0.7] * 6)  # a human day: the company card is what colleagues do
+    fleet = _resource_counts([0.98] * 6)  # round the clock
+    assert office["shared_payment"].n[0] == 0 and office["shared_payment"].k[0] == 0
+    assert fleet["shared_payment"].n[0] == 6 and fleet["shared_payment"].k[0] == 5
+    # Behaviour indicators still count every member.
+    assert office["banned"].n[0] == fleet["banned"].n[0] == 6
 
 
 def test_flag_rule_settings_are_validated():

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy import stats
 
 from graphkit.detection.links import Links
 from graphkit.errors import ConfigError
@@ -160,13 +161,34 @@ def kind_incidences(graph: HeteroGraph) -> dict[str, sp.csr_matrix]:
     return out
 
 
+def sharing_surprise(b: sp.csr_matrix) -> np.ndarray:
+    """Per value of a kind: how unusual its number of users is *for that kind* in this dataset,
+    ``-log P(D >= deg)`` where ``D`` is the number of users of the value behind a random
+    (account, value) pair of the kind; 0 for values only one account uses.
+
+    A value shared like most values of its kind are (every organisation id by its staff, every
+    household address by its family) says little; a card or device shared by more accounts
+    than the kind's own values usually are is surprising.
+
+    >>> b = sp.csr_matrix(np.array([[1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], float))
+    >>> sharing_surprise(b).round(3).tolist()  # 2 of the 4 pairs have a value of 2 users
+    [0.693, 0.0, 0.0]
+    """
+    deg = np.asarray(b.sum(axis=0)).ravel().astype(np.int64)
+    pairs = np.bincount(deg, weights=deg.astype(float))  # (account, value) pairs by degree
+    tail = np.cumsum(pairs[::-1])[::-1] / max(pairs.sum(), 1.0)  # P(D >= d)
+    out = -np.log(np.clip(tail[deg], 1e-300, 1.0))
+    out[deg < 2] = 0.0
+    return out
+
+
 def _kind_features(b: sp.csr_matrix, name: str) -> dict[str, np.ndarray]:
-    n = b.shape[0]
-    deg = np.asarray(b.sum(axis=0)).ravel()
-    idf = np.log(n / np.maximum(deg, 1.0)) / np.log(max(n, 2))
-    shared = b @ ((deg - 1.0) * idf)
-    return {f"distinct_{name}": np.asarray(b.sum(axis=1)).ravel(),
-            f"shared_{name}_degree": np.log1p(shared)}
+    """Distinct values and sharing surprise of one kind; NaN for accounts without the kind (an
+    account with no address is not compared with the accounts that have one)."""
+    distinct = np.asarray(b.sum(axis=1)).ravel()
+    has = distinct > 0
+    return {f"distinct_{name}": np.where(has, distinct, np.nan),
+            f"shared_{name}_surprise": np.where(has, b @ sharing_surprise(b), np.nan)}
 
 
 def _times(col: pd.Series) -> np.ndarray:
@@ -309,15 +331,43 @@ def account_features(graph: HeteroGraph, feats: pd.DataFrame, links: Links, *,
                            used=usable, skipped=skipped)
 
 
-def rank_score(table: pd.DataFrame, directions: dict[str, int]) -> np.ndarray:
-    """Unsupervised account score in [0, 1]: the percentile of the mean directed percentile rank
-    of the features present (NaN features do not count); see the module docstring."""
+def tail_surprise(table: pd.DataFrame, directions: dict[str, int]) -> pd.DataFrame:
+    """Per directed feature: ``-log`` of the share of accounts (among those where the feature is
+    defined) at least as extreme in its suspicious direction; NaN where undefined.
+
+    >>> x = pd.DataFrame({"up": [0.0, 0.0, 0.0, 5.0]})
+    >>> tail_surprise(x, {"up": 1})["up"].round(3).tolist()  # the usual value says nothing
+    [0.0, 0.0, 0.0, 1.386]
+    """
     cols = [c for c in table.columns if directions.get(c, 0) != 0]
-    if not cols or not len(table):
+    signed = table[cols] * pd.Series({c: float(directions[c]) for c in cols})
+    return 0.0 - np.log(signed.rank(method="max", ascending=False, pct=True))
+
+
+def rank_score(table: pd.DataFrame, directions: dict[str, int]) -> np.ndarray:
+    """Unsupervised account score in [0, 1]: the percentile of the mean tail surprise
+    (:func:`tail_surprise`) of the features present (NaN features do not count); see the
+    module docstring."""
+    if not len(table) or not any(directions.get(c, 0) for c in table.columns):
         return np.zeros(len(table))
-    signed = table[cols] * pd.Series({c: directions[c] for c in cols})
-    mean_rank = signed.rank(pct=True, method="average").mean(axis=1, skipna=True)
-    return mean_rank.fillna(0.0).rank(pct=True, method="average").to_numpy(float)
+    mean = tail_surprise(table, directions).mean(axis=1, skipna=True)
+    return mean.fillna(0.0).rank(pct=True, method="average").to_numpy(float)
+
+
+def combined_evidence(community_p: np.ndarray, account: np.ndarray) -> np.ndarray:
+    """``1 - p`` of Fisher's combination of the community's p-value (the FDR cut's) and the
+    account's own tail p-value (``1 - account_score`` percentile, at least ``1 / n``):
+    ``-2 (log p_c + log p_a) ~ chi2(4)``. Both independent pieces of evidence count; either
+    alone can raise an account.
+
+    >>> p_c, score = np.array([1.0, 1.0, 1e-6, 1.0]), np.array([0.5, 0.75, 0.5, 0.0])
+    >>> combined_evidence(p_c, score).round(3).tolist()  # p_a at least 1/4 with 4 accounts
+    [0.153, 0.403, 1.0, 0.0]
+    """
+    n = max(len(account), 1)
+    p_a = np.clip(1.0 - np.asarray(account, dtype=float), 1.0 / n, 1.0)
+    p_c = np.clip(np.nan_to_num(np.asarray(community_p, dtype=float), nan=1.0), 1e-300, 1.0)
+    return 1.0 - stats.chi2.sf(-2.0 * (np.log(p_c) + np.log(p_a)), 4)
 
 
 def noisy_or(*scores: np.ndarray) -> np.ndarray:
@@ -329,12 +379,15 @@ def noisy_or(*scores: np.ndarray) -> np.ndarray:
 
 
 def combine(community: np.ndarray, account: np.ndarray, flagged: np.ndarray,
-            flag_threshold: float) -> np.ndarray:
+            flag_threshold: float, community_p: np.ndarray | None = None) -> np.ndarray:
     """``suspicion``: the noisy-OR of both scores for flagged accounts; for the others the
-    larger of the community suspicion and ``account_score * flag_threshold``, kept below the
+    larger of the community suspicion and ``evidence * flag_threshold``, kept below the
     threshold (the account score orders unflagged accounts but does not flag on its own, so
-    ``suspicion >= flag_threshold`` still means flagged)."""
-    below = np.minimum(np.maximum(community, account * flag_threshold),
+    ``suspicion >= flag_threshold`` still means flagged). ``evidence`` is
+    :func:`combined_evidence` of the community's p-value and the account score (the account
+    score alone when no p-values are given)."""
+    evidence = account if community_p is None else combined_evidence(community_p, account)
+    below = np.minimum(np.maximum(community, evidence * flag_threshold),
                        np.nextafter(flag_threshold, 0.0) - 1e-4)
     return np.where(flagged, noisy_or(community, account), below)
 
@@ -357,7 +410,8 @@ class AccountScores:
 def score_accounts(graph: HeteroGraph, feats: pd.DataFrame, links: Links,
                    accounts: pd.DataFrame, *, clock_aligned: np.ndarray | None = None,
                    options: ScoringOptions | None = None, seed: int = 0,
-                   flag_threshold: float = 1.0) -> AccountScores:
+                   flag_threshold: float = 1.0,
+                   community_p: np.ndarray | None = None) -> AccountScores:
     """Add ``community_suspicion``, ``account_score`` and the combined ``suspicion`` (and, with
     a supervised model, ``top_contributions``) to the community stage's ``accounts`` table.
 
@@ -390,5 +444,6 @@ def score_accounts(graph: HeteroGraph, feats: pd.DataFrame, links: Links,
         mode = "unsupervised rank average"
     out.insert(out.columns.get_loc("suspicion"), "account_score", np.round(score, 4))
     out["suspicion"] = np.round(combine(out["community_suspicion"].to_numpy(float), score,
-                                        out["flagged"].to_numpy(bool), flag_threshold), 4)
+                                        out["flagged"].to_numpy(bool), flag_threshold,
+                                        community_p), 4)
     return AccountScores(out, manifest_entry(features, mode, extra), features)

@@ -48,10 +48,13 @@ from graphkit.settings import Settings
 
 @dataclass(frozen=True)
 class Counts:
-    """Per community: members showing an indicator (``k``) out of those that could (``n``)."""
+    """Per community: members showing an indicator (``k``) out of those that could (``n``),
+    and, where chance alone marks a share of members that depends on the community (its size),
+    that share (``chance``; the null rate is then the larger of it and the background)."""
 
     k: np.ndarray
     n: np.ndarray
+    chance: np.ndarray | None = None
 
 
 @dataclass
@@ -86,6 +89,8 @@ def surprise(counts: dict[str, Counts], tested: np.ndarray, drop_strongest: int 
     tested : numpy.ndarray of bool
         Communities under test (large enough); the background rates are taken over them, and
         the others get p-value 1.
+    drop_strongest : int
+        Indicators left out of each community's combination, strongest first.
 
     Returns
     -------
@@ -106,7 +111,8 @@ def surprise(counts: dict[str, Counts], tested: np.ndarray, drop_strongest: int 
         informative.append(name)
         use = tested & (n > 0)
         p = np.ones(n_comm)
-        p[use] = np.clip(mid_p(k[use], n[use], p0), 1e-300, 1.0)
+        null = np.full(n_comm, p0) if c.chance is None else np.maximum(p0, c.chance)
+        p[use] = np.clip(mid_p(k[use], n[use], np.minimum(null[use], 1.0)), 1e-300, 1.0)
         p[~use] = np.nan
         per[name] = p
     p_value = np.ones(n_comm)
@@ -180,22 +186,29 @@ def coordination_counts(acc: pd.DataFrame, signals: dict[str, SignalMatrix], lin
     ``acc`` is the per-account table of :func:`graphkit.detection.features.account_features`.
     """
     unexplained = ~explained_members(acc["org_id"], acc["seed_actor"], groups)
+    working_hours = ind_mod.human_hours_members(acc["hour_entropy"].to_numpy(dtype=float),
+                                                acc["n_events"].to_numpy(dtype=float), settings)
 
-    def per_community(shows: np.ndarray, known: np.ndarray) -> Counts:
-        known = known & unexplained
-        return Counts(groups.sum((shows & known).astype(float)), groups.sum(known.astype(float)))
+    def per_community(shows: np.ndarray, known: np.ndarray,
+                      chance: np.ndarray | None = None, resource: bool = False) -> Counts:
+        known = known & unexplained & (~working_hours if resource else True)
+        return Counts(groups.sum((shows & known).astype(float)), groups.sum(known.astype(float)),
+                      chance)
 
+    resource = set(settings.resource_indicators)
     t = links.table
     everyone = np.ones(len(groups.membership), bool)
     burst = ind_mod.burst_members(acc["created_at"], groups, settings)
     counts = {
-        "shared_payment": per_community(*redundant_payers(signals.get("payment"), groups)),
+        "shared_payment": per_community(*redundant_payers(signals.get("payment"), groups),
+                                        resource="shared_payment" in resource),
         "exclusive_templates": per_community(*ind_mod.exclusive_template_members(
-            signals.get("template"), groups, settings)),
+            signals.get("template"), groups, settings),
+            resource="exclusive_templates" in resource),
         "synchrony": per_community(ind_mod.lockstep_members(
             t["a"].to_numpy(), t["b"].to_numpy(), t["synchrony"].to_numpy(), groups, settings),
             everyone),
-        "creation_burst": per_community(burst.in_burst, burst.known),
+        "creation_burst": per_community(burst.in_burst, burst.known, burst.chance),
         "new_accounts": per_community(*ind_mod.new_members(acc["created_at"], acc["first_seen"],
                                                            settings)),
         "model_jump": per_community(*ind_mod.jump_members(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy import stats
 
 from graphkit.detection.features import ReleaseTraffic
 from graphkit.detection.links import SignalMatrix
@@ -188,6 +189,9 @@ class Burst:
     in_burst: np.ndarray
     known: np.ndarray
     secs: np.ndarray
+    # Per community: the share of its members chance alone puts in a burst, given its size and
+    # how the population's creation times are spread (the null rate of the FDR cut).
+    chance: np.ndarray | None = None
 
 
 def burst_members(created_at: pd.Series, groups: Groups, settings: Settings) -> Burst:
@@ -197,7 +201,7 @@ def burst_members(created_at: pd.Series, groups: Groups, settings: Settings) -> 
     known = created.notna().to_numpy()
     in_burst = np.zeros(len(comm), bool)
     if not known.any():
-        return Burst(in_burst, known, np.zeros(0))
+        return Burst(in_burst, known, np.zeros(0), np.zeros(groups.n_communities))
     # Seconds since the epoch whatever the datetime unit (us from DuckDB, ns from pandas).
     secs = ((created[known] - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy()
     c = comm[known]
@@ -217,7 +221,24 @@ def burst_members(created_at: pd.Series, groups: Groups, settings: Settings) -> 
     p_window = near_all.mean() / max(len(secs) - 1, 1)
     expected = (groups.size[c] - 1) * p_window
     in_burst[known] = (within >= 2) & (within >= settings.burst_excess * expected)
-    return Burst(in_burst, known, secs)
+    return Burst(in_burst, known, secs, burst_chance(groups.size, p_window, settings))
+
+
+def burst_chance(size: np.ndarray, p_window: float, settings: Settings) -> np.ndarray:
+    """Per community of ``size`` members: the probability that a member is in a burst by chance,
+    when the others' creation times fall in its window independently with probability
+    ``p_window`` (the population's mean share of accounts within the window of one another):
+    ``P(Binomial(size - 1, p_window) >= max(2, ceil(burst_excess * expected)))``.
+
+    A 75-person office created over a year has a few members with two colleagues created in
+    the same three days by chance alone; a 5-account group almost never does.
+
+    >>> burst_chance(np.array([3, 75]), 0.008, Settings()).round(4).tolist()
+    [0.0001, 0.1187]
+    """
+    others = np.maximum(np.asarray(size, dtype=float) - 1.0, 0.0)
+    need = np.maximum(2.0, np.ceil(settings.burst_excess * others * p_window))
+    return stats.binom.sf(need - 1.0, others, p_window)
 
 
 def creation_burst(created_at: pd.Series, groups: Groups, settings: Settings
@@ -271,6 +292,27 @@ def automation(hour_entropy: np.ndarray, n_events: np.ndarray, groups: Groups,
     ent_c = groups.sum(hour_entropy * n_events) / groups.traffic(n_events)
     h = settings.human_hour_entropy
     return np.clip((ent_c - h) / (1.0 - h), 0.0, 1.0)
+
+
+def human_hours_members(hour_entropy: np.ndarray, n_events: np.ndarray, settings: Settings
+                        ) -> np.ndarray:
+    """Per account: its requests keep a human day (hour-of-day entropy at most
+    ``human_hour_entropy``), judged only for accounts with enough requests to have shown
+    round-the-clock activity.
+
+    ``n`` requests spread evenly over 24 hours have a plug-in entropy about ``23 / (2 n)`` nats
+    short of ``log 24`` (Miller-Madow); an account is judged once that shortfall is at most
+    half the gap between a human day and round the clock, ``n >= 23 / ((1 - h) log 24)``
+    (56 requests at ``h`` = 0.87). An account with 30 requests has a low entropy whatever
+    its schedule; it shows nothing either way.
+
+    >>> human_hours_members(np.array([0.6, 0.95, 0.3, 0.0]), np.array([400, 900, 30, 0]),
+    ...                     Settings()).tolist()
+    [True, False, False, False]
+    """
+    h = settings.human_hour_entropy
+    enough = n_events >= 23.0 / ((1.0 - h) * np.log(24.0))
+    return enough & (np.nan_to_num(hour_entropy, nan=1.0) <= h)
 
 
 @dataclass

@@ -356,7 +356,9 @@ def detect(
                 acc_scores = score_accounts(graph, feats, links, scored.accounts, options=scoring,
                                             clock_aligned=getattr(sync, "clock_aligned", None),
                                             seed=settings.seed,
-                                            flag_threshold=settings.flag_threshold)
+                                            flag_threshold=settings.flag_threshold,
+                                            community_p=scored.communities["p_value"].to_numpy(
+                                                float)[scored.accounts["community_id"].to_numpy()])
         attribution = None
         if (dataset.seeds is not None and len(dataset.seeds)) or indicators is not None:
             with progress.step("attribution"):
