@@ -341,7 +341,9 @@ def tail_surprise(table: pd.DataFrame, directions: dict[str, int]) -> pd.DataFra
     """
     cols = [c for c in table.columns if directions.get(c, 0) != 0]
     signed = table[cols] * pd.Series({c: float(directions[c]) for c in cols})
-    return 0.0 - np.log(signed.rank(method="max", ascending=False, pct=True))
+    # Rounded first: values equal but for the summation order (which follows account order,
+    # e.g. pseudonymized ids) tie exactly.
+    return 0.0 - np.log(signed.round(12).rank(method="max", ascending=False, pct=True))
 
 
 def rank_score(table: pd.DataFrame, directions: dict[str, int]) -> np.ndarray:
@@ -351,7 +353,7 @@ def rank_score(table: pd.DataFrame, directions: dict[str, int]) -> np.ndarray:
     if not len(table) or not any(directions.get(c, 0) for c in table.columns):
         return np.zeros(len(table))
     mean = tail_surprise(table, directions).mean(axis=1, skipna=True)
-    return mean.fillna(0.0).rank(pct=True, method="average").to_numpy(float)
+    return mean.fillna(0.0).round(12).rank(pct=True, method="average").to_numpy(float)
 
 
 def combined_evidence(community_p: np.ndarray, account: np.ndarray) -> np.ndarray:
