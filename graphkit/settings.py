@@ -104,6 +104,13 @@ class Settings:
     max_candidate_pairs: int = 6_000_000
     # Fewest co-members each member of a sampled entity is paired with, whatever the budget.
     min_ring_neighbours: int = 10
+    # How far the Horvitz-Thompson expansion of a sampled pair goes, in units of `resolution`:
+    # each of the 1 / inclusion - 1 pairs a drawn pair stands in for is restored with
+    # min(score, sampled_density * resolution). Enough for CPM to keep a sampled group whole
+    # (its density stays above the resolution), while a weak tie drawn through a value that
+    # tens of thousands of accounts share cannot weigh ~100 on one pair and pull its crowd
+    # around a few accounts.
+    sampled_density: float = 1.5
 
     # --- temporal synchrony (SynchroTrap / CopyCatch style, via MinHash LSH) -------------------
     sync_window_seconds: int = 90

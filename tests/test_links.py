@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import duckdb
@@ -225,8 +226,18 @@ def test_sampled_fleet_keeps_exact_scores_and_its_total_tie_weight():
     assert (got.loc[shares_card, "inclusion"] == 1).all()
     assert (~shares_card).any()
     assert np.allclose(got.loc[~shares_card, "inclusion"], k_e / 299)
-    # Horvitz-Thompson: the fleet's total tie weight is the full projection's, within noise.
-    assert sampled.edge_weights().sum() == pytest.approx(exact.edge_weights().sum(), rel=0.05)
+    # Plain Horvitz-Thompson restores the full projection's total tie weight, within noise.
+    plain = dataclasses.replace(sampled, missed_pair_weight=None)
+    assert plain.edge_weights().sum() == pytest.approx(exact.edge_weights().sum(), rel=0.05)
+    # The default restores each missed pair with min(score, sampled_density * resolution): its
+    # expectation over the draw, from the exact scores, within noise.
+    m = budget.sampled_density * budget.resolution
+    assert sampled.missed_pair_weight == pytest.approx(m)
+    p = np.where(ex["payment"] > 0, 1.0, k_e / 299)
+    s = ex["score"].to_numpy()
+    expected = (p * s + (1 - p) * np.minimum(s, m)).sum()
+    assert sampled.edge_weights().sum() == pytest.approx(expected, rel=0.05)
+    assert expected < 0.5 * exact.edge_weights().sum()  # the cap binds here
     # ... so CPM still sees one dense fleet, apart from the strangers.
     comms = detect_communities(sampled, budget)
     assert len(set(comms.membership[:300])) == 1
