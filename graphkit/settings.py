@@ -104,13 +104,12 @@ class Settings:
     max_candidate_pairs: int = 6_000_000
     # Fewest co-members each member of a sampled entity is paired with, whatever the budget.
     min_ring_neighbours: int = 10
-    # How far the Horvitz-Thompson expansion of a sampled pair goes, in units of `resolution`:
-    # each of the 1 / inclusion - 1 pairs a drawn pair stands in for is restored with
-    # min(score, sampled_density * resolution). Enough for CPM to keep a sampled group whole
-    # (its density stays above the resolution), while a weak tie drawn through a value that
-    # tens of thousands of accounts share cannot weigh ~100 on one pair and pull its crowd
-    # around a few accounts.
-    sampled_density: float = 1.5
+    # Most pairs one drawn pair stands in for (the Horvitz-Thompson factor 1 / inclusion,
+    # trimmed): a weak tie drawn through a value tens of thousands of accounts share has
+    # inclusion ~0.002, and at 1 / inclusion it would weigh ~100 on one pair and gather its crowd
+    # in stars around a few fleet accounts. Large enough for CPM to keep a sampled fleet of
+    # tens of thousands together (see Links.edge_weights).
+    max_expansion: float = 32.0
 
     # --- temporal synchrony (SynchroTrap / CopyCatch style, via MinHash LSH) -------------------
     sync_window_seconds: int = 90

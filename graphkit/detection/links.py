@@ -25,9 +25,9 @@ Candidate pairs come from the specific signals (IP, payment, template): all the 
 entity while they fit ``max_candidate_pairs``, else a seeded random ring of ``k_e`` co-members
 per member inside the large entities (:func:`ring_neighbours`, :func:`ring_sizes`); synchrony
 LSH adds pairs only when timing may stand alone. Every candidate is scored exactly, and its
-``inclusion`` probability is kept for the link weights: a drawn pair also stands in for the
-pairs of its entities that were not drawn, each restored up to ``sampled_density`` times the
-CPM resolution (:meth:`Links.edge_weights`).
+``inclusion`` probability is kept for the link weights: a drawn pair stands in for the
+``1 / inclusion`` pairs it was drawn among, at most ``max_expansion`` (a trimmed
+Horvitz-Thompson factor, :meth:`Links.edge_weights`).
 """
 
 from __future__ import annotations
@@ -70,34 +70,32 @@ class Links:
     weights: dict[str, float] = field(default_factory=dict)
     # Neighbours per member drawn inside entities too large to expand (None: every pair kept).
     ring_neighbours: int | None = None
-    # Most weight restored per missed pair of a sampled entity (``sampled_density *
-    # resolution``); None restores the full score (plain Horvitz-Thompson).
-    missed_pair_weight: float | None = None
+    # Most pairs one drawn pair stands in for (``Settings.max_expansion``); None: no limit
+    # (plain Horvitz-Thompson).
+    max_expansion: float | None = None
 
     def edge_weights(self) -> np.ndarray:
-        """Weight of each link for communities and membership.
+        """Weight of each link for communities and membership: ``score * min(1 / inclusion,
+        max_expansion)``.
 
-        A drawn pair stands in for ``1 / inclusion - 1`` pairs of its entities that were not
-        drawn. Plain Horvitz-Thompson (``missed_pair_weight`` None) gives each of them the
-        pair's score, ``score / inclusion``: unbiased for any fixed group's total tie weight,
-        but a weak tie drawn with probability 0.002 then weighs ~100 on one pair, and Leiden,
-        which maximizes over partitions, builds communities on those few heavy pairs (a crowd
-        sharing a popular value gathers in stars around the accounts it was drawn with).
-        With ``missed_pair_weight`` ``m``, each missed pair is restored with ``min(score, m)``:
-
-            weight = score + (1 / inclusion - 1) * min(score, m)
-
-        so a sampled group keeps a density of at least ``m`` (``sampled_density`` times the CPM
-        resolution: enough to stay whole) and a drawn pair weighs at most ``score + m /
-        inclusion``. Expanded pairs (inclusion 1) weigh their score."""
+        A drawn pair stands in for the ``1 / inclusion`` pairs of its entities it was drawn
+        among. Plain Horvitz-Thompson (``max_expansion`` None) weighs it ``score /
+        inclusion``: unbiased for any fixed group's total tie weight, but Leiden maximizes over
+        partitions, and a weak tie drawn with probability 0.002 weighing ~100 on one pair lets
+        it build communities on the few heavy pairs the draw happened to pick (a crowd sharing
+        a popular template gathers in stars around the fleet accounts it was drawn with, and
+        the fleet dissolves). Trimming the factor (weight trimming, a standard bound on the
+        variance of Horvitz-Thompson weights) keeps a sampled group's density above the
+        resolution while no single drawn pair outweighs a fleet member's own ties.
+        Expanded pairs (inclusion 1) weigh their score."""
         t = self.table
         score = t["score"].to_numpy(dtype=np.float64)
         if "inclusion" not in t:
             return score
-        p = np.clip(t["inclusion"].to_numpy(dtype=np.float64), 1e-12, 1.0)
-        if self.missed_pair_weight is None:
-            return score / p
-        return score + (1.0 / p - 1.0) * np.minimum(score, self.missed_pair_weight)
+        factor = 1.0 / np.clip(t["inclusion"].to_numpy(dtype=np.float64), 1e-12, 1.0)
+        if self.max_expansion is not None:
+            factor = np.minimum(factor, self.max_expansion)
+        return score * factor
 
     def to_csr(self) -> sp.csr_matrix:
         """Symmetric account x account matrix of link weights (:meth:`edge_weights`)."""
@@ -482,10 +480,9 @@ def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
     Bhattacharyya coefficient of the two accounts' traffic over an entity kind, weighted by
     idf). Supporting signals count as far as specific evidence corroborates them. The
     ``inclusion`` column is the probability that the pair was drawn (1 for expanded pairs);
-    communities and membership weigh a link by its score plus the missed pairs it stands in
-    for, each restored with ``min(score, sampled_density * resolution)`` (a Horvitz-Thompson
-    expansion capped per missed pair, :meth:`Links.edge_weights`), so a sampled fleet keeps a
-    density above the resolution while a weak crowd drawn through a popular value does not
+    communities and membership weigh a link by ``score * min(1 / inclusion, max_expansion)``
+    (a trimmed Horvitz-Thompson factor, :meth:`Links.edge_weights`), so a sampled fleet keeps
+    a density above the resolution while a weak crowd drawn through a popular value does not
     weigh ~100 per drawn pair.
 
     The steps are :func:`candidate_pairs`, :func:`entity_similarities`,
@@ -552,4 +549,4 @@ def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
         add_synchrony(sims, cand, gate, sync, settings)
         table = link_table(sims, cand, gate, settings, registry)
     return Links(table, n, dict(settings.signal_weights), ring_neighbours=cand.ring_neighbours,
-                 missed_pair_weight=settings.sampled_density * settings.resolution)
+                 max_expansion=settings.max_expansion)
