@@ -239,7 +239,7 @@ class Settings:
     # Random walk with restart: probability of following an edge rather than restarting at the
     # seeds (PageRank damping); lower keeps the mass closer to the seeds.
     walk_damping: float = 0.7
-    # Weight of a scored link (score / inclusion) in the walk graph, beside the account ->
+    # Weight of a scored link (Links.edge_weights) in the walk graph, beside the account ->
     # entity edges (weight_s * share * idf).
     walk_link_weight: float = 1.0
     # Attribution: an account or community gets an actor when its calibrated confidence reaches
