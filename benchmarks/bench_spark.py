@@ -44,10 +44,11 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def run(argv: list[str]) -> tuple[float, int]:
+def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
     """Run ``argv``; its wall time and the peak resident memory of its process tree."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=None if env is None else {**os.environ, **env})
     handle = psutil.Process(proc.pid)
     peak = 0
     while proc.poll() is None:
@@ -71,7 +72,8 @@ def agreement(a: Path, b: Path) -> dict[str, float]:
             "links_only_in_one": int(joined.isna().any(axis=1).sum())}
 
 
-def bench(scale: float, seed: int, repeat: int, work: Path, master: str) -> dict[str, Any]:
+def bench(scale: float, seed: int, repeat: int, work: Path, master: str,
+          driver_memory: str) -> dict[str, Any]:
     sim = ensure_simulation(scale, seed, CACHE_DIR)
     out: dict[str, Any] = {"scale": scale, "n_events": sim.n_events,
                            "n_accounts": sim.n_accounts}
@@ -83,9 +85,11 @@ def bench(scale: float, seed: int, repeat: int, work: Path, master: str) -> dict
             argv = [sys.executable, "-m", "graphkit", "detect", str(sim.events), "--accounts",
                     str(sim.accounts), "--seeds", str(sim.seeds), "--out", str(target),
                     "--engine", engine]
-            if engine == "spark":
+            env = None
+            if engine == "spark":  # the JVM's heap is fixed when it starts
                 argv += ["--spark-master", master]
-            wall, peak = run(argv)
+                env = {"PYSPARK_SUBMIT_ARGS": f"--driver-memory {driver_memory} pyspark-shell"}
+            wall, peak = run(argv, env)
             walls.append(wall)
             peaks.append(peak)
             print(f"scale {scale:g} {engine}: {wall:.1f} s, {gib(peak)}", file=sys.stderr)
@@ -132,13 +136,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--master", default="local[*]")
+    p.add_argument("--driver-memory", default="6g",
+                   help="Spark driver JVM heap (in local mode the executors share it)")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     p.add_argument("--work", type=Path, default=None, help="where run outputs go (temporary)")
     args = p.parse_args(argv)
     import tempfile
 
     work = args.work or Path(tempfile.mkdtemp(prefix="gk-bench-spark-"))
-    rows = [bench(s, args.seed, args.repeat, work, args.master) for s in args.scales]
+    rows = [bench(s, args.seed, args.repeat, work, args.master, args.driver_memory)
+            for s in args.scales]
     info = machine()
     cmd = command_line(sys.argv if argv is None else ["benchmarks/bench_spark.py", *argv])
     data = {"command": cmd, "machine": info, "load_at_end": os.getloadavg()[0], "results": rows}

@@ -182,6 +182,10 @@ BEHAVIOURAL_SIGNALS: dict[str, float] = {"synchrony": 3.0}
 ACCOUNT_LABEL = "Account"
 ACCOUNT_KEY = "account_id"
 ACCOUNT_COLOUR = "#4C8EDA"
+# Accounts-file columns that hold an identifier kind's values (what ``--pseudonymize KIND``
+# rewrites in the accounts file besides declared columns).
+ACCOUNT_FILE_KINDS: dict[str, str] = {"payment_id": "payment", "email_domain": "email_domain",
+                                      "org_id": "org"}
 COMMUNITY_LABEL = "Community"
 COMMUNITY_KEY = "community_id"  # unique together with run_id
 # Relationships the detection adds on top of the heterogeneous graph.

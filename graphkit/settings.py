@@ -140,6 +140,9 @@ class Settings:
     # default: on the 30M-event simulation, convergence took 8 s instead of 1 s and changed the
     # partition little (ARI 0.95, CPM quality +0.4 %).
     leiden_iterations: int = 2
+    # The Spark engine collects the account-link graph to the driver for Leiden up to this many
+    # links; beyond it, communities are the connected components, computed on the cluster.
+    max_collected_links: int = 50_000_000
 
     # --- suspicion -----------------------------------------------------------------------------
     min_community_size: int = 3
@@ -235,6 +238,10 @@ class Settings:
     # Accounts named in the identifiers or relations file but absent from the accounts file
     # and the events: "keep" (they become accounts) or "error".
     unknown_accounts: str = "keep"
+    # Kinds whose values are replaced by keyed pseudonyms (HMAC-SHA256, key from the environment
+    # variable GRAPHKIT_PSEUDONYM_KEY) right after validation: "account", "ip", "payment",
+    # "email", ... (graphkit.io.pseudonyms; docs/security.md). The key is never recorded.
+    pseudonymize: tuple[str, ...] = ()
     # --- investigations (graphkit.investigate: walk, expand, attribution, successions) --------
     # Random walk with restart: probability of following an edge rather than restarting at the
     # seeds (PageRank damping); lower keeps the mass closer to the seeds.
@@ -286,6 +293,8 @@ class Settings:
             normalize_kind_name(name)
         object.__setattr__(self, "identifiers", {
             str(col): normalize_kind_name(k) for col, k in self.identifiers.items()})
+        object.__setattr__(self, "pseudonymize", tuple(sorted(
+            {normalize_kind_name(k) for k in self.pseudonymize})))
         if self.unknown_accounts not in ("keep", "error"):
             raise ConfigError("unknown_accounts must be 'keep' or 'error'")
         if not (8 <= self.ipv4_network_prefix <= 32 and 16 <= self.ipv6_network_prefix <= 128):
@@ -360,6 +369,7 @@ class Settings:
         """The settings as plain JSON values (tuples as lists), as manifest.json holds them."""
         out = dataclasses.asdict(self)
         out["profile_indicators"] = list(self.profile_indicators)
+        out["pseudonymize"] = list(self.pseudonymize)
         return out
 
     @classmethod

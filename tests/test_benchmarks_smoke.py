@@ -155,3 +155,16 @@ def test_bench_scale_reports_floor_ratio_growth_and_stages(cache: Path, tmp_path
     assert data["growth_wall"] is None  # two runs of one size: no slope to measure
     md = (out / "scale.md").read_text()
     assert "detect / floor" in md and "python benchmarks/bench_scale.py" in md
+
+
+def test_bench_pseudonyms_reports_every_figure(cache: Path, tmp_path: Path, monkeypatch) -> None:
+    import bench_pseudonyms
+
+    monkeypatch.setenv("GRAPHKIT_PSEUDONYM_KEY", "smoke")
+    out = bench_pseudonyms.main(["--scale", SCALE, "--repeat", "1", "--out", str(tmp_path),
+                                 "--cache-dir", str(cache)])
+    assert out["load_seconds"] > 0 and out["load_pseudonymized_seconds"] > 0
+    assert out["pseudonymize_seconds"] > 0 and out["distinct_values"] > out["data"]["n_accounts"]
+    written = json.loads((tmp_path / "pseudonyms.json").read_text())
+    assert written["command"].startswith("python benchmarks/bench_pseudonyms.py")
+    assert "Reproduce:" in (tmp_path / "pseudonyms.md").read_text()

@@ -18,10 +18,23 @@ from click.testing import CliRunner
 
 import graphkit
 from graphkit.cli import main
+from graphkit.detection import learned
+from graphkit.detection.communities import detect_communities
+from graphkit.detection.features import account_activity, model_releases
+from graphkit.detection.links import score_links
 from graphkit.detection.pipeline import detect
 from graphkit.detection.signals import signal_matrices
-from graphkit.engine import runner
-from graphkit.engine.spark import SparkOptions, run_spark, session
+from graphkit.detection.synchrony import window_signatures
+from graphkit.engine import link_stages, runner
+from graphkit.engine.components import components, duckdb_tables
+from graphkit.engine.spark import (
+    SparkOptions,
+    executor_predictor,
+    link_stage_runner,
+    run_spark,
+    session,
+    spark_tables,
+)
 from graphkit.engine.stages import stages
 from graphkit.errors import InputError
 from graphkit.settings import Settings
@@ -73,23 +86,24 @@ def test_both_engines_run_the_registered_stage_sql(name: str, spark_outputs) -> 
     settings = Settings()
     local = runner.run_duckdb(ds, settings)
     distributed = spark_outputs[name]
-    plan = runner.plan(ds, settings)
-    assert [s.name for s in plan] == list(local) == list(distributed)
-    assert any(s.name.startswith("edges_") for s in plan)
-    for stage in plan:
-        a, b = _sorted(local[stage.name]), _sorted(distributed[stage.name])
-        assert list(a.columns) == list(b.columns), stage.name
-        assert len(a) == len(b), stage.name
+    plan = [s.name for s in runner.plan(ds, settings)]
+    assert list(local) == list(distributed)
+    assert [stage for stage in local if stage != "release_traffic"] == plan
+    assert any(stage.startswith("edges_") for stage in plan)
+    for stage in local:
+        a, b = _sorted(local[stage]), _sorted(distributed[stage])
+        assert list(a.columns) == list(b.columns), stage
+        assert len(a) == len(b), stage
         for col in a.columns:
             if pd.api.types.is_float_dtype(a[col]):
                 np.testing.assert_allclose(a[col].to_numpy(float), b[col].to_numpy(float),
-                                           rtol=0, atol=1e-12, err_msg=stage.name)
+                                           rtol=0, atol=1e-12, err_msg=stage)
             else:
                 left, right = a[col].astype(object), b[col].astype(object)
-                assert (left.isna().to_numpy() == right.isna().to_numpy()).all(), (stage.name, col)
+                assert (left.isna().to_numpy() == right.isna().to_numpy()).all(), (stage, col)
                 held = left.notna().to_numpy()
                 assert (left[held].astype(str).to_numpy()
-                        == right[held].astype(str).to_numpy()).all(), (stage.name, col)
+                        == right[held].astype(str).to_numpy()).all(), (stage, col)
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))
@@ -142,12 +156,13 @@ def _flagged(result) -> set[str]:
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_detect_parity(name: str, spark_outputs) -> None:
-    """Detection on the graph from Spark's aggregates equals the local engine's (the CLI test
-    below runs --engine spark end to end)."""
+    """Detection on the graph from Spark's aggregates, with candidate pairs and similarities
+    on Spark, equals the local engine's (the CLI test below runs --engine spark end to end)."""
     settings = Settings(seed=7)
     local = detect(_load(name), settings)
     ds = _load(name)
-    dist = detect(ds, settings, graph=runner.graph_from_outputs(ds, spark_outputs[name]))
+    dist = detect(ds, settings, graph=runner.graph_from_outputs(ds, spark_outputs[name]),
+                  engine="spark", spark=OPTIONS)
     key = ["account_a", "account_b"]
     a = local.links.sort_values(key).reset_index(drop=True)
     b = dist.links.sort_values(key).reset_index(drop=True)
@@ -170,12 +185,19 @@ def test_validation_stage_rejects_events_without_account(tmp_path: Path, spark) 
 
 
 def test_cli_engine_spark_writes_the_same_outputs(tmp_path: Path, spark) -> None:
+    """Both engines, end to end with a model trained on labels (applied on the executors with
+    --engine spark), write the same CSV files."""
     events, accounts, seeds = FIXTURES["sim-small"]
+    truth = pd.read_csv(ROOT / "fixtures/sim-small/truth.csv", keep_default_na=False)
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"account_id": truth["account_id"],
+                  "label": (truth["campaign"] != "").astype(int)}).iloc[::3].to_csv(
+        labels, index=False)
     outs = {}
     for engine in ("duckdb", "spark"):
         out = tmp_path / engine
         args = ["detect", str(events), "--accounts", str(accounts), "--seeds", str(seeds),
-                "--out", str(out), "--engine", engine]
+                "--out", str(out), "--engine", engine, "--labels", str(labels)]
         if engine == "spark":
             args += ["--spark-master", "local[2]"]
         result = CliRunner().invoke(main, args)
@@ -190,6 +212,8 @@ def test_cli_engine_spark_writes_the_same_outputs(tmp_path: Path, spark) -> None
     assert manifest["outputs"]["engine"]["name"] == "spark"
     assert "edges_USED_IP" in manifest["outputs"]["engine"]["distributed_stages"]
     assert manifest["outputs"]["engine"]["master"] == "local[2]"
+    assert "executors" in manifest["outputs"]["engine"]["account_model"]
+    assert manifest["outputs"]["account_scoring"]["mode"] == "supervised"
     local_manifest = json.loads((outs["duckdb"] / "manifest.json").read_text())
     assert local_manifest["outputs"]["engine"]["name"] == "duckdb"
 
@@ -200,3 +224,134 @@ def test_stage_plan_follows_the_registry() -> None:
     from graphkit.registry import KINDS
     for k in KINDS:
         assert f"edges_{k.rel}" in names and f"nodes_{k.label}" in names
+
+
+def _signals(name: str, settings: Settings):
+    ds = _load(name)
+    graph = graphkit.build_graph(ds)
+    ds.con.register("gk_codes", pd.DataFrame({
+        "account_id": graph.accounts["account_id"].to_numpy(),
+        "account_idx": np.arange(len(graph.accounts))}))
+    signals = signal_matrices(graph, ds, settings, "gk_codes")
+    sync = window_signatures(ds.con, "gk_codes", len(graph.accounts), settings)
+    return signals, sync
+
+
+@pytest.mark.parametrize(("name", "budget"), [("hand", None), ("sim-small", None),
+                                              ("sim-small", 2000)])
+def test_link_stages_give_the_local_links_on_both_engines(name: str, budget: int | None,
+                                                          spark) -> None:
+    """The link stage SQL run by DuckDB as written and by Spark transpiled gives the same
+    tables, and both give score_links' links: the same pairs, every column within 1e-9; with a
+    small pair budget the seeded ring of large entities is the local engine's too."""
+    settings = Settings(seed=7) if budget is None else Settings(seed=7,
+                                                                max_candidate_pairs=budget)
+    signals, sync = _signals(name, settings)
+    expected = score_links(signals, sync, settings)
+    inputs = link_stages.link_inputs(signals, sync, settings)
+    local_out = link_stages.run_link_stages_duckdb(inputs.tables, link_stages.link_stages())
+    spark_out = link_stage_runner(spark)(inputs.tables, link_stages.link_stages())
+    for stage in link_stages.link_stages():
+        a, b = _sorted(local_out[stage.name]), _sorted(spark_out[stage.name])
+        assert len(a) == len(b) > 0, stage.name
+        for col in a.columns:
+            np.testing.assert_allclose(a[col].to_numpy(float), b[col].to_numpy(float),
+                                       rtol=0, atol=1e-12, err_msg=f"{stage.name}.{col}")
+    for out in (local_out, spark_out):
+        got = link_stages.links_from_outputs(inputs, out, sync, settings)
+        assert got.ring_neighbours == expected.ring_neighbours
+        t, e = got.table, expected.table
+        assert len(e) > 0 and list(t.columns) == list(e.columns)
+        assert (t[["a", "b"]].to_numpy() == e[["a", "b"]].to_numpy()).all()
+        np.testing.assert_allclose(t.to_numpy(float), e.to_numpy(float), rtol=0, atol=1e-9)
+    if budget is not None:  # the ring was drawn, and some pairs were sampled
+        assert expected.ring_neighbours is not None
+        assert (expected.table["inclusion"] < 1).any()
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_activity_stages_give_the_event_features(name: str, spark_outputs) -> None:
+    """Account features, synchrony's windows and clock alignment and the releases from the
+    activity stages (either engine) equal those the local engine reads from the events."""
+    ds = _load(name)
+    settings = Settings()
+    graph = graphkit.build_graph(ds)
+    ids = graph.accounts["account_id"].to_numpy()
+    n = len(ids)
+    events = ds.event_arrays()
+    releases = model_releases(events, settings)
+    expected = account_activity(events, releases, n, settings)
+    codes = pd.DataFrame({"account_id": ids, "account_idx": np.arange(n)})
+    ds.con.register("gk_codes", codes)
+    sync = window_signatures(ds.con, "gk_codes", n, settings, times=(events.account, events.us))
+    proxy = signal_matrices(graph, ds, settings, "gk_codes")
+    if name == "sim-small":
+        assert releases and expected.release_events.sum() > 0
+    for out in (runner.run_duckdb(ds, settings), spark_outputs[name]):
+        staged = runner.activity_from_outputs(out, ids, settings)
+        assert staged.releases == releases
+        for field in ("proxy_events", "release_events", "release_window_events"):
+            np.testing.assert_array_equal(getattr(staged.activity, field),
+                                          getattr(expected, field), err_msg=field)
+        np.testing.assert_allclose(staged.activity.hour_entropy, expected.hour_entropy,
+                                   rtol=0, atol=1e-12)
+        np.testing.assert_allclose(staged.clock_aligned, sync.clock_aligned, rtol=0, atol=1e-12)
+        got = staged.signatures(settings)
+        for field in ("signature", "n_windows", "hour_signature", "n_hours", "active"):
+            np.testing.assert_array_equal(getattr(got, field), getattr(sync, field),
+                                          err_msg=field)
+        if "proxy" in proxy:  # the proxy signal from the stage's counts, not the events
+            staged_proxy = signal_matrices(graph, ds, settings, "gk_codes",
+                                           staged.proxy_counts)["proxy"]
+            assert (staged_proxy.shares != proxy["proxy"].shares).nnz == 0
+            np.testing.assert_array_equal(staged_proxy.keys, proxy["proxy"].keys)
+    assert name == "hand" or "proxy" in proxy
+
+
+def test_model_applied_on_the_executors_scores_as_the_driver(spark) -> None:
+    """A LightGBM model applied with mapInPandas on the executors gives the driver's log-odds
+    and contributions (missing values included), in the accounts' order, and cross-fitting
+    with it gives the same scores."""
+    rng = np.random.default_rng(3)
+    n = 900
+    x = pd.DataFrame({"a": rng.normal(size=n), "b": rng.integers(0, 5, size=n).astype(float),
+                      "c": rng.normal(size=n)})
+    x.loc[rng.random(n) < 0.1, "c"] = np.nan
+    y = np.full(n, np.nan)
+    y[:400] = (x["a"][:400] + (x["b"][:400] == 2) + rng.normal(scale=0.5, size=400) > 0.5)
+    local = learned.cross_fit(x, y, folds=3, seed=1)
+    predict = executor_predictor(spark)
+    raw, contrib = predict(local.model, x)
+    expected_raw, expected_contrib = learned._predict(local.model, x)
+    assert np.ptp(raw) > 0
+    np.testing.assert_allclose(raw, expected_raw, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(contrib, expected_contrib, rtol=0, atol=1e-12)
+    distributed = learned.cross_fit(x, y, folds=3, seed=1, predict=predict)
+    np.testing.assert_allclose(distributed.raw, local.raw, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(distributed.contributions, local.contributions, rtol=0,
+                               atol=1e-12)
+
+
+def test_components_stage_sql_gives_igraphs_components_on_both_engines(spark) -> None:
+    """Connected components by label propagation, run by DuckDB and by Spark, are igraph's."""
+    settings = Settings(seed=7)
+    signals, sync = _signals("sim-small", settings)
+    links = score_links(signals, sync, settings)
+    expected = detect_communities(links, Settings(method="components"))
+    assert (expected.sizes >= 3).sum() >= 2
+    for tables in (duckdb_tables(), spark_tables(spark)):
+        got = components(links, tables)
+        np.testing.assert_array_equal(got.membership, expected.membership)
+        np.testing.assert_array_equal(got.sizes, expected.sizes)
+
+
+def test_detect_beyond_max_collected_links_runs_components_on_the_cluster() -> None:
+    """A link graph larger than max_collected_links is not collected for Leiden: the Spark
+    engine's communities are the connected components, as the local components method's, and
+    the manifest says where they ran."""
+    dist = detect(_load("hand"), Settings(seed=7, max_collected_links=1), engine="spark",
+                  spark=OPTIONS)
+    local = detect(_load("hand"), Settings(seed=7, method="components"))
+    assert "on the cluster" in dist.extra_outputs["engine"]["communities"]
+    assert len(dist.links) > 1
+    pd.testing.assert_series_equal(dist.accounts["community_id"], local.accounts["community_id"])

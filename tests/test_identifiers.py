@@ -226,6 +226,8 @@ def test_no_events_detect_evidence_and_manifest(tmp_path: Path) -> None:
     assert "3 payment methods" in ring["evidence"]
     # the family sharing a tablet and sending pocket money stays far below the ring
     assert family["suspicion"] < 0.5 * ring["suspicion"]
+    # the default cut flags the ring, and only the ring, with no request events at all
+    assert set(accounts.index[accounts["flagged"]]) == ring_ids
     links = pd.read_csv(out / "links.csv")
     assert {"device", "email", "transfer", "referral"} <= set(links.columns)
     referred = links[(links["account_a"] == "u01") & (links["account_b"] == "u02")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -62,7 +63,12 @@ def test_sigkill_at_any_point_never_leaves_an_accepted_partial_result(
         full_run: tuple[Path, float], tmp_path: Path) -> None:
     complete, seconds = full_run
     old_run = json.loads((complete / "manifest.json").read_text())["run_id"]
-    for i, share in enumerate((0.2, 0.55, 0.8, 0.92, 1.0)):
+    # Fixed points across the run's stages plus random ones (the seed is in any failure).
+    seed = int(os.environ.get("GRAPHKIT_TEST_KILL_SEED", time.time_ns() % 100_000))
+    rng = random.Random(seed)
+    shares = (0.2, 0.55, 0.8, 0.92, 1.0, *(rng.uniform(0.05, 1.1) for _ in range(3)))
+    for i, share in enumerate(shares):
+        print(f"SIGKILL at {share:.3f} of a run (GRAPHKIT_TEST_KILL_SEED={seed})")
         # Fresh directory: afterwards nothing, or a complete result.
         fresh = tmp_path / f"fresh{i}"
         proc = _cli([*DETECT, "--out", str(fresh)])
@@ -136,9 +142,10 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("damage", ["truncate-links", "swap-communities", "no-manifest",
                                     "no-digests", "missing-file"])
-@pytest.mark.parametrize("reader", ["evaluate", "report", "share", "previous", "neo4j-admin"])
+@pytest.mark.parametrize("reader", ["evaluate", "report", "share", "previous", "neo4j-admin",
+                                    "export"])
 def test_readers_refuse_damaged_results(result: Path, tmp_path: Path, damage: str,
-                                        reader: str) -> None:
+                                        reader: str, free_port) -> None:
     d = tmp_path / "r"
     shutil.copytree(result, d)
     if damage == "truncate-links":
@@ -162,10 +169,13 @@ def test_readers_refuse_damaged_results(result: Path, tmp_path: Path, damage: st
         "previous": [*DETECT, "--out", str(tmp_path / "new"), "--previous", str(d)],
         "neo4j-admin": ["export", str(d), "--format", "neo4j-admin", "--out",
                         str(tmp_path / "bulk")],
+        # Refused before any connection: nothing listens on the port.
+        "export": ["export", str(d), "--neo4j-uri", f"bolt://127.0.0.1:{free_port()}"],
     }[reader]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 2, res.output
     assert len(res.output.strip().splitlines()) == 1 and "Traceback" not in res.output
+    assert str(d) in res.output  # the damaged result is named, not a connection failure
     assert not (tmp_path / "new").exists() and not (tmp_path / "bulk").exists()
 
 
@@ -176,3 +186,29 @@ def test_replacing_refuses_a_directory_that_is_not_a_result(tmp_path: Path) -> N
     res = CliRunner().invoke(main, [*DETECT, "--out", str(out)])
     assert res.exit_code == 2 and "not a graphkit result" in res.output
     assert (out / "precious.txt").read_text() == "keep me"
+
+
+def test_results_reports_and_bundles_are_owner_only(result: Path, tmp_path: Path) -> None:
+    import stat
+
+    def mode(p: Path) -> int:
+        return stat.S_IMODE(p.stat().st_mode)
+
+    old = os.umask(0o022)  # a usual umask: without graphkit's modes, all of it world-readable
+    try:
+        out = tmp_path / "out"
+        res = CliRunner().invoke(main, [*DETECT, "--out", str(out), "--report"])
+        assert res.exit_code == 0, res.output
+        for name, args in (("r.html", ["report", str(result)]),
+                           ("b.json", ["share", str(result)])):
+            res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / name)])
+            assert res.exit_code == 0, res.output
+            assert mode(tmp_path / name) == 0o600, name
+    finally:
+        os.umask(old)
+    dirs = [out, *(p for p in out.rglob("*") if p.is_dir())]
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len(dirs) >= 2 and {"report.html", "manifest.json", "links.csv"} <= {
+        p.name for p in files}
+    assert {oct(mode(p)) for p in dirs} == {"0o700"}
+    assert {oct(mode(p)) for p in files} == {"0o600"}

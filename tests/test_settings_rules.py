@@ -100,3 +100,46 @@ def test_cli_errors_are_one_line_exit_2(tmp_path: Path, case: str) -> None:
     lines = out.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), out
     assert "Traceback" not in out
+
+
+def _bad_values(name: str) -> list[object]:
+    """Values the rule of ``name`` refuses: a wrong JSON type, and each side of its range."""
+    rule = RULES[name]
+    wrong_type = {"int": 1.5, "float": "high", "str": 3, "bool": "yes", "names": "one",
+                  "weights": {"ip": -1}, "columns": [1]}[rule.type]
+    out: list[object] = [wrong_type, None]
+    if rule.type in ("int", "float"):
+        if rule.low is not None:
+            out.append(rule.low if rule.low_open else rule.low - 1)
+        if rule.high is not None:
+            out.append(rule.high if rule.high_open else rule.high + 1)
+        if rule.type == "float":
+            out.append("NaN")  # json.dumps writes float("nan") as NaN, which JSON readers accept
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_every_field_refused_from_a_settings_file_in_one_line(tmp_path: Path, name: str) -> None:
+    for i, value in enumerate(_bad_values(name)):
+        path = tmp_path / f"s{i}.json"
+        text = json.dumps({name: value})
+        path.write_text(text.replace('"NaN"', "NaN"))
+        res = CliRunner().invoke(main, ["detect", EVENTS, "--settings", str(path),
+                                        "--out", str(tmp_path / "out")])
+        lines = res.output.strip().splitlines()
+        assert res.exit_code == 2, (name, value, res.output)
+        assert len(lines) == 1 and lines[0].startswith("error: ") and name in lines[0], (
+            name, value, res.output)
+        assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["--flag-fdr", "0"], ["--flag-fdr", "1.5"], ["--flag-fdr", "nan"],
+    ["--flag-threshold", "2"], ["--flag-threshold", "-0.1"], ["--resolution", "inf"],
+    ["--resolution", "0"], ["--pseudonymize", "?!"], ["--identifier", ":device"],
+])
+def test_bad_command_line_values_are_one_line_exit_2(tmp_path: Path, args: list[str]) -> None:
+    code, out = _detect(tmp_path, *args)
+    assert code == 2, out
+    assert len(out.strip().splitlines()) == 1 and "Traceback" not in out, out
+    assert not (tmp_path / "out").exists()

@@ -42,13 +42,27 @@ def days(tmp_path_factory) -> dict[str, Path]:
     return out
 
 
-def _agg(path: Path) -> dict[str, pd.DataFrame]:
-    return event_aggregates(graphkit.load(path).con, WINDOW)
+def _agg(path: Path, models: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    return event_aggregates(graphkit.load(path).con, WINDOW, models=models)
+
+
+def _merged(*paths: Path) -> dict[str, pd.DataFrame]:
+    """The merged state of ``paths``, each aggregated against the merged first sightings of
+    the models (where release windows start), as an incremental run does."""
+    own = [_agg(p) for p in paths]
+    starts = own[0]["models"]
+    for part in own[1:]:
+        starts = merge_aggregates({"models": starts}, {"models": part["models"]})["models"]
+    out = _agg(paths[0], starts)
+    for p in paths[1:]:
+        out = merge_aggregates(out, _agg(p, starts))
+    return out
 
 
 def test_merged_state_equals_the_state_of_all_events(days):
     full = _agg(days["full"])
-    merged = merge_aggregates(_agg(days["month"]), _agg(days["day"]))
+    assert len(full["releases"]) and full["releases"]["n_model"].sum() > 0
+    merged = _merged(days["month"], days["day"])
     assert sorted(merged) == sorted(full)
     for name, table in full.items():
         assert len(table), name
@@ -65,7 +79,7 @@ def test_merge_is_exact_when_files_share_windows_and_accounts(days):
     a, b = _agg(odd), _agg(even)
     assert a["windows"].merge(b["windows"]).shape[0] > 0  # shared (account, window) pairs
     full = _agg(days["full"])
-    merged = merge_aggregates(a, b)
+    merged = _merged(odd, even)
     for name, table in full.items():
         pd.testing.assert_frame_equal(merged[name], table, check_dtype=False, obj=name)
 
@@ -111,7 +125,7 @@ def test_synchrony_and_hour_entropy_run_the_same_from_a_merged_state(days):
     arr = ds.event_arrays()
     want = window_signatures(ds.con, "", len(ds.accounts), settings,
                              times=(arr.account, arr.us))
-    state = merge_aggregates(_agg(days["month"]), _agg(days["day"]))
+    state = _merged(days["month"], days["day"])
     ids = ds.accounts["account_id"]
     windows = state["windows"].assign(code=pd.Index(ids).get_indexer(
         state["windows"]["account_id"])).sort_values(["code", "win"])

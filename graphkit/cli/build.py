@@ -35,7 +35,8 @@ from graphkit.settings import Settings
 def command(events: tuple[str, ...], accounts: str | None, seeds: str | None, out: str | None,
             as_json: bool, on_bad_rows: str, rejects: str | None, settings_file: str | None,
             identifier: tuple[str, ...], identifiers_file: str | None,
-            relations_file: str | None, asn_file: str | None) -> None:
+            relations_file: str | None, asn_file: str | None,
+            pseudonymize: tuple[str, ...]) -> None:
     """Build the account graph from EVENTS (files, globs or directories).
 
     EVENTS may be omitted when --accounts, --identifiers or --relations give the data.
@@ -45,9 +46,11 @@ def command(events: tuple[str, ...], accounts: str | None, seeds: str | None, ou
       graphkit build logs/ --accounts accounts.csv --out graph/ --json
       graphkit build logs/ --identifier device_id:device --identifiers ids.csv --json
       graphkit build --accounts accounts.csv --relations transfers.csv --json
+      GRAPHKIT_PSEUDONYM_KEY=... graphkit build logs/ --pseudonymize ip,payment --out g/
     """
     settings = with_identifiers(
-        Settings.from_file(settings_file) if settings_file else Settings(), identifier)
+        Settings.from_file(settings_file) if settings_file else Settings(), identifier,
+        pseudonymize)
     progress = Progress()
     with result_dir(Path(out)) if out else contextlib.nullcontext() as tmp:
         spec = events_spec(events, accounts, identifiers_file, relations_file)
@@ -56,6 +59,8 @@ def command(events: tuple[str, ...], accounts: str | None, seeds: str | None, ou
                        on_bad_rows=on_bad_rows,  # type: ignore[arg-type]
                        rejects_path=rejects, progress=progress)
         graph = build_graph(dataset, progress=progress)
+        if settings.pseudonymize:  # recorded (never the key): readers know what is hashed
+            graph.meta["pseudonymize"] = list(settings.pseudonymize)
         if tmp is not None:
             with progress.step("save"):
                 graph.save(tmp)

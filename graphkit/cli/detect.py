@@ -40,7 +40,11 @@ from graphkit.settings import Settings
 @click.option("--top", type=int, default=10, show_default=True,
               help="flagged communities to print")
 @click.option("--previous", "previous", type=click.Path(),
-              help="previous result directory: keep its community ids, report what changed")
+              help="previous result directory: keep its community ids, report what changed, "
+                   "read only the event files its aggregate state does not cover")
+@click.option("--no-incremental", "no_incremental", is_flag=True,
+              help="with --previous: read every event file again instead of reusing the "
+                   "previous run's aggregate state (the outputs are the same)")
 @click.option("--report", "report", is_flag=True, help="also write OUT/report.html (HTML report)")
 @click.option("--account-feature", "account_feature", multiple=True,
               help="accounts-file column to use as an account feature (repeatable)")
@@ -59,14 +63,16 @@ from graphkit.settings import Settings
               help="Spark master URL with --engine spark")
 @identifier_options
 def command(events, accounts, seeds, indicators, release, out, settings_file, resolution,
-            method, seed, flag_fdr, flag_threshold, on_bad_rows, rejects, top, previous, report,
+            method, seed, flag_fdr, flag_threshold, on_bad_rows, rejects, top, previous,
+            no_incremental, report,
             account_feature, labels, labels_include_banned, labels_include_seeds, model,
             save_model, engine, spark_master, identifier, identifiers_file, relations_file,
-            asn_file) -> None:
+            asn_file, pseudonymize) -> None:
     """Detect coordinated account networks in EVENTS and write them to --out.
 
-    Writes accounts.csv, communities.csv, links.csv, graph/ and manifest.json (with the settings
-    that reproduce the run). EVENTS may be omitted when --accounts, --identifiers or
+    Writes accounts.csv, communities.csv, links.csv, graph/, state/ (the events' aggregates,
+    reused by the next run with --previous) and manifest.json (with the settings that
+    reproduce the run). EVENTS may be omitted when --accounts, --identifiers or
     --relations give the data; the stages that need request events then report that they did
     not run.
 
@@ -77,10 +83,11 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
       graphkit detect logs/ --accounts accounts.csv --identifier email --asn ip2asn.csv --out r/
       graphkit detect --accounts accounts.csv --identifiers identifiers.csv \\
           --relations transfers.csv --out result/
+      GRAPHKIT_PSEUDONYM_KEY=... graphkit detect logs/ --pseudonymize ip,payment --out r/
     """
     from graphkit.detection.features import parse_releases
+    from graphkit.detection.incremental import Resume, load_incremental
     from graphkit.detection.pipeline import detect
-    from graphkit.investigate.attribution import read_indicators
     from graphkit.io import load
     from graphkit.io.outputs import result_dir
 
@@ -89,27 +96,40 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
                                    "flag_fdr": flag_fdr, "flag_threshold": flag_threshold,
                                    "flag_rule": None if flag_threshold is None else "threshold",
                                    }.items() if v is not None}
-    settings = with_identifiers(dataclasses.replace(settings, **overrides), identifier)
+    settings = with_identifiers(dataclasses.replace(settings, **overrides), identifier,
+                                pseudonymize)
     if top < 0:
         raise ConfigError(f"--top must be >= 0, got {top}")
     spec = events_spec(events, accounts, identifiers_file, relations_file)
+    given_releases = parse_releases(release)
     progress = Progress()
     # Held from the start: a second run on the same --out is refused before any work.
     with result_dir(Path(out)) as tmp:
         with progress.step("load"):
-            dataset = load(spec, accounts=accounts, seeds=seeds, identifiers=identifiers_file,
-                           relations=relations_file, asn=asn_file, settings=settings,
-                           on_bad_rows=on_bad_rows, rejects_path=rejects, progress=progress)
+            side = {"accounts": accounts, "seeds": seeds, "identifiers": identifiers_file,
+                    "relations": relations_file, "asn": asn_file, "on_bad_rows": on_bad_rows,
+                    "rejects_path": rejects}
+            resume, dataset = None, None
+            if previous is not None and no_incremental:
+                resume = Resume(None, "asked for with --no-incremental", previous)
+            if resume is None and previous is not None and engine == "duckdb" and spec:
+                # Only the event files the previous run's aggregate state lacks.
+                dataset, resume = load_incremental(spec, previous, settings=settings,
+                                                   releases=given_releases, progress=progress,
+                                                   **side)
+            if dataset is None:
+                dataset = load(spec, settings=settings, progress=progress, **side)
         scoring = scoring_options(account_feature, labels, labels_include_banned,
-                                  labels_include_seeds, model, save_model)
+                                  labels_include_seeds, model, save_model, settings)
         spark = None
         if engine == "spark":
             from graphkit.engine.spark import SparkOptions
             spark = SparkOptions(master=spark_master)
         result = detect(dataset, settings, progress=progress, previous=previous,
                         scoring=scoring,
-                        indicators=read_indicators(indicators) if indicators else None,
-                        releases=parse_releases(release), engine=engine, spark=spark)
+                        indicators=read_indicators(indicators, settings) if indicators
+                        else None,
+                        releases=given_releases, engine=engine, spark=spark, resume=resume)
         with progress.step("write"):
             result.write_into(tmp)
     if report:
@@ -131,18 +151,36 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
     if previous is not None:
         from graphkit.investigate.stable_ids import print_changes
 
+        echo_incremental(result.extra_outputs.get("incremental"), previous)
         print_changes(result, click.echo)
 
 
-def scoring_options(features, labels, include_banned, include_seeds, model, save_model):
-    """The account score's options from the command line."""
+def read_indicators(path: str, settings: Settings):
+    """``--indicators``, their values of pseudonymized kinds as pseudonyms (so they match)."""
+    from graphkit.investigate.attribution import read_indicators as read
+    from graphkit.io.pseudonyms import pseudonym_key, pseudonymize_rows
+
+    table = read(path)
+    if not settings.pseudonymize:
+        return table
+    return pseudonymize_rows(table, settings.pseudonymize, pseudonym_key())
+
+
+def scoring_options(features, labels, include_banned, include_seeds, model, save_model,
+                    settings: Settings | None = None):
+    """The account score's options from the command line (labels' account ids as pseudonyms
+    when ``settings`` pseudonymize accounts)."""
     from graphkit.detection.account_score import ScoringOptions
     from graphkit.detection.learned import read_labels
+    from graphkit.io.pseudonyms import ACCOUNT, pseudonym_key, pseudonymize_frame
 
     if save_model and not (labels or include_banned or include_seeds):
         raise click.UsageError("--save-model needs labels (--labels or --labels-include-*)")
+    label_table = read_labels(labels) if labels else None
+    if label_table is not None and settings is not None and ACCOUNT in settings.pseudonymize:
+        label_table = pseudonymize_frame(label_table, "account_id", pseudonym_key(), ACCOUNT)
     return ScoringOptions(account_features=tuple(features),
-                          labels=read_labels(labels) if labels else None,
+                          labels=label_table,
                           labels_include_banned=include_banned,
                           labels_include_seeds=include_seeds, model_path=model,
                           save_model=save_model)
@@ -159,3 +197,16 @@ def echo_account_scoring(info: dict) -> None:
                  f"{info['holdout_auc']:.3f}, average precision "
                  f"{info['holdout_average_precision']:.3f}")
     click.echo(line)
+
+
+def echo_incremental(info: dict | None, previous: str) -> None:
+    """One line on what a run with --previous reused of the previous run's aggregate state."""
+    if info is None:
+        click.echo(f"full run (not incremental): the aggregate state of {previous} is not used "
+                   "by this engine or without request events")
+    elif info["mode"] == "incremental":
+        read = info["event_files_read"]
+        click.echo(f"incremental: reused the aggregate state of {info['event_files_reused']} "
+                   f"event file(s) from {previous}, read {len(read)} new: {', '.join(read)}")
+    else:
+        click.echo(f"full run (not incremental): {info.get('reason')}")

@@ -21,19 +21,13 @@ from graphkit.settings import Settings
               help="output directory (expansion.csv, manifest.json)")
 def command(events, seed, seeds_file, accounts, top, settings_file, out) -> None:
     """Rank the accounts of EVENTS by how strongly they are tied to the seed accounts."""
-    import pandas as pd
-
     from graphkit.investigate.expand import expand
     from graphkit.io import load
+    from graphkit.io.tables import read_csv_strings
 
     seeds = list(seed)
     if seeds_file:
-        try:
-            table = pd.read_csv(seeds_file, dtype=str, keep_default_na=False)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read seeds: {exc}", file=seeds_file) from exc
-        if "account_id" not in table:
-            raise ConfigError("missing required column", file=seeds_file, column="account_id")
+        table = read_csv_strings(seeds_file, all_strings=True, required=("account_id",))
         seeds += table["account_id"].tolist()
     if not seeds:
         raise ConfigError("give --seed ACCOUNT (repeatable) or --seeds FILE")

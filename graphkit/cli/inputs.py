@@ -1,5 +1,5 @@
 """Command-line options shared by ``build`` and ``detect``: declared identifier columns, the
-identifiers, relations and ASN files, and events made optional."""
+identifiers, relations and ASN files, the kinds to pseudonymize, and events made optional."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from collections.abc import Callable
 import click
 
 from graphkit.errors import ConfigError
+from graphkit.io.pseudonyms import pseudonym_key
 from graphkit.registry import normalize_kind_name
 from graphkit.settings import Settings
 
 
 def identifier_options(func: Callable) -> Callable:
-    """Add ``--identifier``, ``--identifiers``, ``--relations`` and ``--asn``."""
+    """Add ``--identifier``, ``--identifiers``, ``--relations``, ``--asn`` and
+    ``--pseudonymize``."""
     for decorator in reversed((
         click.option("--identifier", "identifier", multiple=True, metavar="COLUMN[:KIND]",
                      help="a column of the events or accounts file that holds an identifier "
@@ -28,6 +30,10 @@ def identifier_options(func: Callable) -> Callable:
                      help="relations file: src_account, dst_account, kind[, ts, amount]"),
         click.option("--asn", "asn_file", type=click.Path(dir_okay=False),
                      help="IP-to-network-operator table: cidr (or start, end), asn, name"),
+        click.option("--pseudonymize", "pseudonymize", multiple=True, metavar="KIND[,KIND]",
+                     help="replace the values of KIND (account, ip, payment, email, device, "
+                          "any identifier kind) by keyed HMAC-SHA256 pseudonyms before "
+                          "anything is written; key from GRAPHKIT_PSEUDONYM_KEY; repeatable"),
     )):
         func = decorator(func)
     return func
@@ -48,12 +54,24 @@ def parse_identifiers(specs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def with_identifiers(settings: Settings, specs: tuple[str, ...]) -> Settings:
-    """``settings`` with the declared columns of ``specs`` added to ``identifiers``."""
+def with_identifiers(settings: Settings, specs: tuple[str, ...],
+                     pseudonymize: tuple[str, ...] = ()) -> Settings:
+    """``settings`` with the declared columns of ``specs`` added to ``identifiers`` and the
+    kinds of ``pseudonymize`` (each ``KIND[,KIND]``) added to ``pseudonymize``.
+
+    A missing pseudonym key is reported here, before any output directory is touched.
+    """
     declared = parse_identifiers(specs)
-    if not declared:
-        return settings
-    return dataclasses.replace(settings, identifiers={**settings.identifiers, **declared})
+    kinds = tuple(k for spec in pseudonymize for k in spec.split(",") if k.strip())
+    if declared:
+        settings = dataclasses.replace(settings,
+                                       identifiers={**settings.identifiers, **declared})
+    if kinds:
+        settings = dataclasses.replace(settings,
+                                       pseudonymize=(*settings.pseudonymize, *kinds))
+    if settings.pseudonymize:
+        pseudonym_key()
+    return settings
 
 
 def events_spec(events: tuple[str, ...], *others: str | None):

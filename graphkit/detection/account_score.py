@@ -39,6 +39,7 @@ trained model are given.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +85,10 @@ class ScoringOptions:
         Where to save the model trained on the labels.
     folds : int
         Cross-fitting folds over the labelled accounts.
+    predict : callable or None
+        How a model scores the accounts: ``predict(booster, x)`` returns the log-odds and the
+        per-feature contributions (the Spark engine applies the model on its executors,
+        :func:`graphkit.engine.spark.executor_predictor`); None scores here.
     """
 
     account_features: tuple[str, ...] = ()
@@ -93,6 +98,8 @@ class ScoringOptions:
     model_path: str | None = None
     save_model: str | None = None
     folds: int = 5
+    predict: Callable[[Any, pd.DataFrame], tuple[np.ndarray, np.ndarray]] | None = field(
+        default=None, compare=False, repr=False)
 
     @property
     def supervised(self) -> bool:

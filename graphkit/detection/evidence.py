@@ -67,7 +67,10 @@ def evidence_table(frame: pd.DataFrame, settings: Settings) -> pd.Series:
     at = settings.evidence_thresholds
     f = frame
     size = f["size"].astype(int).astype(str)
-    text = size + " accounts, " + _fmt(f["n_events"].astype(int), "{:,}") + " requests"
+    n_events = f["n_events"].astype(int)
+    # Without request events (identifiers and relations only) the count says nothing.
+    text = size + " accounts" + np.where(
+        n_events > 0, ", " + _fmt(n_events, "{:,}") + " requests", "")
     lines: list[tuple[pd.Series, pd.Series | str]] = []
     actor = f["actor"] if "actor" in f else pd.Series(None, index=f.index, dtype=object)
     has_actor = actor.map(lambda a: isinstance(a, str)).astype(bool)

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -31,18 +32,25 @@ def model_releases(events: EventArrays, settings: Settings | None = None
     A model counts as released when first seen at least ``settings.release_after_start_hours``
     after the data starts; earlier first sightings are models that already existed.
     """
-    settings = settings or Settings()
-    after_start_us = int(settings.release_after_start_hours * 3600 * 1_000_000)
     has = events.model >= 0
     if not has.any():
         return {}
     first = np.full(len(events.models), np.iinfo(np.int64).max, np.int64)
     np.minimum.at(first, events.model[has], events.us[has])
-    start = int(events.us.min())
+    return released_models(events.models, first, int(events.us.min()), settings)
+
+
+def released_models(models: np.ndarray, first_us: np.ndarray, start_us: int,
+                    settings: Settings | None = None) -> dict[str, dt.datetime]:
+    """:func:`model_releases` from each model's first request and the data's start (epoch
+    microseconds; a first request of int64 max is a model never requested)."""
+    settings = settings or Settings()
+    after_start_us = int(settings.release_after_start_hours * 3600 * 1_000_000)
+    first = np.asarray(first_us, np.int64)
     released = np.flatnonzero((first < np.iinfo(np.int64).max)
-                              & (first >= start + after_start_us))
+                              & (first >= start_us + after_start_us))
     released = released[np.argsort(first[released], kind="stable")]
-    return {str(events.models[m]): _EPOCH + dt.timedelta(microseconds=int(first[m]))
+    return {str(models[m]): _EPOCH + dt.timedelta(microseconds=int(first[m]))
             for m in released}  # a handful of models, not rows
 
 
@@ -71,21 +79,42 @@ def parse_releases(specs: tuple[str, ...] | list[str]) -> dict[str, dt.datetime]
     return out
 
 
-def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays,
-                     releases: dict[str, dt.datetime], settings: Settings) -> pd.DataFrame:
+@dataclass
+class AccountActivity:
+    """The per-account features read from the events, one value per account code."""
+
+    proxy_events: np.ndarray
+    hour_entropy: np.ndarray  # normalized to [0, 1]
+    release_events: np.ndarray
+    release_window_events: np.ndarray
+
+
+def account_activity(events: EventArrays, releases: dict[str, dt.datetime], n: int,
+                     settings: Settings) -> AccountActivity:
+    """:class:`AccountActivity` from the event arrays (the local engine; the Spark engine
+    computes it from stage outputs, :func:`graphkit.engine.runner.activity_from_outputs`)."""
+    acc = events.account
+    # Hour-of-day entropy (normalized to [0, 1]): 24/7 automation is near 1.
+    hour_entropy = bucket_entropy(acc, (events.us // 3_600_000_000) % 24, n, 24)[0] / np.log(24)
+    return AccountActivity(np.bincount(acc, weights=events.proxied, minlength=n), hour_entropy,
+                           *_release_traffic(events, releases, n, settings))
+
+
+def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays | None,
+                     releases: dict[str, dt.datetime], settings: Settings,
+                     activity: AccountActivity | None = None) -> pd.DataFrame:
     """Per-account activity features (one row per account code), vectorized over events.
 
     Columns: account_id, n_events, proxy_events, tokens, hour_entropy (normalized to [0, 1]),
     release_events (requests on a released model in its first ``model_release_window_hours``),
     release_window_events (all requests in those windows), created_at, first_seen, status,
     org_id, banned_at and seed_actor; with relations, the :func:`relation_features` columns.
+    ``activity`` (computed elsewhere, e.g. on Spark) replaces reading ``events``.
     """
     n = len(graph.accounts)
-    acc = events.account
-    proxy_events = np.bincount(acc, weights=events.proxied, minlength=n)
-    # Hour-of-day entropy (normalized to [0, 1]): 24/7 automation is near 1.
-    hour_entropy = bucket_entropy(acc, (events.us // 3_600_000_000) % 24, n, 24)[0] / np.log(24)
-    release_events, release_window_events = _release_traffic(events, releases, n, settings)
+    act = activity or account_activity(events, releases, n, settings)
+    proxy_events, hour_entropy = act.proxy_events, act.hour_entropy
+    release_events, release_window_events = act.release_events, act.release_window_events
     accounts = graph.accounts.reset_index(drop=True)
     tokens = np.zeros(n, np.int64)
     for col in ("tokens_in", "tokens_out"):

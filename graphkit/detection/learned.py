@@ -150,6 +150,10 @@ def _train(x: pd.DataFrame, y: np.ndarray, seed: int):
     return lgb.train(params, data, num_boost_round=NUM_ROUNDS)
 
 
+# How a booster scores a feature table: log-odds and per-feature contributions.
+Predict = Callable[[Any, pd.DataFrame], tuple[np.ndarray, np.ndarray]]
+
+
 def _predict(model, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     values = x.to_numpy(float)
     raw = model.predict(values, raw_score=True)
@@ -170,11 +174,13 @@ def _folds(y: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
 
 def cross_fit(x: pd.DataFrame, y: np.ndarray,
               label_features: Callable[[np.ndarray], pd.DataFrame] | None = None, *,
-              folds: int = 5, seed: int = 0) -> CrossFit:
+              folds: int = 5, seed: int = 0, predict: Predict | None = None) -> CrossFit:
     """Cross-fitted scores of every account (see the module docstring).
 
     ``y`` is 1 / 0 for labelled accounts and NaN for the rest; ``label_features(visible)``
-    builds features from the labels a model may see (hidden ones are NaN).
+    builds features from the labels a model may see (hidden ones are NaN). ``predict`` scores
+    the unlabelled accounts with the full model (the many; the folds score the few labelled
+    ones here); by default here too.
 
     Examples
     --------
@@ -208,7 +214,7 @@ def cross_fit(x: pd.DataFrame, y: np.ndarray,
     model = _train(xf.iloc[labelled], y_lab, seed + len(parts))
     rest = np.setdiff1d(np.arange(n), labelled)
     if len(rest):
-        raw[rest], contrib[rest] = _predict(model, xf.iloc[rest])
+        raw[rest], contrib[rest] = (predict or _predict)(model, xf.iloc[rest])
     return CrossFit(raw, contrib, names or list(xf.columns), labelled, y_lab, len(parts), model)
 
 
@@ -272,7 +278,8 @@ def supervised_scores(features: AccountFeatures, feats: pd.DataFrame, options: S
     if options.model_path is not None:
         return _apply_saved(features, feats, options, banned, seeds, build)
     y = label_vector(feats["account_id"], banned, seeds, options)
-    fit = cross_fit(_design(features, options), y, build, folds=options.folds, seed=seed)
+    fit = cross_fit(_design(features, options), y, build, folds=options.folds, seed=seed,
+                    predict=options.predict)
     from graphkit.investigate.evaluate import roc_auc
 
     auc, ap = roc_auc(fit.y, fit.oof), average_precision(fit.y, fit.oof)
@@ -363,7 +370,7 @@ def _apply_saved(features: AccountFeatures, feats: pd.DataFrame, options: Scorin
         raise ConfigError(f"the data lacks most of the model's features, e.g. {missing[:5]}",
                           file=str(options.model_path))
     x = x.reindex(columns=saved.features)  # absent features are missing values to the trees
-    raw, contrib = _predict(saved.booster, x)
+    raw, contrib = (options.predict or _predict)(saved.booster, x)
     prob = np.interp(raw, saved.score, saved.probability)
     manifest: dict[str, Any] = {"model": str(options.model_path), "features_missing": missing}
     if options.labels is not None and len(options.labels):

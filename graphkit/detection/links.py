@@ -215,6 +215,26 @@ def ring_neighbours(degrees: np.ndarray, budget: int, minimum: int = 10,
     return lo - lo % 2
 
 
+def ring_order(x: sp.spmatrix, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                  np.ndarray]:
+    """The seeded ring of each column of ``x``: members (rows) sorted by column, then by a hash
+    of (row, column); returns rows, columns, each member's position on its column's ring and
+    the column's degree (the ring's length), in that order.
+
+    >>> ring_order(sp.csr_matrix(np.ones((3, 1))), seed=0)[2].tolist()
+    [0, 1, 2]
+    """
+    csc = x.tocsc()
+    deg = np.diff(csc.indptr)
+    col = np.repeat(np.arange(len(deg)), deg)
+    row = csc.indices.astype(np.int64)
+    order = np.lexsort((mix64((row.astype(np.uint64) << np.uint64(32)) | col.astype(np.uint64),
+                              seed), col))
+    row_s, col_s = row[order], col[order]
+    pos = np.arange(len(row_s)) - csc.indptr[:-1][col_s]
+    return row_s, col_s, pos, deg[col_s]
+
+
 def _ring_pairs(x: sp.csr_matrix, sizes: np.ndarray, seed: int) -> np.ndarray:
     """Pair keys linking every member of column ``e`` of ``x`` to ``sizes[e]`` others: members
     in a random order per entity (seeded), each tied to its ``sizes[e] / 2`` successors on the
@@ -223,15 +243,8 @@ def _ring_pairs(x: sp.csr_matrix, sizes: np.ndarray, seed: int) -> np.ndarray:
     Any two members of an entity of degree ``d`` end up paired with probability
     ``sizes[e] / (d - 1)``, independently across entities: the inclusion probability the link
     weights correct for."""
-    csc = x.tocsc()
-    deg = np.diff(csc.indptr)
-    col = np.repeat(np.arange(len(deg)), deg)
-    row = csc.indices.astype(np.int64)
-    order = np.lexsort((mix64((row.astype(np.uint64) << np.uint64(32)) | col.astype(np.uint64),
-                              seed), col))
-    row_s, col_s = row[order], col[order]
-    start, d = csc.indptr[:-1][col_s], deg[col_s]
-    pos = np.arange(len(row_s)) - start
+    row_s, col_s, pos, d = ring_order(x, seed)
+    start = np.arange(len(row_s)) - pos
     reach = sizes[col_s] // 2
     out = []
     for j in range(1, int(reach.max(initial=0)) + 1):  # a loop over ring offsets, not pairs
@@ -335,6 +348,22 @@ def _weighted_signals(signals: dict[str, SignalMatrix], settings: Settings
     return {name: sig for name, sig in signals.items() if settings.weight(name) > 0}
 
 
+def candidate_plan(signals: dict[str, SignalMatrix], settings: Settings,
+                   registry: Registry | None = None
+                   ) -> tuple[dict[str, SignalMatrix], list[str], int | None]:
+    """The weighted signals, the specific ones among them (in registry order: the ring seed of
+    the ``i``-th is ``seed + i``) and the ring size ``k`` (None: every pair expanded)."""
+    weighted = _weighted_signals(signals, settings)
+    specific = [name for name in (registry or Registry.static()).specific_signals
+                if name in weighted]
+    used = {s: _used_entities(weighted[s]) for s in specific}
+    k = ring_neighbours(
+        np.concatenate([weighted[s].degree[used[s]] for s in specific] or [np.zeros(0)]),
+        settings.max_candidate_pairs, minimum=settings.min_ring_neighbours,
+        weights=np.concatenate([weighted[s].idf[used[s]] for s in specific] or [np.zeros(0)]))
+    return weighted, specific, k
+
+
 def candidate_pairs(signals: dict[str, SignalMatrix], settings: Settings,
                     sync=None, registry: Registry | None = None) -> Candidates:
     """Candidate pairs: accounts sharing a specific entity (IP, payment method, template).
@@ -345,14 +374,7 @@ def candidate_pairs(signals: dict[str, SignalMatrix], settings: Settings,
     ``sync_corroboration`` is 0 (timing taken as evidence on its own), synchrony LSH adds the
     lock-step pairs of ``sync`` too. Only signals with a positive weight take part.
     """
-    weighted = _weighted_signals(signals, settings)
-    specific = [name for name in (registry or Registry.static()).specific_signals
-                if name in weighted]
-    used = {s: _used_entities(weighted[s]) for s in specific}
-    k = ring_neighbours(
-        np.concatenate([weighted[s].degree[used[s]] for s in specific] or [np.zeros(0)]),
-        settings.max_candidate_pairs, minimum=settings.min_ring_neighbours,
-        weights=np.concatenate([weighted[s].idf[used[s]] for s in specific] or [np.zeros(0)]))
+    weighted, specific, k = candidate_plan(signals, settings, registry)
     projections = {name: _project(weighted[name], k) for name in specific}
     expanded: dict[str, sp.coo_matrix] = {}
     keys = []

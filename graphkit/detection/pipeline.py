@@ -22,7 +22,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from graphkit.detection.activity import activity_table
 from graphkit.detection.communities import Communities, detect_communities
 from graphkit.detection.evidence import community_evidence
 from graphkit.detection.features import account_features, model_releases
+from graphkit.detection.incremental import EventState, Resume, StateStages, full_state
 from graphkit.detection.links import Links
 from graphkit.detection.scoring import score_communities
 from graphkit.detection.signals import ACCOUNT_CODES, SIGNAL_EDGES, signal_matrices
@@ -44,6 +45,7 @@ from graphkit.graph.hetero import HeteroGraph, build_graph
 from graphkit.io import Dataset
 from graphkit.io.manifest import describe_input, write_manifest
 from graphkit.io.outputs import result_dir
+from graphkit.io.tables import write_csv
 from graphkit.progress import Progress, quiet
 from graphkit.registry import SIGNALS
 from graphkit.settings import Settings
@@ -72,13 +74,16 @@ class Detection:
     # Requests per hour and model of the flagged accounts (the report's timelines).
     activity: pd.DataFrame | None = field(default=None, repr=False)
     scoring: dict[str, Any] = field(default_factory=dict)  # the account score's manifest entry
+    # The aggregate state of the run's events, written to DIR/state for the next day's run.
+    state: EventState | None = field(default=None, repr=False)
 
     def flagged_communities(self) -> pd.DataFrame:
         return self.communities[self.communities["flagged"]]
 
     def write(self, out_dir: str | Path) -> Path:
-        """Write accounts.csv, communities.csv, links.csv and manifest.json as the result
-        directory ``out_dir``, atomically (:func:`graphkit.io.outputs.result_dir`)."""
+        """Write accounts.csv, communities.csv, links.csv, graph/, state/ (the aggregate state
+        the next day's ``detect --previous`` reuses) and manifest.json as the result directory
+        ``out_dir``, atomically (:func:`graphkit.io.outputs.result_dir`)."""
         with result_dir(out_dir) as tmp:
             self.write_into(tmp)
         return Path(out_dir)
@@ -86,15 +91,17 @@ class Detection:
     def write_into(self, out: Path) -> Path:
         """Write the result files into the existing directory ``out`` (a temporary directory of
         :func:`graphkit.io.outputs.result_dir`; sealed and moved into place by its caller)."""
-        self.accounts.to_csv(out / "accounts.csv", index=False)
-        self.communities.to_csv(out / "communities.csv", index=False)
+        write_csv(self.accounts, out / "accounts.csv")
+        write_csv(self.communities, out / "communities.csv")
         _write_numeric_csv(self.links, out / "links.csv", decimals=4)
         for name, table in self.extra_tables.items():
-            table.to_csv(out / name, index=False)
+            write_csv(table, out / name)
         if self.activity is not None:
             self.activity.to_parquet(out / "activity.parquet", index=False)
         if self.graph is not None:  # export reads entities and their aggregates from here
             self.graph.save(out / "graph")
+        if self.state is not None:  # what detect --previous reuses
+            self.state.save(out)
         write_manifest(
             out, command="detect", settings=self.settings, inputs=self.inputs,
             outputs={"accounts": len(self.accounts), "communities": len(self.communities),
@@ -157,6 +164,7 @@ def detect(
     releases: dict[str, dt.datetime] | None = None,
     engine: str = "duckdb",
     spark: Any = None,
+    resume: Resume | None = None,
 ) -> Detection:
     """Run the whole detection on a loaded dataset: graph, links, communities, suspicion.
 
@@ -198,6 +206,11 @@ def detect(
         manifest's outputs as ``engine``.
     spark : graphkit.engine.spark.SparkOptions, optional
         The Spark master and configuration (``local[*]`` by default) when ``engine="spark"``.
+    resume : graphkit.detection.incremental.Resume, optional
+        From :func:`graphkit.detection.incremental.load_incremental` (``detect --previous``):
+        with a merged aggregate state, ``dataset`` holds only the new event files and the
+        graph and event-level features come from the state; otherwise the reason the run is
+        a full one. Either way the run's state is in :attr:`Detection.state` (DuckDB engine).
 
     Returns
     -------
@@ -245,21 +258,35 @@ def detect(
     progress = progress or quiet()
     given_releases = releases
     prev = None if previous is None else stable_ids.read_previous(previous)
+    inc = resume.state if resume is not None else None
+    stages = None if inc is None else StateStages(inc)
+    inputs = describe_inputs(dataset)
+    if inc is not None:  # every event file, the reused ones from the state
+        inputs["events"] = inc.event_inputs(inputs.get("events", []))
     engine_entry: dict[str, Any] = {"name": engine}
+    staged = None  # on Spark: account features and synchrony windows from stage outputs
     if engine == "spark" and graph is None:
         from graphkit.engine.spark import spark_detection_graph
 
         with progress.step("graph (spark)"):
-            graph, engine_entry = spark_detection_graph(dataset, settings, spark)
+            graph, staged, engine_entry = spark_detection_graph(dataset, settings, spark,
+                                                                given_releases)
+    if engine == "spark" and scoring is not None and scoring.supervised:
+        from graphkit.engine.spark import executor_predictor, session
+
+        # The trained or saved model scores the accounts on the executors (mapInPandas).
+        scoring = replace(scoring, predict=executor_predictor(session(spark)))
+        engine_entry["account_model"] = "applied on the executors (mapInPandas)"
     elif engine not in ("duckdb", "spark"):
         raise ConfigError(f"unknown engine {engine!r} (duckdb or spark)")
     if graph is None:
         with progress.step("graph"):
-            graph = build_graph(dataset)
+            graph = build_graph(dataset) if stages is None else stages.graph(dataset, [
+                e["path"] for e in inputs["events"]] + [
+                f.path for f in dataset.files if f.role != "events"])
     registry = graph.registry
     # Declared kinds and relations: their weights are recorded in the manifest too.
     settings = settings.with_signals(registry.signals)
-    inputs = describe_inputs(dataset)
     run_id = make_run_id(settings, inputs)
     n = len(graph.accounts)
     codes = pd.DataFrame({"account_id": graph.accounts["account_id"].to_numpy(),
@@ -267,15 +294,27 @@ def detect(
     dataset.con.register(_CODES, codes)
     try:
         with progress.step("links: entity shares"):
-            signals = signal_matrices(graph, dataset, settings, _CODES)
+            proxy = (staged.proxy_counts if staged is not None
+                     else None if stages is None else stages.proxy_counts())
+            signals = signal_matrices(graph, dataset, settings, _CODES, proxy)
         with progress.step("links: event arrays"):
-            events = dataset.event_arrays()
+            events = dataset.event_arrays() if staged is None and stages is None else None
         sync = None
         if settings.weight("synchrony") > 0 and dataset.has_events:
             with progress.step("links: window signatures"):
-                sync = window_signatures(dataset.con, _CODES, n, settings,
-                                         times=(events.account, events.us))
-        links = links_mod.score_links(signals, sync, settings, progress, registry)
+                if staged is not None:
+                    sync = staged.signatures(settings)
+                elif stages is not None:  # incremental: from the merged aggregate state
+                    sync = stages.window_signatures(graph, settings)
+                else:
+                    sync = window_signatures(dataset.con, _CODES, n, settings,
+                                             times=(events.account, events.us))
+        if engine == "spark":  # candidate pairs and similarities on the executors
+            from graphkit.engine.spark import spark_score_links
+
+            links = spark_score_links(signals, sync, settings, spark, progress, registry)
+        else:
+            links = links_mod.score_links(signals, sync, settings, progress, registry)
         # Only the clock alignment is needed from here on: the signatures (a million accounts
         # x 96 slots) are freed before communities and scoring.
         clock_aligned = getattr(sync, "clock_aligned", None)
@@ -283,11 +322,25 @@ def detect(
         with progress.step("communities"):
             start = None if prev is None else stable_ids.initial_membership(
                 graph.accounts["account_id"].to_numpy(), prev)
-            comms = detect_communities(links, settings, fixed=None, initial=start)
+            if engine == "spark" and len(links.table) > settings.max_collected_links:
+                from graphkit.engine.components import components
+                from graphkit.engine.spark import session, spark_tables
+
+                comms = components(links, spark_tables(session(spark)))
+            else:
+                comms = detect_communities(links, settings, fixed=None, initial=start)
         with progress.step("scoring"):
             with progress.step("scoring: account features"):
-                releases = {**model_releases(events, settings), **(given_releases or {})}
-                feats = account_features(graph, dataset, events, releases, settings)
+                if staged is not None:
+                    releases = staged.releases
+                else:
+                    found = (model_releases(events, settings) if stages is None
+                             else stages.model_releases(settings))
+                    releases = {**found, **(given_releases or {})}
+                activity_in = (staged.activity if staged is not None else None
+                               if stages is None else stages.account_activity(graph, releases))
+                feats = account_features(graph, dataset, events, releases, settings,
+                                         activity_in)
                 del events
             with progress.step("scoring: indicators"):
                 scored = score_communities(feats, signals, links, comms, settings)
@@ -309,9 +362,9 @@ def detect(
         with progress.step("successions"):
             succ = find_successions(signals, feats, settings)
         with progress.step("activity of flagged accounts"):
-            activity = activity_table(
-                dataset.con,
-                acc_scores.accounts.loc[acc_scores.accounts["flagged"], "account_id"])
+            flagged_ids = acc_scores.accounts.loc[acc_scores.accounts["flagged"], "account_id"]
+            activity = (activity_table(dataset.con, flagged_ids) if stages is None
+                        else stages.activity(flagged_ids))
     finally:
         dataset.con.unregister(_CODES)
     link_table = _links_with_ids(links, graph, registry.signals)
@@ -327,6 +380,8 @@ def detect(
         ring_neighbours=links.ring_neighbours, scoring=acc_scores.manifest, activity=activity,
         extra_outputs={**_kinds_outputs(registry, dataset), "engine": {
             **engine_entry, "communities": (
+                f"{comms.method} on the cluster ({len(link_table)} links, more than "
+                f"max_collected_links)" if comms.method == "components (stage SQL)" else
                 f"{settings.method} on the driver (account-link graph collected: "
                 f"{len(link_table)} links)")}},
     )
@@ -340,6 +395,11 @@ def detect(
         result.extra_outputs["successions"] = len(succ)
     with progress.step("stable ids"):
         stable_ids.assign_stable_ids(result, prev)
+    if dataset.has_events and engine == "duckdb":
+        with progress.step("aggregate state"):
+            result.state = inc if inc is not None else full_state(dataset, settings, inputs,
+                                                                  resume)
+        result.extra_outputs["incremental"] = result.state.manifest()
     result.timings = dict(progress.timings)
     return result
 

@@ -31,11 +31,14 @@ ACCOUNT_CODES = "gk_account_codes"
 
 
 def signal_matrices(graph: HeteroGraph, dataset: Dataset, settings: Settings,
-                    account_codes: str = ACCOUNT_CODES) -> dict[str, SignalMatrix]:
+                    account_codes: str = ACCOUNT_CODES,
+                    proxy_counts: pd.DataFrame | None = None) -> dict[str, SignalMatrix]:
     """Account x entity share matrices for every entity signal present in the graph.
 
     ``account_codes`` names a relation registered on ``dataset.con`` with columns
-    ``account_id`` and ``account_idx`` (needed for the proxy signal only).
+    ``account_id`` and ``account_idx`` (needed for the proxy signal only). ``proxy_counts``
+    (account_id, provider, n: events per account and provider, computed elsewhere, e.g. on
+    Spark) replaces reading the events for the proxy signal.
     """
     n_events = graph.accounts["n_events"].to_numpy(dtype=np.float64)
     out: dict[str, SignalMatrix] = {}
@@ -60,7 +63,8 @@ def signal_matrices(graph: HeteroGraph, dataset: Dataset, settings: Settings,
         out[name] = links_mod.signal_matrix(name, counts, n_events, keys, settings,
                                             floor_share=floor, entity_factor=factor)
     if "ProxyProvider" in graph.nodes and len(graph.nodes["ProxyProvider"]):
-        counts, keys = _account_proxy_incidence(graph, dataset, account_codes)
+        counts, keys = (_account_proxy_incidence(graph, dataset, account_codes)
+                        if proxy_counts is None else _proxy_incidence(graph, proxy_counts))
         out["proxy"] = links_mod.signal_matrix("proxy", counts, n_events, keys, settings)
     out.update(declared_signal_matrices(graph, settings))
     return out
@@ -126,6 +130,17 @@ def _declared_payments(graph: HeteroGraph, edge: str = "PAID_WITH") -> sp.csr_ma
     shape = (len(graph.accounts), len(graph.nodes[graph.registry.edge_types[edge][1]]))
     return sp.csr_matrix((np.ones(len(declared)), (declared["src"].to_numpy(),
                                                     declared["dst"].to_numpy())), shape=shape)
+
+
+def _proxy_incidence(graph: HeteroGraph, counts: pd.DataFrame
+                     ) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Accounts x proxy providers event counts from (account_id, provider, n) rows."""
+    keys = graph.nodes["ProxyProvider"]["key"].to_numpy()
+    rows = pd.Index(graph.accounts["account_id"]).get_indexer(counts["account_id"])
+    cols = pd.Index(keys).get_indexer(counts["provider"])
+    mat = sp.csr_matrix((counts["n"].to_numpy(np.float64), (rows, cols)),
+                        shape=(len(graph.accounts), len(keys)))
+    return mat, keys
 
 
 def _account_proxy_incidence(graph: HeteroGraph, dataset: Dataset,

@@ -16,12 +16,21 @@ Spark through :func:`~graphkit.engine.stages.transpile`. Each stage's result is 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from graphkit.engine.stages import Stage, stages, transpile
+from graphkit.detection.features import AccountActivity, released_models
+from graphkit.detection.synchrony import (
+    WindowSignatures,
+    clock_alignment_from_counts,
+    row_entropy,
+    windows_signatures,
+)
+from graphkit.engine.stages import Stage, release_traffic_sql, stages, transpile
 from graphkit.errors import InputError
 from graphkit.graph.hetero import HeteroGraph
 from graphkit.io import Dataset
@@ -51,15 +60,102 @@ def plan(dataset: Dataset, settings: Settings) -> list[Stage]:
     return stages(settings, len(dataset.accounts), event_columns(dataset))
 
 
-def run_stages(plan_: list[Stage], execute: Callable[[Stage], pd.DataFrame]) -> Outputs:
+def run_stages(plan_: list[Stage], execute: Callable[[Stage], pd.DataFrame],
+               register: Callable[[str, pd.DataFrame], None] | None = None,
+               settings: Settings | None = None,
+               releases: dict[str, dt.datetime] | None = None) -> Outputs:
     """Run every stage with ``execute`` (which keeps the stage's result under its name) and
-    return the collected results; raises InputError when validation finds bad rows."""
+    return the collected results; raises InputError when validation finds bad rows.
+
+    With ``register`` (which makes a frame a relation of the engine), the releases are then
+    found from the collected first requests per model (:func:`releases_from_outputs`, plus the
+    given ``releases``), registered as ``releases`` and the ``release_traffic`` stage runs.
+    """
     out: Outputs = {}
     for stage in plan_:  # a dozen stages, each a set operation over all rows
         out[stage.name] = execute(stage)
         if stage.name == "validation":
             check_validation(out[stage.name])
+    if register is not None and "account_hours" in out:
+        settings = settings or Settings()
+        found = releases_from_outputs(out, settings, releases)
+        if found:
+            register("releases", pd.DataFrame({
+                "model": pd.Series(list(found), dtype=object),
+                "released": pd.Series(list(found.values())).astype("datetime64[us]")}))
+            out["release_traffic"] = execute(Stage(
+                "release_traffic", release_traffic_sql(settings), ("events", "releases")))
     return out
+
+
+def _us(values: pd.Series) -> np.ndarray:
+    return pd.to_datetime(values).astype("datetime64[us]").to_numpy().astype(np.int64)
+
+
+def releases_from_outputs(out: Outputs, settings: Settings,
+                          given: dict[str, dt.datetime] | None = None
+                          ) -> dict[str, dt.datetime]:
+    """The models released inside the period (:func:`graphkit.detection.features.
+    released_models` on the ``model_firsts`` stage), then the ``given`` ones."""
+    found: dict[str, dt.datetime] = {}
+    firsts = out.get("model_firsts")
+    if firsts is not None and len(firsts):
+        firsts = firsts.sort_values("model", kind="stable")
+        found = released_models(firsts["model"].to_numpy(object), _us(firsts["first_seen"]),
+                                int(_us(out["account_totals"]["first_seen"]).min()), settings)
+    return {**found, **(given or {})}
+
+
+@dataclass
+class StagedActivity:
+    """What the driver reads instead of the events: account features, the distinct (account,
+    window) pairs and the clock alignment of synchrony, and the releases."""
+
+    activity: AccountActivity
+    windows: tuple[np.ndarray, np.ndarray]  # account code, window number; sorted
+    clock_aligned: np.ndarray
+    releases: dict[str, dt.datetime]
+    proxy_counts: pd.DataFrame | None = None  # account_id, provider, n (the proxy signal)
+
+    def signatures(self, settings: Settings) -> WindowSignatures:
+        """Synchrony's window signatures, as :func:`graphkit.detection.synchrony.
+        window_signatures` computes them from the events."""
+        return windows_signatures(*self.windows, len(self.clock_aligned), settings,
+                                  self.clock_aligned)
+
+
+def activity_from_outputs(out: Outputs, account_ids: np.ndarray, settings: Settings,
+                          releases: dict[str, dt.datetime] | None = None) -> StagedActivity:
+    """:class:`StagedActivity` for the accounts ``account_ids`` (codes in that order) from the
+    activity stages' collected outputs; ``releases`` are the given ones (``--release``)."""
+    index = pd.Index(account_ids)
+    n = len(index)
+
+    def histogram(frame: pd.DataFrame, width: int) -> np.ndarray:
+        counts = np.zeros((n, width), np.int64)
+        counts[index.get_indexer(frame["account_id"]), frame["bucket"].to_numpy(np.int64)] = (
+            frame["n"].to_numpy(np.int64))
+        return counts
+
+    def per_account(name: str, col: str) -> np.ndarray:
+        if name not in out:
+            return np.zeros(n)
+        return np.bincount(index.get_indexer(out[name]["account_id"]),
+                           weights=out[name][col].to_numpy(np.float64), minlength=n)
+
+    windows = out["account_windows"]
+    acc = index.get_indexer(windows["account_id"]).astype(np.int64)
+    win = windows["win"].to_numpy(np.int64)
+    order = np.lexsort((win, acc))
+    activity = AccountActivity(
+        per_account("account_proxy", "n"),
+        row_entropy(histogram(out["account_hours"], 24))[0] / np.log(24),
+        per_account("release_traffic", "release_events"),
+        per_account("release_traffic", "release_window_events"))
+    return StagedActivity(activity, (acc[order], win[order]),
+                          clock_alignment_from_counts(histogram(out["account_seconds"], 60)),
+                          releases_from_outputs(out, settings, releases),
+                          out.get("account_proxy"))
 
 
 def check_validation(counts: pd.DataFrame) -> None:
@@ -71,7 +167,8 @@ def check_validation(counts: pd.DataFrame) -> None:
                              column=col.removeprefix("missing_"))
 
 
-def run_duckdb(dataset: Dataset, settings: Settings) -> Outputs:
+def run_duckdb(dataset: Dataset, settings: Settings,
+               releases: dict[str, dt.datetime] | None = None) -> Outputs:
     """Run the stages on the dataset's own DuckDB connection (the local engine)."""
     con = dataset.con
     con.register("declared_payments", declared_payments(dataset))
@@ -81,9 +178,11 @@ def run_duckdb(dataset: Dataset, settings: Settings) -> Outputs:
         return con.execute(f"SELECT * FROM {stage.name}").df()
 
     try:
-        return run_stages(plan(dataset, settings), execute)
+        return run_stages(plan(dataset, settings), execute, con.register, settings, releases)
     finally:
         con.unregister("declared_payments")
+        if "releases" in {r[0] for r in con.execute("SHOW TABLES").fetchall()}:
+            con.unregister("releases")
 
 
 def _times(frame: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,14 @@ The stages:
 * ``stats_<Label>``: per entity of an account signal, the degree counted from
   ``min_entity_share`` up and the idf weight of the link score (:func:`graphkit.detection.links.
   idf_weights`), with hubs at 0.
+* ``account_hours`` / ``account_seconds``: events per (account, hour of the day / second of the
+  minute): hour-of-day entropy and clock alignment; ``account_windows``: the distinct
+  (account, ``sync_window_seconds`` window) pairs synchrony's MinHash reads;
+  ``account_proxy``: events per (account, proxy provider); ``model_firsts``: the first request of
+  each model; then ``release_traffic``: per account, requests in the window after each release
+  (read from the relation ``releases``, which the driver derives from ``model_firsts``).
+
+The pair-sized stages of link scoring are in :mod:`graphkit.engine.link_stages`.
 
 >>> [s.name for s in stages(Settings(), n_accounts=5, columns={"ip", "template_hash"})][:4]
 ['validation', 'account_totals', 'edges_USED_IP', 'nodes_IP']
@@ -36,7 +44,7 @@ from graphkit.registry import ACCOUNT_LABEL, KINDS, Kind
 from graphkit.settings import Settings
 
 # Relations a stage may read besides earlier stages' outputs.
-INPUTS: tuple[str, ...] = ("events", "declared_payments")
+INPUTS: tuple[str, ...] = ("events", "declared_payments", "releases")
 # The account key's column and the payment kind's relationship (merged with the accounts file).
 _ACCOUNT_COLUMN = "account_id"
 _DECLARED_REL = "PAID_WITH"
@@ -139,6 +147,64 @@ def stats_sql(k: Kind, settings: Settings, n_accounts: int) -> str:
             f"{_literal(settings.min_entity_share)}) AS degree FROM edges_{k.rel} GROUP BY key) d")
 
 
+def _micros(col: str) -> str:
+    """Microseconds since the epoch of a timestamp column (SQLGlot maps ``date_diff``)."""
+    return f"date_diff('microsecond', TIMESTAMP '1970-01-01 00:00:00', {col})"
+
+
+def account_buckets_sql(bucket: str) -> str:
+    """Events per (account, ``bucket`` of the time): ``hour`` of the day, ``second`` of the
+    minute (hour-of-day entropy, clock alignment)."""
+    return (f"SELECT account_id, {bucket}(ts) AS bucket, count(*) AS n FROM events "
+            f"GROUP BY account_id, {bucket}(ts)")
+
+
+def account_proxy_sql() -> str:
+    """Events per (account, proxy, VPN or hosting provider): the proxy signal's shares and each
+    account's proxied traffic."""
+    return ("SELECT account_id, proxy_provider AS provider, count(*) AS n FROM events "
+            "WHERE proxy_provider IS NOT NULL GROUP BY account_id, proxy_provider")
+
+
+def account_windows_sql(settings: Settings) -> str:
+    """The distinct (account, ``sync_window_seconds`` window) pairs: the input of synchrony's
+    MinHash signatures (:func:`graphkit.detection.synchrony.windows_signatures`)."""
+    width = int(settings.sync_window_seconds) * 1_000_000
+    return (f"SELECT DISTINCT account_id, CAST({_micros('ts')} // {width} AS BIGINT) AS win "
+            f"FROM events")
+
+
+def model_firsts_sql() -> str:
+    """First request per model (models released inside the period)."""
+    return ("SELECT model, min(ts) AS first_seen FROM events WHERE model IS NOT NULL "
+            "GROUP BY model")
+
+
+def release_traffic_sql(settings: Settings) -> str:
+    """Per account: requests in the ``model_release_window_hours`` after each release of
+    ``releases`` (model, released), and those on the released model; a request inside two
+    windows counts in both, as in :func:`graphkit.detection.features.account_features`."""
+    width = int(settings.model_release_window_hours * 3600 * 1_000_000)
+    return ("SELECT e.account_id AS account_id, count(*) AS release_window_events, "
+            "count(*) FILTER (WHERE e.model = r.model) AS release_events "
+            "FROM events e JOIN releases r ON e.ts >= r.released "
+            f"AND date_diff('microsecond', r.released, e.ts) < {width} GROUP BY e.account_id")
+
+
+def activity_stages(settings: Settings, columns: Iterable[str]) -> list[Stage]:
+    """The event-sized stages of account features and synchrony (``release_traffic`` runs
+    after them, once the releases are known: :func:`graphkit.engine.runner.run_stages`)."""
+    present = set(columns)
+    out = [Stage("account_hours", account_buckets_sql("hour"), ("events",)),
+           Stage("account_seconds", account_buckets_sql("second"), ("events",)),
+           Stage("account_windows", account_windows_sql(settings), ("events",))]
+    if "proxy_provider" in present:
+        out.append(Stage("account_proxy", account_proxy_sql(), ("events",)))
+    if "model" in present:
+        out.append(Stage("model_firsts", model_firsts_sql(), ("events",)))
+    return out
+
+
 def stages(settings: Settings, n_accounts: int, columns: Iterable[str]) -> list[Stage]:
     """Every distributed stage for events that carry ``columns``, in the order they run.
 
@@ -158,4 +224,4 @@ def stages(settings: Settings, n_accounts: int, columns: Iterable[str]) -> list[
         if k.is_signal and k.source == ACCOUNT_LABEL:
             out.append(Stage(f"stats_{k.label}", stats_sql(k, settings, n_accounts),
                              (f"edges_{k.rel}",), k.name))
-    return out
+    return out + activity_stages(settings, present)

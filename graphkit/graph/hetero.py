@@ -25,7 +25,7 @@ other node type in sorted key order.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -332,11 +332,14 @@ def _edges_from(con: duckdb.DuckDBPyConnection, agg: str, src_codes: str, src_ke
         "ORDER BY src, dst"))
 
 
-def _aggregate_sql(dataset: Dataset, src: str, dst: str) -> str:
+def _aggregate_sql(dataset: Dataset, src: str, dst: str, source: str | None = None) -> str:
     """SQL aggregating events per (``src``, ``dst``) value: columns s, k, n, f, l.
 
     On dictionary-coded events the group-by runs over integer codes and only the aggregate's
-    rows are decoded to keys."""
+    rows are decoded to keys. ``source`` names a relation holding the aggregate already (an
+    aggregate state's ``edges_<dst>`` table, :mod:`graphkit.graph.state`)."""
+    if source is not None:
+        return f"SELECT s, k, n, f, l FROM {source}"
     if not dataset.coded:
         return (f"SELECT {src} AS s, {dst} AS k, count(*) AS n, min(ts) AS f, max(ts) AS l "
                 f"FROM events WHERE {dst} IS NOT NULL GROUP BY ALL")
@@ -427,16 +430,17 @@ def _has_declared_values(con: duckdb.DuckDBPyConnection, kind: str) -> bool:
         return False
 
 
-def _account_edges(dataset: Dataset, etype: str, col: str, kind: str
-                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Node table of the entity in column ``col`` and its edges from accounts (``etype``)."""
+def _account_edges(dataset: Dataset, etype: str, col: str, kind: str,
+                   source: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Node table of the entity in column ``col`` and its edges from accounts (``etype``);
+    ``source``: the relation holding the events' aggregate (see :func:`_aggregate_sql`)."""
     con = dataset.con
     declared = _has_declared_values(con, kind)
-    if dataset.coded and etype != "PAID_WITH" and not declared:
+    if dataset.coded and etype != "PAID_WITH" and not declared and source is None:
         return _coded_edges(con, "account_id", col, "n_accounts")
     agg = f"_agg_{col}"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {agg} AS "
-                + _aggregate_sql(dataset, "account_id", col))
+                + _aggregate_sql(dataset, "account_id", col, source))
     # Payment links also come from the accounts file, and any built-in kind's from the
     # identifiers file; keep both and mark the source.
     extra = (_with_declared(con, agg, kind, etype == "PAID_WITH")
@@ -447,16 +451,17 @@ def _account_edges(dataset: Dataset, etype: str, col: str, kind: str
     return nodes, _edges_from(con, agg, "_acc_codes", "account_id", codes, "accounts", extra)
 
 
-def _entity_edges(dataset: Dataset, src_col: str, col: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _entity_edges(dataset: Dataset, src_col: str, col: str, source: str | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Node table of the entity in column ``col`` and its edges from the entity in column
     ``src_col`` (coded before: table ``_codes_<src_col>``), e.g. IP -> proxy operator."""
     con = dataset.con
     n_src = f"n_{src_col}s"
-    if dataset.coded:
+    if dataset.coded and source is None:
         return _coded_edges(con, src_col, col, n_src)
     agg = f"_agg_{col}"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {agg} AS "
-                + _aggregate_sql(dataset, src_col, col))
+                + _aggregate_sql(dataset, src_col, col, source))
     codes = f"_codes_{col}"
     _entity_codes(con, agg, codes, n_src)
     nodes = _fetch(con, f"SELECT * EXCLUDE (code) FROM {codes} ORDER BY code")
@@ -466,10 +471,14 @@ def _entity_edges(dataset: Dataset, src_col: str, col: str) -> tuple[pd.DataFram
     return nodes, _edges_from(con, agg, src_codes, src_col, codes, src_codes)
 
 
-def _present_columns(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:
-    """Whether the events carry any value of each optional node type's column."""
-    return {c: con.execute(f"SELECT count({c}) FROM events").fetchall()[0][0] > 0
-            for c in OPTIONAL_NODE_TYPES.values()}
+def _present_columns(con: duckdb.DuckDBPyConnection, aggregates: Mapping[str, str] | None = None
+                     ) -> dict[str, bool]:
+    """Whether the events (or their aggregates) carry any value of each optional node type's
+    column."""
+    def sql(c: str) -> str:
+        return (f"SELECT count({c}) FROM events" if aggregates is None
+                else f"SELECT count(*) FROM {aggregates[c]}")
+    return {c: con.execute(sql(c)).fetchall()[0][0] > 0 for c in OPTIONAL_NODE_TYPES.values()}
 
 
 def _declared_edges(con: duckdb.DuckDBPyConnection, kind: str
@@ -504,7 +513,8 @@ def _relation_edges(con: duckdb.DuckDBPyConnection, kind: str) -> pd.DataFrame:
         "GROUP BY ALL ORDER BY src, dst"))
 
 
-def build_graph(dataset: Dataset, progress: Progress | None = None) -> HeteroGraph:
+def build_graph(dataset: Dataset, progress: Progress | None = None,
+                aggregates: Mapping[str, str] | None = None) -> HeteroGraph:
     """Aggregate a dataset's events into the heterogeneous account-entity graph.
 
     Each node type of the registry (:data:`graphkit.registry.NODE_TYPES`) becomes a node
@@ -522,6 +532,12 @@ def build_graph(dataset: Dataset, progress: Progress | None = None) -> HeteroGra
         (``dataset.coded``) is aggregated over integer codes.
     progress : Progress, optional
         Receives one step per edge type; quiet by default.
+    aggregates : mapping of str to str, optional
+        Events column of each edge target -> a relation of ``dataset.con`` holding its
+        aggregate (``s, k, n, f, l``: an aggregate state's ``edges_<column>`` tables, see
+        :mod:`graphkit.graph.state`). Given, the edges are built from these instead of the
+        ``events`` table, and the ``accounts`` table must hold the totals of the same events
+        (what an incremental run does, :mod:`graphkit.detection.incremental`).
 
     Returns
     -------
@@ -568,7 +584,8 @@ def build_graph(dataset: Dataset, progress: Progress | None = None) -> HeteroGra
     with progress.step("graph: accounts"):
         nodes: dict[str, pd.DataFrame] = {ACCOUNT_LABEL: _account_nodes(con)}
     edges: dict[str, pd.DataFrame] = {}
-    present = _present_columns(con)
+    present = _present_columns(con, aggregates)
+    source = aggregates or {}
     kinds_by_rel = {k.rel: k.name for k in Registry.static().kinds}
     columns = {dst_t: col for _, dst_t, col in EDGE_TYPES.values()}
     # Account edges first: other entities hang off entity nodes coded by them (IP -> operator).
@@ -579,9 +596,10 @@ def build_graph(dataset: Dataset, progress: Progress | None = None) -> HeteroGra
         with progress.step(f"graph: {etype}"):
             if src_t == ACCOUNT_LABEL:
                 nodes[dst_t], edges[etype] = _account_edges(dataset, etype, col,
-                                                            kinds_by_rel[etype])
+                                                            kinds_by_rel[etype], source.get(col))
             else:
-                nodes[dst_t], edges[etype] = _entity_edges(dataset, columns[src_t], col)
+                nodes[dst_t], edges[etype] = _entity_edges(dataset, columns[src_t], col,
+                                                           source.get(col))
     registry = Registry.for_names(dataset.identifier_kinds, dataset.relation_kinds)
     for k in registry.kinds:
         if k.declared:
@@ -593,7 +611,9 @@ def build_graph(dataset: Dataset, progress: Progress | None = None) -> HeteroGra
     ordered_nodes = {t: nodes[t] for t in registry.node_types if t in nodes}
     ordered_edges = {t: edges[t].reset_index(drop=True) for t in registry.edge_types
                      if t in edges}
-    meta: dict[str, object] = {"n_events": dataset.n_events,
+    n_events = (dataset.n_events if aggregates is None else int(
+        con.execute("SELECT coalesce(sum(n_events), 0) FROM accounts").fetchall()[0][0]))
+    meta: dict[str, object] = {"n_events": n_events,
                                "sources": [f.path for f in dataset.files]}
     if registry.declared_names or registry.relation_names:
         meta.update(kinds=registry.declared_names, relations=registry.relation_names,

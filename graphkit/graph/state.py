@@ -22,6 +22,15 @@ table               columns                                     merge
 ``windows``         account_id, win (synchrony window           union (distinct)
                     number, epoch-based)
 ``models``          model, first_seen                           min (model releases)
+``releases``        model, account_id, n_model (requests on     sum (only while every model's
+                    the model), n_all (all requests), in the    first sighting stays the one
+                    release window after the model's first      the window was counted from)
+                    sighting
+``proxy``           account_id, proxy_provider, n               sum (proxy signal and traffic)
+``activity``        account_id, bucket (hour), model, n         sum (timelines of flagged
+                                                                accounts)
+``templates``       template_hash, template_text, n_events     any text / sum (near-duplicate
+                                                                template families)
 ==================  ==========================================  ==============================
 
 ``windows`` keeps the distinct (account, window) pairs rather than MinHash signatures: the
@@ -37,7 +46,7 @@ the aggregates of their union, table by table (``tests/test_state.py``).
 >>> ds = graphkit.load("fixtures/hand/events.csv")
 >>> agg = event_aggregates(ds.con, window_seconds=90)
 >>> sorted(agg)[:4]
-['accounts', 'edges_ip', 'edges_model', 'edges_payment_id']
+['accounts', 'activity', 'edges_ip', 'edges_model']
 >>> int(agg["accounts"]["n_events"].sum()) == ds.n_events
 True
 """
@@ -51,19 +60,26 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from graphkit.errors import InputError
 from graphkit.registry import ACCOUNT_LABEL, EDGE_TYPES, OPTIONAL_NODE_TYPES
+from graphkit.settings import Settings
 
 STATE_DIR = "state"
 STATE_MANIFEST = "state.json"
-STATE_FORMAT = 1
+STATE_FORMAT = 2
+# The width of the activity table's buckets (the report's timelines,
+# graphkit.detection.activity.activity_table's default bin).
+ACTIVITY_BIN = "INTERVAL '1 hour'"
 
 # table -> (key columns, {value column: merge function}); "distinct" tables have no values.
 _ACCOUNT_MERGE = {"n_events": "sum", "first_seen": "min", "last_seen": "max",
                   "tokens_in": "sum", "tokens_out": "sum"}
 _EDGE_MERGE = {"n": "sum", "f": "min", "l": "max"}
 _COUNT_MERGE = {"n": "sum"}
+_RELEASE_MERGE = {"n_model": "sum", "n_all": "sum"}
+_TEMPLATE_MERGE = {"template_text": "any_value", "n_events": "sum"}
 
 
 def _edge_sources() -> dict[str, str]:
@@ -83,11 +99,16 @@ def _layout() -> dict[str, tuple[tuple[str, ...], dict[str, str]]]:
     out["seconds"] = (("account_id", "second"), _COUNT_MERGE)
     out["windows"] = (("account_id", "win"), {})
     out["models"] = (("model",), {"first_seen": "min"})
+    out["releases"] = (("model", "account_id"), _RELEASE_MERGE)
+    out["proxy"] = (("account_id", "proxy_provider"), _COUNT_MERGE)
+    out["activity"] = (("account_id", "bucket", "model"), _COUNT_MERGE)
+    out["templates"] = (("template_hash",), _TEMPLATE_MERGE)
     return out
 
 
 def event_aggregates(con: duckdb.DuckDBPyConnection, window_seconds: int,
-                     events: str = "events") -> dict[str, pd.DataFrame]:
+                     events: str = "events", *, release_window_hours: float | None = None,
+                     models: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """The mergeable aggregates of the events in relation ``events`` of ``con``.
 
     Parameters
@@ -98,7 +119,15 @@ def event_aggregates(con: duckdb.DuckDBPyConnection, window_seconds: int,
         The synchrony window (``Settings.sync_window_seconds``); windows are numbered from the
         epoch, so states of different days agree on them.
     events : str, default "events"
-        The relation to aggregate.
+        The relation to aggregate. The ``templates`` table is read from relation ``templates``
+        of ``con`` when it exists (:func:`graphkit.io.load` builds it), else from the events
+        without text.
+    release_window_hours : float, optional
+        ``Settings.model_release_window_hours`` (the default settings' value when None).
+    models : DataFrame, optional
+        ``model, first_seen``: where each model's release window starts. None: at the first
+        sighting in these events. An incremental run passes the merged first sightings, so the
+        new events are counted in the windows of the whole log.
 
     Returns
     -------
@@ -106,14 +135,26 @@ def event_aggregates(con: duckdb.DuckDBPyConnection, window_seconds: int,
         One table per entry of the module's table list, sorted by its keys. Edge tables of
         optional columns (user agents, models) are empty when the events lack the column.
     """
+    layout = _layout()
+    out = {name: _frame(con, f"SELECT * FROM ({q}) ORDER BY {_order(layout[name][0])}")
+           for name, q in aggregate_sql(con, window_seconds, events).items()}
+    starts = out["models"] if models is None else models
+    out["releases"] = release_counts(con, starts, release_window_hours, events)
+    return {name: out[name] for name in layout}
+
+
+def aggregate_sql(con: duckdb.DuckDBPyConnection, window_seconds: int, events: str = "events"
+                  ) -> dict[str, str]:
+    """The SQL of every table of :func:`event_aggregates` but ``releases``, over relation
+    ``events`` of ``con``."""
     w_us = int(window_seconds) * 1_000_000
     present = {c: con.execute(f"SELECT count({c}) FROM {events}").fetchall()[0][0] > 0
                for c in OPTIONAL_NODE_TYPES.values()}
     sql = {
         "accounts": (f"SELECT account_id, count(*) AS n_events, min(ts) AS first_seen, "
-                     f"max(ts) AS last_seen, CAST(sum(tokens_in) AS BIGINT) AS tokens_in, "
-                     f"CAST(sum(tokens_out) AS BIGINT) AS tokens_out FROM {events} "
-                     "GROUP BY ALL"),
+                     f"max(ts) AS last_seen, coalesce(CAST(sum(tokens_in) AS BIGINT), 0) AS "
+                     f"tokens_in, coalesce(CAST(sum(tokens_out) AS BIGINT), 0) AS tokens_out "
+                     f"FROM {events} GROUP BY ALL"),
         "hours": (f"SELECT account_id, CAST(hour(ts) AS INTEGER) AS hour, count(*) AS n "
                   f"FROM {events} GROUP BY ALL"),
         "seconds": (f"SELECT account_id, CAST(second(ts) AS INTEGER) AS second, count(*) AS n "
@@ -122,17 +163,103 @@ def event_aggregates(con: duckdb.DuckDBPyConnection, window_seconds: int,
                     f"FROM {events}"),
         "models": (f"SELECT model, min(ts) AS first_seen FROM {events} "
                    "WHERE model IS NOT NULL GROUP BY ALL"),
+        "proxy": (f"SELECT account_id, proxy_provider, count(*) AS n FROM {events} "
+                  "WHERE proxy_provider IS NOT NULL GROUP BY ALL"),
+        "activity": (f"SELECT account_id, time_bucket({ACTIVITY_BIN}, ts) AS bucket, model, "
+                     f"count(*) AS n FROM {events} GROUP BY ALL"),
+        "templates": _templates_sql(con, events),
     }
     for col, src in _edge_sources().items():
         where = f"{col} IS NOT NULL" + ("" if present.get(col, True) else " AND FALSE")
         sql[f"edges_{col}"] = (f"SELECT {src} AS s, {col} AS k, count(*) AS n, min(ts) AS f, "
                                f"max(ts) AS l FROM {events} WHERE {where} GROUP BY ALL")
-    layout = _layout()
-    return {name: _sorted(con.execute(sql[name]).df(), layout[name][0]) for name in layout}
+    return sql
 
 
-def _sorted(df: pd.DataFrame, keys: Iterable[str]) -> pd.DataFrame:
-    return df.sort_values(list(keys), kind="stable").reset_index(drop=True)
+def _templates_sql(con: duckdb.DuckDBPyConnection, events: str) -> str:
+    try:
+        con.execute("SELECT template_hash, template_text, n_events FROM templates LIMIT 0")
+    except duckdb.CatalogException:
+        return (f"SELECT template_hash, CAST(NULL AS VARCHAR) AS template_text, count(*) AS "
+                f"n_events FROM {events} WHERE template_hash IS NOT NULL GROUP BY ALL")
+    return "SELECT template_hash, template_text, n_events FROM templates"
+
+
+_RELEASE_STARTS = "_gk_release_starts"
+
+
+def _register_starts(con: duckdb.DuckDBPyConnection, models: pd.DataFrame,
+                     hours: float | None) -> None:
+    """Relation ``_gk_release_starts`` (model, t0, t1): each model's release window."""
+    if hours is None:
+        hours = Settings().model_release_window_hours
+    window = pd.Timedelta(microseconds=int(hours * 3600 * 1_000_000))
+    starts = pd.DataFrame({"model": models["model"].astype(object),
+                           "t0": models["first_seen"].astype("datetime64[us]")})
+    starts["t1"] = (starts["t0"] + window).astype("datetime64[us]")
+    con.register(_RELEASE_STARTS, starts)
+
+
+def _release_sql(events: str) -> str:
+    return ("SELECT r.model, e.account_id, count(*) FILTER (WHERE e.model = r.model) AS "
+            f"n_model, count(*) AS n_all FROM {events} e JOIN {_RELEASE_STARTS} r "
+            "ON e.ts >= r.t0 AND e.ts < r.t1 GROUP BY ALL")
+
+
+def release_counts(con: duckdb.DuckDBPyConnection, models: pd.DataFrame,
+                   hours: float | None, events: str = "events") -> pd.DataFrame:
+    """Per model and account: requests on the model (``n_model``) and all requests
+    (``n_all``) in the ``hours`` after ``models.first_seen`` (the window
+    :func:`graphkit.detection.features.account_features` counts a release's traffic in), from
+    the events of relation ``events``; one range join."""
+    _register_starts(con, models, hours)
+    try:
+        return _frame(con, f"SELECT * FROM ({_release_sql(events)}) "
+                           f"ORDER BY {_order(('model', 'account_id'))}")
+    finally:
+        con.unregister(_RELEASE_STARTS)
+
+
+def merge_saved_state(con: duckdb.DuckDBPyConnection, directory: str | os.PathLike[str],
+                      window_seconds: int, release_window_hours: float, models: pd.DataFrame,
+                      events: str = "events") -> dict[str, pd.DataFrame]:
+    """The state saved under ``directory`` merged with the aggregates of the events in relation
+    ``events`` of ``con``: :func:`merge_aggregates` of :func:`load_state` and
+    :func:`event_aggregates` (``models``: the merged first sightings), computed in one DuckDB
+    query per table that reads the saved Parquet files and the events directly."""
+    src = Path(directory) / STATE_DIR
+    saved = {name: "read_parquet('" + str(src / f"{name}.parquet").replace("'", "''") + "')"
+             for name in _layout()}
+    new = {name: f"({q})" for name, q in aggregate_sql(con, window_seconds, events).items()}
+    new["releases"] = f"({_release_sql(events)})"
+    _register_starts(con, models, release_window_hours)
+    try:
+        return {name: _merge_table(con, name, saved[name], new[name]) for name in _layout()}
+    finally:
+        con.unregister(_RELEASE_STARTS)
+
+
+def _merge_table(con: duckdb.DuckDBPyConnection, name: str, a: str, b: str) -> pd.DataFrame:
+    """Table ``name`` of the merge of relations ``a`` and ``b`` (SQL), sorted by its keys."""
+    keys, values = _layout()[name]
+    cols = ", ".join(keys)
+    aggs = "".join(f", {fn}({v}) AS {v}" for v, fn in values.items())
+    casts = "".join(f", CAST({v} AS BIGINT) AS {v}" if fn == "sum" else f", {v}"
+                    for v, fn in values.items())
+    return _frame(con, f"SELECT {cols}{casts} FROM (SELECT {cols}{aggs} FROM (SELECT * FROM {a} "
+                       f"UNION ALL BY NAME SELECT * FROM {b}) GROUP BY {cols}) "
+                       f"ORDER BY {_order(keys)}")
+
+
+def _order(keys: Iterable[str]) -> str:
+    """ORDER BY list of a table's keys: ascending, missing values last (as pandas sorts)."""
+    return ", ".join(f"{k} NULLS LAST" for k in keys)
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    """A query's result as a DataFrame through Arrow (text columns stay Arrow strings: several
+    times faster than building them row by row)."""
+    return con.sql(sql).to_arrow_table().to_pandas()
 
 
 def merge_aggregates(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]
@@ -152,39 +279,37 @@ def merge_aggregates(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]
     con = duckdb.connect()
     try:
         out: dict[str, pd.DataFrame] = {}
-        for name, (keys, values) in _layout().items():
+        for name in _layout():
             if name not in a or name not in b:
                 continue
-            con.register("_a", a[name])
-            con.register("_b", b[name])
-            cols = ", ".join(keys)
-            aggs = "".join(f", {fn}({v}) AS {v}" for v, fn in values.items())
-            casts = "".join(f", CAST({v} AS BIGINT) AS {v}" if fn == "sum" else f", {v}"
-                            for v, fn in values.items())
-            df = con.execute(
-                f"SELECT {cols}{casts} FROM (SELECT {cols}{aggs} FROM (SELECT * FROM _a "
-                f"UNION ALL BY NAME SELECT * FROM _b) GROUP BY {cols})").df()
+            con.register("_a", pa.Table.from_pandas(a[name], preserve_index=False))
+            con.register("_b", pa.Table.from_pandas(b[name], preserve_index=False))
+            df = _merge_table(con, name, "_a", "_b")
             con.unregister("_a")
             con.unregister("_b")
-            out[name] = _sorted(df.astype({c: a[name][c].dtype for c in df.columns
-                                           if c in a[name] and len(a[name])}), keys)
+            out[name] = df.astype({c: a[name][c].dtype for c in df.columns
+                                   if c in a[name] and len(a[name])
+                                   and df[c].dtype != a[name][c].dtype})
         return out
     finally:
         con.close()
 
 
 def save_state(directory: str | os.PathLike[str], aggregates: dict[str, pd.DataFrame],
-               digests: Iterable[str], window_seconds: int) -> Path:
+               digests: Iterable[str], window_seconds: int,
+               extra: dict[str, object] | None = None) -> Path:
     """Write ``aggregates`` to ``directory/state`` (one Parquet file per table) with
-    ``state.json``: the format, the synchrony window and the sha256 digests of the input files
-    the state covers. Returns the state directory."""
+    ``state.json``: the format, the synchrony window, the sha256 digests of the input files
+    the state covers and ``extra`` (the release window, per-file rows, ...). Returns the state
+    directory."""
     out = Path(directory) / STATE_DIR
     out.mkdir(parents=True, exist_ok=True)
     for name, df in aggregates.items():
         df.to_parquet(out / f"{name}.parquet", index=False)
     (out / STATE_MANIFEST).write_text(json.dumps(
         {"format": STATE_FORMAT, "window_seconds": int(window_seconds),
-         "digests": sorted(set(digests)), "tables": sorted(aggregates)}, indent=1) + "\n",
+         "digests": sorted(set(digests)), "tables": sorted(aggregates), **(extra or {})},
+        indent=1) + "\n",
         encoding="utf-8")
     return out
 
@@ -198,16 +323,22 @@ def load_state(directory: str | os.PathLike[str]
     graphkit.errors.InputError
         When the directory holds no state, or one of another format.
     """
+    meta = read_state_meta(directory)
     src = Path(directory) / STATE_DIR
-    meta_path = src / STATE_MANIFEST
+    return {name: pd.read_parquet(src / f"{name}.parquet") for name in meta["tables"]}, meta
+
+
+def read_state_meta(directory: str | os.PathLike[str]) -> dict[str, object]:
+    """``state.json`` of the state saved under ``directory`` (see :func:`load_state`)."""
+    meta_path = Path(directory) / STATE_DIR / STATE_MANIFEST
     if not meta_path.is_file():
         raise InputError("no aggregate state (state/state.json) in the result directory",
                          file=str(directory))
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    if meta.get("format") != STATE_FORMAT:
+    if meta.get("format") != STATE_FORMAT or sorted(meta.get("tables", [])) != sorted(_layout()):
         raise InputError(f"aggregate state of format {meta.get('format')!r}, expected "
                          f"{STATE_FORMAT}", file=str(meta_path))
-    return {name: pd.read_parquet(src / f"{name}.parquet") for name in meta["tables"]}, meta
+    return meta
 
 
 def missing_digests(meta: dict[str, object], digests: Iterable[str]) -> list[str] | None:
@@ -220,5 +351,6 @@ def missing_digests(meta: dict[str, object], digests: Iterable[str]) -> list[str
     return [d for d in want if d not in have]
 
 
-__all__ = ["STATE_DIR", "event_aggregates", "load_state", "merge_aggregates", "missing_digests",
+__all__ = ["STATE_DIR", "aggregate_sql", "event_aggregates", "load_state", "merge_aggregates",
+           "merge_saved_state", "missing_digests", "read_state_meta", "release_counts",
            "save_state"]

@@ -50,6 +50,7 @@ import pandas as pd
 
 from graphkit.errors import ConfigError, InputError
 from graphkit.investigate.walk import WalkGraph
+from graphkit.io.tables import read_csv_strings
 from graphkit.settings import Settings
 
 # Indicator kinds accepted in the indicators file -> the link signal whose entities they match.
@@ -108,10 +109,7 @@ def read_indicators(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         df = source.copy()
     else:
-        try:
-            df = pd.read_csv(source, dtype=str, keep_default_na=False)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read indicators: {exc}", file=name) from exc
+        df = read_csv_strings(source, all_strings=True)
     for col in ("actor", "kind", "value"):
         if col not in df.columns:
             raise InputError("missing required column", file=name, column=col)

@@ -11,9 +11,6 @@ joins them, and the identifiers they share (the vectorized top shared value per 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +26,8 @@ from graphkit.investigate.successions import shared_identifiers, successions
 from graphkit.investigate.walk import walk_graph
 from graphkit.io import Dataset
 from graphkit.io.manifest import write_manifest
+from graphkit.io.outputs import result_dir
+from graphkit.io.tables import write_csv
 from graphkit.settings import Settings
 
 
@@ -48,23 +47,16 @@ class Expansion:
     inputs: dict[str, Any] = field(default_factory=dict)
 
     def write(self, out_dir: str | Path) -> Path:
-        """Write expansion.csv and manifest.json into ``out_dir`` (written into a temporary
-        directory beside it, then renamed into place)."""
+        """Write expansion.csv, seeds.json and manifest.json into ``out_dir``, atomically and
+        locked (:func:`graphkit.io.outputs.result_dir`: written into a temporary sibling,
+        sealed with digests, then renamed into place)."""
         out = Path(out_dir)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-        try:
-            self.results.to_csv(tmp / "expansion.csv", index=False)
+        with result_dir(out, command="expand") as tmp:
+            write_csv(self.results, tmp / "expansion.csv")
             (tmp / "seeds.json").write_text(json.dumps(self.seeds), encoding="utf-8")
             write_manifest(tmp, command="expand", settings=self.settings, inputs=self.inputs,
                            outputs={"seeds": len(self.seeds), "results": len(self.results)},
                            timings={})
-            if out.exists():
-                shutil.rmtree(out)
-            os.replace(tmp, out)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
         return out
 
 

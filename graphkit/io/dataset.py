@@ -46,6 +46,7 @@ from graphkit.io.coded import CODED_EVENTS, _fast_parquet_events
 from graphkit.io.derived import read_asn
 from graphkit.io.events import _load_events
 from graphkit.io.files import resolve_files
+from graphkit.io.pseudonyms import pseudonym_key, pseudonymize_tables
 from graphkit.io.schema import (
     ACCOUNT_COLUMNS,
     EVENT_COLUMNS,
@@ -273,8 +274,9 @@ def load(
         IP-to-network-operator table (``cidr`` or ``start, end``; ``asn``, ``name``): each
         account's operators become identifiers of kind ``asn``.
     settings : Settings, optional
-        Declared identifier columns (``identifiers``), derived identifiers and the unknown
-        accounts policy; defaults: ``Settings()``.
+        Declared identifier columns (``identifiers``), derived identifiers, the unknown
+        accounts policy and the kinds replaced by keyed pseudonyms right after validation
+        (``pseudonymize``; :mod:`graphkit.io.pseudonyms`); defaults: ``Settings()``.
     on_bad_rows : {"error", "skip"}, default "error"
         ``"error"`` raises the first bad row; ``"skip"`` drops bad rows and counts them per
         reason in ``dataset.rejects``.
@@ -293,7 +295,8 @@ def load(
     Raises
     ------
     graphkit.errors.ConfigError
-        ``on_bad_rows`` is neither ``"error"`` nor ``"skip"``.
+        ``on_bad_rows`` is neither ``"error"`` nor ``"skip"``; ``settings.pseudonymize`` is
+        set but the environment variable ``GRAPHKIT_PSEUDONYM_KEY`` is not.
     graphkit.errors.InputError
         A file is missing, no file matches, no event was loaded, or (under ``"error"``) a row
         is bad. Its subclasses say what went wrong: :class:`~graphkit.errors.FormatError` (a
@@ -347,6 +350,8 @@ def load(
     has_events = events is not None
     if not has_events and accounts is None and identifiers is None and relations is None:
         raise ConfigError("without events, give accounts, identifiers or relations")
+    # A missing key fails before any file is read (the key itself is never recorded).
+    key = pseudonym_key() if side.settings.pseudonymize else None
     event_files = resolve_files(events) if has_events else []
     asn_table = read_asn(asn) if asn is not None else None
     con = connect()
@@ -362,8 +367,14 @@ def load(
             con, side.settings, has_accounts=accounts is not None,
             has_file=identifiers is not None, has_events=has_events, asn=asn_table)
         rel_kinds = rel_mod.relation_kinds(con)
-        extra_ids = _side_accounts(con, side, has_events, accounts is not None)
+    if key is not None:  # after validation and derivation, before anything is built
+        with progress.step("pseudonymize"):
+            coded_events = pseudonymize_tables(con, side.settings.pseudonymize, key,
+                                               side.settings.identifiers, coded_events)
+            if seeds_df is not None:
+                seeds_df = con.execute("SELECT * FROM seeds").df()
     with progress.step("accounts"):
+        extra_ids = _side_accounts(con, side, has_events, accounts is not None)
         accounts_df = _build_accounts(con, accounts is not None, coded, extra_ids)
     columns = list(con.execute("SELECT * FROM events LIMIT 0").df().columns)
     extras = [c for c in columns if c not in EVENT_COLUMNS and c != "prompt"]

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from graphkit.errors import InputError, ParseError, SchemaError
+from graphkit.io.tables import read_csv_strings
 
 # Providers that deliver a.b@ and ab@ to the same mailbox, and those that ignore +tags.
 DOT_BLIND_DOMAINS = ("gmail.com", "googlemail.com")
@@ -169,7 +170,7 @@ def read_asn(path: str | os.PathLike[str]) -> AsnTable:
     if not Path(file).is_file():
         raise InputError("ASN file not found", file=file)
     frame = (pd.read_parquet(file) if file.endswith(".parquet")
-             else pd.read_csv(file, dtype=str, keep_default_na=False))
+             else read_csv_strings(file, all_strings=True))
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     if "asn" not in frame or not ("cidr" in frame or {"start", "end"} <= set(frame)):
         raise SchemaError("needs columns asn and either cidr or start, end", file=file)

@@ -19,8 +19,9 @@ from typing import Any
 from graphkit.settings import Settings
 
 
-def describe_input(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Name, size and modification time of an input file (enough to notice a changed input)."""
+def describe_input(path: str | os.PathLike[str], sha256: str | None = None) -> dict[str, Any]:
+    """Name, size and modification time of an input file (enough to notice a changed input);
+    ``sha256``: the file's digest when already known (not hashed again)."""
     p = Path(path)
     entry: dict[str, Any] = {"path": str(p)}
     if p.is_file():
@@ -28,7 +29,7 @@ def describe_input(path: str | os.PathLike[str]) -> dict[str, Any]:
         entry["bytes"] = stat.st_size
         entry["modified"] = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).isoformat()
         if stat.st_size <= 64 * 1024 * 1024:  # hash small files; big ones are named by size/mtime
-            entry["sha256"] = hashlib.sha256(p.read_bytes()).hexdigest()
+            entry["sha256"] = sha256 or hashlib.sha256(p.read_bytes()).hexdigest()
     return entry
 
 

@@ -42,6 +42,9 @@ from typing import IO, Any
 from graphkit.errors import ConfigError, InputError
 
 MANIFEST = "manifest.json"
+# Results hold IPs, payment ids and verdicts: owner-only, whatever the umask (to share one
+# with a team, ``chmod -R g+rX`` it after the run; docs/security.md).
+DIR_MODE, FILE_MODE = 0o700, 0o600
 # The files every ``detect`` result holds (readers require them to be listed and intact).
 DETECT_FILES: tuple[str, ...] = ("accounts.csv", "communities.csv", "links.csv")
 _CHUNK = 1 << 20
@@ -119,7 +122,8 @@ def output_lock(target: str | os.PathLike[str]) -> Iterator[Path]:
 
 def seal(directory: str | os.PathLike[str], *, command: str | None = None) -> dict[str, Any]:
     """Flush every file of ``directory`` to disk and write ``manifest.json`` last, with the
-    SHA-256 of every other file under ``"files"`` (keeping what the manifest already holds)."""
+    SHA-256 of every other file under ``"files"`` (keeping what the manifest already holds);
+    every file and directory is made owner-only (:data:`FILE_MODE`, :data:`DIR_MODE`)."""
     d = Path(directory)
     path = d / MANIFEST
     manifest: dict[str, Any] = {}
@@ -129,6 +133,7 @@ def seal(directory: str | os.PathLike[str], *, command: str | None = None) -> di
         manifest["command"] = command
     files: dict[str, str] = {}
     for f in sorted(p for p in d.rglob("*") if p.is_file()):
+        _owner_only(f)
         rel = f.relative_to(d).as_posix()
         if rel == MANIFEST:
             continue
@@ -140,10 +145,19 @@ def seal(directory: str | os.PathLike[str], *, command: str | None = None) -> di
         fh.write(json.dumps(manifest, indent=2, default=str) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
+    _owner_only(tmp)
     os.replace(tmp, path)
     for sub in sorted({p.parent for p in d.rglob("*")} | {d}):
+        os.chmod(sub, DIR_MODE)
         _fsync_dir(sub)
     return manifest
+
+
+def _owner_only(path: Path) -> None:
+    """Owner-only mode for a result file (an executable, such as the bulk import script,
+    stays executable by its owner)."""
+    executable = os.stat(path).st_mode & 0o111
+    os.chmod(path, FILE_MODE | (0o100 if executable else 0))
 
 
 def _check_replaceable(out: Path) -> None:
@@ -165,7 +179,8 @@ def _check_replaceable(out: Path) -> None:
 def result_dir(out: str | os.PathLike[str], *, command: str | None = None) -> Iterator[Path]:
     """Write a result directory atomically: yields a temporary sibling to write into.
 
-    On a clean exit the directory is sealed (:func:`seal`) and renamed to ``out``, replacing a
+    On a clean exit the directory is sealed (:func:`seal`; owner-only modes, 0700 directories
+    and 0600 files) and renamed to ``out``, replacing a
     previous result (renamed aside, then deleted); on an exception the temporary directory is
     removed and ``out`` is untouched. A concurrent run on the same ``out`` is refused
     (:func:`output_lock`).
@@ -245,7 +260,7 @@ def _remove_stale(out: Path) -> None:
 @contextlib.contextmanager
 def atomic_file(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Write one file atomically: yields a temporary sibling path, renamed to ``target`` (after
-    an fsync) on a clean exit, deleted on an exception. A reader sees the previous file or the
+    an fsync, owner-only) on a clean exit, deleted on an exception. A reader sees the previous file or the
     new one, whole; of two concurrent writers the last to finish wins."""
     target = Path(target)
     if target.is_dir():
@@ -257,9 +272,7 @@ def atomic_file(target: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         try:
             _fsync_file(tmp)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
+            _owner_only(tmp)
             os.replace(tmp, target)
             _fsync_dir(target.parent)
         except OSError as exc:

@@ -315,7 +315,7 @@ def _succession_table(result_dir: Path, ids: pd.Index) -> pd.DataFrame | None:
     path = result_dir / "successions.csv"
     if not path.is_file():
         return None
-    succ = _read_csv(path, dtype={"predecessor": str, "successor": str, "chain": str})
+    succ = _read_csv(path, ids=("predecessor", "successor", "chain"))
     inside = succ["predecessor"].isin(ids) & succ["successor"].isin(ids)
     cols = ["gap_hours", "overlap", "confidence", "shared", "chain", "position"]
     out = succ[inside].rename(columns={"predecessor": START, "successor": END})

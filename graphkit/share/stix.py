@@ -29,8 +29,11 @@
   ``x_graphkit_actor``.
 
 ``pseudonymize=True`` replaces IP addresses and payment ids by HMAC-SHA256 under the key in
-the environment variable ``GRAPHKIT_PSEUDONYM_KEY`` (a :class:`ConfigError` when it is unset):
-a partner holding the same key can match its own logs, nobody else can reverse them.
+the environment variable ``GRAPHKIT_PSEUDONYM_KEY`` (a :class:`ConfigError` when it is unset;
+:mod:`graphkit.io.pseudonyms`): a partner holding the same key can match its own logs, nobody
+else can reverse them. A result whose IPs or payment ids were already pseudonymized at ingest
+(``detect --pseudonymize ip,payment``) shares them as the same ``ip_hmac`` / ``payment_hmac``
+digests, with or without ``pseudonymize``.
 
 Ids are UUIDv5 of the content (producer, run id, community id, kind, value) and every
 timestamp is the result's ``manifest.json`` ``created_at``: sharing the same directory twice
@@ -44,9 +47,7 @@ those values.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import ipaddress
-import os
 import re
 import uuid
 from pathlib import Path
@@ -56,27 +57,14 @@ import pandas as pd
 from graphkit import registry
 from graphkit.errors import ConfigError, InputError
 from graphkit.io.outputs import DETECT_FILES, atomic_file, verify_result_dir
+from graphkit.io.pseudonyms import KEY_ENV, hmac_hex, pseudonym_key, strip_pseudonym
 from graphkit.io.tables import read_csv_strings
 from graphkit.settings import Settings
 
-KEY_ENV = "GRAPHKIT_PSEUDONYM_KEY"
 _NS = uuid.UUID("6f1d8c3e-2b1a-5c7e-9a55-0c1f6b2d4e17")  # graphkit's STIX id namespace
 KINDS = ("ip", "ip_hmac", "payment_sha256", "payment_hmac", "template", "proxy_operator")
 # Registry kinds whose values can be shared as indicators (proxy operators through the IPs).
 SHARED_KINDS = ("ip", "payment", "template", "proxy")
-
-
-def pseudonym_key(required: bool = True) -> bytes | None:
-    key = os.environ.get(KEY_ENV)
-    if not key:
-        if required:
-            raise ConfigError(f"--pseudonymize needs a key in the environment variable {KEY_ENV}")
-        return None
-    return key.encode()
-
-
-def _hmac(key: bytes, values: pd.Series) -> pd.Series:
-    return values.map(lambda v: hmac.new(key, str(v).encode(), hashlib.sha256).hexdigest())
 
 
 def _sha(values: pd.Series) -> pd.Series:
@@ -121,20 +109,28 @@ def account_values(graph) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
 
 
-def _encode(values: pd.DataFrame, key: bytes | None) -> pd.DataFrame:
-    """Add ``kind`` (the indicator kind) and ``value`` (as shared) to (kind, raw) rows."""
+def _encode(values: pd.DataFrame, key: bytes | None,
+            pseudonymized: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Add ``kind`` (the indicator kind) and ``value`` (as shared) to (kind, raw) rows.
+
+    Kinds in ``pseudonymized`` hold ``kind:<hmac>`` pseudonyms already (ingest
+    pseudonymization): they are shared as their bare HMAC digests."""
     out = values.copy()
     kind = out["kind"].to_numpy()
     value = out["raw"].astype(str).copy()
+    hashed = {k: bool(key) or k in pseudonymized for k in ("ip", "payment")}
     new_kind = pd.Series(kind, index=out.index).map(
-        {"ip": "ip_hmac" if key else "ip", "payment": "payment_hmac" if key else "payment_sha256",
+        {"ip": "ip_hmac" if hashed["ip"] else "ip",
+         "payment": "payment_hmac" if hashed["payment"] else "payment_sha256",
          "template": "template", "proxy": "proxy_operator"})
     for raw_kind in ("ip", "payment"):
         sel = kind == raw_kind
         if not sel.any():
             continue
-        if key:
-            value[sel] = _hmac(key, value[sel])
+        if raw_kind in pseudonymized:
+            value[sel] = strip_pseudonym(value[sel], raw_kind)
+        elif key:
+            value[sel] = hmac_hex(value[sel].to_numpy(object), key)
         elif raw_kind == "payment":
             value[sel] = _sha(value[sel])
     out["kind"], out["value"] = new_kind.to_numpy(), value.to_numpy()
@@ -157,9 +153,10 @@ def _load_result(result_dir: str | Path):
 
 
 def community_indicators(accounts: pd.DataFrame, communities: pd.DataFrame, graph,
-                         key: bytes | None, min_accounts: int) -> pd.DataFrame:
+                         key: bytes | None, min_accounts: int,
+                         pseudonymized: tuple[str, ...] = ()) -> pd.DataFrame:
     """Per flagged community, values used by >= ``min_accounts`` members: community_id, kind,
-    value, raw, n_accounts."""
+    value, raw, n_accounts (``pseudonymized``: the kinds pseudonymized at ingest)."""
     flagged = communities[communities["flagged"].astype(bool)]
     members = accounts[accounts["community_id"].isin(flagged["community_id"])][
         ["account_id", "community_id"]]
@@ -167,7 +164,7 @@ def community_indicators(accounts: pd.DataFrame, communities: pd.DataFrame, grap
     counts = (vals.groupby(["community_id", "kind", "raw"], sort=True)["account_id"].nunique()
               .reset_index(name="n_accounts"))
     counts = counts[counts["n_accounts"] >= min_accounts]
-    return _encode(counts, key).reset_index(drop=True)
+    return _encode(counts, key, pseudonymized).reset_index(drop=True)
 
 
 def build_bundle(result_dir: str | Path, *, producer: str = "graphkit",
@@ -181,7 +178,8 @@ def build_bundle(result_dir: str | Path, *, producer: str = "graphkit",
     created = manifest.get("created_at") or "1970-01-01T00:00:00+00:00"
     stamp = pd.Timestamp(created).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.000Z")
     run_id = str(manifest.get("run_id"))
-    ind = community_indicators(accounts, communities, graph, key, settings.share_min_accounts)
+    ind = community_indicators(accounts, communities, graph, key, settings.share_min_accounts,
+                               settings.pseudonymize)
 
     def uid(kind: str, *parts) -> str:
         return f"{kind}--{uuid.uuid5(_NS, '|'.join(map(str, (producer, run_id, *parts))))}"
