@@ -104,6 +104,12 @@ class Settings:
     max_candidate_pairs: int = 6_000_000
     # Fewest co-members each member of a sampled entity is paired with, whatever the budget.
     min_ring_neighbours: int = 10
+    # Most pairs one drawn pair stands in for (the Horvitz-Thompson factor 1 / inclusion,
+    # trimmed): a weak tie drawn through a value tens of thousands of accounts share has
+    # inclusion ~0.002, and at 1 / inclusion it would weigh ~100 on one pair and gather its crowd
+    # in stars around a few fleet accounts. Large enough for CPM to keep a sampled fleet of
+    # tens of thousands together (see Links.edge_weights).
+    max_expansion: float = 32.0
 
     # --- temporal synchrony (SynchroTrap / CopyCatch style, via MinHash LSH) -------------------
     sync_window_seconds: int = 90
@@ -250,7 +256,7 @@ class Settings:
     # Random walk with restart: probability of following an edge rather than restarting at the
     # seeds (PageRank damping); lower keeps the mass closer to the seeds.
     walk_damping: float = 0.7
-    # Weight of a scored link (score / inclusion) in the walk graph, beside the account ->
+    # Weight of a scored link (Links.edge_weights) in the walk graph, beside the account ->
     # entity edges (weight_s * share * idf).
     walk_link_weight: float = 1.0
     # Attribution: an account or community gets an actor when its calibrated confidence reaches

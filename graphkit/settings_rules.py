@@ -57,6 +57,7 @@ RULES: dict[str, Rule] = {
     "min_link_score": _unit(),
     "max_candidate_pairs": _positive("int"),
     "min_ring_neighbours": _positive("int"),
+    "max_expansion": Rule("float", 1.0),
     "sync_window_seconds": _positive("int"),
     "sync_min_windows": _positive("int"),
     "minhash_permutations": _positive("int"),

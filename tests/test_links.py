@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import duckdb
@@ -225,12 +226,33 @@ def test_sampled_fleet_keeps_exact_scores_and_its_total_tie_weight():
     assert (got.loc[shares_card, "inclusion"] == 1).all()
     assert (~shares_card).any()
     assert np.allclose(got.loc[~shares_card, "inclusion"], k_e / 299)
-    # Horvitz-Thompson: the fleet's total tie weight is the full projection's, within noise.
-    assert sampled.edge_weights().sum() == pytest.approx(exact.edge_weights().sum(), rel=0.05)
+    # Plain Horvitz-Thompson restores the full projection's total tie weight, within noise.
+    plain = dataclasses.replace(sampled, max_expansion=None)
+    assert plain.edge_weights().sum() == pytest.approx(exact.edge_weights().sum(), rel=0.05)
+    # The default trims the factor at max_expansion: the expectation over the draw of
+    # score * min(1 / p, F) * (drawn with p), from the exact scores, within noise.
+    f = budget.max_expansion
+    assert sampled.max_expansion == f
+    p = np.where(ex["payment"] > 0, 1.0, k_e / 299)
+    expected = (ex["score"].to_numpy() * np.minimum(1.0, p * f)).sum()
+    assert sampled.edge_weights().sum() == pytest.approx(expected, rel=0.05)
     # ... so CPM still sees one dense fleet, apart from the strangers.
     comms = detect_communities(sampled, budget)
     assert len(set(comms.membership[:300])) == 1
     assert comms.sizes[comms.membership[0]] == 300
+
+
+def test_edge_weights_trim_the_horvitz_thompson_factor():
+    # An expanded pair weighs its score; a sampled one score / inclusion up to max_expansion
+    # pairs: a weak tie drawn with probability 0.002 weighs 0.23 * 32, not 0.23 * 500.
+    t = pd.DataFrame({"a": [0, 0, 1], "b": [1, 2, 2], "score": [0.9, 0.5, 0.23],
+                      "inclusion": [1.0, 0.5, 0.002]})
+    got = links.Links(t, 3, max_expansion=32.0).edge_weights()
+    assert got == pytest.approx([0.9, 1.0, 0.23 * 32])
+    plain = links.Links(t, 3).edge_weights()
+    assert plain == pytest.approx([0.9, 1.0, 0.23 / 0.002])
+    assert links.Links(t.drop(columns="inclusion"), 3).edge_weights() == pytest.approx(
+        [0.9, 0.5, 0.23])
 
 
 def test_ring_sampling_is_deterministic_and_gives_every_member_k_neighbours():

@@ -81,7 +81,8 @@ def detect_communities(
     Parameters
     ----------
     links : Links
-        Scored links; each weighs ``score / inclusion`` (:meth:`Links.edge_weights`).
+        Scored links; each weighs ``score * min(1 / inclusion, max_expansion)``
+        (:meth:`Links.edge_weights`).
     settings : Settings, optional
         ``method`` (leiden-cpm, leiden, components), ``resolution``, ``seed`` and
         ``leiden_iterations``.

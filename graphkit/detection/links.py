@@ -25,7 +25,9 @@ Candidate pairs come from the specific signals (IP, payment, template): all the 
 entity while they fit ``max_candidate_pairs``, else a seeded random ring of ``k_e`` co-members
 per member inside the large entities (:func:`ring_neighbours`, :func:`ring_sizes`); synchrony
 LSH adds pairs only when timing may stand alone. Every candidate is scored exactly, and its
-``inclusion`` probability is kept for the Horvitz-Thompson link weights.
+``inclusion`` probability is kept for the link weights: a drawn pair stands in for the
+``1 / inclusion`` pairs it was drawn among, at most ``max_expansion`` (a trimmed
+Horvitz-Thompson factor, :meth:`Links.edge_weights`).
 """
 
 from __future__ import annotations
@@ -68,16 +70,32 @@ class Links:
     weights: dict[str, float] = field(default_factory=dict)
     # Neighbours per member drawn inside entities too large to expand (None: every pair kept).
     ring_neighbours: int | None = None
+    # Most pairs one drawn pair stands in for (``Settings.max_expansion``); None: no limit
+    # (plain Horvitz-Thompson).
+    max_expansion: float | None = None
 
     def edge_weights(self) -> np.ndarray:
-        """Weight of each link for communities and membership: ``score / inclusion``, the
-        Horvitz-Thompson estimate that restores the tie weight of sampled pairs (the score
-        itself when every pair was kept)."""
+        """Weight of each link for communities and membership: ``score * min(1 / inclusion,
+        max_expansion)``.
+
+        A drawn pair stands in for the ``1 / inclusion`` pairs of its entities it was drawn
+        among. Plain Horvitz-Thompson (``max_expansion`` None) weighs it ``score /
+        inclusion``: unbiased for any fixed group's total tie weight, but Leiden maximizes over
+        partitions, and a weak tie drawn with probability 0.002 weighing ~100 on one pair lets
+        it build communities on the few heavy pairs the draw happened to pick (a crowd sharing
+        a popular template gathers in stars around the fleet accounts it was drawn with, and
+        the fleet dissolves). Trimming the factor (weight trimming, a standard bound on the
+        variance of Horvitz-Thompson weights) keeps a sampled group's density above the
+        resolution while no single drawn pair outweighs a fleet member's own ties.
+        Expanded pairs (inclusion 1) weigh their score."""
         t = self.table
         score = t["score"].to_numpy(dtype=np.float64)
         if "inclusion" not in t:
             return score
-        return score / np.clip(t["inclusion"].to_numpy(dtype=np.float64), 1e-12, 1.0)
+        factor = 1.0 / np.clip(t["inclusion"].to_numpy(dtype=np.float64), 1e-12, 1.0)
+        if self.max_expansion is not None:
+            factor = np.minimum(factor, self.max_expansion)
+        return score * factor
 
     def to_csr(self) -> sp.csr_matrix:
         """Symmetric account x account matrix of link weights (:meth:`edge_weights`)."""
@@ -484,9 +502,10 @@ def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
     Bhattacharyya coefficient of the two accounts' traffic over an entity kind, weighted by
     idf). Supporting signals count as far as specific evidence corroborates them. The
     ``inclusion`` column is the probability that the pair was drawn (1 for expanded pairs);
-    communities and membership weigh a link by ``score / inclusion`` (Horvitz-Thompson), so a
-    sampled fleet keeps the total tie weight, and hence the density, that its full projection
-    has.
+    communities and membership weigh a link by ``score * min(1 / inclusion, max_expansion)``
+    (a trimmed Horvitz-Thompson factor, :meth:`Links.edge_weights`), so a sampled fleet keeps
+    a density above the resolution while a weak crowd drawn through a popular value does not
+    weigh ~100 per drawn pair.
 
     The steps are :func:`candidate_pairs`, :func:`entity_similarities`,
     :func:`corroboration_gate` with :func:`add_synchrony`, and :func:`link_table`.
@@ -551,4 +570,5 @@ def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
     with progress.step("links: synchrony of pairs"):
         add_synchrony(sims, cand, gate, sync, settings)
         table = link_table(sims, cand, gate, settings, registry)
-    return Links(table, n, dict(settings.signal_weights), ring_neighbours=cand.ring_neighbours)
+    return Links(table, n, dict(settings.signal_weights), ring_neighbours=cand.ring_neighbours,
+                 max_expansion=settings.max_expansion)

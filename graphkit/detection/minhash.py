@@ -51,15 +51,17 @@ def signatures(
     return _densify(sig)
 
 
-def _densify(sig: np.ndarray) -> np.ndarray:
+def _densify(sig: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """Fill the empty slots of partly empty rows, in place, ``chunk`` rows at a time (rows are
+    independent; a million accounts at once would take several GB of row temporaries)."""
     empty = sig == _EMPTY
     partly = np.flatnonzero(empty.any(axis=1) & ~empty.all(axis=1))
-    if len(partly) == 0:
-        return sig
+    del empty
     # Only rows with some empty slots need work: busy accounts fill every slot.
-    out = sig.copy()
-    out[partly] = _densify_rows(sig[partly])
-    return out
+    for s in range(0, len(partly), chunk):  # a loop over blocks of rows, not rows
+        rows = partly[s:s + chunk]
+        sig[rows] = _densify_rows(sig[rows])
+    return sig
 
 
 def _densify_rows(sig: np.ndarray) -> np.ndarray:

@@ -320,6 +320,10 @@ def detect(
             links = spark_score_links(signals, sync, settings, spark, progress, registry)
         else:
             links = links_mod.score_links(signals, sync, settings, progress, registry)
+        # Only the clock alignment is needed from here on: the signatures (a million accounts
+        # x 96 slots) are freed before communities and scoring.
+        clock_aligned = getattr(sync, "clock_aligned", None)
+        del sync
         with progress.step("communities"):
             start = None if prev is None else stable_ids.initial_membership(
                 graph.accounts["account_id"].to_numpy(), prev)
@@ -354,7 +358,7 @@ def detect(
                                                   run_id, registry)
             with progress.step("scoring: accounts"):
                 acc_scores = score_accounts(graph, feats, links, scored.accounts, options=scoring,
-                                            clock_aligned=getattr(sync, "clock_aligned", None),
+                                            clock_aligned=clock_aligned,
                                             seed=settings.seed,
                                             flag_threshold=settings.flag_threshold,
                                             community_p=scored.communities["p_value"].to_numpy(

@@ -64,13 +64,14 @@ class Scored:
 class Cohesion:
     """Links inside communities: per-account strengths and per-community density.
 
-    Link weights are score / inclusion: sampled pairs of large fleets stand for the pairs not
-    drawn (Horvitz-Thompson), so strengths and densities estimate the full projection's.
+    Link weights are :meth:`~graphkit.detection.links.Links.edge_weights`: sampled pairs of
+    large fleets stand for the pairs not drawn (a Horvitz-Thompson factor, trimmed at
+    ``max_expansion``), so strengths and densities follow the full projection's.
     """
 
     a: np.ndarray  # link ends (account codes)
     b: np.ndarray
-    weight: np.ndarray  # link weights (score / inclusion)
+    weight: np.ndarray  # link weights (Links.edge_weights)
     internal: np.ndarray  # link inside one community
     strength_in: np.ndarray  # per account: weight of its links inside its community
     strength_all: np.ndarray  # per account: weight of all its links
@@ -284,7 +285,7 @@ def score_communities(
         The link signals' account x entity shares (payment and template are read).
     links : Links
         Scored links (:func:`graphkit.detection.links.score_links`); weighed by
-        ``score / inclusion`` (Horvitz-Thompson).
+        ``score * min(1 / inclusion, max_expansion)`` (:meth:`Links.edge_weights`).
     comms : Communities
         The partition (:func:`graphkit.detection.communities.detect_communities`).
     settings : Settings

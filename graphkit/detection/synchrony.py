@@ -146,9 +146,16 @@ def windows_signatures(acc: np.ndarray, win: np.ndarray, n_accounts: int, settin
     hour = win * int(settings.sync_window_seconds) // 3600
     h0 = int(hour.min()) if len(hour) else 0
     span = int(hour.max()) - h0 + 1 if len(hour) else 1
-    seen = np.zeros(n_accounts * span, dtype=bool)
-    seen[acc * span + (hour - h0)] = True
-    h_flat = np.flatnonzero(seen)
+    flat = acc * span + (hour - h0)
+    del hour
+    if n_accounts * span <= 8 * len(flat):  # a dense mask is smaller than the sorted keys
+        seen = np.zeros(n_accounts * span, dtype=bool)
+        seen[flat] = True
+        h_flat = np.flatnonzero(seen)
+        del seen
+    else:  # a million accounts over months of hours: a billion-slot mask would not fit
+        h_flat = minhash.sorted_unique(flat)
+    del flat
     h_acc, h_hour = h_flat // span, h_flat % span
     hour_sig = minhash.signatures(h_acc, h_hour.astype(np.uint64), n_groups=n_accounts,
                                   k=max(settings.minhash_permutations // 2, 8),
@@ -185,16 +192,37 @@ def _alignment(h: np.ndarray, n: np.ndarray) -> np.ndarray:
 def bucket_entropy(acc: np.ndarray, bucket: np.ndarray, n_accounts: int, n_buckets: int
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Per account: the entropy (nats) of its events over ``n_buckets`` buckets (second of the
-    minute, hour of the day, ...) and its number of events; one ``bincount`` over all events."""
+    minute, hour of the day, ...) and its number of events; one ``bincount`` over all events.
+
+    Over the occupied buckets only, ``H = log n - sum_b c_b log c_b / n``: no dense float
+    matrix of accounts x buckets (a million accounts x 60 seconds would take several GB of
+    temporaries).
+
+    >>> h, n = bucket_entropy(np.array([0, 0, 1, 1]), np.array([3, 3, 0, 5]), 2, 60)
+    >>> h.round(4).tolist(), n.tolist()
+    ([0.0, 0.6931], [2.0, 2.0])
+    """
     counts = np.bincount(acc.astype(np.int64) * n_buckets + bucket,
-                         minlength=n_accounts * n_buckets).reshape(n_accounts, n_buckets)
-    return row_entropy(counts)
+                         minlength=n_accounts * n_buckets)
+    cell = np.flatnonzero(counts)
+    c = counts[cell]
+    del counts
+    return _cell_entropy(cell // n_buckets, c, n_accounts)
 
 
 def row_entropy(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of a counts matrix: its entropy (nats) and its total."""
-    n = counts.sum(axis=1).astype(np.float64)
-    p = counts / np.maximum(n, 1.0)[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = -np.where(counts > 0, p * np.log(p), 0.0).sum(axis=1)
-    return h, n
+    """Per row of a counts matrix: its entropy (nats) and its total (the same arithmetic as
+    :func:`bucket_entropy`, so both give identical figures)."""
+    row, col = np.nonzero(counts)
+    return _cell_entropy(row, counts[row, col], counts.shape[0])
+
+
+def _cell_entropy(row: np.ndarray, count: np.ndarray, n_rows: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Entropy and total per row from its occupied cells (row index, count > 0), in row order."""
+    c = count.astype(np.float64)
+    n = np.bincount(row, weights=c, minlength=n_rows)
+    clogc = np.bincount(row, weights=c * np.log(c), minlength=n_rows)
+    safe = np.maximum(n, 1.0)
+    h = np.where(n > 0, np.log(safe) - clogc / safe, 0.0)
+    return np.maximum(h, 0.0), n

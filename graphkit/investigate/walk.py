@@ -8,8 +8,8 @@ edges of :mod:`graphkit.detection.signals` weighted as link scoring weighs them:
 
 (the same traffic shares and rare-value weights, :func:`graphkit.detection.links.idf_weights`;
 hubs weigh 0 and drop out), plus, when given, the scored account-account links
-(:class:`graphkit.detection.links.Links`, ``walk_link_weight`` times their Horvitz-Thompson
-weight). A walk therefore crosses a card, a template or a relay exit as readily as a link, and
+(:class:`graphkit.detection.links.Links`, ``walk_link_weight`` times their (trimmed)
+Horvitz-Thompson weight). A walk therefore crosses a card, a template or a relay exit as readily as a link, and
 reaches accounts of a campaign that Leiden split into several communities.
 
 Personalized PageRank runs in igraph's C implementation (PRPACK), one call per reset vector.
@@ -110,7 +110,7 @@ def walk_graph(signals: dict[str, SignalMatrix], links: Links | None = None,
         Account x entity shares per signal (:func:`graphkit.detection.signals.signal_matrices`).
     links : Links, optional
         Scored account pairs, added as account-account edges weighted
-        ``settings.walk_link_weight * score / inclusion``.
+        ``settings.walk_link_weight`` times :meth:`Links.edge_weights`.
     settings : Settings, optional
         ``signal_weights`` (per signal edge weight), ``walk_link_weight``, ``walk_damping``.
     extra : tuple of ndarray, optional
