@@ -162,9 +162,10 @@ class Settings:
     fdr_drop_strongest: int = 1
     # Indicators that count what members hold in common (a card several pay with, a template
     # concentrated among them): what colleagues share as much as a fleet does. In the FDR cut,
-    # members whose requests keep a human day (hour entropy <= human_hour_entropy) are left
-    # out of their counts, as members of a declared organisation are: an office's staff share
-    # the company card and templates and keep working hours; a fleet's scripts do not sleep.
+    # the members of a community whose traffic keeps a human day (its members' hour entropy,
+    # weighted by requests, <= human_hour_entropy; see human_hours_quorum) are left out of
+    # their counts, as members of a declared organisation are: an office's staff share the
+    # company card and templates and keep working hours; a fleet's scripts do not sleep.
     resource_indicators: tuple[str, ...] = ("shared_payment", "exclusive_templates")
     # Fixed suspicion cut of flag_rule "threshold"; under "fdr" accounts outside flagged
     # communities are still kept below it (suspicion >= flag_threshold implies flagged).
@@ -208,6 +209,10 @@ class Settings:
     # Hour-of-day entropy (normalized) of a human day: ~16 waking hours, log(16)/log(24) = 0.87.
     # The automation indicator rises from here to 1 (24/7 activity).
     human_hour_entropy: float = 0.87
+    # A community's day (resource_indicators in the FDR cut) is judged on its members with
+    # enough requests to show round-the-clock activity, once they carry at least this share of
+    # its requests (most of it: sparse accounts show nothing either way).
+    human_hours_quorum: float = 0.5
     # Model-jump indicator: 1 once a community's share of release-window traffic on the new
     # model exceeds the population's by this much.
     model_jump_scale: float = 0.3

@@ -88,6 +88,7 @@ RULES: dict[str, Rule] = {
     "sync_member_similarity": _unit(),
     "volume_decades": _positive(),
     "human_hour_entropy": Rule("float", 0.0, 1.0, high_open=True),
+    "human_hours_quorum": _unit(),
     "model_jump_scale": _positive(),
     "model_jump_prior_requests": _nonneg(),
     "size_scale": _positive(),

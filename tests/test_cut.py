@@ -137,8 +137,8 @@ def _p_window(created: pd.Series) -> float:
     return near.mean() / (len(secs) - 1)
 
 
-def _resource_counts(hour_entropy: list[float]):
-    """Six accounts in one community, all paying with one card; their hour profiles given."""
+def _resource_counts(hour_entropy: list[float], n_events: list[int] | None = None):
+    """Accounts in one community, all paying with one card; their hour profiles given."""
     import scipy.sparse as sp
 
     n = len(hour_entropy)
@@ -146,7 +146,7 @@ def _resource_counts(hour_entropy: list[float]):
     sig = SignalMatrix("payment", shares, np.ones(1), np.array([n]), np.array(["A"]))
     acc = pd.DataFrame({"org_id": [None] * n, "seed_actor": [None] * n,
                         "created_at": [None] * n, "first_seen": [None] * n,
-                        "status": ["active"] * n, "n_events": [500] * n,
+                        "status": ["active"] * n, "n_events": n_events or [500] * n,
                         "hour_entropy": hour_entropy, "release_events": [0] * n,
                         "release_window_events": [0] * n, "release_shift": [0.0] * n,
                         "release_background": [0.0] * n})
@@ -163,6 +163,16 @@ def test_members_keeping_working_hours_do_not_count_for_shared_resources():
     assert fleet["shared_payment"].n[0] == 6 and fleet["shared_payment"].k[0] == 5
     # Behaviour indicators still count every member.
     assert office["banned"].n[0] == fleet["banned"].n[0] == 6
+
+
+def test_working_hours_are_judged_on_the_community():
+    # Busy colleagues keep a human day: the sparse ones (too few requests to show a schedule
+    # alone) are left out with them.
+    office = _resource_counts([0.7, 0.7, 0.7, 0.0, 0.0, 0.0], [500, 500, 500, 30, 30, 30])
+    assert office["shared_payment"].n[0] == 0
+    # Mostly sparse accounts: nothing is judged, every member counts.
+    sparse = _resource_counts([0.7, 0.0, 0.0, 0.0, 0.0, 0.0], [100, 40, 40, 40, 40, 40])
+    assert sparse["shared_payment"].n[0] == 6 and sparse["shared_payment"].k[0] == 5
 
 
 def test_flag_rule_settings_are_validated():

@@ -238,3 +238,23 @@ def test_settings_reject_unknown_indicators():
     s = Settings(profile_indicators=["volume"])
     assert s.profile_indicators == ("volume",)
     assert Settings.from_dict(s.to_dict()) == s
+
+
+def test_human_hours_communities_by_hand():
+    # At human_hour_entropy 0.87 an account is judged from 23 / (0.13 log 24) = 55.7 requests.
+    g = Groups(np.array([0, 0, 0, 1, 1, 1, 2, 2, 3]), 4)
+    ent = np.array([0.70, 0.80, 0.20, 0.60, 0.10, 0.10, 0.90, 0.80, 0.0])
+    n = np.array([200, 100, 40, 60, 50, 50, 100, 100, 0])
+    # 0: judged 300 of 340 requests, (200 * 0.7 + 100 * 0.8) / 300 = 0.733 <= 0.87.
+    # 1: judged 60 of 160 requests (0.375 < quorum 0.5): not judged.
+    # 2: (0.9 + 0.8) / 2 = 0.85 <= 0.87.  3: no requests.
+    assert ind.human_hours_communities(ent, n, g, Settings()).tolist() == [
+        True, False, True, False]
+    assert ind.human_hours_communities(ent, n, g, Settings(human_hours_quorum=0.3)).tolist() == [
+        True, True, True, False]
+    # At 0.84 accounts are judged from 45.2 requests: community 1 is judged on all its 160
+    # requests, (60 * 0.6 + 100 * 0.1) / 160 = 0.29; community 2 runs round the clock.
+    assert ind.human_hours_communities(ent, n, g, Settings(human_hour_entropy=0.84)).tolist() == [
+        True, True, False, False]
+    with pytest.raises(ConfigError):
+        Settings(human_hours_quorum=1.5)

@@ -6,7 +6,10 @@ their first request, created in a burst, in lock-step with another member, on a 
 concentrated in the community, on a just-released model; payers whose card an earlier member
 of the community already pays with. Members that share a declared ``org_id`` with another
 member (in a community without seeds) are left out of the counts: their organisation explains
-what they share. The indicator's **background rate** ``p0`` is the same count over every
+what they share. The members of a community whose traffic keeps a human day
+(:func:`graphkit.detection.indicators.human_hours_communities`) are left out of the counts of
+the shared resources (``Settings.resource_indicators``: the card, the templates), the same
+way: sharing them during working hours is what colleagues do. The indicator's **background rate** ``p0`` is the same count over every
 account of the dataset: its own rate, not a constant. Under the null that a community's members
 are no more marked than the dataset's accounts at large, ``k ~ Binomial(n, p0)``; the
 indicator's p-value is the *mid-p* upper tail ``P(X > k) + P(X = k) / 2`` (the plain tail of a
@@ -186,8 +189,9 @@ def coordination_counts(acc: pd.DataFrame, signals: dict[str, SignalMatrix], lin
     ``acc`` is the per-account table of :func:`graphkit.detection.features.account_features`.
     """
     unexplained = ~explained_members(acc["org_id"], acc["seed_actor"], groups)
-    working_hours = ind_mod.human_hours_members(acc["hour_entropy"].to_numpy(dtype=float),
-                                                acc["n_events"].to_numpy(dtype=float), settings)
+    working_hours = ind_mod.human_hours_communities(
+        acc["hour_entropy"].to_numpy(dtype=float), acc["n_events"].to_numpy(dtype=float),
+        groups, settings)[groups.membership]
 
     def per_community(shows: np.ndarray, known: np.ndarray,
                       chance: np.ndarray | None = None, resource: bool = False) -> Counts:

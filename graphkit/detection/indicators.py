@@ -310,9 +310,41 @@ def human_hours_members(hour_entropy: np.ndarray, n_events: np.ndarray, settings
     ...                     Settings()).tolist()
     [True, False, False, False]
     """
+    return hours_judged(n_events, settings) & (
+        np.nan_to_num(hour_entropy, nan=1.0) <= settings.human_hour_entropy)
+
+
+def hours_judged(n_events: np.ndarray, settings: Settings) -> np.ndarray:
+    """Per account: enough requests to have shown round-the-clock activity,
+    ``n >= 23 / ((1 - h) log 24)`` (:func:`human_hours_members`)."""
     h = settings.human_hour_entropy
-    enough = n_events >= 23.0 / ((1.0 - h) * np.log(24.0))
-    return enough & (np.nan_to_num(hour_entropy, nan=1.0) <= h)
+    return np.asarray(n_events, dtype=float) >= 23.0 / ((1.0 - h) * np.log(24.0))
+
+
+def human_hours_communities(hour_entropy: np.ndarray, n_events: np.ndarray, groups: Groups,
+                            settings: Settings) -> np.ndarray:
+    """Per community: its traffic keeps a human day. Judged on the members with enough
+    requests to have shown round-the-clock activity (:func:`human_hours_members`): once they
+    carry at least ``human_hours_quorum`` of the community's requests, the community keeps a
+    human day when their hour-of-day entropies, weighted by requests, average at most
+    ``human_hour_entropy``.
+
+    Judged on the community rather than member by member: a colleague with 30 requests keeps
+    the office's day as the busy ones do, though too few requests to show it alone; a
+    community whose traffic is mostly such sparse accounts shows nothing either way.
+
+    >>> g = Groups(np.array([0, 0, 1, 1, 2, 2]), 3)
+    >>> human_hours_communities(np.array([0.6, 0.5, 0.95, 0.6, 0.3, 0.2]),
+    ...                         np.array([400, 30, 900, 30, 30, 40]), g, Settings()).tolist()
+    [True, False, False]
+    """
+    n = np.asarray(n_events, dtype=float)
+    ent = np.nan_to_num(np.asarray(hour_entropy, dtype=float), nan=1.0)
+    w = np.where(hours_judged(n, settings), n, 0.0)
+    judged_traffic = groups.sum(w)
+    mean = groups.sum(ent * w) / np.maximum(judged_traffic, 1.0)
+    quorum = judged_traffic >= settings.human_hours_quorum * groups.sum(n)
+    return (judged_traffic > 0) & quorum & (mean <= settings.human_hour_entropy)
 
 
 @dataclass
