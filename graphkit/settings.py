@@ -261,6 +261,9 @@ class Settings:
     # Random walk with restart: probability of following an edge rather than restarting at the
     # seeds (PageRank damping); lower keeps the mass closer to the seeds.
     walk_damping: float = 0.7
+    # Random walk: the solver (conjugate gradients) stops once a walk's residual is this
+    # share of its right-hand side (2-norm).
+    walk_tolerance: float = 1e-10
     # Weight of a scored link (Links.edge_weights) in the walk graph, beside the account ->
     # entity edges (weight_s * share * idf).
     walk_link_weight: float = 1.0

@@ -115,6 +115,7 @@ RULES: dict[str, Rule] = {
     "unknown_accounts": Rule("str"),
     "pseudonymize": Rule("names"),
     "walk_damping": Rule("float", 0.0, 1.0, low_open=True, high_open=True),
+    "walk_tolerance": Rule("float", 0.0, 1e-3, low_open=True),
     "walk_link_weight": _nonneg(),
     "attribution_threshold": _unit(),
     "attribution_folds": Rule("int", 2),

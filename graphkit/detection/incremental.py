@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,9 @@ _TOTALS = ("n_events", "first_seen", "last_seen", "tokens_in", "tokens_out")
 class EventState:
     """The aggregate state of every event file of a run, and how the run got it."""
 
-    aggregates: dict[str, pd.DataFrame]
+    # The tables as DataFrames (an incremental run's merged state), or the directory a full run
+    # spilled them to (graphkit.graph.state.spill_aggregates), kept until the run is written.
+    aggregates: dict[str, pd.DataFrame] | Path
     digests: list[str]  # sha256 of each event file covered, in input order
     files: dict[str, dict[str, Any]]  # digest -> {"rows", "rejected"} as loaded
     window_seconds: int
@@ -88,6 +91,8 @@ class EventState:
     previous: str | None = None
     inputs: list[dict[str, Any]] = field(default_factory=list)  # reused files' manifest entries
     new_files: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)  # rows per table of a spilled state
+    _spill: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
 
     @property
     def incremental(self) -> bool:
@@ -95,8 +100,9 @@ class EventState:
 
     def manifest(self) -> dict[str, Any]:
         """The manifest's ``outputs.incremental`` entry."""
-        out: dict[str, Any] = {"mode": self.mode, "state_rows": int(sum(
-            len(t) for t in self.aggregates.values()))}
+        rows = (self.rows if isinstance(self.aggregates, Path)
+                else {name: len(t) for name, t in self.aggregates.items()})
+        out: dict[str, Any] = {"mode": self.mode, "state_rows": int(sum(rows.values()))}
         if self.previous is not None:
             out["previous"] = self.previous
         if self.reason is not None:
@@ -142,12 +148,14 @@ def full_state(dataset: Dataset, settings: Settings, inputs: dict[str, Any],
     describe_inputs`)."""
     entries = inputs.get("events", [])
     digests = [file_digest(e) for e in entries]
-    aggregates = state_mod.event_aggregates(dataset.con, settings.sync_window_seconds,
-                                  release_window_hours=settings.model_release_window_hours)
-    return EventState(aggregates, digests, _file_rows(entries, digests),
+    spill = tempfile.TemporaryDirectory(prefix="graphkit-state-")
+    rows = state_mod.spill_aggregates(dataset.con, settings.sync_window_seconds,
+                                      spill.name,
+                                      release_window_hours=settings.model_release_window_hours)
+    return EventState(Path(spill.name), digests, _file_rows(entries, digests),
                       settings.sync_window_seconds, settings.model_release_window_hours,
                       dataset.has_prompt, reason=resume.reason if resume else None,
-                      previous=resume.previous if resume else None)
+                      previous=resume.previous if resume else None, rows=rows, _spill=spill)
 
 
 def _file_rows(entries: list[dict[str, Any]], digests: list[str]) -> dict[str, dict[str, Any]]:

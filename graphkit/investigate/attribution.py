@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from graphkit.errors import ConfigError, InputError
 from graphkit.investigate.walk import WalkGraph
@@ -252,25 +253,39 @@ def _folds(starts: _Starts, k: int, seed: int) -> np.ndarray:
     return rank % k
 
 
-def _raw_scores(wg: WalkGraph, starts: _Starts, use: np.ndarray, membership: np.ndarray,
-                n_comm: int, bg: np.ndarray, bg_comm: np.ndarray, settings: Settings
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _walks(wg: WalkGraph, starts: _Starts, uses: list[np.ndarray]) -> np.ndarray:
+    """Every walk of one attribution in one block PageRank, account rows only: column 0
+    restarts uniformly on every account (the background), then one column per use set and
+    actor, restarting at that actor's starts within the set (a zero column when none)."""
+    n, k = wg.n_accounts, len(starts.actors)
+    rows = [np.arange(n)]
+    cols = [np.zeros(n, np.int64)]
+    vals = [np.ones(n)]
+    for u, use in enumerate(uses):  # the folds and the final walks
+        rows.append(starts.account[use])
+        cols.append(1 + u * k + starts.actor[use])
+        vals.append(starts.weight[use])
+    resets = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                           shape=(wg.n_vertices, 1 + len(uses) * k))
+    return wg.pagerank_many(resets, rows=n)
+
+
+def _raw_scores(p: np.ndarray, membership: np.ndarray, n_comm: int, bg: np.ndarray,
+                bg_comm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Account scores (actors x accounts) and community scores (actors x communities) from
-    walks starting at the ``use`` starts; an actor with none left scores -inf."""
-    n = wg.n_accounts
-    k = len(starts.actors)
+    the walks ``p`` (accounts x actors); an actor whose walk is empty scores -inf."""
+    k = p.shape[1]
+    n = p.shape[0]
     z = np.full((k, n), -np.inf)
     zc = np.full((k, n_comm), -np.inf)
     for i in range(k):  # one walk per actor
-        sel = use & (starts.actor == i)
-        if not sel.any():
+        if not p[:, i].any():
             continue
-        p = wg.pagerank(wg.account_reset(starts.account[sel], starts.weight[sel]))[:n]
-        q = p[p > 0] / p.sum()
+        q = p[p[:, i] > 0, i] / p[:, i].sum()
         support = float(np.exp(-(q * np.log(q)).sum()))
         scale = np.log(max(n / max(support, 1.0), np.e))
-        z[i] = np.log(np.maximum(p, _TINY) / np.maximum(bg, _TINY)) / scale
-        pc = np.bincount(membership, weights=p, minlength=n_comm)
+        z[i] = np.log(np.maximum(p[:, i], _TINY) / np.maximum(bg, _TINY)) / scale
+        pc = np.bincount(membership, weights=p[:, i], minlength=n_comm)
         zc[i] = np.log(np.maximum(pc, _TINY) / np.maximum(bg_comm, _TINY)) / scale
     return z, zc
 
@@ -364,18 +379,21 @@ def attribute(wg: WalkGraph, account_ids: np.ndarray, membership: np.ndarray,
     codes = pd.Series(np.arange(n), index=pd.Index(np.asarray(account_ids).astype(str)))
     starts = _starts(wg, codes, seeds, indicators)
     k = len(starts.actors)
-    bg = wg.background()[:n]
+    folds = _folds(starts, settings.attribution_folds, settings.seed)
+    uses = [folds != f for f in range(settings.attribution_folds)]
+    walks = _walks(wg, starts, [*uses, np.ones(len(starts.actor), bool)])
+    bg = walks[:, 0]
     bg_comm = np.bincount(membership, weights=bg, minlength=n_comm)
     w = settings.attribution_community_weight
-    folds = _folds(starts, settings.attribution_folds, settings.seed)
 
     # Cross-fitting: every start is scored by walks that did not start from it.
     held = np.full((k, len(starts.actor)), -np.inf)
-    for f in range(settings.attribution_folds):  # a few folds, each one walk per actor
-        out = folds == f
+    for f, use in enumerate(uses):  # a few folds, each one walk per actor
+        out = ~use
         if not out.any():
             continue
-        z, zc = _raw_scores(wg, starts, ~out, membership, n_comm, bg, bg_comm, settings)
+        z, zc = _raw_scores(walks[:, 1 + f * k:1 + (f + 1) * k], membership, n_comm, bg,
+                            bg_comm)
         held[:, out] = _combine(z, zc, membership, w)[:, starts.account[out]]
     # Per-actor scale: the median held-out score of its own starts (1 = a typical member).
     own = held[starts.actor, np.arange(len(starts.actor))]
@@ -385,8 +403,8 @@ def attribute(wg: WalkGraph, account_ids: np.ndarray, membership: np.ndarray,
         if len(vals) and np.median(vals) > 0.05:
             scale[i] = float(np.median(vals))
     # The final walks from every start.
-    z, zc = _raw_scores(wg, starts, np.ones(len(starts.actor), bool), membership, n_comm, bg,
-                        bg_comm, settings)
+    z, zc = _raw_scores(walks[:, 1 + len(uses) * k:], membership, n_comm, bg, bg_comm)
+    del walks
     score = _combine(z, zc, membership, w) / scale[:, None]
     comm_score = zc / scale[:, None]
     # Positive-unlabeled calibration (Elkan and Noto): g(x) = P(held-out start | score x)
