@@ -1,8 +1,10 @@
 """Stage timing and progress display for long steps.
 
 A :class:`Progress` is passed explicitly to the pipeline functions (no global state). It always
-records how long each stage took (benchmarks and manifests read ``timings``) and prints a line per
-stage to stderr only when stderr is a terminal, so logs and pipes stay quiet.
+records how long each stage took (benchmarks and manifests read ``timings``) and the process's
+memory when it ended (``memory``: resident and peak resident GiB; the stage where the peak
+jumps is the one that set it), and prints a line per stage to stderr only when stderr is a
+terminal, so logs and pipes stay quiet.
 
 >>> p = Progress(enabled=False)
 >>> with p.step("aggregate"):
@@ -13,6 +15,7 @@ stage to stderr only when stderr is a terminal, so logs and pipes stay quiet.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -28,6 +31,7 @@ class Progress:
     enabled: bool | None = None
     stream: TextIO = field(default_factory=lambda: sys.stderr)
     timings: dict[str, float] = field(default_factory=dict)
+    memory: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.enabled is None:
@@ -44,8 +48,32 @@ class Progress:
         finally:
             elapsed = time.perf_counter() - start
             self.timings[name] = self.timings.get(name, 0.0) + elapsed
+            self.memory[name] = memory_gib()
             if self.enabled:
                 print(f" {elapsed:.1f}s", file=self.stream, flush=True)
+
+
+def memory_gib() -> dict[str, float]:
+    """This process's resident memory now and its peak so far, in GiB (empty where the
+    platform does not tell: no ``/proc`` or no ``resource`` module).
+
+    >>> sorted(memory_gib()) in ([], ["peak", "rss"], ["peak"])
+    True
+    """
+    out: dict[str, float] = {}
+    try:
+        import resource
+
+        scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, else kB
+        out["peak"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**30, 3)
+    except (ImportError, OSError):
+        return out
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            out["rss"] = round(int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30, 3)
+    except (OSError, ValueError, IndexError):
+        pass
+    return out
 
 
 def quiet() -> Progress:

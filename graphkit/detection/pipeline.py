@@ -68,6 +68,7 @@ class Detection:
     settings: Settings
     run_id: str
     timings: dict[str, float] = field(default_factory=dict)
+    memory: dict[str, dict[str, float]] = field(default_factory=dict)  # GiB per stage
     inputs: dict[str, Any] = field(default_factory=dict)
     releases: dict[str, str] = field(default_factory=dict)
     graph: HeteroGraph | None = field(default=None, repr=False)
@@ -115,7 +116,7 @@ class Detection:
                      "links": len(self.links), "model_releases": self.releases,
                      "candidate_ring_neighbours": self.ring_neighbours,
                      "account_scoring": self.scoring, **self.extra_outputs},
-            timings=self.timings, run_id=self.run_id,
+            timings=self.timings, run_id=self.run_id, memory=self.memory,
         )
         return out
 
@@ -413,6 +414,7 @@ def detect(
                                                                   resume)
         result.extra_outputs["incremental"] = result.state.manifest()
     result.timings = dict(progress.timings)
+    result.memory = dict(progress.memory)
     return result
 
 

@@ -42,6 +42,7 @@ def write_manifest(
     outputs: dict[str, Any],
     timings: dict[str, float] | None = None,
     run_id: str | None = None,
+    memory: dict[str, dict[str, float]] | None = None,
 ) -> Path:
     """Write ``manifest.json`` into ``out_dir``: how to reproduce what lies beside it."""
     from graphkit import __version__
@@ -57,6 +58,8 @@ def write_manifest(
         "outputs": outputs,
         "timings_seconds": {k: round(v, 3) for k, v in (timings or {}).items()},
     }
+    if memory:  # resident and peak GiB at the end of each stage (graphkit.progress)
+        manifest["memory_gib"] = memory
     path = Path(out_dir) / "manifest.json"
     path.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
     return path
