@@ -271,6 +271,11 @@ def detect(
         inputs["events"] = inc.event_inputs(inputs.get("events", []))
     engine_entry: dict[str, Any] = {"name": engine}
     staged = None  # on Spark: account features and synchrony windows from stage outputs
+    state = None  # the events' aggregate state for the next day's run (DuckDB engine)
+    if dataset.has_events and engine == "duckdb":
+        # First, while little else is held: DuckDB's aggregation then sets no memory peak.
+        with progress.step("aggregate state"):
+            state = inc if inc is not None else full_state(dataset, settings, inputs, resume)
     if engine == "spark" and graph is None:
         from graphkit.engine.spark import spark_detection_graph
 
@@ -408,11 +413,9 @@ def detect(
         result.extra_outputs["successions"] = len(succ)
     with progress.step("stable ids"):
         stable_ids.assign_stable_ids(result, prev)
-    if dataset.has_events and engine == "duckdb":
-        with progress.step("aggregate state"):
-            result.state = inc if inc is not None else full_state(dataset, settings, inputs,
-                                                                  resume)
-        result.extra_outputs["incremental"] = result.state.manifest()
+    if state is not None:
+        result.state = state
+        result.extra_outputs["incremental"] = state.manifest()
     result.timings = dict(progress.timings)
     result.memory = dict(progress.memory)
     return result
@@ -449,12 +452,15 @@ def _links_with_ids(links: Links, graph: HeteroGraph,
                     signals: tuple[str, ...] = SIGNALS) -> pd.DataFrame:
     ids = graph.accounts["account_id"].to_numpy()
     t = links.table
-    out = pd.DataFrame({"account_a": ids[t["a"].to_numpy()], "account_b": ids[t["b"].to_numpy()],
-                        "score": t["score"].to_numpy()})
+    # Highest score first, ties in link order (one reordered copy of each column).
+    order = np.argsort(-t["score"].to_numpy(), kind="stable")
+    cols = {"account_a": ids[t["a"].to_numpy()[order]], "account_b": ids[t["b"].to_numpy()[order]],
+            "score": t["score"].to_numpy()[order]}
     for name in signals:
-        out[name] = t[name].to_numpy()
-    out["inclusion"] = t["inclusion"].to_numpy() if "inclusion" in t else 1.0
-    return out.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+        cols[name] = t[name].to_numpy()[order]
+    cols["inclusion"] = (t["inclusion"].to_numpy()[order] if "inclusion" in t
+                         else np.ones(len(t)))
+    return pd.DataFrame(cols)
 
 
 __all__ = ["SIGNAL_EDGES", "Communities", "Detection", "account_features", "detect",

@@ -611,6 +611,7 @@ def build_graph(dataset: Dataset, progress: Progress | None = None,
     ordered_nodes = {t: nodes[t] for t in registry.node_types if t in nodes}
     ordered_edges = {t: edges[t].reset_index(drop=True) for t in registry.edge_types
                      if t in edges}
+    _drop_intermediates(con)
     n_events = (dataset.n_events if aggregates is None else int(
         con.execute("SELECT coalesce(sum(n_events), 0) FROM accounts").fetchall()[0][0]))
     meta: dict[str, object] = {"n_events": n_events,
@@ -619,6 +620,17 @@ def build_graph(dataset: Dataset, progress: Progress | None = None,
         meta.update(kinds=registry.declared_names, relations=registry.relation_names,
                     has_events=dataset.has_events)
     return HeteroGraph(ordered_nodes, ordered_edges, meta)
+
+
+def _drop_intermediates(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the per-edge-type aggregate and coding tables (``_agg_*``, ``_codes_*``) once the
+    graph holds their results: at a million accounts they keep about a GB in DuckDB."""
+    rows = con.execute("SELECT table_name, table_type FROM information_schema.tables "
+                       "WHERE table_name LIKE '\\_agg\\_%' ESCAPE '\\' "
+                       "OR table_name LIKE '\\_codes\\_%' ESCAPE '\\' "
+                       "OR table_name LIKE '\\_src\\_codes\\_%' ESCAPE '\\'").fetchall()
+    for name, kind in sorted(rows, key=lambda r: r[1] != "VIEW"):  # views first
+        con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS \"{name}\"")
 
 
 def account_codes(graph: HeteroGraph, account_ids: Sequence[str]) -> np.ndarray:

@@ -65,6 +65,7 @@ import pandas as pd
 import pyarrow as pa
 
 from graphkit.errors import InputError
+from graphkit.io.coded import CODED_EVENTS
 from graphkit.registry import ACCOUNT_LABEL, EDGE_TYPES, OPTIONAL_NODE_TYPES
 from graphkit.settings import Settings
 
@@ -165,7 +166,7 @@ def spill_aggregates(con: duckdb.DuckDBPyConnection, window_seconds: int,
             for name, q in aggregate_sql(con, window_seconds, events).items()}
     _register_starts(con, pd.read_parquet(out / "models.parquet"), release_window_hours)
     try:
-        rows["releases"] = _copy(con, f"SELECT * FROM ({_release_sql(events)}) "
+        rows["releases"] = _copy(con, f"SELECT * FROM ({_release_sql(events, con)}) "
                                       f"ORDER BY {_order(('model', 'account_id'))}",
                                  out / "releases.parquet")
     finally:
@@ -182,7 +183,49 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
 def aggregate_sql(con: duckdb.DuckDBPyConnection, window_seconds: int, events: str = "events"
                   ) -> dict[str, str]:
     """The SQL of every table of :func:`event_aggregates` but ``releases``, over relation
-    ``events`` of ``con``."""
+    ``events`` of ``con``.
+
+    When ``events`` is the decoding view of integer-coded events (:mod:`graphkit.io.coded`),
+    every table is grouped on the codes and only its result decoded: the strings of 30M rows
+    are never built."""
+    coded = _coded(con, events)
+    sql = _aggregate_sql(con, window_seconds, CODED_EVENTS if coded else events)
+    if not coded:
+        return sql
+    keys = {"accounts": ("account_id",), "hours": ("account_id",), "seconds": ("account_id",),
+            "windows": ("account_id",), "models": ("model",),
+            "proxy": ("account_id", "proxy_provider"), "activity": ("account_id", "model"),
+            "templates": () if _has_templates(con) else ("template_hash",)}
+    for col, src in _edge_sources().items():
+        keys[f"edges_{col}"] = (("s", src), ("k", col))
+    return {name: _decode(q, keys[name]) for name, q in sql.items()}
+
+
+def _coded(con: duckdb.DuckDBPyConnection, events: str) -> bool:
+    """Whether relation ``events`` is the decoding view over ``_events_coded``."""
+    if events != "events":
+        return False
+    try:
+        con.execute(f"SELECT 1 FROM {CODED_EVENTS} LIMIT 0")
+    except duckdb.CatalogException:
+        return False
+    return True
+
+
+def _decode(sql: str, keys: tuple) -> str:
+    """``sql`` (over codes) with its coded key columns replaced by their values, in place.
+    ``keys``: coded column names, or ``(output column, coded column)`` pairs."""
+    pairs = [k if isinstance(k, tuple) else (k, k) for k in keys]
+    if not pairs:
+        return sql
+    replace = ", ".join(f"d{i}.value AS {out}" for i, (out, _) in enumerate(pairs))
+    joins = " ".join(f"LEFT JOIN _dict_{col} d{i} ON d{i}.code = a.{out}"
+                     for i, (out, col) in enumerate(pairs))
+    return f"SELECT a.* REPLACE ({replace}) FROM ({sql}) a {joins}"
+
+
+def _aggregate_sql(con: duckdb.DuckDBPyConnection, window_seconds: int, events: str
+                   ) -> dict[str, str]:
     w_us = int(window_seconds) * 1_000_000
     present = {c: con.execute(f"SELECT count({c}) FROM {events}").fetchall()[0][0] > 0
                for c in OPTIONAL_NODE_TYPES.values()}
@@ -212,10 +255,16 @@ def aggregate_sql(con: duckdb.DuckDBPyConnection, window_seconds: int, events: s
     return sql
 
 
-def _templates_sql(con: duckdb.DuckDBPyConnection, events: str) -> str:
+def _has_templates(con: duckdb.DuckDBPyConnection) -> bool:
     try:
         con.execute("SELECT template_hash, template_text, n_events FROM templates LIMIT 0")
     except duckdb.CatalogException:
+        return False
+    return True
+
+
+def _templates_sql(con: duckdb.DuckDBPyConnection, events: str) -> str:
+    if not _has_templates(con):
         return (f"SELECT template_hash, CAST(NULL AS VARCHAR) AS template_text, count(*) AS "
                 f"n_events FROM {events} WHERE template_hash IS NOT NULL GROUP BY ALL")
     return "SELECT template_hash, template_text, n_events FROM templates"
@@ -236,15 +285,22 @@ def _register_starts(con: duckdb.DuckDBPyConnection, models: pd.DataFrame,
     con.register(_RELEASE_STARTS, starts)
 
 
-def _release_sql(events: str) -> str:
+def _release_sql(events: str, con: duckdb.DuckDBPyConnection | None = None) -> str:
     # The four counts of graphkit.detection.features.ReleaseTraffic: in the window after the
-    # release (on the model / all) and before it (on the model / all).
-    return ("SELECT r.model, e.account_id, "
-            "count(*) FILTER (WHERE e.ts >= r.t0 AND e.model = r.model) AS on_model, "
-            "count(*) FILTER (WHERE e.ts >= r.t0) AS in_window, "
-            "count(*) FILTER (WHERE e.ts < r.t0 AND e.model = r.model) AS before_on, "
-            "count(*) FILTER (WHERE e.ts < r.t0) AS before "
-            f"FROM {events} e JOIN {_RELEASE_STARTS} r ON e.ts < r.t1 GROUP BY ALL")
+    # release (on the model / all) and before it (on the model / all). Over coded events the
+    # model names of the windows are coded first and the account codes decoded after.
+    coded = con is not None and _coded(con, events)
+    starts = (f"(SELECT s.*, d.code FROM {_RELEASE_STARTS} s JOIN _dict_model d "
+              "ON d.value = s.model)" if coded else _RELEASE_STARTS)
+    on = "r.code" if coded else "r.model"
+    sql = ("SELECT r.model, e.account_id, "
+           f"count(*) FILTER (WHERE e.ts >= r.t0 AND e.model = {on}) AS on_model, "
+           "count(*) FILTER (WHERE e.ts >= r.t0) AS in_window, "
+           f"count(*) FILTER (WHERE e.ts < r.t0 AND e.model = {on}) AS before_on, "
+           "count(*) FILTER (WHERE e.ts < r.t0) AS before "
+           f"FROM {CODED_EVENTS if coded else events} e JOIN {starts} r ON e.ts < r.t1 "
+           "GROUP BY ALL")
+    return _decode(sql, ("account_id",)) if coded else sql
 
 
 def release_counts(con: duckdb.DuckDBPyConnection, models: pd.DataFrame,
@@ -256,7 +312,7 @@ def release_counts(con: duckdb.DuckDBPyConnection, models: pd.DataFrame,
     the events of relation ``events``; one range join."""
     _register_starts(con, models, hours)
     try:
-        return _frame(con, f"SELECT * FROM ({_release_sql(events)}) "
+        return _frame(con, f"SELECT * FROM ({_release_sql(events, con)}) "
                            f"ORDER BY {_order(('model', 'account_id'))}")
     finally:
         con.unregister(_RELEASE_STARTS)
@@ -273,7 +329,7 @@ def merge_saved_state(con: duckdb.DuckDBPyConnection, directory: str | os.PathLi
     saved = {name: "read_parquet('" + str(src / f"{name}.parquet").replace("'", "''") + "')"
              for name in _layout()}
     new = {name: f"({q})" for name, q in aggregate_sql(con, window_seconds, events).items()}
-    new["releases"] = f"({_release_sql(events)})"
+    new["releases"] = f"({_release_sql(events, con)})"
     _register_starts(con, models, release_window_hours)
     try:
         return {name: _merge_table(con, name, saved[name], new[name]) for name in _layout()}

@@ -112,7 +112,7 @@ class WalkGraph:
 
 def block_pagerank(adjacency: sp.csr_matrix, resets: np.ndarray | sp.spmatrix, damping: float,
                    tolerance: float = 1e-10, max_steps: int = 10_000,
-                   block_elements: int = 1 << 24, rows: int | None = None) -> np.ndarray:
+                   block_elements: int = 1 << 23, rows: int | None = None) -> np.ndarray:
     """Personalized PageRank of a symmetric weighted ``adjacency`` for every column of
     ``resets`` (see :meth:`WalkGraph.pagerank_many`).
 
@@ -190,18 +190,28 @@ class _ReducedSystem:
 
     def __init__(self, adjacency: sp.csr_matrix, half: np.ndarray, core: np.ndarray,
                  anchor: np.ndarray, tie: np.ndarray, damping: float) -> None:
-        position = np.full(adjacency.shape[0], -1, np.int64)
+        n = adjacency.shape[0]
+        position = np.full(n, -1, np.int64)
         position[core] = np.arange(len(core))
-        sub = adjacency[core][:, core].tocsr()
-        rows = np.repeat(np.arange(len(core)), np.diff(sub.indptr))
-        sub.data *= half[core][rows] * half[core][sub.indices]
-        del rows
         self.diagonal = np.ones(len(core))
         np.subtract.at(self.diagonal, position[anchor], damping ** 2 * tie ** 2)
         self.damping = damping
+        # The core block of S^-1/2 W S^-1/2, built in one pass over the stored entries.
+        rows = np.repeat(np.arange(n, dtype=np.int32), np.diff(adjacency.indptr))
+        keep = (position[rows] >= 0) & (position[adjacency.indices] >= 0)
+        rows = rows[keep]
+        cols = adjacency.indices[keep]
+        data = adjacency.data[keep] * half[rows] * half[cols]
+        indptr = np.zeros(len(core) + 1, np.int64)
+        np.cumsum(np.bincount(position[rows], minlength=len(core)), out=indptr[1:])
+        indices = position[cols].astype(np.int32)
+        del rows, cols, keep
+        # Row bands share the arrays (no copies); each is multiplied on its own thread.
         bands = max(1, min(os.cpu_count() or 1, 8))
         cuts = np.linspace(0, len(core), bands + 1).astype(np.int64)
-        self.bands = [(int(a), int(b), sub[a:b]) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+        self.bands = [(int(a), int(b), sp.csr_matrix(
+            (data[indptr[a]:indptr[b]], indices[indptr[a]:indptr[b]], indptr[a:b + 1] - indptr[a]),
+            shape=(int(b - a), len(core)))) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
 
     def apply(self, p: np.ndarray) -> np.ndarray:
         out = np.empty_like(p)
@@ -327,8 +337,12 @@ def symmetric_adjacency(src: list[np.ndarray], dst: list[np.ndarray], wts: list[
     """The symmetric ``n x n`` weight matrix of undirected edges (parallel edges summed)."""
     if not src:
         return sp.csr_matrix((n, n))
-    a, b, w = np.concatenate(src), np.concatenate(dst), np.concatenate(wts)
-    m = sp.coo_matrix((np.concatenate([w, w]), (np.concatenate([a, b]), np.concatenate([b, a]))),
-                      shape=(n, n)).tocsr()
+    index = np.int32 if n < 2**31 else np.int64
+    a = np.concatenate([np.asarray(x, index) for x in src])
+    b = np.concatenate([np.asarray(x, index) for x in dst])
+    w = np.concatenate(wts).astype(np.float64)
+    m = sp.csr_matrix((w, (a, b)), shape=(n, n))
+    del a, b, w
+    m = (m + m.T).tocsr()
     m.sum_duplicates()
     return m
