@@ -31,9 +31,11 @@ several independent ones, in a group of more than a handful of accounts, to flag
 shared ``org_id`` is a benign explanation (``benign_factor``) unless seeds say otherwise.
 
 An account's own suspicion is its community's, scaled by its *membership*: the share of the
-account's link weight that stays inside the community, relative to the community's typical
-(median) member. A reseller's legitimate customer who only shares a proxy exit with a hydra
-cluster has a weak tie and low membership, so it is not flagged with it.
+account's link weight that stays inside the community, times how tied it is compared with the
+community's typical (median) member, by the weight of all its ties or by its
+``min_community_size - 1`` strongest ones (a group of that many ties would make a community of
+its own). A reseller's legitimate customer who only shares a proxy exit with a hydra cluster
+has weak ties and low membership, so it is not flagged with it.
 """
 
 from __future__ import annotations
@@ -76,6 +78,10 @@ class Cohesion:
     strength_in: np.ndarray  # per account: weight of its links inside its community
     strength_all: np.ndarray  # per account: weight of all its links
     median_strength: np.ndarray  # per community: its median member's strength_in
+    # Per account: the evidence (-log(1 - score)) of its ``core_ties``-th strongest link
+    # inside its community (0 with fewer links); per community: its median member's.
+    core_tie: np.ndarray
+    median_core_tie: np.ndarray
     density: np.ndarray  # per community: links (pairs they stand for) / possible pairs
     mean_score: np.ndarray  # per community: mean internal link weight
 
@@ -84,13 +90,36 @@ def _group_sum(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(group, weights=values, minlength=n)
 
 
-def cohesion(links: Links, groups: Groups) -> Cohesion:
+def kth_strongest(owner: np.ndarray, score: np.ndarray, k: int, n: int) -> np.ndarray:
+    """Per owner in ``range(n)``: the ``k``-th largest of its scores (0 with fewer than ``k``).
+
+    >>> kth_strongest(np.array([0, 0, 0, 1]), np.array([0.2, 0.9, 0.5, 0.7]), 2, 3).tolist()
+    [0.5, 0.0, 0.0]
+    """
+    out = np.zeros(n)
+    if k < 1 or len(owner) == 0:
+        return out
+    order = np.lexsort((-score, owner))
+    o = owner[order]
+    first = np.searchsorted(o, o, side="left")
+    at = (np.arange(len(o)) - first) == k - 1
+    out[o[at]] = score[order][at]
+    return out
+
+
+def core_ties(settings: Settings) -> int:
+    """The ties a member needs, at its community's typical strength, to count as core whatever
+    the community's size: enough to make a community of ``min_community_size`` of its own."""
+    return max(int(settings.min_community_size) - 1, 1)
+
+
+def cohesion(links: Links, groups: Groups, settings: Settings | None = None) -> Cohesion:
     """Internal link strength per account and link density per community (see :class:`Cohesion`).
 
     >>> t = pd.DataFrame({"a": [0, 0, 1, 2], "b": [1, 2, 2, 3], "score": [0.8, 0.6, 0.4, 0.5]})
     >>> c = cohesion(Links(t, 4), Groups(np.array([0, 0, 0, 1]), 2))
-    >>> c.strength_in.round(2).tolist(), c.density.tolist()
-    ([1.4, 1.2, 1.0, 0.0], [1.0, 0.0])
+    >>> c.strength_in.round(2).tolist(), c.density.tolist(), c.core_tie.round(2).tolist()
+    ([1.4, 1.2, 1.0, 0.0], [1.0, 0.0], [0.92, 0.51, 0.51, 0.0])
     """
     comm, n_comm = groups.membership, groups.n_communities
     n = len(comm)
@@ -108,11 +137,45 @@ def cohesion(links: Links, groups: Groups) -> Cohesion:
     mean_score_c = np.divide(score_sum_c, n_links_c, out=np.zeros(n_comm), where=n_links_c > 0)
     pairs_c = size * (size - 1) / 2
     density_c = np.divide(n_links_c, pairs_c, out=np.zeros(n_comm), where=pairs_c > 0)
-    median_strength = (
-        pd.Series(strength_in).groupby(comm).median().reindex(range(n_comm)).to_numpy()
-    )
-    return Cohesion(a, b, s, internal, strength_in, strength_all, median_strength, density_c,
-                    mean_score_c)
+    median_strength = _median_per(strength_in, comm, n_comm)
+    # One tie's strength is the evidence behind its score (score = 1 - exp(-evidence), links
+    # module), the scale on which evidence adds up: scores saturate near 1, and a tie at
+    # min_link_score would be a fifth of a strong one's score but a fourteenth of its evidence.
+    # Not the expansion factor: that says how many pairs a drawn link stands for, not how
+    # strongly its two accounts are tied.
+    evidence = -np.log1p(-np.minimum(t["score"].to_numpy(dtype=float)[internal], 1.0 - 1e-12))
+    core_tie = kth_strongest(np.concatenate([a[internal], b[internal]]),
+                             np.concatenate([evidence, evidence]),
+                             core_ties(settings or Settings()), n)
+    return Cohesion(a, b, s, internal, strength_in, strength_all, median_strength, core_tie,
+                    _median_per(core_tie, comm, n_comm), density_c, mean_score_c)
+
+
+def _median_per(values: np.ndarray, comm: np.ndarray, n_comm: int) -> np.ndarray:
+    return pd.Series(values).groupby(comm).median().reindex(range(n_comm)).to_numpy()
+
+
+def _ratio(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    return np.divide(x, ref, out=np.zeros(len(x)), where=ref > 0)
+
+
+def core_ratio(strength: np.ndarray, tie: np.ndarray, median_strength: np.ndarray,
+               median_tie: np.ndarray) -> np.ndarray:
+    """How tied an account is to a community compared with its median member, at most 1: by
+    the weight of all its ties, or by the evidence of its ``core_ties``-th strongest tie,
+    whichever is closer.
+
+    The weight of all ties grows with the community: in a fleet whose hosted accounts share
+    address pools, each is tied to dozens, while its accounts on residential exits are tied
+    only to the few that share their card. Those few ties are as strong as the fleet's own;
+    a legitimate customer sharing one proxy exit with a fleet has many ties, all weak.
+
+    >>> core_ratio(np.array([5.0, 1.2]), np.array([3.0, 0.22]), np.array([20.0, 20.0]),
+    ...            np.array([3.5, 3.5])).round(2).tolist()
+    [0.86, 0.06]
+    """
+    return np.minimum(np.maximum(_ratio(strength, median_strength), _ratio(tie, median_tie)),
+                      1.0)
 
 
 @dataclass
@@ -219,8 +282,9 @@ def account_scores(coh: Cohesion, groups: Groups, community_suspicion: np.ndarra
                    flagged_c: np.ndarray | None = None) -> AccountScores:
     """Each account's membership, suspicion and flag from its community's.
 
-    Membership: own internal strength vs the typical member (core vs periphery), times the
-    share of the account's ties that stay inside its community. Ties from a flagged community
+    Membership: how tied the account is vs the typical member (core vs periphery,
+    :func:`core_ratio`: by all its internal ties or by its ``min_community_size - 1``
+    strongest), times the share of the account's ties that stay inside its community. Ties from a flagged community
     into other flagged communities count as staying: a large fleet is often split into several
     communities, and its accounts' ties between the pieces are no sign of innocence.
     """
@@ -232,21 +296,21 @@ def account_scores(coh: Cohesion, groups: Groups, community_suspicion: np.ndarra
                                                   coh.median_strength)
     if flagged_c is None:
         flagged_c = community_suspicion >= settings.flag_threshold
-    rel = np.divide(strength_in, median_strength[comm], out=np.zeros(n),
-                    where=median_strength[comm] > 0)
+    rel = core_ratio(strength_in, coh.core_tie, median_strength[comm],
+                     coh.median_core_tie[comm])
     to_flagged = flagged_c[comm[a]] & flagged_c[comm[b]]
     kept = coh.internal | to_flagged
     strength_kept = _group_sum(a[kept], s[kept], n) + _group_sum(b[kept], s[kept], n)
     loyalty = np.divide(strength_kept, strength_all, out=np.zeros(n), where=strength_all > 0)
-    membership = np.clip(np.minimum(rel, 1.0) * loyalty, 0.0, 1.0)
-    membership[~flagged_c[comm]] = np.minimum(rel, 1.0)[~flagged_c[comm]] * np.divide(
+    membership = np.clip(rel * loyalty, 0.0, 1.0)
+    membership[~flagged_c[comm]] = rel[~flagged_c[comm]] * np.divide(
         strength_in, strength_all, out=np.zeros(n), where=strength_all > 0)[~flagged_c[comm]]
     membership[size[comm] < 2] = 0.0
     acct_community_susp = community_suspicion[comm].copy()
     # Attachment: an account outside every flagged community whose ties mostly go to one (a
     # fleet fragment too small to stand on its own) is measured against that community's core
     # in the same way, and inherits its suspicion when attached as strongly as a member.
-    attached = _attachment(a, b, s, comm, flagged_c, median_strength, strength_all, n)
+    attached = _attachment(coh, comm, flagged_c, n)
     stronger = ~flagged_c[comm] & (attached[1] > membership)
     membership = np.where(stronger, attached[1], membership)
     attached_to = np.where(stronger, attached[0], -1)
@@ -327,7 +391,7 @@ def score_communities(
     n_comm = comms.n_communities
     groups = Groups(comm, n_comm)
     size = comms.sizes.astype(float)
-    coh = cohesion(links, groups)
+    coh = cohesion(links, groups, settings)
     found = indicators(acc, signals, links, groups, settings, releases)
     ind, facts = found.values, found.facts
     susp = suspicion(ind, size, found.n_seeds, facts["org_share"], settings)
@@ -380,15 +444,20 @@ def score_communities(
     return Scored(accounts, communities)
 
 
-def _attachment(a, b, s, comm, flagged_c, median_strength, strength_all, n):
+def _attachment(coh: Cohesion, comm: np.ndarray, flagged_c: np.ndarray, n: int):
     """For every account, the flagged community it is most tied to and its attachment to the
     flagged set: min(1, ties into flagged communities / that community's median internal
     strength) * share of the account's ties that go into flagged communities (a fleet split
     into several pieces ties its fragments to all of them). (-1, 0) for accounts with no tie
-    into a flagged community."""
-    src = np.concatenate([a, b])
-    dst = np.concatenate([b, a])
-    w = np.concatenate([s, s])
+    into a flagged community.
+
+    Only the weight of all its ties counts here, not its strongest few (:func:`core_ratio`):
+    the account is outside the community, and a few ties as strong as a member's typical
+    ones are what any customer of a fleet's VPN exits has when the fleet's own ties are weak.
+    """
+    src = np.concatenate([coh.a, coh.b])
+    dst = np.concatenate([coh.b, coh.a])
+    w = np.concatenate([coh.weight, coh.weight])
     into = flagged_c[comm[dst]] & (comm[dst] != comm[src])
     best_c = np.full(n, -1)
     best_m = np.zeros(n)
@@ -400,10 +469,9 @@ def _attachment(a, b, s, comm, flagged_c, median_strength, strength_all, n):
     per = per.sort_values(["a", "w", "c"], ascending=[True, False, True]).drop_duplicates("a")
     acc, c = per["a"].to_numpy(), per["c"].to_numpy()
     tie = total.reindex(acc).to_numpy()
-    core = median_strength[c]
-    rel = np.divide(tie, core, out=np.zeros(len(tie)), where=core > 0)
+    rel = np.minimum(_ratio(tie, coh.median_strength[c]), 1.0)
     best_c[acc] = c
-    best_m[acc] = np.minimum(rel, 1.0) * tie / np.maximum(strength_all[acc], 1e-12)
+    best_m[acc] = rel * tie / np.maximum(coh.strength_all[acc], 1e-12)
     return best_c, best_m
 
 
