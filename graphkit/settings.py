@@ -160,6 +160,11 @@ class Settings:
     # Indicators left out of each community's combination, strongest first: one indicator
     # alone (a reseller's customers on its app's template) never flags; it takes several.
     fdr_drop_strongest: int = 1
+    # The resource indicators (resource_indicators: the shared card, the exclusive templates)
+    # enter the FDR cut's combination as one piece of evidence (their smallest p-value, Sidak
+    # corrected), not as independent tests: an organisation that shares a card shares its
+    # templates too, and two dependent tests would count twice.
+    fdr_resource_family: bool = True
     # Indicators that count what members hold in common (a card several pay with, a template
     # concentrated among them): what colleagues share as much as a fleet does. In the FDR cut,
     # the members of a community whose traffic keeps a human day (its members' hour entropy,

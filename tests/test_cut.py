@@ -200,3 +200,31 @@ def test_detect_flags_by_q_value_and_a_fixed_cut_on_request():
     assert strict["flagged"].sum() < c["flagged"].sum()
     fixed = detect(ds, Settings(flag_rule="threshold", flag_threshold=0.45)).communities
     assert (fixed["flagged"] == (fixed["suspicion"] >= 0.45)).all()
+
+
+def test_shared_resources_count_once_in_the_combination():
+    """An organisation that shares its card and its templates and shows nothing else is one
+    piece of evidence (the family's Sidak minimum), not two independent tests: with the
+    strongest piece left out nothing remains. A fleet that also shares them is still flagged
+    on its bursts and new accounts."""
+    rng = np.random.default_rng(0)
+    m = 400  # background communities of 20 members at the dataset's own rates
+    n = np.concatenate([np.full(m, 20.0), [258.0, 30.0]])
+
+    def counts(rate: float, org: float, fleet: float) -> Counts:
+        k = np.concatenate([rng.binomial(20, rate, m), [org, fleet]]).astype(float)
+        return Counts(k, n)
+
+    c = {"shared_payment": counts(0.05, 56, 20), "exclusive_templates": counts(0.3, 258, 30),
+         "creation_burst": counts(0.04, 6, 25), "new_accounts": counts(0.15, 30, 28),
+         "banned": counts(0.01, 1, 6)}
+    tested = np.ones(m + 2, bool)
+    apart = bh_qvalues(surprise(c, tested).p_value, tested)
+    family = ("shared_payment", "exclusive_templates")
+    together = surprise(c, tested, family=family)
+    q = bh_qvalues(together.p_value, tested)
+    assert apart[m] < 1e-6  # counted as two tests, the organisation is "surprising"
+    assert q[m] > 0.05  # counted once and left out as the strongest: nothing else
+    assert q[m + 1] < 1e-6  # the fleet: bursts, new accounts, bans
+    assert "shared_payment+exclusive_templates" not in together.per_indicator  # per test kept
+    assert set(together.per_indicator) == set(c)

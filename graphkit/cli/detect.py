@@ -130,6 +130,9 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
                         indicators=read_indicators(indicators, settings) if indicators
                         else None,
                         releases=given_releases, engine=engine, spark=spark, resume=resume)
+        # The loaded events (GBs at a million accounts) are not needed to write the results.
+        dataset.con.close()
+        del dataset
         with progress.step("write"):
             result.write_into(tmp)
     if report:

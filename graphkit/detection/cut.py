@@ -21,7 +21,10 @@ would dilute the others) and the community has trials for it. The community's p-
 Fisher's combination (``-2 sum log p ~ chi2(2 m)``) over its informative indicators but the
 strongest ``drop_strongest`` (``Settings.fdr_drop_strongest``, 1): one marked indicator alone,
 such as a reseller's customers all on its app's template, does not make a community; it takes
-several. The flag is the Benjamini-Hochberg rule at ``Settings.flag_fdr`` over the communities
+several. Fisher's combination assumes independent tests, and the shared resources are not:
+a company's staff and its hosted apps share its card *and* its templates. The resource
+indicators therefore enter as one test (``Settings.fdr_resource_family``: their smallest
+p-value, Sidak-corrected), so a group marked only by what it shares is one marked indicator. The flag is the Benjamini-Hochberg rule at ``Settings.flag_fdr`` over the communities
 of ``min_community_size`` or more: the flagged communities are the largest set whose expected
 share of false discoveries is at most ``q``. Profile indicators (volume, hosting, automation,
 seeds) do not say the members are run together and take no part.
@@ -81,8 +84,8 @@ def mid_p(k: np.ndarray, n: np.ndarray, p0: float) -> np.ndarray:
     return stats.binom.sf(k, n, p0) + 0.5 * stats.binom.pmf(k, n, p0)
 
 
-def surprise(counts: dict[str, Counts], tested: np.ndarray, drop_strongest: int = 1
-             ) -> Surprise:
+def surprise(counts: dict[str, Counts], tested: np.ndarray, drop_strongest: int = 1,
+             family: tuple[str, ...] = ()) -> Surprise:
     """Each community's p-value against the dataset's background rates (module docstring).
 
     Parameters
@@ -94,6 +97,11 @@ def surprise(counts: dict[str, Counts], tested: np.ndarray, drop_strongest: int 
         the others get p-value 1.
     drop_strongest : int
         Indicators left out of each community's combination, strongest first.
+    family : tuple of str
+        Indicators that are one piece of evidence, not several (``Settings.
+        resource_indicators``: a group that shares a card shares its organisation's templates
+        too). Fisher's combination assumes independent tests; the family enters it once, as
+        its smallest p-value corrected for the family's size (Sidak: ``1 - (1 - min p)^m``).
 
     Returns
     -------
@@ -119,14 +127,39 @@ def surprise(counts: dict[str, Counts], tested: np.ndarray, drop_strongest: int 
         p[~use] = np.nan
         per[name] = p
     p_value = np.ones(n_comm)
-    if per:
-        logs = np.sort(np.log(np.column_stack(list(per.values()))), axis=1)  # NaN sort last
+    combined = _merge_family(per, family)
+    if combined:
+        logs = np.sort(np.log(np.column_stack(list(combined.values()))), axis=1)  # NaN last
         logs = logs[:, drop_strongest:]
         dof = 2.0 * np.isfinite(logs).sum(axis=1)
         stat = -2.0 * np.nansum(logs, axis=1)
         has = dof > 0
         p_value[has] = stats.chi2.sf(stat[has], dof[has])
     return Surprise(p_value, per, background, informative)
+
+
+def _merge_family(per: dict[str, np.ndarray], family: tuple[str, ...]
+                  ) -> dict[str, np.ndarray]:
+    """``per`` with the indicators of ``family`` replaced by one Sidak-corrected minimum.
+
+    >>> m = _merge_family({"a": np.array([0.01, np.nan]), "b": np.array([0.5, np.nan]),
+    ...                    "c": np.array([0.2, 0.3])}, ("a", "b"))
+    >>> sorted(m), m["a+b"].round(4).tolist()
+    (['a+b', 'c'], [0.0199, nan])
+    """
+    names = [f for f in family if f in per]
+    if len(names) < 2:
+        return per
+    stack = np.column_stack([per[f] for f in names])
+    m = np.isfinite(stack).sum(axis=1)
+    low = np.min(np.where(np.isfinite(stack), stack, np.inf), axis=1)
+    merged = np.full(len(low), np.nan)
+    has = m > 0
+    merged[has] = np.clip(-np.expm1(m[has] * np.log1p(-np.minimum(low[has], 1.0 - 1e-16))),
+                          1e-300, 1.0)
+    out = {k: v for k, v in per.items() if k not in names}
+    out["+".join(names)] = merged
+    return out
 
 
 def bh_qvalues(p: np.ndarray, tested: np.ndarray) -> np.ndarray:

@@ -369,13 +369,18 @@ def detect(
                                             flag_threshold=settings.flag_threshold,
                                             community_p=scored.communities["p_value"].to_numpy(
                                                 float)[scored.accounts["community_id"].to_numpy()])
-        attribution = None
+        attribution_entry = None
         if (dataset.seeds is not None and len(dataset.seeds)) or indicators is not None:
             with progress.step("attribution"):
                 attribution = attribute(walk_graph(signals, links, settings),
                                         graph.accounts["account_id"].to_numpy(),
                                         comms.membership, dataset.seeds, indicators, settings)
                 _add_attribution(acc_scores.accounts, communities, attribution)
+                attribution_entry = {
+                    **attribution.calibration,
+                    "reliability": attribution.reliability.to_dict("records"),
+                    "attributed_accounts": int((attribution.accounts["actor"] != "").sum())}
+                del attribution  # its per-account tables and scores are in the accounts now
         with progress.step("successions"):
             succ = find_successions(signals, feats, settings)
         with progress.step("activity of flagged accounts"):
@@ -403,11 +408,8 @@ def detect(
                 f"{settings.method} on the driver (account-link graph collected: "
                 f"{len(link_table)} links)")}},
     )
-    if attribution is not None:
-        result.extra_outputs["attribution"] = {
-            **attribution.calibration,
-            "reliability": attribution.reliability.to_dict("records"),
-            "attributed_accounts": int((attribution.accounts["actor"] != "").sum())}
+    if attribution_entry is not None:
+        result.extra_outputs["attribution"] = attribution_entry
     if succ is not None:
         result.extra_tables["successions.csv"] = succ
         result.extra_outputs["successions"] = len(succ)

@@ -396,7 +396,9 @@ def score_communities(
     ind, facts = found.values, found.facts
     susp = suspicion(ind, size, found.n_seeds, facts["org_share"], settings)
     tested = size >= settings.min_community_size
-    surprise = cut_mod.surprise(found.counts, tested, settings.fdr_drop_strongest)
+    surprise = cut_mod.surprise(found.counts, tested, settings.fdr_drop_strongest,
+                                settings.resource_indicators if settings.fdr_resource_family
+                                else ())
     q_value = cut_mod.bh_qvalues(surprise.p_value, tested)
     if settings.flag_rule == "fdr":
         flagged_c = tested & (q_value <= settings.flag_fdr)

@@ -51,11 +51,11 @@ class WalkGraph:
     """Accounts and entities as one weighted undirected graph.
 
     Vertices ``0 .. n_accounts - 1`` are the accounts (detection codes); each signal's
-    entities follow in ``offsets[signal] + column`` order. ``adjacency`` is the symmetric
-    vertices x vertices matrix of edge weights (parallel edges summed).
+    entities follow in ``offsets[signal] + column`` order. ``operator`` holds the walk's
+    linear system (:class:`WalkOperator`), built once from the edges.
     """
 
-    adjacency: sp.csr_matrix
+    operator: WalkOperator
     n_accounts: int
     offsets: dict[str, int]
     signals: dict[str, SignalMatrix]
@@ -64,7 +64,7 @@ class WalkGraph:
 
     @property
     def n_vertices(self) -> int:
-        return int(self.adjacency.shape[0])
+        return self.operator.n
 
     def account_reset(self, accounts: np.ndarray, weights: np.ndarray | None = None
                       ) -> np.ndarray:
@@ -97,12 +97,12 @@ class WalkGraph:
         Examples
         --------
         >>> import numpy as np, scipy.sparse as sp
-        >>> w = sp.csr_matrix(np.array([[0, 1.0, 0], [1.0, 0, 0], [0, 0, 0]]))
-        >>> g = WalkGraph(w, 3, {}, {}, 0.5)
+        >>> op = WalkOperator(np.array([0]), np.array([1]), np.array([1.0]), 3, 0.5)
+        >>> g = WalkGraph(op, 3, {}, {}, 0.5)
         >>> g.pagerank_many(np.eye(3)[:, [0, 2]]).round(4).T.tolist()
         [[0.6667, 0.3333, 0.0], [0.0, 0.0, 1.0]]
         """
-        return block_pagerank(self.adjacency, resets, self.damping, self.tolerance, rows=rows)
+        return self.operator.solve(resets, self.tolerance, rows=rows)
 
     def background(self) -> np.ndarray:
         """PageRank restarting uniformly on every account: the mass an account draws from an
@@ -110,110 +110,102 @@ class WalkGraph:
         return self.pagerank(self.account_reset(np.arange(self.n_accounts)))
 
 
-def block_pagerank(adjacency: sp.csr_matrix, resets: np.ndarray | sp.spmatrix, damping: float,
+def block_pagerank(adjacency: sp.spmatrix, resets: np.ndarray | sp.spmatrix, damping: float,
                    tolerance: float = 1e-10, max_steps: int = 10_000,
                    block_elements: int = 1 << 23, rows: int | None = None) -> np.ndarray:
     """Personalized PageRank of a symmetric weighted ``adjacency`` for every column of
-    ``resets`` (see :meth:`WalkGraph.pagerank_many`).
-
-    On an undirected graph with strengths ``S`` the walk's stationary mass ``x`` solves
-    ``(I - d W S^-1) x = c r`` (``r`` the normalized reset, ``c = (1 - d) / (1 - d r0)`` with
-    ``r0`` the reset's share on vertices without edges, whose mass returns to the reset).
-    With ``x = c S^1/2 u`` this is the symmetric positive definite system
-    ``(I - d S^-1/2 W S^-1/2) u = S^-1/2 r``, whose eigenvalues lie in ``[1 - d, 1 + d]``:
-    conjugate gradients converge at a rate of ``(sqrt(k) - 1) / (sqrt(k) + 1)`` per step with
-    ``k = (1 + d) / (1 - d)`` (0.41 at d = 0.7, against 0.7 for power iteration), every
-    column of a block at once, one sparse product per step. A column stops when its residual
-    is ``tolerance`` times its right-hand side (2-norm). Columns advance in blocks of at most
-    ``block_elements`` values (six buffers of that size are live).
-
-    Vertices with one neighbour and no reset (an identifier only one account holds: most
-    cards, many addresses and templates) are eliminated exactly before solving (the Schur
-    complement of their block is a diagonal correction) and restored after, so the system
-    has the accounts and the shared entities only.
+    ``resets`` (:class:`WalkOperator` from the matrix's upper triangle).
 
     References
     ----------
     .. [1] L. Page, S. Brin, R. Motwani, T. Winograd, "The PageRank citation ranking:
        bringing order to the web", Stanford InfoLab, 1999.
     .. [2] T. Haveliwala, "Topic-sensitive PageRank", WWW 2002 (one reset vector per topic).
-    .. [3] M. R. Hestenes and E. Stiefel, "Methods of conjugate gradients for solving linear
+    """
+    upper = sp.triu(sp.coo_matrix(adjacency), k=1).tocoo()
+    op = WalkOperator(upper.row, upper.col, upper.data, adjacency.shape[0], damping)
+    return op.solve(resets, tolerance, max_steps, block_elements, rows)
+
+
+class WalkOperator:
+    """The linear system of a random walk with restart on an undirected weighted graph.
+
+    On a graph with weights ``W`` and strengths ``S`` the walk's stationary mass ``x`` for a
+    normalized reset ``r`` solves ``(I - d W S^-1) x = c r`` (``c = (1 - d) / (1 - d r0)``,
+    ``r0`` the reset's share on vertices without edges, whose mass returns to the reset).
+    With ``x = c S^1/2 u`` this is the symmetric positive definite system
+    ``(I - d S^-1/2 W S^-1/2) u = S^-1/2 r``, whose eigenvalues lie in ``[1 - d, 1 + d]``:
+    conjugate gradients converge at ``(sqrt(k) - 1) / (sqrt(k) + 1)`` per step,
+    ``k = (1 + d) / (1 - d)`` (0.41 at d = 0.7, against 0.7 for power iteration), for a
+    block of reset vectors at once, one sparse product per step.
+
+    Vertices with one edge (an identifier only one account holds: most cards, many addresses
+    and templates) are eliminated exactly: the Schur complement of their block is a diagonal
+    correction of their neighbour (``- d^2 N^2``) and a share of their right-hand side
+    (``+ d N b``); their solution follows their neighbour's. The system keeps the accounts and
+    the shared entities only, and the full adjacency is never built. The sparse products run
+    in row bands on threads (scipy releases the GIL).
+
+    Parameters
+    ----------
+    a, b, w : ndarray
+        The undirected edges (parallel edges add up).
+    n : int
+        Vertices.
+    damping : float
+        Probability of following an edge.
+
+    References
+    ----------
+    .. [1] M. R. Hestenes and E. Stiefel, "Methods of conjugate gradients for solving linear
        systems", J. Res. Nat. Bur. Standards 49(6), 1952.
     """
-    resets = sp.csc_matrix(resets, dtype=np.float64)
-    strength = np.asarray(adjacency.sum(axis=1)).ravel()
-    edged = strength > 0
-    half = np.zeros(len(strength))
-    half[edged] = 1.0 / np.sqrt(strength[edged])  # S^-1/2, 0 on vertices without edges
-    leaf, anchor, tie = _leaves(adjacency, resets, half)
-    core = np.flatnonzero(~leaf)
-    system = _ReducedSystem(adjacency, half, core, anchor, tie, damping)
-    keep = resets.shape[0] if rows is None else rows
-    out = np.zeros((keep, resets.shape[1]))
-    width = max(1, block_elements // max(len(core), 1))
-    for lo in range(0, resets.shape[1], width):  # blocks of columns, to bound the memory
-        r = resets[:, lo:lo + width].toarray()
-        total = r.sum(axis=0)
-        np.divide(r, total, out=r, where=total > 0)
-        isolated = r[~edged].sum(axis=0)
-        u = np.zeros_like(r)
-        u[core] = _conjugate_gradients(system, (r * half[:, None])[core], tolerance, max_steps)
-        u[leaf] = damping * tie[:, None] * u[anchor]  # a leaf's mass follows its one neighbour
-        u *= np.sqrt(strength)[:, None]
-        u[~edged] = r[~edged]
-        u *= (1.0 - damping) / (1.0 - damping * isolated)
-        out[:, lo:lo + width] = u[:keep]
-    return out
 
-
-def _leaves(adjacency: sp.csr_matrix, resets: sp.csc_matrix, half: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Vertices with one neighbour and no reset mass in any column (an identifier only one
-    account holds), eliminated from the system exactly (Schur complement); per leaf its
-    neighbour and the normalized weight ``N[leaf, neighbour]``."""
-    degree = np.diff(adjacency.indptr)
-    reset = np.asarray(abs(resets).sum(axis=1)).ravel() > 0
-    one = (degree == 1) & ~reset
-    nbr = np.zeros(len(degree), np.int64)
-    nbr[one] = adjacency.indices[adjacency.indptr[:-1][one]]
-    leaf = one.copy()
-    leaf[one] &= ~one[nbr[one]]  # two leaves tied only to each other stay (no mass reaches them)
-    idx = np.flatnonzero(leaf)
-    tie = adjacency.data[adjacency.indptr[idx]] * half[idx] * half[nbr[idx]]
-    return leaf, nbr[idx], tie
-
-
-class _ReducedSystem:
-    """``(I - d N) u`` on the core vertices with the leaves eliminated: ``N`` is
-    ``S^-1/2 W S^-1/2`` and every core vertex's diagonal loses ``d^2 N[v, leaf]^2`` per leaf.
-    The sparse product runs in row bands on threads (scipy releases the GIL)."""
-
-    def __init__(self, adjacency: sp.csr_matrix, half: np.ndarray, core: np.ndarray,
-                 anchor: np.ndarray, tie: np.ndarray, damping: float) -> None:
-        n = adjacency.shape[0]
+    def __init__(self, a: np.ndarray, b: np.ndarray, w: np.ndarray, n: int, damping: float
+                 ) -> None:
+        index = np.int32 if n < 2**31 else np.int64
+        a, b = np.asarray(a, index), np.asarray(b, index)
+        w = np.asarray(w, np.float64)
+        self.n, self.damping = int(n), float(damping)
+        self.strength = np.bincount(a, w, n) + np.bincount(b, w, n)
+        self.half = np.zeros(n)
+        edged = self.strength > 0
+        self.half[edged] = 1.0 / np.sqrt(self.strength[edged])
+        degree = np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
+        nbr = np.full(n, -1, np.int64)
+        nbr[a[degree[a] == 1]] = b[degree[a] == 1]
+        nbr[b[degree[b] == 1]] = a[degree[b] == 1]
+        self.leaf = degree == 1
+        self.leaf[self.leaf] &= degree[nbr[self.leaf]] > 1  # a pair tied only to itself stays
+        on_leaf = self.leaf[a] | self.leaf[b]
+        norm = w * self.half[a] * self.half[b]  # S^-1/2 W S^-1/2 per edge
+        self.leaves = np.where(self.leaf[a[on_leaf]], a[on_leaf], b[on_leaf]).astype(np.int64)
+        self.anchor = nbr[self.leaves]
+        self.tie = norm[on_leaf]
+        self.core = np.flatnonzero(~self.leaf)
         position = np.full(n, -1, np.int64)
-        position[core] = np.arange(len(core))
-        self.diagonal = np.ones(len(core))
-        np.subtract.at(self.diagonal, position[anchor], damping ** 2 * tie ** 2)
-        self.damping = damping
-        # The core block of S^-1/2 W S^-1/2, built in one pass over the stored entries.
-        rows = np.repeat(np.arange(n, dtype=np.int32), np.diff(adjacency.indptr))
-        keep = (position[rows] >= 0) & (position[adjacency.indices] >= 0)
-        rows = rows[keep]
-        cols = adjacency.indices[keep]
-        data = adjacency.data[keep] * half[rows] * half[cols]
-        indptr = np.zeros(len(core) + 1, np.int64)
-        np.cumsum(np.bincount(position[rows], minlength=len(core)), out=indptr[1:])
-        indices = position[cols].astype(np.int32)
-        del rows, cols, keep
-        # Row bands share the arrays (no copies); each is multiplied on its own thread.
+        position[self.core] = np.arange(len(self.core))
+        self.position = position
+        self.diagonal = np.ones(len(self.core))
+        np.subtract.at(self.diagonal, position[self.anchor], self.damping ** 2 * self.tie ** 2)
+        keep = ~on_leaf
+        pa, pb = position[a[keep]].astype(index), position[b[keep]].astype(index)
+        x = norm[keep]
+        del a, b, w, norm, keep
+        m = sp.csr_matrix((np.concatenate([x, x]), (np.concatenate([pa, pb]),
+                                                   np.concatenate([pb, pa]))),
+                          shape=(len(self.core), len(self.core)))
+        del pa, pb, x
         bands = max(1, min(os.cpu_count() or 1, 8))
-        cuts = np.linspace(0, len(core), bands + 1).astype(np.int64)
-        self.bands = [(int(a), int(b), sp.csr_matrix(
-            (data[indptr[a]:indptr[b]], indices[indptr[a]:indptr[b]], indptr[a:b + 1] - indptr[a]),
-            shape=(int(b - a), len(core)))) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+        cuts = np.linspace(0, len(self.core), bands + 1).astype(np.int64)
+        # Row bands share the matrix's arrays (no copies).
+        self.bands = [(int(lo), int(hi), sp.csr_matrix(
+            (m.data[m.indptr[lo]:m.indptr[hi]], m.indices[m.indptr[lo]:m.indptr[hi]],
+             m.indptr[lo:hi + 1] - m.indptr[lo]), shape=(int(hi - lo), len(self.core))))
+            for lo, hi in zip(cuts[:-1], cuts[1:]) if hi > lo]
 
     def apply(self, p: np.ndarray) -> np.ndarray:
+        """The core system times ``p`` (core vertices x columns)."""
         out = np.empty_like(p)
 
         def band(item: tuple[int, int, sp.csr_matrix]) -> None:
@@ -222,15 +214,47 @@ class _ReducedSystem:
 
         if len(self.bands) == 1:
             band(self.bands[0])
-        else:
+        elif self.bands:
             with ThreadPoolExecutor(len(self.bands)) as pool:
                 list(pool.map(band, self.bands))
         out *= -self.damping
         out += self.diagonal[:, None] * p
         return out
 
+    def solve(self, resets: np.ndarray | sp.spmatrix, tolerance: float = 1e-10,
+              max_steps: int = 10_000, block_elements: int = 1 << 23,
+              rows: int | None = None) -> np.ndarray:
+        """Stationary mass for every column of ``resets`` (vertices x k, dense or sparse);
+        a column stops when its residual is ``tolerance`` times its right-hand side (2-norm).
+        Columns advance in blocks of at most ``block_elements`` values per buffer; ``rows``
+        keeps only the first rows of the result."""
+        resets = sp.csc_matrix(resets, dtype=np.float64)
+        d = self.damping
+        keep = self.n if rows is None else rows
+        out = np.zeros((keep, resets.shape[1]))
+        edged = self.strength > 0
+        width = max(1, block_elements // max(self.n, 1))
+        for lo in range(0, resets.shape[1], width):  # blocks of columns, to bound the memory
+            r = resets[:, lo:lo + width].toarray()
+            total = r.sum(axis=0)
+            np.divide(r, total, out=r, where=total > 0)
+            isolated = r[~edged].sum(axis=0)
+            rhs = r * self.half[:, None]
+            core_rhs = rhs[self.core]
+            np.add.at(core_rhs, self.position[self.anchor],
+                      (d * self.tie)[:, None] * rhs[self.leaves])
+            u = np.zeros_like(r)
+            u[self.core] = _conjugate_gradients(self, core_rhs, tolerance, max_steps)
+            u[self.leaves] = rhs[self.leaves] + (d * self.tie)[:, None] * u[self.anchor]
+            del rhs, core_rhs
+            u *= np.sqrt(self.strength)[:, None]
+            u[~edged] = r[~edged]
+            u *= (1.0 - d) / (1.0 - d * isolated)
+            out[:, lo:lo + width] = u[:keep]
+        return out
 
-def _conjugate_gradients(system: _ReducedSystem, b: np.ndarray, tolerance: float,
+
+def _conjugate_gradients(system: WalkOperator, b: np.ndarray, tolerance: float,
                          max_steps: int) -> np.ndarray:
     """``u`` with ``system.apply(u) = b`` for every column of ``b``."""
     u = np.zeros_like(b)
@@ -328,21 +352,10 @@ def walk_graph(signals: dict[str, SignalMatrix], links: Links | None = None,
         src.append(np.asarray(extra[0], np.int64))
         dst.append(np.asarray(extra[1], np.int64))
         wts.append(np.asarray(extra[2], np.float64))
-    return WalkGraph(symmetric_adjacency(src, dst, wts, start), n, offsets, signals,
+    index = np.int32 if start < 2**31 else np.int64
+    a = np.concatenate([np.asarray(x, index) for x in src]) if src else np.zeros(0, index)
+    b = np.concatenate([np.asarray(x, index) for x in dst]) if dst else np.zeros(0, index)
+    w = np.concatenate(wts) if wts else np.zeros(0)
+    del src, dst, wts
+    return WalkGraph(WalkOperator(a, b, w, start, settings.walk_damping), n, offsets, signals,
                      settings.walk_damping, settings.walk_tolerance)
-
-
-def symmetric_adjacency(src: list[np.ndarray], dst: list[np.ndarray], wts: list[np.ndarray],
-                        n: int) -> sp.csr_matrix:
-    """The symmetric ``n x n`` weight matrix of undirected edges (parallel edges summed)."""
-    if not src:
-        return sp.csr_matrix((n, n))
-    index = np.int32 if n < 2**31 else np.int64
-    a = np.concatenate([np.asarray(x, index) for x in src])
-    b = np.concatenate([np.asarray(x, index) for x in dst])
-    w = np.concatenate(wts).astype(np.float64)
-    m = sp.csr_matrix((w, (a, b)), shape=(n, n))
-    del a, b, w
-    m = (m + m.T).tocsr()
-    m.sum_duplicates()
-    return m
