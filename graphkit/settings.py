@@ -160,11 +160,13 @@ class Settings:
     # Indicators left out of each community's combination, strongest first: one indicator
     # alone (a reseller's customers on its app's template) never flags; it takes several.
     fdr_drop_strongest: int = 1
-    # The resource indicators (resource_indicators: the shared card, the exclusive templates)
-    # enter the FDR cut's combination as one piece of evidence (their smallest p-value, Sidak
-    # corrected), not as independent tests: an organisation that shares a card shares its
-    # templates too, and two dependent tests would count twice.
-    fdr_resource_family: bool = True
+    # When on, the resource indicators (resource_indicators: the shared card, the exclusive
+    # templates) enter the FDR cut's combination as one piece of evidence (their smallest
+    # p-value, Sidak corrected), not as two dependent tests. Off by default: it removes the
+    # false positives of large companies (offices and hosted apps on one card and one set of
+    # templates) but leaves a fleet without bans and account ages nothing else to show
+    # (docs/detection.md, section 3).
+    fdr_resource_family: bool = False
     # Indicators that count what members hold in common (a card several pay with, a template
     # concentrated among them): what colleagues share as much as a fleet does. In the FDR cut,
     # the members of a community whose traffic keeps a human day (its members' hour entropy,
