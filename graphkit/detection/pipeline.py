@@ -121,19 +121,29 @@ class Detection:
         return out
 
 
-def _write_numeric_csv(frame: pd.DataFrame, path: Path, decimals: int) -> None:
+def _write_numeric_csv(frame: pd.DataFrame, path: Path, decimals: int,
+                       chunk_rows: int = 1 << 20) -> None:
     """CSV of a large table of ids and numbers through Arrow's multi-threaded writer (pandas
     formats floats in Python and takes seconds per million rows); floats rounded to
-    ``decimals``."""
+    ``decimals``. Written a million rows at a time, so no full copy of the table is made."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    rounded = frame.copy(deep=False)
-    for col in rounded.columns:
-        if pd.api.types.is_float_dtype(rounded[col]):
-            rounded[col] = rounded[col].round(decimals)
-    pacsv.write_csv(pa.Table.from_pandas(rounded, preserve_index=False), path,
-                    pacsv.WriteOptions(quoting_style="needed"))
+    writer = None
+    try:
+        for lo in range(0, max(len(frame), 1), chunk_rows):  # chunks of a million rows
+            part = frame.iloc[lo:lo + chunk_rows].copy(deep=False)
+            for col in part.columns:
+                if pd.api.types.is_float_dtype(part[col]):
+                    part[col] = part[col].round(decimals)
+            table = pa.Table.from_pandas(part, preserve_index=False)
+            if writer is None:
+                writer = pacsv.CSVWriter(path, table.schema,
+                                         write_options=pacsv.WriteOptions(quoting_style="needed"))
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def describe_inputs(dataset: Dataset) -> dict[str, Any]:
