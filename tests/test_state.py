@@ -170,3 +170,19 @@ def test_coded_aggregates_equal_the_decoded_ones(days):
     assert sorted(coded) == sorted(plain)
     for name, table in plain.items():
         pd.testing.assert_frame_equal(coded[name], table, obj=name)
+
+
+def test_release_window_of_a_model_these_events_never_use(days):
+    """An incremental run counts the new events in the windows of the merged first
+    sightings, including a model the new files never use: its window traffic (in_window,
+    before) is kept with no request on it, on coded events as on plain ones."""
+    from graphkit.graph.state import release_counts
+
+    ds = graphkit.load(days["day"])
+    ds.con.execute("CREATE TEMP VIEW events_plain AS SELECT * FROM events")
+    start = pd.Timestamp(ds.con.execute("SELECT min(ts) FROM events").fetchall()[0][0])
+    models = pd.DataFrame({"model": ["model-never-seen"], "first_seen": [start]})
+    coded = release_counts(ds.con, models, 72)
+    plain = release_counts(ds.con, models, 72, "events_plain")
+    assert len(coded) > 0 and coded["in_window"].sum() > 0 and coded["on_model"].sum() == 0
+    pd.testing.assert_frame_equal(coded, plain)

@@ -135,6 +135,8 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
         del dataset
         with progress.step("write"):
             result.write_into(tmp)
+        if result.state is not None:  # the spilled state is in the result now
+            result.state.release()
     if report:
         from graphkit.report.writer import write_report
         with progress.step("report"):

@@ -118,6 +118,13 @@ class EventState:
                           {"release_window_hours": self.release_window_hours,
                            "has_prompt": self.has_prompt, "files": self.files})
 
+    def release(self) -> None:
+        """Remove a spilled state's temporary files (after the run is written); a state held
+        as DataFrames has none."""
+        if self._spill is not None:
+            self._spill.cleanup()
+            self._spill = None
+
     def event_inputs(self, loaded: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The manifest entries of every event file: the reused files' (from the state) and the
         ``loaded`` ones (the new files), in input order."""

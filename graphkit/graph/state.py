@@ -290,7 +290,9 @@ def _release_sql(events: str, con: duckdb.DuckDBPyConnection | None = None) -> s
     # release (on the model / all) and before it (on the model / all). Over coded events the
     # model names of the windows are coded first and the account codes decoded after.
     coded = con is not None and _coded(con, events)
-    starts = (f"(SELECT s.*, d.code FROM {_RELEASE_STARTS} s JOIN _dict_model d "
+    # LEFT JOIN: a model of the merged first sightings that these events never use still
+    # counts their window traffic (in_window, before) with no request on it.
+    starts = (f"(SELECT s.*, d.code FROM {_RELEASE_STARTS} s LEFT JOIN _dict_model d "
               "ON d.value = s.model)" if coded else _RELEASE_STARTS)
     on = "r.code" if coded else "r.model"
     sql = ("SELECT r.model, e.account_id, "

@@ -36,6 +36,7 @@ True
 from __future__ import annotations
 
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -225,7 +226,8 @@ class WalkOperator:
               max_steps: int = 10_000, block_elements: int = 1 << 23,
               rows: int | None = None) -> np.ndarray:
         """Stationary mass for every column of ``resets`` (vertices x k, dense or sparse);
-        a column stops when its residual is ``tolerance`` times its right-hand side (2-norm).
+        a block of columns stops when every column's residual is at most ``tolerance`` times
+        its right-hand side (2-norm), so a column's last digits may depend on its block.
         Columns advance in blocks of at most ``block_elements`` values per buffer; ``rows``
         keeps only the first rows of the result."""
         resets = sp.csc_matrix(resets, dtype=np.float64)
@@ -280,6 +282,9 @@ def _conjugate_gradients(system: WalkOperator, b: np.ndarray, tolerance: float,
         p *= beta
         p += res
         rs = new
+    if not (np.sqrt(rs) <= goal).all():
+        warnings.warn(f"random walk: no convergence to {tolerance:g} in {max_steps} steps",
+                      RuntimeWarning, stacklevel=2)
     return u
 
 
