@@ -57,15 +57,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 
 from graphkit.errors import InputError
-from graphkit.io.coded import CODED_EVENTS
+from graphkit.io.coded import CODED_COLUMNS, CODED_EVENTS
 from graphkit.registry import ACCOUNT_LABEL, EDGE_TYPES, OPTIONAL_NODE_TYPES
 from graphkit.settings import Settings
 
@@ -138,12 +139,8 @@ def event_aggregates(con: duckdb.DuckDBPyConnection, window_seconds: int,
         One table per entry of the module's table list, sorted by its keys. Edge tables of
         optional columns (user agents, models) are empty when the events lack the column.
     """
-    layout = _layout()
-    out = {name: _frame(con, f"SELECT * FROM ({q}) ORDER BY {_order(layout[name][0])}")
-           for name, q in aggregate_sql(con, window_seconds, events).items()}
-    starts = out["models"] if models is None else models
-    out["releases"] = release_counts(con, starts, release_window_hours, events)
-    return {name: out[name] for name in layout}
+    return _each_table(con, window_seconds, events, release_window_hours, models,
+                       lambda name, sql: _frame(con, sql))
 
 
 def spill_aggregates(con: duckdb.DuckDBPyConnection, window_seconds: int,
@@ -160,24 +157,33 @@ def spill_aggregates(con: duckdb.DuckDBPyConnection, window_seconds: int,
     True
     """
     out = Path(directory)
+    return _each_table(con, window_seconds, events, release_window_hours, None,
+                       lambda name, sql: _copy(con, sql, out / f"{name}.parquet"))
+
+
+def _each_table(con: duckdb.DuckDBPyConnection, window_seconds: int, events: str,
+                release_window_hours: float | None, models: pd.DataFrame | None,
+                sink: Callable[[str, str], Any]) -> dict[str, Any]:
+    """``sink(name, sql)`` of every aggregate table's query, sorted by its keys; the release
+    windows start at ``models`` (None: the first sightings in these events)."""
     layout = _layout()
-    rows = {name: _copy(con, f"SELECT * FROM ({q}) ORDER BY {_order(layout[name][0])}",
-                        out / f"{name}.parquet")
-            for name, q in aggregate_sql(con, window_seconds, events).items()}
-    _register_starts(con, pd.read_parquet(out / "models.parquet"), release_window_hours)
+    sql = aggregate_sql(con, window_seconds, events)
+    out = {name: sink(name, f"SELECT * FROM ({q}) ORDER BY {_order(layout[name][0])}")
+           for name, q in sql.items()}
+    _register_starts(con, _frame(con, sql["models"]) if models is None else models,
+                     release_window_hours)
     try:
-        rows["releases"] = _copy(con, f"SELECT * FROM ({_release_sql(events, con)}) "
-                                      f"ORDER BY {_order(('model', 'account_id'))}",
-                                 out / "releases.parquet")
+        out["releases"] = sink("releases", f"SELECT * FROM ({_release_sql(events, con)}) "
+                                           f"ORDER BY {_order(layout['releases'][0])}")
     finally:
         con.unregister(_RELEASE_STARTS)
-    return {name: rows[name] for name in layout}
+    return {name: out[name] for name in layout}
 
 
 def _copy(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
     """``COPY (sql) TO path`` as Parquet; the rows written."""
     target = str(path).replace("'", "''")
-    return int(con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet)").fetchone()[0])
+    return int(con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet)").fetchall()[0][0])
 
 
 def aggregate_sql(con: duckdb.DuckDBPyConnection, window_seconds: int, events: str = "events"
@@ -192,10 +198,11 @@ def aggregate_sql(con: duckdb.DuckDBPyConnection, window_seconds: int, events: s
     sql = _aggregate_sql(con, window_seconds, CODED_EVENTS if coded else events)
     if not coded:
         return sql
-    keys = {"accounts": ("account_id",), "hours": ("account_id",), "seconds": ("account_id",),
-            "windows": ("account_id",), "models": ("model",),
-            "proxy": ("account_id", "proxy_provider"), "activity": ("account_id", "model"),
-            "templates": () if _has_templates(con) else ("template_hash",)}
+    # Each table's coded keys (from the layout): the coded columns among its keys, and the
+    # edge tables' source and target; the templates table is read as it is when it exists.
+    keys = {name: tuple(k for k in key if k in CODED_COLUMNS)
+            for name, (key, _) in _layout().items()}
+    keys["templates"] = () if _has_templates(con) else ("template_hash",)
     for col, src in _edge_sources().items():
         keys[f"edges_{col}"] = (("s", src), ("k", col))
     return {name: _decode(q, keys[name]) for name, q in sql.items()}
