@@ -180,6 +180,12 @@ class Settings:
     # An account inherits its community's suspicion in proportion to how much of its link weight
     # stays inside the community, relative to the community's core members.
     min_membership: float = 0.35
+    # A member of a flagged community that shows none of the coordination indicators its
+    # community stands out on (banned, new, in the burst, on the shared card or templates, in
+    # lock-step, in the model jump: mid-p <= flag_fdr) is flagged only when it is tied this
+    # strongly (membership); its ties alone then make the case. A proxy reseller's
+    # customers share its exits with the fleet, never its marks.
+    unmarked_membership: float = 0.9
     burst_window_hours: float = 72.0
     # Accounts younger than this at their first request count as new: fleets are created for the
     # job (and hydra replacements minutes after a ban); most customers have history.
@@ -205,6 +211,11 @@ class Settings:
     # A template is concentrated in a community that holds this many times more of its users
     # than the community's size alone would give.
     template_min_lift: float = 10.0
+    # A concentrated template counts only when its users in the community pay as two payers or
+    # more (accounts joined by shared payment methods are one payer): a customer's accounts
+    # sending the customer's own templates (an app's keys, an office on the company card)
+    # share nothing beyond that customer. Without payment data every account is its own payer.
+    template_across_payers: bool = True
     # A member is in a creation burst when at least two other members, and this many times the
     # number chance would give, were created within burst_window_hours of it.
     burst_excess: float = 3.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,14 +11,18 @@ from scipy import stats
 
 from graphkit.detection.cut import (
     Counts,
+    Marks,
     bh_qvalues,
     coordination_counts,
     explained_members,
+    member_evidence,
+    member_marks,
     redundant_payers,
     surprise,
 )
 from graphkit.detection.indicators import Groups, burst_chance, burst_members
 from graphkit.detection.links import Links, SignalMatrix
+from graphkit.detection.scoring import account_scores, cohesion
 from graphkit.errors import ConfigError
 from graphkit.settings import Settings
 
@@ -153,7 +159,8 @@ def _resource_counts(hour_entropy: list[float], n_events: list[int] | None = Non
     links = Links(pd.DataFrame({"a": np.zeros(0, int), "b": np.zeros(0, int),
                                 "synchrony": np.zeros(0)}), n)
     groups = Groups(np.zeros(n, int), 1)
-    return coordination_counts(acc, {"payment": sig}, links, groups, Settings())
+    marks = member_marks(acc, {"payment": sig}, links, groups, Settings())
+    return coordination_counts(marks, groups)
 
 
 def test_members_keeping_working_hours_do_not_count_for_shared_resources():
@@ -228,3 +235,57 @@ def test_shared_resources_count_once_in_the_combination():
     assert q[m + 1] < 1e-6  # the fleet: bursts, new accounts, bans
     assert "shared_payment+exclusive_templates" not in together.per_indicator  # per test kept
     assert set(together.per_indicator) == set(c)
+
+
+def _hydra_with_customers():
+    """One community: 20 fleet accounts, banned, new and paying with 4 shared cards; 5
+    customers of the same exits, new too but on cards of their own and not banned. Outside it,
+    975 ordinary accounts (10 % new, 1 % banned, own cards)."""
+    n = 1000
+    fleet = np.arange(n) < 20
+    customer = (np.arange(n) >= 20) & (np.arange(n) < 25)
+    rng = np.random.default_rng(3)
+    new = fleet | customer | (rng.random(n) < 0.10)
+    banned = fleet | (rng.random(n) < 0.01)
+    sharers = fleet.copy()
+    marks = Marks({"new_accounts": new, "banned": banned, "shared_payment": np.zeros(n, bool)},
+                  {k: np.ones(n, bool) for k in ("new_accounts", "banned", "shared_payment")},
+                  {}, sharers)
+    groups = Groups(np.where(fleet | customer, 0, 1 + np.arange(n) % 5), 6)
+    return marks, groups, fleet, customer
+
+
+def test_member_evidence_separates_a_fleet_from_customers_of_its_exits():
+    marks, groups, fleet, customer = _hydra_with_customers()
+    stands = np.array([1e-9, 0.5, 0.5, 0.5, 0.5, 0.5])  # community 0 stands out on all three
+    per = {name: stands for name in ("new_accounts", "banned", "shared_payment")}
+    llr = member_evidence(marks, per, groups, groups.membership, 0.05)
+    assert (llr[fleet] > 0).all()
+    # New, like the fleet, but neither banned nor on its cards: the missing marks outweigh.
+    assert (llr[customer] < 0).all()
+    # Outside communities that stand out on nothing, no evidence either way.
+    assert (llr[~(fleet | customer)] == 0).all()
+    # Were the community marked by new accounts only, the customers would look like members.
+    only_new = {"new_accounts": stands, "banned": np.full(6, 0.5),
+                "shared_payment": np.full(6, 0.5)}
+    assert (member_evidence(marks, only_new, groups, groups.membership, 0.05)[customer] > 0).all()
+
+
+def test_unmarked_member_stands_on_its_ties_alone():
+    # Accounts 0-3 tied strongly; account 4 tied to three of them at 0.6: membership 0.55.
+    a, b = np.array([0, 0, 0, 1, 1, 2, 0, 1, 2]), np.array([1, 2, 3, 2, 3, 3, 4, 4, 4])
+    links = Links(pd.DataFrame({"a": a, "b": b, "score": [0.9] * 6 + [0.6] * 3}), 5)
+    groups = Groups(np.zeros(5, int), 1)
+    coh = cohesion(links, groups, Settings())
+
+    def flags(marked, settings=Settings()):
+        return account_scores(coh, groups, np.array([0.9]), np.zeros(5, bool), settings,
+                              np.array([True]), lambda community: marked).flagged.tolist()
+
+    every = np.ones(5, bool)
+    assert flags(every) == [True] * 5
+    assert flags(np.array([True, True, True, True, False])) == [True] * 4 + [False]
+    # Tied as strongly as the core, an unmarked account is flagged on its ties.
+    assert flags(np.zeros(5, bool)) == [True] * 4 + [False]
+    lenient = dataclasses.replace(Settings(), unmarked_membership=0.5)
+    assert flags(np.zeros(5, bool), lenient) == [True] * 5

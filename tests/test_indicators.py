@@ -77,6 +77,26 @@ def test_exclusive_templates_breadth_and_lift():
     assert ind.exclusive_templates(tpl, groups, n_events, strict)[0][0] == 0.0
 
 
+def test_template_of_one_payer_is_not_shared():
+    tpl, groups, n_events = _templates()
+    # Accounts 0, 1, 2 (template 0's users) pay with one card: one customer's template.
+    one = matrix("payment", [(0, 0, 1), (1, 0, 1), (2, 0, 1)], 40, 2)
+    payer = ind.payers(one, 40)
+    assert ind.exclusive_templates(tpl, groups, n_events, S, payer)[0].tolist() == [0.0, 0.0]
+    shows, _ = ind.exclusive_template_members(tpl, groups, S, payer)
+    assert not shows.any()
+    # Account 2 pays with its own card: two payers share the template, all three count.
+    two = matrix("payment", [(0, 0, 1), (1, 0, 1), (2, 1, 1)], 40, 2)
+    shows, _ = ind.exclusive_template_members(tpl, groups, S, ind.payers(two, 40))
+    assert np.flatnonzero(shows).tolist() == [0, 1, 2]
+    # Accounts chained by cards (0-1 on card 0, 1-2 on card 1) are one payer.
+    chain = matrix("payment", [(0, 0, 1), (1, 0, 1), (1, 1, 1), (2, 1, 1)], 40, 2)
+    assert ind.payers(chain, 40)[:4].tolist() == [0, 0, 0, 1]
+    # Without payment data every account is its own payer: as without the rule.
+    assert ind.exclusive_templates(tpl, groups, n_events, S, ind.payers(None, 40))[0].tolist() \
+        == pytest.approx([0.75, 0.0])
+
+
 def test_synchrony_share_of_traffic_in_lock_step():
     # Link (0, 1) is internal with synchrony 0.5 >= 0.3: accounts 0 and 1 (30 of 60 requests).
     # Link (1, 2) is internal but weak (0.2); link (2, 3) crosses communities.

@@ -197,6 +197,19 @@ def redundant_payers(sig: SignalMatrix | None, groups: Groups) -> tuple[np.ndarr
     return shows, np.diff(sig.shares.indptr) > 0
 
 
+def card_sharers(sig: SignalMatrix | None, groups: Groups) -> np.ndarray:
+    """Per account: it pays with a card that another member of its community pays with."""
+    n = len(groups.membership)
+    if sig is None or sig.shares.nnz == 0:
+        return np.zeros(n, bool)
+    coo = sig.shares.tocoo()
+    key = groups.membership[coo.row].astype(np.int64) * sig.shares.shape[1] + coo.col
+    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    out = np.zeros(n, bool)
+    out[coo.row[counts[inverse] >= 2]] = True
+    return out
+
+
 def explained_members(org_id: pd.Series, seed_actor: pd.Series, groups: Groups) -> np.ndarray:
     """Per account: it declares an ``org_id`` that another member of its community declares
     too, in a community without seeds. A declared organisation explains what its members
@@ -214,10 +227,73 @@ def explained_members(org_id: pd.Series, seed_actor: pd.Series, groups: Groups) 
     return out & ~seeded[groups.membership]
 
 
-def coordination_counts(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links,
-                        groups: Groups, settings: Settings) -> dict[str, Counts]:
+@dataclass(frozen=True)
+class Marks:
+    """Per account and coordination indicator: the account shows it (``shows``) and could
+    (``known``: it has the data, and no declared organisation explains it), with the
+    community-dependent chance of :class:`Counts` where there is one."""
+
+    shows: dict[str, np.ndarray]
+    known: dict[str, np.ndarray]
+    chance: dict[str, np.ndarray]
+    card_sharers: np.ndarray  # pays with a card another member pays with (the account's mark)
+
+
+# Coordination indicators read from one field, which count once in a member's evidence.
+SAME_SOURCE: tuple[tuple[str, ...], ...] = (("creation_burst", "new_accounts"),)
+
+
+def member_evidence(marks: Marks, per_indicator: dict[str, np.ndarray], groups: Groups,
+                    community: np.ndarray, alpha: float) -> np.ndarray:
+    """Per account: the log-likelihood ratio of its marks under ``community[i]``'s rates
+    against the dataset's, over the indicators that community stands out on (mid-p value of
+    :func:`surprise` at most ``alpha``); positive when the account looks like the community's
+    marked members rather than like any account.
+
+    Per indicator shown, ``log(r / p0)``; not shown, ``log((1 - r) / (1 - p0))``; ``r`` the
+    community's rate among its members that could show it (``(k + 1/2) / (n + 1)``), ``p0``
+    the rate over every account that could. Indicators read from one field
+    (:data:`SAME_SOURCE`: a burst and a new account both come from the creation time) count
+    once, as the mean of their terms. A proxy reseller's customer inside a hydra cluster is
+    new and created among the cluster's replacements, but pays with a card of its own and is
+    not banned where the cluster's members are: the missing marks outweigh. For the card,
+    every member paying with a card another member pays with shows it.
+
+    >>> m = Marks({"banned": np.array([True, True, True, False, False, False])},
+    ...           {"banned": np.ones(6, bool)}, {}, np.zeros(6, bool))
+    >>> g = Groups(np.array([0, 0, 0, 0, 1, 1]), 2)
+    >>> member_evidence(m, {"banned": np.array([0.01, 0.9])}, g, g.membership, 0.05).round(2)
+    array([ 0.34,  0.34,  0.34, -0.51,  0.  ,  0.  ])
+    """
+    terms: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name, p in per_indicator.items():
+        known = marks.known.get(name)
+        if known is None or not known.any():
+            continue
+        shows = (marks.card_sharers if name == "shared_payment" else marks.shows[name]) & known
+        p0 = float(np.clip(shows.sum() / known.sum(), 1e-9, 1.0 - 1e-9))
+        rate = (groups.sum(shows.astype(float)) + 0.5) / (groups.sum(known.astype(float)) + 1.0)
+        r = rate[community]
+        use = known & (np.nan_to_num(p, nan=1.0) <= alpha)[community]
+        terms[name] = (np.where(use, np.where(shows, np.log(r / p0),
+                                              np.log((1.0 - r) / (1.0 - p0))), 0.0), use)
+    out = np.zeros(len(community))
+    for family in SAME_SOURCE:
+        parts = [terms.pop(f) for f in family if f in terms]
+        if parts:
+            used = np.sum([u for _, u in parts], axis=0)
+            out += np.divide(np.sum([t for t, _ in parts], axis=0), np.maximum(used, 1))
+    for term, _ in terms.values():
+        out += term
+    return out
+
+
+def member_marks(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links,
+                 groups: Groups, settings: Settings, payer: np.ndarray | None = None) -> Marks:
     """Per coordination indicator, the members showing it and the members that could, over
-    the members a declared organisation does not explain (:func:`explained_members`).
+    the members a declared organisation does not explain (:func:`explained_members`);
+    ``payer``: the accounts' payers for the template mark
+    (:func:`graphkit.detection.indicators.exclusive_template_members`).
 
     ``acc`` is the per-account table of :func:`graphkit.detection.features.account_features`.
     """
@@ -225,33 +301,38 @@ def coordination_counts(acc: pd.DataFrame, signals: dict[str, SignalMatrix], lin
     working_hours = ind_mod.human_hours_communities(
         acc["hour_entropy"].to_numpy(dtype=float), acc["n_events"].to_numpy(dtype=float),
         groups, settings)[groups.membership]
-
-    def per_community(shows: np.ndarray, known: np.ndarray,
-                      chance: np.ndarray | None = None, resource: bool = False) -> Counts:
-        known = known & unexplained & (~working_hours if resource else True)
-        return Counts(groups.sum((shows & known).astype(float)), groups.sum(known.astype(float)),
-                      chance)
-
     resource = set(settings.resource_indicators)
     t = links.table
     everyone = np.ones(len(groups.membership), bool)
     burst = ind_mod.burst_members(acc["created_at"], groups, settings)
-    counts = {
-        "shared_payment": per_community(*redundant_payers(signals.get("payment"), groups),
-                                        resource="shared_payment" in resource),
-        "exclusive_templates": per_community(*ind_mod.exclusive_template_members(
-            signals.get("template"), groups, settings),
-            resource="exclusive_templates" in resource),
-        "synchrony": per_community(ind_mod.lockstep_members(
+    raw = {
+        "shared_payment": redundant_payers(signals.get("payment"), groups),
+        "exclusive_templates": ind_mod.exclusive_template_members(
+            signals.get("template"), groups, settings, payer),
+        "synchrony": (ind_mod.lockstep_members(
             t["a"].to_numpy(), t["b"].to_numpy(), t["synchrony"].to_numpy(), groups, settings),
             everyone),
-        "creation_burst": per_community(burst.in_burst, burst.known, burst.chance),
-        "new_accounts": per_community(*ind_mod.new_members(acc["created_at"], acc["first_seen"],
-                                                           settings)),
-        "model_jump": per_community(*ind_mod.jump_members(
+        "creation_burst": (burst.in_burst, burst.known),
+        "new_accounts": ind_mod.new_members(acc["created_at"], acc["first_seen"], settings),
+        "model_jump": ind_mod.jump_members(
             acc["release_shift"].to_numpy(dtype=float),
             acc["release_background"].to_numpy(dtype=float),
-            acc["release_window_events"].to_numpy(dtype=float), settings)),
-        "banned": per_community(ind_mod.banned_members(acc["status"]), everyone),
+            acc["release_window_events"].to_numpy(dtype=float), settings),
+        "banned": (ind_mod.banned_members(acc["status"]), everyone),
     }
-    return {k: v for k, v in counts.items() if k not in settings.profile_indicators}
+    shows, known = {}, {}
+    for name, (s, k) in raw.items():
+        if name in settings.profile_indicators:
+            continue
+        shows[name] = s
+        known[name] = k & unexplained & (~working_hours if name in resource else True)
+    return Marks(shows, known, {"creation_burst": burst.chance},
+                 card_sharers(signals.get("payment"), groups))
+
+
+def coordination_counts(marks: Marks, groups: Groups) -> dict[str, Counts]:
+    """Per coordination indicator of ``marks`` (:func:`member_marks`), the members of each
+    community showing it and those that could."""
+    return {name: Counts(groups.sum((marks.shows[name] & known).astype(float)),
+                         groups.sum(known.astype(float)), marks.chance.get(name))
+            for name, known in marks.known.items()}

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
+from scipy.sparse import csgraph
 
 from graphkit.detection.features import ReleaseTraffic
 from graphkit.detection.links import SignalMatrix
@@ -86,9 +87,33 @@ def shared_entity_count(shares: sp.csr_matrix, groups: Groups) -> np.ndarray:
     return np.bincount(per["c"].to_numpy(), minlength=n_comm).astype(float)
 
 
-def _concentrated(sig: SignalMatrix, groups: Groups, settings: Settings):
+def payers(payment: SignalMatrix | None, n_accounts: int) -> np.ndarray:
+    """Per account: its payer, the accounts joined by the payment methods they share (connected
+    components of the account x payment-method graph); an account that pays with nothing known
+    is a payer of its own.
+
+    >>> m = sp.csr_matrix(np.array([[1, 0], [1, 0], [0, 1], [0, 0]]))
+    >>> sig = SignalMatrix("payment", m, np.ones(2), np.array([2, 1]), np.array(["c1", "c2"]))
+    >>> payers(sig, 4).tolist()
+    [0, 0, 1, 2]
+    """
+    if payment is None or payment.shares.nnz == 0:
+        return np.arange(n_accounts)
+    b = (payment.shares != 0).astype(np.int8)
+    graph = sp.bmat([[None, b], [b.T, None]], format="csr")
+    _, labels = csgraph.connected_components(graph, directed=False)
+    return pd.factorize(labels[:n_accounts])[0]
+
+
+def _concentrated(sig: SignalMatrix, groups: Groups, settings: Settings,
+                  payer: np.ndarray | None = None):
     """Account x template uses (COO), each use's community, its template's users in that
-    community, and whether the template is concentrated there (see :func:`exclusive_templates`)."""
+    community, and whether the template is concentrated there (see :func:`exclusive_templates`).
+
+    With ``payer`` (:func:`payers`), a template counts only when its users in the community
+    pay as two payers or more: one customer's accounts sending that customer's own templates
+    (an app's keys, an office on its company card) share nothing beyond the customer.
+    """
     comm = groups.membership
     n = sig.shares.shape[0]
     coo = sig.shares.tocoo()
@@ -99,11 +124,16 @@ def _concentrated(sig: SignalMatrix, groups: Groups, settings: Settings):
     degree = sig.degree[coo.col].astype(float)
     lift = (users_in / np.maximum(degree, 1.0)) / (groups.size[c] / n)
     exclusive = (users_in >= 2) & (lift >= settings.template_min_lift)
+    if payer is not None:
+        pair = np.unique(inverse.astype(np.int64) * (int(payer.max()) + 1) + payer[coo.row])
+        n_payers = np.bincount(pair // (int(payer.max()) + 1), minlength=len(counts))
+        exclusive &= n_payers[inverse] >= 2
     return coo, c, users_in, exclusive
 
 
 def exclusive_templates(sig: SignalMatrix | None, groups: Groups, n_events: np.ndarray,
-                        settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+                        settings: Settings, payer: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """Share of each community's traffic on templates concentrated in it, and their number.
 
     A template is concentrated in a community when at least two members use it and the
@@ -117,7 +147,7 @@ def exclusive_templates(sig: SignalMatrix | None, groups: Groups, n_events: np.n
     if sig is None or sig.shares.nnz == 0:
         return np.zeros(n_comm), np.zeros(n_comm)
     size = groups.size
-    coo, c, users_in, exclusive = _concentrated(sig, groups, settings)
+    coo, c, users_in, exclusive = _concentrated(sig, groups, settings, payer)
     ev = coo.data * n_events[coo.row]
     # A fleet runs its scripts across many of its accounts; a template that only a few members
     # share (one small app among several) counts in proportion.
@@ -128,15 +158,23 @@ def exclusive_templates(sig: SignalMatrix | None, groups: Groups, n_events: np.n
     return np.clip(share / groups.traffic(n_events), 0, 1), n_excl
 
 
-def exclusive_template_members(sig: SignalMatrix | None, groups: Groups, settings: Settings
+def exclusive_template_members(sig: SignalMatrix | None, groups: Groups, settings: Settings,
+                               payer: np.ndarray | None = None
                                ) -> tuple[np.ndarray, np.ndarray]:
-    """Per account: uses a template concentrated in its community, and uses any template."""
+    """Per account: uses a template concentrated in its community (shared across payers when
+    ``payer`` is given, see :func:`payers`) that at least ``template_breadth`` of the members
+    use, and uses any template.
+
+    A fleet runs its scripts across its accounts; a community of separate customers, each
+    with its own few templates, is not one script's users however concentrated each is.
+    """
     n = len(groups.membership)
     if sig is None or sig.shares.nnz == 0:
         return np.zeros(n, bool), np.zeros(n, bool)
-    coo, _, _, exclusive = _concentrated(sig, groups, settings)
+    coo, c, users_in, exclusive = _concentrated(sig, groups, settings, payer)
+    broad = exclusive & (users_in >= settings.template_breadth * groups.size[c])
     shows = np.zeros(n, bool)
-    shows[coo.row[exclusive]] = True
+    shows[coo.row[broad]] = True
     return shows, np.diff(sig.shares.indptr) > 0
 
 

@@ -40,6 +40,7 @@ has weak ties and low membership, so it is not flagged with it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -187,6 +188,7 @@ class Indicators:
     facts: dict[str, np.ndarray]
     n_seeds: np.ndarray
     counts: dict[str, cut_mod.Counts]  # coordination indicators as member counts (the cut)
+    marks: cut_mod.Marks  # the same per account
     release_model: pd.Series  # the released model each community moved to most
 
 
@@ -198,8 +200,10 @@ def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links
     n_events = acc["n_events"].to_numpy(dtype=float)
     t = links.table
     cards = ind_mod.shared_payment(signals.get("payment"), groups)
+    payer = (ind_mod.payers(signals.get("payment"), len(acc))
+             if settings.template_across_payers else None)
     excl_share, n_excl = ind_mod.exclusive_templates(signals.get("template"), groups, n_events,
-                                                     settings)
+                                                     settings, payer)
     burst, burst_days = ind_mod.creation_burst(acc["created_at"], groups, settings)
     if releases is None:
         empty = np.zeros((len(acc), 0))
@@ -236,8 +240,9 @@ def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links
         "model_jump_share": jump.share,
         "model_jump_background": jump.background,
     }
-    counts = cut_mod.coordination_counts(acc, signals, links, groups, settings)
-    return Indicators({k: values[k] for k in INDICATORS}, facts, n_seeds, counts, jump.model)
+    marks = cut_mod.member_marks(acc, signals, links, groups, settings, payer)
+    return Indicators({k: values[k] for k in INDICATORS}, facts, n_seeds,
+                      cut_mod.coordination_counts(marks, groups), marks, jump.model)
 
 
 def suspicion(ind: dict[str, np.ndarray], size: np.ndarray, n_seeds: np.ndarray,
@@ -279,7 +284,8 @@ class AccountScores:
 
 def account_scores(coh: Cohesion, groups: Groups, community_suspicion: np.ndarray,
                    is_seed: np.ndarray, settings: Settings,
-                   flagged_c: np.ndarray | None = None) -> AccountScores:
+                   flagged_c: np.ndarray | None = None,
+                   marked: Callable[[np.ndarray], np.ndarray] | None = None) -> AccountScores:
     """Each account's membership, suspicion and flag from its community's.
 
     Membership: how tied the account is vs the typical member (core vs periphery,
@@ -316,8 +322,18 @@ def account_scores(coh: Cohesion, groups: Groups, community_suspicion: np.ndarra
     attached_to = np.where(stronger, attached[0], -1)
     acct_community_susp[stronger] = community_suspicion[attached[0][stronger]]
     acct_factor = np.clip(membership / max(settings.min_membership, 1e-9), 0.0, 1.0)
-    acct_susp = acct_community_susp * acct_factor
     acct_flag = (flagged_c[comm] | stronger) & (membership >= settings.min_membership)
+    if marked is not None:
+        # A member whose marks do not look like its (attached) community's stands on its ties
+        # alone: it needs unmarked_membership, and inherits in proportion to it.
+        shows = marked(np.where(stronger, attached_to, comm))
+        acct_flag &= shows | (membership >= settings.unmarked_membership)
+        acct_factor = np.where(shows, acct_factor, np.clip(
+            membership / max(settings.unmarked_membership, 1e-9), 0.0, 1.0))
+    acct_susp = acct_community_susp * acct_factor
+    # suspicion >= flag_threshold means flagged, whatever the rule that left an account out.
+    acct_susp = np.where(acct_flag, acct_susp,
+                         np.minimum(acct_susp, np.nextafter(settings.flag_threshold, 0.0) - 1e-4))
     # Accounts investigators already attributed stay flagged whatever their community.
     acct_flag |= is_seed
     acct_susp = np.where(is_seed, np.maximum(acct_susp, settings.flag_threshold), acct_susp)
@@ -406,7 +422,10 @@ def score_communities(
         flagged_c = susp >= settings.flag_threshold
     seed_actor = acc["seed_actor"].astype("string")
     is_seed = seed_actor.notna().to_numpy()
-    acct = account_scores(coh, groups, susp, is_seed, settings, flagged_c)
+    acct = account_scores(coh, groups, susp, is_seed, settings, flagged_c,
+                          lambda community: cut_mod.member_evidence(
+                              found.marks, surprise.per_indicator, groups, community,
+                              settings.flag_fdr) > 0)
 
     actor = _actor_per_community(seed_actor, comm)
     accounts = pd.DataFrame({
