@@ -289,3 +289,28 @@ def test_unmarked_member_stands_on_its_ties_alone():
     assert flags(np.zeros(5, bool)) == [True] * 4 + [False]
     lenient = dataclasses.replace(Settings(), unmarked_membership=0.5)
     assert flags(np.zeros(5, bool), lenient) == [True] * 5
+
+
+def test_marks_read_from_one_field_count_once():
+    # The fleet is new, created in a burst, banned and on shared cards; its exits' customers
+    # are new and created among its replacements (both read from the creation time) but on
+    # cards of their own and never banned.
+    marks, groups, fleet, customer = _hydra_with_customers()
+    burst = marks.shows["new_accounts"] & (fleet | customer)
+    two = Marks({**marks.shows, "creation_burst": burst},
+                {**marks.known, "creation_burst": np.ones(len(burst), bool)}, {},
+                marks.card_sharers)
+    stands = np.array([1e-9, 0.5, 0.5, 0.5, 0.5, 0.5])
+
+    def llr(*names):
+        return member_evidence(two, {k: stands for k in names}, groups, groups.membership, 0.05)
+
+    rest = llr("banned", "shared_payment")
+    new, in_burst = llr("new_accounts", *["banned", "shared_payment"]) - rest, \
+        llr("creation_burst", "banned", "shared_payment") - rest
+    both = llr("new_accounts", "creation_burst", "banned", "shared_payment")
+    # The creation time counts once, as the mean of its two terms...
+    assert both == pytest.approx(rest + (new + in_burst) / 2)
+    assert (both[customer] < 0).all() and (both[fleet] > 0).all()
+    # ...where counted twice it would outweigh the missing card and ban.
+    assert (rest + new + in_burst)[customer].min() > 0
