@@ -276,7 +276,8 @@ def _rowwise_dot(x: sp.csr_matrix, a: np.ndarray, b: np.ndarray,
 
 
 def pair_similarities(signals: dict[str, SignalMatrix], a: np.ndarray, b: np.ndarray,
-                      settings: Settings) -> dict[str, np.ndarray]:
+                      settings: Settings, roots: dict[str, sp.csr_matrix] | None = None
+                      ) -> dict[str, np.ndarray]:
     """Per weighted entity signal: the similarity of each given pair ``(a[i], b[i])`` (the
     idf-weighted Bhattacharyya sum of link scoring, clipped to [0, 1]), for pairs chosen by
     other means than candidate generation (e.g. a banned account and its replacements).
@@ -286,12 +287,21 @@ def pair_similarities(signals: dict[str, SignalMatrix], a: np.ndarray, b: np.nda
     ...                    np.array([5, 5, 4]), np.array(["10.0.0.1"]), s)
     >>> pair_similarities({"ip": ip}, np.array([0, 0]), np.array([1, 2]), s)["ip"].tolist()
     [1.0, 0.0]
+
+    ``roots`` (:func:`similarity_roots` of the same signals and settings) saves building
+    them again when pairs come in blocks.
     """
-    out = {}
-    for name, sig in _weighted_signals(signals, settings).items():  # a handful of signals
-        x = _weighted_roots(sig, _used_entities(sig))
-        out[name] = np.clip(_rowwise_dot(x, np.asarray(a), np.asarray(b))[0], 0.0, 1.0)
-    return out
+    roots = similarity_roots(signals, settings) if roots is None else roots
+    return {name: np.clip(_rowwise_dot(x, np.asarray(a), np.asarray(b))[0], 0.0, 1.0)
+            for name, x in roots.items()}  # a handful of signals
+
+
+def similarity_roots(signals: dict[str, SignalMatrix], settings: Settings
+                     ) -> dict[str, sp.csr_matrix]:
+    """Per weighted signal, the accounts x entities matrix whose row products are
+    :func:`pair_similarities` (before clipping)."""
+    return {name: _weighted_roots(sig, _used_entities(sig))
+            for name, sig in _weighted_signals(signals, settings).items()}
 
 
 @dataclass
