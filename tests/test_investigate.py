@@ -429,3 +429,26 @@ def test_block_pagerank_zero_reset_and_rows() -> None:
     assert got.shape == (10, 2)
     assert not got[:, 0].any()
     assert got[7, 1] >= 0.3  # the walk restarts at its seed 30% of the time
+
+
+def test_succession_overlaps_in_blocks_equal_one_pass() -> None:
+    """Candidate successors scored a few pairs at a time keep the same pairs and overlaps as
+    all pairs at once (every pair's overlap is its own)."""
+    import scipy.sparse as sp
+
+    from graphkit.detection.links import pair_similarities, signal_matrix
+    from graphkit.investigate.successions import _overlapping
+
+    rng = np.random.default_rng(5)
+    settings = Settings()
+    counts = sp.random(60, 12, density=0.2, random_state=3, format="csr") * 10
+    ip = signal_matrix("ip", counts, np.full(60, 10), np.arange(12).astype(str), settings)
+    p, s = rng.integers(0, 60, 500), rng.integers(0, 60, 500)
+    sims = pair_similarities({"ip": ip}, p, s, settings)["ip"] * settings.weight("ip")
+    ok = sims >= settings.succession_min_overlap
+    assert 0 < ok.sum() < len(p)
+    for block in (7, 1000):
+        bp, bs, overlap = _overlapping({"ip": ip}, p, s, settings, block=block)
+        np.testing.assert_array_equal(bp, p[ok])
+        np.testing.assert_array_equal(bs, s[ok])
+        np.testing.assert_array_equal(overlap, sims[ok])

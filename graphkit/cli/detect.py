@@ -129,8 +129,10 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
                         scoring=scoring,
                         indicators=read_indicators(indicators, settings) if indicators
                         else None,
-                        releases=given_releases, engine=engine, spark=spark, resume=resume)
-        # The loaded events (GBs at a million accounts) are not needed to write the results.
+                        releases=given_releases, engine=engine, spark=spark, resume=resume,
+                        release_events=True)
+        # The loaded events (GBs at a million accounts) went once no stage read them; nothing
+        # else of the dataset is needed to write the results.
         dataset.con.close()
         del dataset
         with progress.step("write"):

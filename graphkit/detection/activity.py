@@ -22,10 +22,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from graphkit.errors import ConfigError, InputError
+from graphkit.io.schema import _lit
 
 COLUMNS = ("account_id", "bucket", "model", "n")
 NO_MODEL = "(any model)"
@@ -122,27 +124,78 @@ def activity_table(con_or_events, account_ids: Iterable[str] | Sequence[str],  #
             ts = "CAST(ts AS TIMESTAMP)"
         model = (f"coalesce(CAST(e.model AS VARCHAR), '{NO_MODEL}')" if "model" in types
                  else f"'{NO_MODEL}'")
-        ids = pa.table({"account_id": pa.array(pd.Series(list(account_ids) if not hasattr(
-            account_ids, "__array__") else account_ids, dtype=object).astype(str), pa.string())})
-        con.register("_report_ids", ids)
-        try:
-            df = con.execute(
-                f"SELECT CAST(e.account_id AS VARCHAR) AS account_id, "
-                f"time_bucket({interval}, {ts}) AS bucket, {model} AS model, "
-                f"CAST(count(*) AS BIGINT) AS n "
-                f"FROM {relation} e SEMI JOIN (SELECT DISTINCT account_id FROM _report_ids) i "
-                f"ON CAST(e.account_id AS VARCHAR) = i.account_id "
-                f"WHERE {ts} IS NOT NULL GROUP BY ALL ORDER BY 1, 2, 3"
-            ).df()
-        except duckdb.Error as exc:
-            raise InputError(f"cannot aggregate the events: {exc}") from exc
-        finally:
-            con.unregister("_report_ids")
+        df = _grouped(con, account_ids, relation, f"time_bucket({interval}, {ts})", model,
+                      "count(*)", f"{ts} IS NOT NULL")
     finally:
         if own:
             con.close()
+    return df
+
+
+def hourly_activity(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str],
+                    account_ids: Iterable[str] | Sequence[str]) -> pd.DataFrame:
+    """:func:`activity_table` (hourly bins) of the given accounts from stored hourly counts:
+    a Parquet file of ``account_id, bucket, model, n`` such as the aggregate state's
+    ``activity`` table (:mod:`graphkit.graph.state`), read by ``con``. The counts of the
+    requests of an account, hour and model add up to what the events give.
+
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "activity.parquet"
+    >>> pd.DataFrame({"account_id": ["a", "a", "b"], "bucket": pd.to_datetime(
+    ...     ["2024-01-01 00:00"] * 3), "model": ["m1", None, "m1"], "n": [2, 1, 5]}
+    ...     ).to_parquet(f)
+    >>> hourly_activity(duckdb.connect(), f, ["a"])[["model", "n"]].values.tolist()
+    [['(any model)', 1], ['m1', 2]]
+    """
+    source = "read_parquet('" + os.fspath(path).replace("'", "''") + "')"
+    model = f"coalesce(CAST(e.model AS VARCHAR), '{NO_MODEL}')"
+    return _grouped(con, account_ids, source, "e.bucket", model, "sum(e.n)",
+                    "e.bucket IS NOT NULL", block=8192)
+
+
+def _grouped(con: duckdb.DuckDBPyConnection, account_ids: Iterable[str] | Sequence[str],
+             relation: str, bucket: str, model: str, count: str, where: str,
+             block: int | None = None) -> pd.DataFrame:
+    """Requests per account, ``bucket`` and ``model`` (SQL over ``e``, rows of ``relation``
+    where ``where``), ``count`` (SQL) summing them, for the given accounts; sorted.
+
+    ``block``: that many accounts per query, in account order, each query reading only its
+    range of ``e.account_id`` (a relation sorted by account, such as the aggregate state,
+    skips the rest): the parts, in order, are the sorted whole, and the query's working
+    memory is that of one part."""
+    ids = pd.Series(list(account_ids) if not hasattr(account_ids, "__array__") else account_ids,
+                    dtype=object).astype(str)
+    blocks = [ids.to_numpy(object)]
+    if block is not None and len(ids):
+        unique = np.sort(ids.unique().astype(object))
+        blocks = [unique[lo:lo + block] for lo in range(0, len(unique), block)]
+    parts = [_grouped_part(con, part, relation, bucket, model, count,
+                           where if block is None or not len(part) else
+                           f"{where} AND e.account_id BETWEEN {_lit(part[0])} AND "
+                           f"{_lit(part[-1])}")
+             for part in blocks]  # a few blocks of accounts, not accounts
+    df = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    del parts
     df["bucket"] = pd.to_datetime(df["bucket"]).astype("datetime64[us]")
     return df[list(COLUMNS)].reset_index(drop=True)
+
+
+def _grouped_part(con: duckdb.DuckDBPyConnection, ids: np.ndarray, relation: str, bucket: str,
+                  model: str, count: str, where: str) -> pd.DataFrame:
+    """One query of :func:`_grouped` over the accounts ``ids``."""
+    con.register("_report_ids", pa.table({"account_id": pa.array(ids, pa.string())}))
+    try:
+        return con.execute(
+            f"SELECT CAST(e.account_id AS VARCHAR) AS account_id, {bucket} AS bucket, "
+            f"{model} AS model, CAST({count} AS BIGINT) AS n "
+            f"FROM {relation} e SEMI JOIN (SELECT DISTINCT account_id FROM _report_ids) i "
+            f"ON CAST(e.account_id AS VARCHAR) = i.account_id "
+            f"WHERE {where} GROUP BY ALL ORDER BY 1, 2, 3"
+        ).df()
+    except duckdb.Error as exc:
+        raise InputError(f"cannot aggregate the events: {exc}") from exc
+    finally:
+        con.unregister("_report_ids")
 
 
 def read_activity(path: str | os.PathLike[str]) -> pd.DataFrame:

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from graphkit.detection.activity import COLUMNS as ACTIVITY_COLUMNS
-from graphkit.detection.activity import NO_MODEL
+from graphkit.detection.activity import NO_MODEL, hourly_activity
 from graphkit.detection.features import AccountActivity, traffic_from_rows
 from graphkit.detection.synchrony import (
     WindowSignatures,
@@ -98,6 +98,11 @@ class EventState:
     def incremental(self) -> bool:
         return self.mode == "incremental"
 
+    @property
+    def spilled(self) -> bool:
+        """Whether the tables are Parquet files in a directory (a full run's state)."""
+        return isinstance(self.aggregates, Path)
+
     def manifest(self) -> dict[str, Any]:
         """The manifest's ``outputs.incremental`` entry."""
         rows = (self.rows if isinstance(self.aggregates, Path)
@@ -117,6 +122,15 @@ class EventState:
         return save_state(directory, self.aggregates, self.digests, self.window_seconds,
                           {"release_window_hours": self.release_window_hours,
                            "has_prompt": self.has_prompt, "files": self.files})
+
+    def hourly_activity(self, con: duckdb.DuckDBPyConnection, account_ids: pd.Series
+                        ) -> pd.DataFrame | None:
+        """:func:`graphkit.detection.activity.activity_table` (hourly) of the given accounts
+        from a spilled state's ``activity`` table, read by ``con``; None for a state held as
+        DataFrames (:meth:`StateStages.activity` reads those)."""
+        if not self.spilled:
+            return None
+        return hourly_activity(con, self.aggregates / "activity.parquet", account_ids)
 
     def release(self) -> None:
         """Remove a spilled state's temporary files (after the run is written); a state held

@@ -276,7 +276,8 @@ def _rowwise_dot(x: sp.csr_matrix, a: np.ndarray, b: np.ndarray,
 
 
 def pair_similarities(signals: dict[str, SignalMatrix], a: np.ndarray, b: np.ndarray,
-                      settings: Settings) -> dict[str, np.ndarray]:
+                      settings: Settings, roots: dict[str, sp.csr_matrix] | None = None
+                      ) -> dict[str, np.ndarray]:
     """Per weighted entity signal: the similarity of each given pair ``(a[i], b[i])`` (the
     idf-weighted Bhattacharyya sum of link scoring, clipped to [0, 1]), for pairs chosen by
     other means than candidate generation (e.g. a banned account and its replacements).
@@ -286,12 +287,21 @@ def pair_similarities(signals: dict[str, SignalMatrix], a: np.ndarray, b: np.nda
     ...                    np.array([5, 5, 4]), np.array(["10.0.0.1"]), s)
     >>> pair_similarities({"ip": ip}, np.array([0, 0]), np.array([1, 2]), s)["ip"].tolist()
     [1.0, 0.0]
+
+    ``roots`` (:func:`similarity_roots` of the same signals and settings) saves building
+    them again when pairs come in blocks.
     """
-    out = {}
-    for name, sig in _weighted_signals(signals, settings).items():  # a handful of signals
-        x = _weighted_roots(sig, _used_entities(sig))
-        out[name] = np.clip(_rowwise_dot(x, np.asarray(a), np.asarray(b))[0], 0.0, 1.0)
-    return out
+    roots = similarity_roots(signals, settings) if roots is None else roots
+    return {name: np.clip(_rowwise_dot(x, np.asarray(a), np.asarray(b))[0], 0.0, 1.0)
+            for name, x in roots.items()}  # a handful of signals
+
+
+def similarity_roots(signals: dict[str, SignalMatrix], settings: Settings
+                     ) -> dict[str, sp.csr_matrix]:
+    """Per weighted signal, the accounts x entities matrix whose row products are
+    :func:`pair_similarities` (before clipping)."""
+    return {name: _weighted_roots(sig, _used_entities(sig))
+            for name, sig in _weighted_signals(signals, settings).items()}
 
 
 @dataclass
@@ -327,6 +337,19 @@ class Candidates:
     @property
     def a(self) -> np.ndarray:
         return (self.keys >> 32).astype(np.int64)
+
+    def block(self, lo: int, hi: int) -> Candidates:
+        """The candidates ``lo:hi`` (in key order) with the expanded pairs among them: every
+        pair is scored on its own, so blocks of pairs scored one after the other give what
+        all of them at once give."""
+        keys = self.keys[lo:hi]
+        expanded = {}
+        for name, coo in self.expanded.items():  # three signals, not pairs
+            key = _pair_keys(coo.row, coo.col)
+            at = np.flatnonzero((key >= keys[0]) & (key <= keys[-1])) if len(keys) else []
+            expanded[name] = sp.coo_matrix((coo.data[at], (coo.row[at], coo.col[at])),
+                                           shape=coo.shape)
+        return Candidates(keys, self.projections, expanded, self.ring_neighbours)
 
     @property
     def b(self) -> np.ndarray:
@@ -474,6 +497,14 @@ def link_table(sims: Similarities, cand: Candidates, gate: np.ndarray,
                settings: Settings, registry: Registry | None = None) -> pd.DataFrame:
     """Combine the evidence (noisy-OR), keep pairs above ``min_link_score``: columns a, b,
     score, one column per signal in :data:`~graphkit.registry.SIGNALS` order, inclusion."""
+    return _link_frame(link_columns(sims, cand, gate, settings, registry))
+
+
+def link_columns(sims: Similarities, cand: Candidates, gate: np.ndarray,
+                 settings: Settings, registry: Registry | None = None
+                 ) -> dict[str, np.ndarray | None]:
+    """The columns of :func:`link_table` as arrays of the kept pairs (None: a signal the
+    run does not weigh, all 0)."""
     registry = registry or Registry.static()
     columns = dict(sims.columns)
     for name in registry.supporting_signals:  # report what each supporting signal actually contributed
@@ -482,15 +513,38 @@ def link_table(sims: Similarities, cand: Candidates, gate: np.ndarray,
     evidence = sims.footprint + gate * sims.supporting
     score = 1.0 - np.exp(-evidence)
     keep = score >= settings.min_link_score
-    table = pd.DataFrame({"a": cand.a[keep], "b": cand.b[keep], "score": score[keep]})
+    out: dict[str, np.ndarray | None] = {"a": cand.a[keep], "b": cand.b[keep],
+                                         "score": score[keep]}
     for name in registry.signals:
-        table[name] = columns[name][keep] if name in columns else 0.0
-    table["inclusion"] = sims.inclusion[keep]
+        out[name] = columns[name][keep] if name in columns else None
+    out["inclusion"] = sims.inclusion[keep]
+    return out
+
+
+def _link_frame(columns: dict[str, np.ndarray | None]) -> pd.DataFrame:
+    """The link table of :func:`link_columns`' arrays (the first three make the frame)."""
+    names = list(columns)
+    table = pd.DataFrame({name: columns[name] for name in names[:3]})
+    for name in names[3:]:
+        table[name] = 0.0 if columns[name] is None else columns[name]
     return table.reset_index(drop=True)
 
 
+def _concat_columns(blocks: list[dict[str, np.ndarray | None]]
+                    ) -> dict[str, np.ndarray | None]:
+    """The blocks' columns end to end, each block's column dropped once copied (so the
+    blocks and the result together hold little more than the result)."""
+    out: dict[str, np.ndarray | None] = {}
+    for name in list(blocks[0]):  # a dozen columns
+        parts = [block.pop(name) for block in blocks]
+        out[name] = None if parts[0] is None else np.concatenate(parts)
+        del parts
+    return out
+
+
 def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
-                progress: Progress | None = None, registry: Registry | None = None) -> Links:
+                progress: Progress | None = None, registry: Registry | None = None,
+                block: int = 1 << 21) -> Links:
     """Score all candidate pairs on every signal and keep those above ``min_link_score``.
 
     Candidates are the pairs sharing a specific entity (IP, payment method, template). An entity
@@ -525,6 +579,8 @@ def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
     registry : Registry, optional
         The run's kinds (declared kinds and relations add signals); the static registry by
         default.
+    block : int, default 2**21
+        Candidate pairs scored at once (the results do not depend on it; memory does).
 
     Returns
     -------
@@ -564,11 +620,18 @@ def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
     n = next(iter(signals.values())).shares.shape[0] if signals else len(sync.n_windows)
     with progress.step("links: candidate pairs"):
         cand = candidate_pairs(signals, settings, sync, registry)
-    with progress.step("links: scoring pairs"):
-        sims = entity_similarities(signals, cand, settings, registry)
-        gate = corroboration_gate(sims.footprint, settings)
-    with progress.step("links: synchrony of pairs"):
-        add_synchrony(sims, cand, gate, sync, settings)
-        table = link_table(sims, cand, gate, settings, registry)
+    # Blocks of pairs, so that the dozen per-pair arrays are those of one block: the kept
+    # links are what is held.
+    kept = []
+    for lo in range(0, max(len(cand.keys), 1), block):  # a few blocks, each vectorized
+        part = cand.block(lo, lo + block)
+        with progress.step("links: scoring pairs"):
+            sims = entity_similarities(signals, part, settings, registry)
+            gate = corroboration_gate(sims.footprint, settings)
+        with progress.step("links: synchrony of pairs"):
+            add_synchrony(sims, part, gate, sync, settings)
+            kept.append(link_columns(sims, part, gate, settings, registry))
+        del part, sims, gate
+    table = _link_frame(_concat_columns(kept))
     return Links(table, n, dict(settings.signal_weights), ring_neighbours=cand.ring_neighbours,
                  max_expansion=settings.max_expansion)

@@ -181,6 +181,7 @@ def detect(
     engine: str = "duckdb",
     spark: Any = None,
     resume: Resume | None = None,
+    release_events: bool = False,
 ) -> Detection:
     """Run the whole detection on a loaded dataset: graph, links, communities, suspicion.
 
@@ -227,6 +228,11 @@ def detect(
         with a merged aggregate state, ``dataset`` holds only the new event files and the
         graph and event-level features come from the state; otherwise the reason the run is
         a full one. Either way the run's state is in :attr:`Detection.state` (DuckDB engine).
+    release_events : bool, default False
+        Drop ``dataset``'s loaded events (:meth:`graphkit.io.Dataset.release_events`) as soon
+        as no stage reads them any more: GBs at a million accounts. The command line does; the
+        dataset is unusable for event queries afterwards, so library callers keep it by
+        default.
 
     Returns
     -------
@@ -320,6 +326,11 @@ def detect(
             signals = signal_matrices(graph, dataset, settings, _CODES, proxy)
         with progress.step("links: event arrays"):
             events = dataset.event_arrays() if staged is None and stages is None else None
+        # The activity of flagged accounts comes from the aggregate state when there is one:
+        # then nothing reads the loaded events past this point.
+        events_read_late = stages is None and (state is None or not state.spilled)
+        if release_events and not events_read_late:
+            dataset.release_events()
         sync = None
         if settings.weight("synchrony") > 0 and dataset.has_events:
             with progress.step("links: window signatures"):
@@ -330,6 +341,21 @@ def detect(
                 else:
                     sync = window_signatures(dataset.con, _CODES, n, settings,
                                              times=(events.account, events.us))
+        with progress.step("scoring: account features"):
+            # The last use of the per-event arrays: freed before the links are scored.
+            if staged is not None:
+                releases = staged.releases
+            else:
+                found = (model_releases(events, settings) if stages is None
+                         else stages.model_releases(settings))
+                releases = {**found, **(given_releases or {})}
+            if staged is not None:
+                activity = staged.activity
+            elif stages is None:
+                activity = account_activity(events, releases, n, settings)
+            else:
+                activity = stages.account_activity(graph, releases)
+            del events
         if engine == "spark":  # candidate pairs and similarities on the executors
             from graphkit.engine.spark import spark_score_links
 
@@ -352,20 +378,7 @@ def detect(
                 comms = detect_communities(links, settings, fixed=None, initial=start)
         with progress.step("scoring"):
             with progress.step("scoring: account features"):
-                if staged is not None:
-                    releases = staged.releases
-                else:
-                    found = (model_releases(events, settings) if stages is None
-                             else stages.model_releases(settings))
-                    releases = {**found, **(given_releases or {})}
-                if staged is not None:
-                    activity = staged.activity
-                elif stages is None:
-                    activity = account_activity(events, releases, n, settings)
-                else:
-                    activity = stages.account_activity(graph, releases)
-                feats = account_features(graph, dataset, events, releases, settings, activity)
-                del events
+                feats = account_features(graph, dataset, None, releases, settings, activity)
             with progress.step("scoring: indicators"):
                 scored = score_communities(feats, signals, links, comms, settings,
                                            activity.traffic)
@@ -379,6 +392,12 @@ def detect(
                                             flag_threshold=settings.flag_threshold,
                                             community_p=scored.communities["p_value"].to_numpy(
                                                 float)[scored.accounts["community_id"].to_numpy()])
+        # Before attribution, so that the events (when it reads them) are freed before it.
+        with progress.step("activity of flagged accounts"):
+            flagged_ids = acc_scores.accounts.loc[acc_scores.accounts["flagged"], "account_id"]
+            timelines = _flagged_activity(dataset, state, stages, flagged_ids)
+            if release_events and events_read_late:
+                dataset.release_events()
         attribution_entry = None
         if (dataset.seeds is not None and len(dataset.seeds)) or indicators is not None:
             with progress.step("attribution"):
@@ -393,10 +412,6 @@ def detect(
                 del attribution  # its per-account tables and scores are in the accounts now
         with progress.step("successions"):
             succ = find_successions(signals, feats, settings)
-        with progress.step("activity of flagged accounts"):
-            flagged_ids = acc_scores.accounts.loc[acc_scores.accounts["flagged"], "account_id"]
-            activity = (activity_table(dataset.con, flagged_ids) if stages is None
-                        else stages.activity(flagged_ids))
     finally:
         dataset.con.unregister(_CODES)
     link_table = _links_with_ids(links, graph, registry.signals)
@@ -410,7 +425,7 @@ def detect(
         run_id=run_id, graph=graph,
         timings=dict(progress.timings), inputs=inputs,
         releases={m: t.isoformat() for m, t in releases.items()},
-        ring_neighbours=links.ring_neighbours, scoring=acc_scores.manifest, activity=activity,
+        ring_neighbours=links.ring_neighbours, scoring=acc_scores.manifest, activity=timelines,
         extra_outputs={**_kinds_outputs(registry, dataset), "engine": {
             **engine_entry, "communities": (
                 f"{comms.method} on the cluster ({len(link_table)} links, more than "
@@ -436,6 +451,16 @@ def detect(
 # Stages that read the request log; without one they do not run (and say so).
 EVENT_STAGES: tuple[str, ...] = ("synchrony", "volume", "templates", "automation",
                                  "model_jump", "activity")
+
+
+def _flagged_activity(dataset: Dataset, state: EventState | None, stages: StateStages | None,
+                      flagged_ids: pd.Series) -> pd.DataFrame:
+    """Requests per hour and model of the flagged accounts: from the merged state of an
+    incremental run, the spilled aggregate state of a full one, else from the events."""
+    if stages is not None:
+        return stages.activity(flagged_ids)
+    stored = None if state is None else state.hourly_activity(dataset.con, flagged_ids)
+    return activity_table(dataset.con, flagged_ids) if stored is None else stored
 
 
 def _kinds_outputs(registry, dataset: Dataset) -> dict[str, Any]:

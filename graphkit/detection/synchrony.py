@@ -109,60 +109,82 @@ def window_signatures(
     (account, window) keys by one sort, then signatures, active hours and clock alignment.
     """
     acc_all, us = times if times is not None else account_times(con, account_codes)
-    acc_all = acc_all.astype(np.int64, copy=False)
+    # First, while the window keys are not held: its per-event temporaries then add no peak.
+    clock_aligned = clock_alignment(acc_all, us, n_accounts)
     win_all = us // (int(settings.sync_window_seconds) * 1_000_000)
     w0 = int(win_all.min()) if len(win_all) else 0
     # Distinct (account, window) keys, sorted: the group-min of the signatures below then
-    # writes memory in order.
+    # writes memory in order. Built in place: one per-event array besides the windows.
     span = int(win_all.max()) - w0 + 1 if len(win_all) else 1
+    win_all -= w0
     if n_accounts * span < 2**32:  # a month of 90 s windows x 100k accounts fits 32 bits:
-        key = minhash.sorted_unique(  # half the bytes to sort
-            acc_all.astype(np.uint32) * np.uint32(span) + (win_all - w0).astype(np.uint32))
+        key = acc_all.astype(np.uint32)  # half the bytes to sort
+        key *= np.uint32(span)
+        key += win_all.astype(np.uint32)
         del win_all
+        key = minhash.sorted_unique(key, in_place=True)
         acc, win = (key // span).astype(np.int64), (key % span).astype(np.int64) + w0
     else:
-        key = minhash.sorted_unique((acc_all << 32) | (win_all - w0))
+        key = acc_all.astype(np.int64)
+        key <<= 32
+        key |= win_all
         del win_all
+        key = minhash.sorted_unique(key, in_place=True)
         acc, win = key >> 32, (key & 0xFFFFFFFF) + w0
     del key
-    return windows_signatures(acc, win, n_accounts, settings,
-                              clock_alignment(acc_all, us, n_accounts))
+    return windows_signatures(acc, win, n_accounts, settings, clock_aligned)
 
 
 def windows_signatures(acc: np.ndarray, win: np.ndarray, n_accounts: int, settings: Settings,
-                       clock_aligned: np.ndarray) -> WindowSignatures:
+                       clock_aligned: np.ndarray, block: int = 1 << 16) -> WindowSignatures:
     """Signatures from the distinct (account code, window number) pairs, sorted by account.
 
     What :func:`window_signatures` computes once the events are reduced to their windows; the
     aggregate state (:mod:`graphkit.graph.state`) keeps exactly these pairs, so the synchrony
-    stage runs the same from a merged state as from the events."""
+    stage runs the same from a merged state as from the events. Every account's signatures
+    depend on its own windows only, so they are built ``block`` accounts at a time: the
+    temporaries (64-bit signatures, hashes, hour keys) stay those of one block.
+    """
     n_windows = np.bincount(acc, minlength=n_accounts)
     active = n_windows >= settings.sync_min_windows
     keep = active[acc]
     acc, win = acc[keep], win[keep]
-    sig = minhash.signatures(acc, win.astype(np.uint64), n_groups=n_accounts,
-                             k=settings.minhash_permutations, seed=settings.seed)
-    # Active hours per account: a bitmap of (account, hour), a month is ~720 hours.
-    hour = win * int(settings.sync_window_seconds) // 3600
-    h0 = int(hour.min()) if len(hour) else 0
-    span = int(hour.max()) - h0 + 1 if len(hour) else 1
-    flat = acc * span + (hour - h0)
-    del hour
+    k = settings.minhash_permutations
+    k_hours = max(k // 2, 8)
+    sig = np.empty((n_accounts, k), np.uint32)
+    hour_sig = np.empty((n_accounts, k_hours), np.uint32)
+    n_hours = np.zeros(n_accounts, np.int64)
+    # Active hours are numbered from the first one; a month is ~720 hours.
+    first_hour = int(win.min()) * int(settings.sync_window_seconds) // 3600 if len(win) else 0
+    cuts = np.searchsorted(acc, np.arange(0, n_accounts + block, block))
+    for lo in range(0, n_accounts, block):  # blocks of accounts, each vectorized
+        hi = min(lo + block, n_accounts)
+        rows = slice(int(cuts[lo // block]), int(cuts[lo // block + 1]))
+        a, w = acc[rows] - lo, win[rows]
+        sig[lo:hi] = minhash.fold32(minhash.signatures(
+            a, w.astype(np.uint64), n_groups=hi - lo, k=k, seed=settings.seed))
+        h_acc, h_hour = _active_hours(a, w * int(settings.sync_window_seconds) // 3600
+                                      - first_hour, hi - lo)
+        hour_sig[lo:hi] = minhash.fold32(minhash.signatures(
+            h_acc, h_hour.astype(np.uint64), n_groups=hi - lo, k=k_hours, seed=settings.seed + 1))
+        n_hours[lo:hi] = np.bincount(h_acc, minlength=hi - lo)
+    return WindowSignatures(sig, n_windows, hour_sig, n_hours,
+                            3600.0 / settings.sync_window_seconds, active, clock_aligned)
+
+
+def _active_hours(acc: np.ndarray, hour: np.ndarray, n_accounts: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (account, hour) pairs of the (account, hour) of each window, sorted."""
+    span = int(hour.max()) + 1 if len(hour) else 1
+    flat = acc * span + hour
     if n_accounts * span <= 8 * len(flat):  # a dense mask is smaller than the sorted keys
         seen = np.zeros(n_accounts * span, dtype=bool)
         seen[flat] = True
         h_flat = np.flatnonzero(seen)
         del seen
-    else:  # a million accounts over months of hours: a billion-slot mask would not fit
+    else:  # many accounts over months of hours: a mask of every slot would not fit
         h_flat = minhash.sorted_unique(flat)
-    del flat
-    h_acc, h_hour = h_flat // span, h_flat % span
-    hour_sig = minhash.signatures(h_acc, h_hour.astype(np.uint64), n_groups=n_accounts,
-                                  k=max(settings.minhash_permutations // 2, 8),
-                                  seed=settings.seed + 1)
-    n_hours = np.bincount(h_acc, minlength=n_accounts)
-    return WindowSignatures(minhash.fold32(sig), n_windows, minhash.fold32(hour_sig), n_hours,
-                            3600.0 / settings.sync_window_seconds, active, clock_aligned)
+    return h_flat // span, h_flat % span
 
 
 def clock_alignment(acc: np.ndarray, us: np.ndarray, n_accounts: int) -> np.ndarray:
@@ -172,7 +194,9 @@ def clock_alignment(acc: np.ndarray, us: np.ndarray, n_accounts: int) -> np.ndar
     scheduled job lands on the few seconds after its tick. Normalized by the largest entropy the
     account's request count allows, so small accounts are not called aligned for being small.
     """
-    h, n = bucket_entropy(acc, (us // 1_000_000) % 60, n_accounts, 60)
+    second = us // 1_000_000
+    second %= 60
+    h, n = bucket_entropy(acc, second, n_accounts, 60)
     return _alignment(h, n)
 
 
@@ -202,8 +226,11 @@ def bucket_entropy(acc: np.ndarray, bucket: np.ndarray, n_accounts: int, n_bucke
     >>> h.round(4).tolist(), n.tolist()
     ([0.0, 0.6931], [2.0, 2.0])
     """
-    counts = np.bincount(acc.astype(np.int64) * n_buckets + bucket,
-                         minlength=n_accounts * n_buckets)
+    key = acc.astype(np.int64)  # a copy, updated in place: one per-event temporary
+    key *= n_buckets
+    key += bucket
+    counts = np.bincount(key, minlength=n_accounts * n_buckets)
+    del key
     cell = np.flatnonzero(counts)
     c = counts[cell]
     del counts

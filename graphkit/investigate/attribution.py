@@ -462,13 +462,19 @@ def _table(score: np.ndarray, curve: tuple[float, float, float], starts: _Starts
     actor = np.where(named, names[best], "")
     n_starts = np.bincount(starts.actor, minlength=len(names))[best]
     what = "community" if community else "account"
-    evidence = (pd.Series(names[best], dtype=object) + ": " + what + " walk score "
-                + pd.Series(np.round(np.nan_to_num(own[best, cols], neginf=-99), 2)).astype(str)
-                + (" " if community else " (community "
-                   + pd.Series(np.round(np.nan_to_num(comm[best, cols], neginf=-99), 2))
-                   .astype(str) + ") ")
-                + "from " + pd.Series(n_starts).astype(str) + " seeds/indicator matches")
+    # The evidence text of the named rows only (a million strings for every account would
+    # be built to be blanked).
+    at, pick = np.flatnonzero(named), best[named]
+    evidence = np.full(len(best), "", dtype=object)
+    evidence[at] = (pd.Series(names[pick], dtype=object) + ": " + what + " walk score "
+                    + pd.Series(np.round(np.nan_to_num(own[pick, at], neginf=-99), 2))
+                    .astype(str)
+                    + (" " if community else " (community "
+                       + pd.Series(np.round(np.nan_to_num(comm[pick, at], neginf=-99), 2))
+                       .astype(str) + ") ")
+                    + "from " + pd.Series(n_starts[at]).astype(str)
+                    + " seeds/indicator matches").to_numpy()
     return pd.DataFrame({"actor": pd.array(actor, dtype="string").fillna(""),
                          "actor_confidence": np.round(conf, 4),
-                         "actor_evidence": np.where(named, evidence.to_numpy(), ""),
+                         "actor_evidence": evidence,
                          "actor_score": np.round(np.nan_to_num(top, neginf=-99.0), 4)})

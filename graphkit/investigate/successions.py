@@ -35,7 +35,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from graphkit.detection.links import SignalMatrix, pair_similarities
+from graphkit.detection.links import SignalMatrix, pair_similarities, similarity_roots
 from graphkit.settings import Settings
 
 COLUMNS = ("predecessor", "successor", "gap_hours", "overlap", "confidence", "shared", "chain",
@@ -66,6 +66,28 @@ def candidate_successors(created: np.ndarray, banned: np.ndarray, window_s: floa
     s = order[pos]
     keep = s != p
     return p[keep], s[keep]
+
+
+def _overlapping(signals: dict[str, SignalMatrix], p: np.ndarray, s: np.ndarray,
+                 settings: Settings, block: int = 1 << 21
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The candidate pairs whose weighted identifier overlap reaches
+    ``succession_min_overlap``, in their order, with that overlap; scored ``block`` pairs at
+    a time (tens of millions of candidates would take GBs of per-signal similarities)."""
+    roots = similarity_roots(signals, settings)
+    keep_p, keep_s, keep_overlap = [], [], []
+    for lo in range(0, len(p), block):  # blocks of pairs, each vectorized
+        bp, bs = p[lo:lo + block], s[lo:lo + block]
+        overlap = np.zeros(len(bp))
+        for name, sim in pair_similarities(signals, bp, bs, settings, roots).items():
+            overlap += settings.weight(name) * sim
+        ok = overlap >= settings.succession_min_overlap
+        keep_p.append(bp[ok])
+        keep_s.append(bs[ok])
+        keep_overlap.append(overlap[ok])
+    if not keep_p:
+        return p[:0], s[:0], np.zeros(0)
+    return np.concatenate(keep_p), np.concatenate(keep_s), np.concatenate(keep_overlap)
 
 
 def _one_to_one(p: np.ndarray, s: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -143,14 +165,10 @@ def successions(signals: dict[str, SignalMatrix], accounts: pd.DataFrame,
     created = _seconds(accounts["created_at"])
     window = settings.succession_window_hours * 3600.0
     p, s = candidate_successors(created, banned, window)
-    sims = pair_similarities(signals, p, s, settings)
-    overlap = np.zeros(len(p))
-    for name, sim in sims.items():  # a handful of signals
-        overlap += settings.weight(name) * sim
+    p, s, overlap = _overlapping(signals, p, s, settings)
     gap = created[s] - banned[p]
     conf = (1.0 - np.exp(-overlap)) * np.exp(-np.abs(gap) / window)
-    ok = np.flatnonzero(overlap >= settings.succession_min_overlap)
-    kept = ok[_one_to_one(p[ok], s[ok], conf[ok])]
+    kept = _one_to_one(p, s, conf)
     p, s, gap, overlap, conf = p[kept], s[kept], gap[kept], overlap[kept], conf[kept]
     ids = accounts["account_id"].to_numpy()
     n = len(ids)

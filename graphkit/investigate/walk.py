@@ -164,9 +164,27 @@ class WalkOperator:
 
     def __init__(self, a: np.ndarray, b: np.ndarray, w: np.ndarray, n: int, damping: float
                  ) -> None:
+        self._build([a, b, w], n, damping)
+
+    @classmethod
+    def from_edges(cls, edges: list[np.ndarray], n: int, damping: float) -> WalkOperator:
+        """The operator of the edges ``[a, b, w]``, taken out of ``edges`` (the list is
+        emptied): when the caller holds no other reference, the edge arrays are freed once
+        read, before the system's matrix is built.
+
+        >>> edges = [np.array([0]), np.array([1]), np.array([1.0])]
+        >>> WalkOperator.from_edges(edges, 3, 0.5).n, edges
+        (3, [])
+        """
+        op = cls.__new__(cls)
+        op._build(edges, n, damping)
+        return op
+
+    def _build(self, edges: list[np.ndarray], n: int, damping: float) -> None:
         index = np.int32 if n < 2**31 else np.int64
-        a, b = np.asarray(a, index), np.asarray(b, index)
-        w = np.asarray(w, np.float64)
+        a, b = np.asarray(edges[0], index), np.asarray(edges[1], index)
+        w = np.asarray(edges[2], np.float64)
+        edges.clear()
         self.n, self.damping = int(n), float(damping)
         self.strength = np.bincount(a, w, n) + np.bincount(b, w, n)
         self.half = np.zeros(n)
@@ -192,11 +210,14 @@ class WalkOperator:
         keep = ~on_leaf
         pa, pb = position[a[keep]].astype(index), position[b[keep]].astype(index)
         x = norm[keep]
-        del a, b, w, norm, keep
-        m = sp.csr_matrix((np.concatenate([x, x]), (np.concatenate([pa, pb]),
-                                                   np.concatenate([pb, pa]))),
-                          shape=(len(self.core), len(self.core)))
-        del pa, pb, x
+        del a, b, w, norm, keep, on_leaf
+        # Both directions of every core edge; each input freed as soon as it is copied.
+        rows, cols = np.concatenate([pa, pb]), np.concatenate([pb, pa])
+        del pa, pb
+        data = np.concatenate([x, x])
+        del x
+        m = sp.csr_matrix((data, (rows, cols)), shape=(len(self.core), len(self.core)))
+        del data, rows, cols
         bands = max(1, min(os.cpu_count() or 1, 8))
         cuts = np.linspace(0, len(self.core), bands + 1).astype(np.int64)
         # Row bands share the matrix's arrays (no copies).
@@ -339,28 +360,31 @@ def walk_graph(signals: dict[str, SignalMatrix], links: Links | None = None,
     n = next(iter(signals.values())).shares.shape[0] if signals else (
         links.n_accounts if links is not None else 0)
     offsets: dict[str, int] = {}
-    src, dst, wts = [], [], []
     start = n
     for name, m in mats.items():  # a handful of signals
         offsets[name] = start
-        coo = m.tocoo()
-        src.append(coo.row.astype(np.int64))
-        dst.append(coo.col.astype(np.int64) + start)
-        wts.append(coo.data)
         start += m.shape[1]
+    index = np.int32 if start < 2**31 else np.int64
+    src, dst, wts = [], [], []
+    for name in list(mats):  # a handful of signals, each matrix freed once its edges are out
+        coo = mats.pop(name).tocoo()
+        src.append(coo.row.astype(index))
+        dst.append(coo.col.astype(index) + offsets[name])
+        wts.append(coo.data)
+        del coo
     if links is not None and len(links.table) and settings.walk_link_weight > 0:
         t = links.table
-        src.append(t["a"].to_numpy(np.int64))
-        dst.append(t["b"].to_numpy(np.int64))
+        src.append(t["a"].to_numpy().astype(index))
+        dst.append(t["b"].to_numpy().astype(index))
         wts.append(settings.walk_link_weight * links.edge_weights())
     if extra is not None and len(extra[0]):
-        src.append(np.asarray(extra[0], np.int64))
-        dst.append(np.asarray(extra[1], np.int64))
+        src.append(np.asarray(extra[0], index))
+        dst.append(np.asarray(extra[1], index))
         wts.append(np.asarray(extra[2], np.float64))
-    index = np.int32 if start < 2**31 else np.int64
-    a = np.concatenate([np.asarray(x, index) for x in src]) if src else np.zeros(0, index)
-    b = np.concatenate([np.asarray(x, index) for x in dst]) if dst else np.zeros(0, index)
-    w = np.concatenate(wts) if wts else np.zeros(0)
+    edges = [np.concatenate(src) if src else np.zeros(0, index),
+             np.concatenate(dst) if dst else np.zeros(0, index),
+             np.concatenate(wts) if wts else np.zeros(0)]
     del src, dst, wts
-    return WalkGraph(WalkOperator(a, b, w, start, settings.walk_damping), n, offsets, signals,
-                     settings.walk_damping, settings.walk_tolerance)
+    # The operator takes the edges out of the list: they are freed before its matrix is built.
+    return WalkGraph(WalkOperator.from_edges(edges, start, settings.walk_damping), n, offsets,
+                     signals, settings.walk_damping, settings.walk_tolerance)

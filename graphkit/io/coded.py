@@ -29,6 +29,7 @@ from graphkit.progress import Progress
 CODED_COLUMNS = ("account_id", "ip", "payment_id", "proxy_provider", "template_hash",
                  "user_agent", "model")
 CODED_EVENTS = "_events_coded"
+DECODED_EVENTS = "_events_decoded"  # the same, text as dictionaries (what ``events`` reads)
 
 
 def _coded_value_sql(column: str) -> tuple[str, str]:
@@ -181,12 +182,24 @@ def _register_coded(con: duckdb.DuckDBPyConnection, arrays: dict[str, pa.Array],
         con.unregister("_gk_dict")
         decoded.append(pa.DictionaryArray.from_arrays(arrays[name], pa.array(dicts[name],
                                                                              pa.string())))
-    con.register("_events_decoded", pa.table(
+    con.register(DECODED_EVENTS, pa.table(
         {n: (decoded[CODED_COLUMNS.index(n)] if n in CODED_COLUMNS else arrays[n])
          for n in EVENT_COLUMNS}))
     cols = ", ".join(EVENT_COLUMNS)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW events AS SELECT {cols} FROM _events_decoded")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW events AS SELECT {cols} FROM {DECODED_EVENTS}")
     return coded_tbl
+
+
+def drop_events(con: duckdb.DuckDBPyConnection, coded: bool) -> None:
+    """Drop the loaded events from ``con``: the ``events`` view and the coded and decoded
+    relations it reads (``coded``), or the ``events`` table (the row-by-row path). The
+    ``_dict_<column>`` tables stay: the account and template tables are coded with them."""
+    if coded:
+        con.execute("DROP VIEW IF EXISTS events")
+        for name in (DECODED_EVENTS, CODED_EVENTS):
+            con.unregister(name)
+    else:
+        con.execute("DROP TABLE IF EXISTS events")
 
 
 def _fast_parquet_events(con: duckdb.DuckDBPyConnection, files: list[Path], progress: Progress

@@ -42,7 +42,7 @@ from graphkit.io import relations as rel_mod
 from graphkit.io import templates
 from graphkit.io.accounts import _build_accounts, _load_side
 from graphkit.io.arrays import EventArrays, event_arrays
-from graphkit.io.coded import CODED_EVENTS, _fast_parquet_events
+from graphkit.io.coded import CODED_EVENTS, _fast_parquet_events, drop_events
 from graphkit.io.derived import read_asn
 from graphkit.io.events import _load_events
 from graphkit.io.files import resolve_files
@@ -106,6 +106,25 @@ class Dataset:
         :class:`EventArrays`). Coded Parquet input is read straight from its Arrow columns,
         without decoding ids or copying timestamps; other input goes through one DuckDB query."""
         return event_arrays(self)
+
+    def release_events(self) -> None:
+        """Drop the loaded events (the ``events`` relation and, on the coded path, the coded
+        Arrow table it reads) to free their memory once no stage reads them any more.
+
+        The dataset still says it has events (:attr:`has_events`): the stages that needed
+        them have run. The accounts, templates, identifiers and seeds stay; the events
+        themselves (:attr:`n_events`, :meth:`events`, :meth:`event_arrays`) are gone.
+
+        Examples
+        --------
+        >>> from graphkit.io import load
+        >>> ds = load("fixtures/sim-small/events.parquet")
+        >>> ds.release_events()
+        >>> ds.coded_events is None, ds.has_events, len(ds.accounts) > 0
+        (True, True, True)
+        """
+        drop_events(self.con, self.coded)
+        self.coded_events = None
 
 
 def _build_templates(con: duckdb.DuckDBPyConnection, has_prompt: bool, coded: bool) -> None:
