@@ -49,6 +49,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from graphkit.detection.links import Links
+from graphkit.detection.scoring import below_threshold
 from graphkit.errors import ConfigError
 from graphkit.graph.hetero import HeteroGraph
 from graphkit.registry import ACCOUNT_LABEL
@@ -389,8 +390,7 @@ def combine(community: np.ndarray, account: np.ndarray, flagged: np.ndarray,
     :func:`combined_evidence` of the community's p-value and the account score (the account
     score alone when no p-values are given)."""
     evidence = account if community_p is None else combined_evidence(community_p, account)
-    below = np.minimum(np.maximum(community, evidence * flag_threshold),
-                       np.nextafter(flag_threshold, 0.0) - 1e-4)
+    below = below_threshold(np.maximum(community, evidence * flag_threshold), flag_threshold)
     return np.where(flagged, noisy_or(community, account), below)
 
 

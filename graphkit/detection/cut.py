@@ -186,12 +186,10 @@ def redundant_payers(sig: SignalMatrix | None, groups: Groups) -> tuple[np.ndarr
     n = len(groups.membership)
     if sig is None or sig.shares.nnz == 0:
         return np.zeros(n, bool), np.zeros(n, bool)
-    coo = sig.shares.tocoo()
-    c = groups.membership[coo.row]
-    key = c.astype(np.int64) * sig.shares.shape[1] + coo.col
-    order = np.lexsort((coo.row, key))
+    coo, _, pair, _ = ind_mod.community_uses(sig, groups)
+    order = np.lexsort((coo.row, pair))
     first = np.ones(len(order), bool)
-    first[1:] = key[order][1:] != key[order][:-1]
+    first[1:] = pair[order][1:] != pair[order][:-1]
     shows = np.zeros(n, bool)
     shows[coo.row[order][~first]] = True
     return shows, np.diff(sig.shares.indptr) > 0
@@ -202,11 +200,9 @@ def card_sharers(sig: SignalMatrix | None, groups: Groups) -> np.ndarray:
     n = len(groups.membership)
     if sig is None or sig.shares.nnz == 0:
         return np.zeros(n, bool)
-    coo = sig.shares.tocoo()
-    key = groups.membership[coo.row].astype(np.int64) * sig.shares.shape[1] + coo.col
-    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    coo, _, pair, users = ind_mod.community_uses(sig, groups)
     out = np.zeros(n, bool)
-    out[coo.row[counts[inverse] >= 2]] = True
+    out[coo.row[users[pair] >= 2]] = True
     return out
 
 

@@ -87,6 +87,24 @@ def shared_entity_count(shares: sp.csr_matrix, groups: Groups) -> np.ndarray:
     return np.bincount(per["c"].to_numpy(), minlength=n_comm).astype(float)
 
 
+def community_uses(sig: SignalMatrix, groups: Groups
+                   ) -> tuple[sp.coo_matrix, np.ndarray, np.ndarray, np.ndarray]:
+    """The account x entity uses of ``sig`` (COO), each use's community, the index of its
+    (community, entity) pair among the distinct ones, and each distinct pair's users.
+
+    >>> m = sp.csr_matrix(np.array([[1, 0], [1, 0], [1, 1]]))
+    >>> sig = SignalMatrix("payment", m, np.ones(2), np.array([3, 1]), np.array(["c1", "c2"]))
+    >>> _, c, pair, users = community_uses(sig, Groups(np.array([0, 0, 1]), 2))
+    >>> c.tolist(), pair.tolist(), users.tolist()
+    ([0, 0, 1, 1], [0, 0, 1, 2], [2, 1, 1])
+    """
+    coo = sig.shares.tocoo()
+    c = groups.membership[coo.row]
+    key = c.astype(np.int64) * sig.shares.shape[1] + coo.col
+    _, pair, users = np.unique(key, return_inverse=True, return_counts=True)
+    return coo, c, pair, users
+
+
 def payers(payment: SignalMatrix | None, n_accounts: int) -> np.ndarray:
     """Per account: its payer, the accounts joined by the payment methods they share (connected
     components of the account x payment-method graph); an account that pays with nothing known
@@ -114,19 +132,16 @@ def _concentrated(sig: SignalMatrix, groups: Groups, settings: Settings,
     pay as two payers or more: one customer's accounts sending that customer's own templates
     (an app's keys, an office on its company card) share nothing beyond the customer.
     """
-    comm = groups.membership
     n = sig.shares.shape[0]
-    coo = sig.shares.tocoo()
-    c = comm[coo.row]
-    key = c.astype(np.int64) * sig.shares.shape[1] + coo.col
-    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    coo, c, inverse, counts = community_uses(sig, groups)
     users_in = counts[inverse]
     degree = sig.degree[coo.col].astype(float)
     lift = (users_in / np.maximum(degree, 1.0)) / (groups.size[c] / n)
     exclusive = (users_in >= 2) & (lift >= settings.template_min_lift)
     if payer is not None:
-        pair = np.unique(inverse.astype(np.int64) * (int(payer.max()) + 1) + payer[coo.row])
-        n_payers = np.bincount(pair // (int(payer.max()) + 1), minlength=len(counts))
+        span = int(payer.max()) + 1
+        pair = np.unique(inverse.astype(np.int64) * span + payer[coo.row])
+        n_payers = np.bincount(pair // span, minlength=len(counts))
         exclusive &= n_payers[inverse] >= 2
     return coo, c, users_in, exclusive
 

@@ -282,6 +282,16 @@ class AccountScores:
     attached_to: np.ndarray  # flagged community an outside account is attached to, else -1
 
 
+def below_threshold(suspicion: np.ndarray, flag_threshold: float) -> np.ndarray:
+    """``suspicion`` kept below ``flag_threshold`` (rounded to 4 places, still below), for
+    accounts left unflagged: ``suspicion >= flag_threshold`` means flagged.
+
+    >>> below_threshold(np.array([0.2, 0.9]), 0.7).round(4).tolist()
+    [0.2, 0.6999]
+    """
+    return np.minimum(suspicion, np.nextafter(flag_threshold, 0.0) - 1e-4)
+
+
 def account_scores(coh: Cohesion, groups: Groups, community_suspicion: np.ndarray,
                    is_seed: np.ndarray, settings: Settings,
                    flagged_c: np.ndarray | None = None,
@@ -332,8 +342,7 @@ def account_scores(coh: Cohesion, groups: Groups, community_suspicion: np.ndarra
             membership / max(settings.unmarked_membership, 1e-9), 0.0, 1.0))
     acct_susp = acct_community_susp * acct_factor
     # suspicion >= flag_threshold means flagged, whatever the rule that left an account out.
-    acct_susp = np.where(acct_flag, acct_susp,
-                         np.minimum(acct_susp, np.nextafter(settings.flag_threshold, 0.0) - 1e-4))
+    acct_susp = np.where(acct_flag, acct_susp, below_threshold(acct_susp, settings.flag_threshold))
     # Accounts investigators already attributed stay flagged whatever their community.
     acct_flag |= is_seed
     acct_susp = np.where(is_seed, np.maximum(acct_susp, settings.flag_threshold), acct_susp)
