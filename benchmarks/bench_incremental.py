@@ -145,6 +145,7 @@ def main() -> None:
 
 # Stages whose work an incremental run changes (they read events or the state), and the rest.
 EVENT_SIDE = ("load", "graph", "links: event arrays", "links: window signatures",
+              "links: account activity",
               "activity of flagged accounts", "aggregate state")
 OTHER = ("links: entity shares", "links: candidate pairs", "links: scoring pairs",
          "links: synchrony of pairs", "communities", "scoring", "attribution", "successions",

@@ -332,29 +332,47 @@ def account_features(graph: HeteroGraph, feats: pd.DataFrame, links: Links, *,
                            used=usable, skipped=skipped)
 
 
-def tail_surprise(table: pd.DataFrame, directions: dict[str, int]) -> pd.DataFrame:
-    """Per directed feature: ``-log`` of the share of accounts (among those where the feature is
-    defined) at least as extreme in its suspicious direction; NaN where undefined.
+def column_surprise(values: pd.Series, direction: int) -> pd.Series:
+    """``-log`` of the share of accounts (among those where the feature is defined) at least as
+    extreme as each one in the suspicious ``direction`` (``1`` up, ``-1`` down); NaN where
+    undefined.
 
-    >>> x = pd.DataFrame({"up": [0.0, 0.0, 0.0, 5.0]})
-    >>> tail_surprise(x, {"up": 1})["up"].round(3).tolist()  # the usual value says nothing
+    >>> column_surprise(pd.Series([0.0, 0.0, 0.0, 5.0]), 1).round(3).tolist()
     [0.0, 0.0, 0.0, 1.386]
     """
-    cols = [c for c in table.columns if directions.get(c, 0) != 0]
-    signed = table[cols] * pd.Series({c: float(directions[c]) for c in cols})
     # Rounded first: values equal but for the summation order (which follows account order,
     # e.g. pseudonymized ids) tie exactly.
-    return 0.0 - np.log(signed.round(12).rank(method="max", ascending=False, pct=True))
+    signed = (values.astype(float) * float(direction)).round(12)
+    return 0.0 - np.log(signed.rank(method="max", ascending=False, pct=True))
+
+
+def tail_surprise(table: pd.DataFrame, directions: dict[str, int]) -> pd.DataFrame:
+    """Per directed feature, :func:`column_surprise`; the undirected features are left out.
+
+    >>> x = pd.DataFrame({"up": [0.0, 0.0, 0.0, 5.0], "none": [1.0, 2.0, 3.0, 4.0]})
+    >>> tail_surprise(x, {"up": 1, "none": 0})["up"].round(3).tolist()  # the usual value says nothing
+    [0.0, 0.0, 0.0, 1.386]
+    """
+    return pd.DataFrame({c: column_surprise(table[c], directions[c]) for c in table.columns
+                         if directions.get(c, 0) != 0}, index=table.index)
 
 
 def rank_score(table: pd.DataFrame, directions: dict[str, int]) -> np.ndarray:
     """Unsupervised account score in [0, 1]: the percentile of the mean tail surprise
-    (:func:`tail_surprise`) of the features present (NaN features do not count); see the
-    module docstring."""
-    if not len(table) or not any(directions.get(c, 0) for c in table.columns):
+    (:func:`column_surprise`) of the features present (NaN features do not count); see the
+    module docstring. One feature at a time: a million accounts never hold every feature's
+    surprise at once."""
+    cols = [c for c in table.columns if directions.get(c, 0) != 0]
+    if not len(table) or not cols:
         return np.zeros(len(table))
-    mean = tail_surprise(table, directions).mean(axis=1, skipna=True)
-    return mean.fillna(0.0).round(12).rank(pct=True, method="average").to_numpy(float)
+    total, present = np.zeros(len(table)), np.zeros(len(table))
+    for c in cols:
+        s = column_surprise(table[c], directions[c]).to_numpy(float)
+        has = ~np.isnan(s)
+        total += np.where(has, s, 0.0)
+        present += has
+    mean = pd.Series(np.divide(total, present, out=np.zeros(len(table)), where=present > 0))
+    return mean.round(12).rank(pct=True, method="average").to_numpy(float)
 
 
 def combined_evidence(community_p: np.ndarray, account: np.ndarray) -> np.ndarray:

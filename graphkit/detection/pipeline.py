@@ -341,7 +341,7 @@ def detect(
                 else:
                     sync = window_signatures(dataset.con, _CODES, n, settings,
                                              times=(events.account, events.us))
-        with progress.step("scoring: account features"):
+        with progress.step("links: account activity"):
             # The last use of the per-event arrays: freed before the links are scored.
             if staged is not None:
                 releases = staged.releases
