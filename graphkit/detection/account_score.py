@@ -424,7 +424,6 @@ class AccountScores:
 
     accounts: pd.DataFrame
     manifest: dict[str, Any]
-    features: AccountFeatures
 
 
 def score_accounts(graph: HeteroGraph, feats: pd.DataFrame, links: Links,
@@ -466,4 +465,4 @@ def score_accounts(graph: HeteroGraph, feats: pd.DataFrame, links: Links,
     out["suspicion"] = np.round(combine(out["community_suspicion"].to_numpy(float), score,
                                         out["flagged"].to_numpy(bool), flag_threshold,
                                         community_p), 4)
-    return AccountScores(out, manifest_entry(features, mode, extra), features)
+    return AccountScores(out, manifest_entry(features, mode, extra))

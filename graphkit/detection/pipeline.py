@@ -392,6 +392,7 @@ def detect(
                                             flag_threshold=settings.flag_threshold,
                                             community_p=scored.communities["p_value"].to_numpy(
                                                 float)[scored.accounts["community_id"].to_numpy()])
+            del scored  # its accounts table is in acc_scores, its communities in communities
         # Before attribution, so that the events (when it reads them) are freed before it.
         with progress.step("activity of flagged accounts"):
             flagged_ids = acc_scores.accounts.loc[acc_scores.accounts["flagged"], "account_id"]
@@ -412,6 +413,7 @@ def detect(
                 del attribution  # its per-account tables and scores are in the accounts now
         with progress.step("successions"):
             succ = find_successions(signals, feats, settings)
+            del signals  # the largest tables left; the links' ids come next
     finally:
         dataset.con.unregister(_CODES)
     link_table = _links_with_ids(links, graph, registry.signals)
