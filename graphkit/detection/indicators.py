@@ -138,9 +138,10 @@ def _concentrated(sig: SignalMatrix, groups: Groups, settings: Settings,
     degree = sig.degree[coo.col].astype(float)
     lift = (users_in / np.maximum(degree, 1.0)) / (groups.size[c] / n)
     exclusive = (users_in >= 2) & (lift >= settings.template_min_lift)
-    if payer is not None:
+    if payer is not None:  # counted over the uses still in the running only
         span = int(payer.max()) + 1
-        pair = np.unique(inverse.astype(np.int64) * span + payer[coo.row])
+        run = np.flatnonzero(exclusive)
+        pair = np.unique(inverse[run].astype(np.int64) * span + payer[coo.row[run]])
         n_payers = np.bincount(pair // span, minlength=len(counts))
         exclusive &= n_payers[inverse] >= 2
     return coo, c, users_in, exclusive
