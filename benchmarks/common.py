@@ -342,7 +342,11 @@ def _task_detect(args: dict[str, Any], progress: NestedProgress) -> dict[str, An
     with progress.step("load"):
         dataset = load(args["events"], accounts=args.get("accounts"), seeds=args.get("seeds"),
                        progress=progress)
-    result = detect(dataset, Settings(), progress=progress)
+    result = detect(dataset, Settings(), progress=progress, release_events=True)
+    # As the command does: the events went once no stage read them, the connection goes
+    # before the write.
+    dataset.con.close()
+    del dataset
     with progress.step("write"):
         result.write(Path(args["out"]))
     return {"accounts": len(result.accounts), "links": len(result.links),
