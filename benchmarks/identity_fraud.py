@@ -122,6 +122,7 @@ def _legit(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, list[pd.Data
     # Friends refer friends (shallow trees); random transfers between unrelated customers.
     referred = np.flatnonzero(rng.random(n) < 0.15)
     referrer = rng.integers(0, n, len(referred))
+    referred, referrer = referred[referrer != referred], referrer[referrer != referred]
     rels.append(pd.DataFrame({"src_account": acc[referrer], "dst_account": acc[referred],
                               "kind": "referral"}))
     m = int(0.4 * n)

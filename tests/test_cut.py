@@ -17,6 +17,7 @@ from graphkit.detection.cut import (
     explained_members,
     member_evidence,
     member_marks,
+    mid_p_correlated,
     redundant_payers,
     surprise,
 )
@@ -235,6 +236,55 @@ def test_shared_resources_count_once_in_the_combination():
     assert q[m + 1] < 1e-6  # the fleet: bursts, new accounts, bans
     assert "shared_payment+exclusive_templates" not in together.per_indicator  # per test kept
     assert set(together.per_indicator) == set(c)
+
+
+def test_shared_resources_are_tested_as_shared_through_one_another():
+    """900 hosted apps (244 judged), 22 % of them on a card another key of the same app pays
+    with and 58 % on a framework's templates, against 3 % and 22 % of all accounts: the
+    binomial calls both significant with this many members. Tested as correlated within the
+    community (resource_correlation), they are not; a fleet without bans or ages, all on its
+    shared cards and scripts, still is. A small one (13 members) keeps its resources strongly
+    marked but needs one more sign among 400 communities (here 4 bans)."""
+    rng = np.random.default_rng(1)
+    m = 400
+    n = np.concatenate([np.full(m, 20.0), [244.0, 60.0, 13.0]])
+
+    def counts(rate: float, apps: float, fleet: float, small: float) -> Counts:
+        k = np.concatenate([rng.binomial(20, rate, m), [apps, fleet, small]]).astype(float)
+        return Counts(k, n)
+
+    c = {"shared_payment": counts(0.03, 55, 50, 11), "exclusive_templates":
+         counts(0.22, 142, 60, 12), "synchrony": counts(0.002, 2, 0, 0),
+         "banned": counts(0.01, 1, 0, 4)}
+    tested = np.ones(m + 3, bool)
+    plain = surprise(c, tested)
+    resources = ("shared_payment", "exclusive_templates")
+    shared = surprise(c, tested, correlation=0.05, correlated=resources)
+    q_plain, q = bh_qvalues(plain.p_value, tested), bh_qvalues(shared.p_value, tested)
+    assert q_plain[m] < 1e-10  # members counted one by one: "surprising"
+    assert q[m] > 0.05  # counted as sharing through one another: not
+    assert q[m + 1] < 1e-6  # near-total sharing is
+    assert shared.per_indicator["exclusive_templates"][m + 2] < 1e-4
+    assert q[m + 2] < 0.01
+    # The per-indicator values against the background itself are kept for the member marks.
+    assert shared.against_background["shared_payment"][m] == pytest.approx(
+        plain.per_indicator["shared_payment"][m])
+    assert shared.per_indicator["shared_payment"][m] > 1e-3
+    # Behaviour indicators stay binomial.
+    assert shared.per_indicator["banned"] == pytest.approx(plain.per_indicator["banned"],
+                                                           nan_ok=True)
+
+
+def test_correlated_mid_p_inflates_the_variance_by_the_design_effect():
+    k, n, p0 = np.array([3.0, 30.0]), np.array([10.0, 100.0]), np.array([0.2, 0.2])
+    assert mid_p_correlated(k, n, p0, 0.0) == pytest.approx(stats.binom.sf(k, n, p0)
+                                                            + 0.5 * stats.binom.pmf(k, n, p0))
+    p = mid_p_correlated(k, n, p0, 0.05)
+    assert (p > mid_p_correlated(k, n, p0, 0.0)).all()  # an excess is less surprising
+    # The beta-binomial's variance: n p (1 - p) (1 + (n - 1) rho).
+    scale = 1 / 0.05 - 1
+    var = stats.betabinom.var(100, 0.2 * scale, 0.8 * scale)
+    assert var == pytest.approx(100 * 0.2 * 0.8 * (1 + 99 * 0.05))
 
 
 def _hydra_with_customers():

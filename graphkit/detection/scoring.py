@@ -423,7 +423,8 @@ def score_communities(
     tested = size >= settings.min_community_size
     surprise = cut_mod.surprise(found.counts, tested, settings.fdr_drop_strongest,
                                 settings.resource_indicators if settings.fdr_resource_family
-                                else ())
+                                else (), settings.resource_correlation,
+                                settings.resource_indicators)
     q_value = cut_mod.bh_qvalues(surprise.p_value, tested)
     if settings.flag_rule == "fdr":
         flagged_c = tested & (q_value <= settings.flag_fdr)
@@ -433,7 +434,7 @@ def score_communities(
     is_seed = seed_actor.notna().to_numpy()
     acct = account_scores(coh, groups, susp, is_seed, settings, flagged_c,
                           lambda community: cut_mod.member_evidence(
-                              found.marks, surprise.per_indicator, groups, community,
+                              found.marks, surprise.against_background, groups, community,
                               settings.flag_fdr) > 0)
 
     actor = _actor_per_community(seed_actor, comm)
