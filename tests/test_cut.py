@@ -321,6 +321,34 @@ def test_member_evidence_separates_a_fleet_from_customers_of_its_exits():
     assert (member_evidence(marks, only_new, groups, groups.membership, 0.05)[customer] > 0).all()
 
 
+def test_bystanders_sharing_only_the_communitys_defining_trait_are_not_its_members():
+    """A fleet of 40 created in bursts, 40 % of it jumping to a new model, runs a coding tool
+    whose templates 120 developers use too; Leiden puts them all in one community. Every member
+    shows the templates (the community's strongest indicator). Weighed against the rates of
+    the members marked beyond it, the developers, never in a burst, do not look like the
+    community; every fleet account does, jumping or not."""
+    n = 2000
+    idx = np.arange(n)
+    fleet, dev = idx < 40, (idx >= 40) & (idx < 160)
+    rng = np.random.default_rng(5)
+    everyone = np.ones(n, bool)
+    outside = idx >= 160
+    shows = {"exclusive_templates": fleet | dev | (outside & (rng.random(n) < 0.05)),
+             "creation_burst": fleet | (outside & (rng.random(n) < 0.05)),
+             "model_jump": (fleet & (idx % 5 < 2)) | (outside & (rng.random(n) < 0.002))}
+    marks = Marks(shows, {k: everyone for k in shows}, {}, np.zeros(n, bool))
+    groups = Groups(np.where(fleet | dev, 0, 1 + idx % 50), 51)
+    per = {"exclusive_templates": np.r_[1e-200, np.ones(50)],
+           "creation_burst": np.r_[1e-10, np.ones(50)], "model_jump": np.r_[1e-20, np.ones(50)]}
+    llr = member_evidence(marks, per, groups, groups.membership, 0.05)
+    assert (llr[fleet] > 0).all()
+    assert (llr[dev] < 0).all()
+    # Weighed against every member's rates instead, the developers looked like members.
+    everyone_core = member_evidence(marks, per, groups, groups.membership, 0.05,
+                                    core=np.ones(n, bool))
+    assert (everyone_core[dev] > 0).all()
+
+
 def test_unmarked_member_stands_on_its_ties_alone():
     # Accounts 0-3 tied strongly; account 4 tied to three of them at 0.6: membership 0.55.
     a, b = np.array([0, 0, 0, 1, 1, 2, 0, 1, 2]), np.array([1, 2, 3, 2, 3, 3, 4, 4, 4])
@@ -353,7 +381,9 @@ def test_marks_read_from_one_field_count_once():
     stands = np.array([1e-9, 0.5, 0.5, 0.5, 0.5, 0.5])
 
     def llr(*names):
-        return member_evidence(two, {k: stands for k in names}, groups, groups.membership, 0.05)
+        # Against every member's rates: the terms add up whatever indicators are passed.
+        return member_evidence(two, {k: stands for k in names}, groups, groups.membership, 0.05,
+                               core=np.ones(len(burst), bool))
 
     rest = llr("banned", "shared_payment")
     new, in_burst = llr("new_accounts", *["banned", "shared_payment"]) - rest, \

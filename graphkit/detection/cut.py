@@ -278,16 +278,62 @@ class Marks:
 SAME_SOURCE: tuple[tuple[str, ...], ...] = (("creation_burst", "new_accounts"),)
 
 
+def _shown(marks: Marks, name: str) -> np.ndarray:
+    """The accounts showing indicator ``name`` as a member's mark (for the card: paying with
+    a card another member pays with)."""
+    return marks.card_sharers if name == "shared_payment" else marks.shows[name]
+
+
+def core_members(marks: Marks, per_indicator: dict[str, np.ndarray], groups: Groups,
+                 alpha: float) -> np.ndarray:
+    """Per account: it shows a mark its community stands out on (mid-p value at most
+    ``alpha``) other than the community's strongest; in a community where no member does,
+    every member.
+
+    The strongest indicator is often what made the community: the templates a fleet shares
+    with the users of the coding tool it runs, which bring those users into its community.
+    Every member shows it, so it cannot say which members the community's other marks
+    belong to; the members showing one of those are the core whose rates
+    :func:`member_evidence` weighs a member against.
+
+    >>> m = Marks({"exclusive_templates": np.ones(5, bool),
+    ...            "creation_burst": np.array([True, True, False, False, False])},
+    ...           {"exclusive_templates": np.ones(5, bool), "creation_burst": np.ones(5, bool)},
+    ...           {}, np.zeros(5, bool))
+    >>> per = {"exclusive_templates": np.array([1e-9]), "creation_burst": np.array([1e-3])}
+    >>> core_members(m, per, Groups(np.zeros(5, int), 1), 0.05).tolist()
+    [True, True, False, False, False]
+    """
+    names = [n for n in per_indicator if n in marks.known]
+    comm = groups.membership
+    if not names:
+        return np.ones(len(comm), bool)
+    p = np.column_stack([np.nan_to_num(per_indicator[n], nan=1.0) for n in names])
+    strongest = np.argmin(p, axis=1)
+    core = np.zeros(len(comm), bool)
+    for j, name in enumerate(names):  # a handful of indicators
+        counts = (p[:, j] <= alpha) & (strongest != j)
+        core |= _shown(marks, name) & marks.known[name] & counts[comm]
+    has_core = groups.sum(core.astype(float)) > 0
+    return core | ~has_core[comm]
+
+
 def member_evidence(marks: Marks, per_indicator: dict[str, np.ndarray], groups: Groups,
-                    community: np.ndarray, alpha: float) -> np.ndarray:
+                    community: np.ndarray, alpha: float, core: np.ndarray | None = None
+                    ) -> np.ndarray:
     """Per account: the log-likelihood ratio of its marks under ``community[i]``'s rates
     against the dataset's, over the indicators that community stands out on (mid-p value of
     :func:`surprise` at most ``alpha``); positive when the account looks like the community's
     marked members rather than like any account.
 
     Per indicator shown, ``log(r / p0)``; not shown, ``log((1 - r) / (1 - p0))``; ``r`` the
-    community's rate among its members that could show it (``(k + 1/2) / (n + 1)``), ``p0``
-    the rate over every account that could. Indicators read from one field
+    rate among the community's *core* members that could show it (``(k + 1/2) / (n + 1)``,
+    :func:`core_members`), ``p0`` the rate over every account that could. The core is what
+    the community's rates describe: 160 accounts of a fleet created in bursts and jumping to a
+    new model, among 600 developers who share only its coding tool's templates (the
+    community's strongest indicator), have a burst rate of a fifth over all members and of one
+    over the core; against the core's, a developer who was never in a burst is no member.
+    ``core`` (per account) replaces :func:`core_members`' (all True: every member's rates). Indicators read from one field
     (:data:`SAME_SOURCE`: a burst and a new account both come from the creation time) count
     once, as the mean of their terms. A proxy reseller's customer inside a hydra cluster is
     new and created among the cluster's replacements, but pays with a card of its own and is
@@ -301,13 +347,16 @@ def member_evidence(marks: Marks, per_indicator: dict[str, np.ndarray], groups: 
     array([ 0.34,  0.34,  0.34, -0.51,  0.  ,  0.  ])
     """
     terms: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if core is None:
+        core = core_members(marks, per_indicator, groups, alpha)
     for name, p in per_indicator.items():
         known = marks.known.get(name)
         if known is None or not known.any():
             continue
-        shows = (marks.card_sharers if name == "shared_payment" else marks.shows[name]) & known
+        shows = _shown(marks, name) & known
         p0 = float(np.clip(shows.sum() / known.sum(), 1e-9, 1.0 - 1e-9))
-        rate = (groups.sum(shows.astype(float)) + 0.5) / (groups.sum(known.astype(float)) + 1.0)
+        rate = ((groups.sum((shows & core).astype(float)) + 0.5)
+                / (groups.sum((known & core).astype(float)) + 1.0))
         r = rate[community]
         use = known & (np.nan_to_num(p, nan=1.0) <= alpha)[community]
         terms[name] = (np.where(use, np.where(shows, np.log(r / p0),
