@@ -113,7 +113,7 @@ class WalkGraph:
 
 def block_pagerank(adjacency: sp.spmatrix, resets: np.ndarray | sp.spmatrix, damping: float,
                    tolerance: float = 1e-10, max_steps: int = 10_000,
-                   block_elements: int = 1 << 23, rows: int | None = None) -> np.ndarray:
+                   block_elements: int = 1 << 22, rows: int | None = None) -> np.ndarray:
     """Personalized PageRank of a symmetric weighted ``adjacency`` for every column of
     ``resets`` (:class:`WalkOperator` from the matrix's upper triangle).
 
@@ -207,6 +207,10 @@ class WalkOperator:
         self.position = position
         self.diagonal = np.ones(len(self.core))
         np.subtract.at(self.diagonal, position[self.anchor], self.damping ** 2 * self.tie ** 2)
+        # A leaf's right-hand side, carried to its anchor (core positions x leaves).
+        self.to_anchor = sp.csr_matrix(
+            (self.damping * self.tie, (position[self.anchor], np.arange(len(self.leaves)))),
+            shape=(len(self.core), len(self.leaves)))
         keep = ~on_leaf
         pa, pb = position[a[keep]].astype(index), position[b[keep]].astype(index)
         x = norm[keep]
@@ -244,37 +248,56 @@ class WalkOperator:
         return out
 
     def solve(self, resets: np.ndarray | sp.spmatrix, tolerance: float = 1e-10,
-              max_steps: int = 10_000, block_elements: int = 1 << 23,
+              max_steps: int = 10_000, block_elements: int = 1 << 22,
               rows: int | None = None) -> np.ndarray:
         """Stationary mass for every column of ``resets`` (vertices x k, dense or sparse);
         a block of columns stops when every column's residual is at most ``tolerance`` times
         its right-hand side (2-norm), so a column's last digits may depend on its block.
-        Columns advance in blocks of at most ``block_elements`` values per buffer; ``rows``
-        keeps only the first rows of the result."""
+        Columns advance in blocks of at most ``block_elements`` values per buffer of the core
+        system; ``rows`` keeps only the first rows of the result. The resets stay sparse and
+        only the kept rows are written: no buffer spans every vertex."""
         resets = sp.csc_matrix(resets, dtype=np.float64)
-        d = self.damping
         keep = self.n if rows is None else rows
         out = np.zeros((keep, resets.shape[1]))
-        edged = self.strength > 0
-        width = max(1, block_elements // max(self.n, 1))
+        width = max(1, block_elements // max(len(self.core), 1))
         for lo in range(0, resets.shape[1], width):  # blocks of columns, to bound the memory
-            r = resets[:, lo:lo + width].toarray()
-            total = r.sum(axis=0)
-            np.divide(r, total, out=r, where=total > 0)
-            isolated = r[~edged].sum(axis=0)
-            rhs = r * self.half[:, None]
-            core_rhs = rhs[self.core]
-            np.add.at(core_rhs, self.position[self.anchor],
-                      (d * self.tie)[:, None] * rhs[self.leaves])
-            u = np.zeros_like(r)
-            u[self.core] = _conjugate_gradients(self, core_rhs, tolerance, max_steps)
-            u[self.leaves] = rhs[self.leaves] + (d * self.tie)[:, None] * u[self.anchor]
-            del rhs, core_rhs
-            u *= np.sqrt(self.strength)[:, None]
-            u[~edged] = r[~edged]
-            u *= (1.0 - d) / (1.0 - d * isolated)
-            out[:, lo:lo + width] = u[:keep]
+            out[:, lo:lo + width] = self._solve_block(resets[:, lo:lo + width], tolerance,
+                                                      max_steps, keep)
         return out
+
+    def _solve_block(self, r: sp.csc_matrix, tolerance: float, max_steps: int, keep: int
+                     ) -> np.ndarray:
+        """:meth:`solve` for one block of reset columns (sparse), rows ``0 .. keep - 1``."""
+        d = self.damping
+        total = np.asarray(r.sum(axis=0)).ravel()
+        r = (r @ sp.diags(np.divide(1.0, total, out=np.zeros_like(total), where=total > 0))
+             ).tocsr()
+        edged = self.strength > 0
+        isolated = np.asarray(r[~edged].sum(axis=0)).ravel()
+        rhs = sp.diags(self.half) @ r
+        leaf_rhs = rhs[self.leaves]
+        core_rhs = rhs[self.core].toarray()
+        core_rhs += (self.to_anchor @ leaf_rhs).toarray()
+        u_core = _conjugate_gradients(self, core_rhs, tolerance, max_steps)
+        del core_rhs
+        block = np.zeros((keep, r.shape[1]))
+        core = self.core[self.core < keep]
+        block[core] = u_core[self.position[core]]
+        kept = self.leaves < keep
+        leaves = self.leaves[kept]
+        block[leaves] = leaf_rhs[np.flatnonzero(kept)].toarray() + (d * self.tie[kept])[
+            :, None] * u_core[self.position[self.anchor[kept]]]
+        del u_core
+        block *= np.sqrt(self.strength[:keep])[:, None]
+        lone = np.flatnonzero(~edged[:keep])
+        block[lone] = r[lone].toarray()
+        block *= (1.0 - d) / (1.0 - d * isolated)
+        return block
+
+
+def _column_dots(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per column, the dot product of ``x`` and ``y`` (no temporary of their size)."""
+    return np.einsum("ij,ij->j", x, y)
 
 
 def _conjugate_gradients(system: WalkOperator, b: np.ndarray, tolerance: float,
@@ -282,23 +305,22 @@ def _conjugate_gradients(system: WalkOperator, b: np.ndarray, tolerance: float,
     """``u`` with ``system.apply(u) = b`` for every column of ``b``."""
     u = np.zeros_like(b)
     res = b  # the residual (b itself is not needed again)
-    goal = tolerance * np.sqrt((b * b).sum(axis=0))
+    goal = tolerance * np.sqrt(_column_dots(b, b))
     p = res.copy()
-    rs = (res * res).sum(axis=0)
+    rs = _column_dots(res, res)
     tmp = np.empty_like(b)
     for _ in range(max_steps):  # CG steps, each over a block of columns at once
         if (np.sqrt(rs) <= goal).all():
             break
         ap = system.apply(p)
-        np.multiply(p, ap, out=tmp)
-        pap = tmp.sum(axis=0)
+        pap = _column_dots(p, ap)
         alpha = np.divide(rs, pap, out=np.zeros_like(rs), where=pap > 0)
         np.multiply(p, alpha, out=tmp)
         u += tmp
-        np.multiply(ap, alpha, out=tmp)
-        res -= tmp
+        ap *= alpha
+        res -= ap
         del ap
-        new = (res * res).sum(axis=0)
+        new = _column_dots(res, res)
         beta = np.divide(new, rs, out=np.zeros_like(rs), where=rs > 0)
         p *= beta
         p += res
