@@ -12,6 +12,7 @@ from scipy import stats
 from graphkit.detection.cut import (
     Counts,
     Marks,
+    betabinom_mid_tail,
     bh_qvalues,
     coordination_counts,
     explained_members,
@@ -273,6 +274,18 @@ def test_shared_resources_are_tested_as_shared_through_one_another():
     # Behaviour indicators stay binomial.
     assert shared.per_indicator["banned"] == pytest.approx(plain.per_indicator["banned"],
                                                            nan_ok=True)
+
+
+def test_betabinomial_tail_sums_the_point_masses_of_every_element_at_once():
+    rng = np.random.default_rng(7)
+    n = rng.integers(1, 300, 200).astype(float)
+    k = np.floor(rng.random(200) * (n + 1))
+    a, b = rng.uniform(0.05, 20, 200), rng.uniform(0.5, 400, 200)
+    got = betabinom_mid_tail(k, n, a, b)
+    for i in range(0, 200, 7):  # reference: scipy's point masses, summed one by one
+        j = np.arange(k[i], n[i] + 1)
+        pmf = stats.betabinom.pmf(j, n[i], a[i], b[i])
+        assert got[i] == pytest.approx(pmf.sum() - pmf[0] / 2, rel=1e-9, abs=1e-300)
 
 
 def test_correlated_mid_p_inflates_the_variance_by_the_design_effect():
