@@ -54,6 +54,10 @@ SIZES: dict[str, Preset] = {
     "3M": Preset("3M", 0.1, 0.93, 2_000, 150.0, "~3M events, ~100k accounts"),
     "10M": Preset("10M", 0.33, 2.85, 6_000, 150.0, "~10M events, ~300k accounts"),
     "30M": PRESETS["seed"],
+    # The second measured case of the seed-scale issue: 28M events over 600,000 accounts,
+    # with the seed preset's 20,000-slot hydra network.
+    "28M-600k": Preset("28M-600k", 0.93, 5.7, 20_000, 150.0,
+                       "~28M events, ~600k accounts, a 20,000-slot hydra network"),
 }
 TARGET = {"peak_rss_gib": 6e9 / 2**30, "detect_over_floor": 5.0}
 
