@@ -28,7 +28,8 @@ def test_every_setting_has_a_rule() -> None:
     ("resolution", float("inf")), ("min_community_size", -3), ("seed", 1.5),
     ("max_entity_degree", "2000"), ("flag_threshold", True), ("signal_weights", {"ip": -1}),
     ("signal_weights", [1, 2]), ("profile_indicators", "volume"), ("method", 3),
-    ("top_entities_shown", -1), ("human_hour_entropy", 1.0),
+    ("top_entities_shown", -1), ("human_hour_entropy", 1.0), ("resource_correlation", 1.0),
+    ("resource_correlation", -0.1),
 ])
 def test_bad_values_raise_one_config_error(field: str, value: object) -> None:
     with pytest.raises(ConfigError) as err:
