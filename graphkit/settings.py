@@ -194,6 +194,11 @@ class Settings:
     # strongly (membership); its ties alone then make the case. A proxy reseller's
     # customers share its exits with the fleet, never its marks.
     unmarked_membership: float = 0.9
+    # An unflagged account paying with the payment methods of flagged accounts (its payer
+    # unit: accounts joined by shared payment methods) is flagged with them once at least this
+    # share of its unit is flagged: what a fleet paid for is the fleet's, traffic or not.
+    # Above 1: off.
+    payer_flag_share: float = 0.5
     burst_window_hours: float = 72.0
     # Accounts younger than this at their first request count as new: fleets are created for the
     # job (and hydra replacements minutes after a ban); most customers have history.

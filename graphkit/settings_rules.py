@@ -76,6 +76,7 @@ RULES: dict[str, Rule] = {
     "flag_threshold": _unit(),
     "min_membership": _unit(),
     "unmarked_membership": _unit(),
+    "payer_flag_share": _nonneg("float"),
     "burst_window_hours": _positive(),
     "new_account_days": _nonneg(),
     "model_release_window_hours": _positive(),

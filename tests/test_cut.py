@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from scipy import stats
 
 from graphkit.detection.cut import (
@@ -22,9 +23,9 @@ from graphkit.detection.cut import (
     redundant_payers,
     surprise,
 )
-from graphkit.detection.indicators import Groups, burst_chance, burst_members
+from graphkit.detection.indicators import Groups, burst_chance, burst_members, payers
 from graphkit.detection.links import Links, SignalMatrix
-from graphkit.detection.scoring import account_scores, cohesion
+from graphkit.detection.scoring import AccountScores, account_scores, cohesion, join_payers
 from graphkit.errors import ConfigError
 from graphkit.settings import Settings
 
@@ -407,3 +408,21 @@ def test_marks_read_from_one_field_count_once():
     assert (both[customer] < 0).all() and (both[fleet] > 0).all()
     # ...where counted twice it would outweigh the missing card and ban.
     assert (rest + new + in_burst)[customer].min() > 0
+
+
+def test_accounts_paying_as_flagged_accounts_do_are_flagged_with_them():
+    """Payer units (accounts joined by shared cards): a fleet's account that sent nothing
+    shares a card with two flagged members and joins them; a family whose one member is
+    flagged among three unflagged does not (share 0.5); off above 1."""
+    card = sp.csr_matrix((np.ones(7), ([0, 1, 2, 3, 4, 5, 6], [0, 0, 0, 1, 1, 1, 1])),
+                         shape=(8, 2))
+    payer = payers(SignalMatrix("payment", card, np.ones(2), np.array([3, 4]),
+                                np.array(["c0", "c1"])), 8)
+    acct = AccountScores(np.array([0.95, 0.9, 0.1, 0.9, 0.2, 0.1, 0.1, 0.1]),
+                         np.array([True, True, False, True, False, False, False, False]),
+                         np.ones(8), np.full(8, -1))
+    comm = np.array([0, 0, 1, 2, 3, 3, 3, 4])
+    joined = join_payers(acct, payer, comm, 0.5)
+    assert joined.flagged.tolist() == [True, True, True, True, False, False, False, False]
+    assert joined.suspicion[2] == 0.95 and joined.attached_to[2] == 0
+    assert join_payers(acct, payer, comm, 1.01).flagged.tolist() == acct.flagged.tolist()

@@ -35,7 +35,9 @@ account's link weight that stays inside the community, times how tied it is comp
 community's typical (median) member, by the weight of all its ties or by its
 ``min_community_size - 1`` strongest ones (a group of that many ties would make a community of
 its own). A reseller's legitimate customer who only shares a proxy exit with a hydra cluster
-has weak ties and low membership, so it is not flagged with it.
+has weak ties and low membership, so it is not flagged with it. An account paying with the
+payment methods of flagged accounts, half its payer unit or more, is flagged with them
+(:func:`join_payers`).
 """
 
 from __future__ import annotations
@@ -190,6 +192,7 @@ class Indicators:
     counts: dict[str, cut_mod.Counts]  # coordination indicators as member counts (the cut)
     marks: cut_mod.Marks  # the same per account
     release_model: pd.Series  # the released model each community moved to most
+    payer: np.ndarray  # per account: its payer unit (accounts joined by shared payment methods)
 
 
 def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links,
@@ -200,8 +203,8 @@ def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links
     n_events = acc["n_events"].to_numpy(dtype=float)
     t = links.table
     cards = ind_mod.shared_payment(signals.get("payment"), groups)
-    payer = (ind_mod.payers(signals.get("payment"), len(acc))
-             if settings.template_across_payers else None)
+    payer_unit = ind_mod.payers(signals.get("payment"), len(acc))
+    payer = payer_unit if settings.template_across_payers else None
     excl_share, n_excl = ind_mod.exclusive_templates(signals.get("template"), groups, n_events,
                                                      settings, payer)
     burst, burst_days = ind_mod.creation_burst(acc["created_at"], groups, settings)
@@ -242,7 +245,7 @@ def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links
     }
     marks = cut_mod.member_marks(acc, signals, links, groups, settings, payer)
     return Indicators({k: values[k] for k in INDICATORS}, facts, n_seeds,
-                      cut_mod.coordination_counts(marks, groups), marks, jump.model)
+                      cut_mod.coordination_counts(marks, groups), marks, jump.model, payer_unit)
 
 
 def suspicion(ind: dict[str, np.ndarray], size: np.ndarray, n_seeds: np.ndarray,
@@ -359,10 +362,10 @@ def score_communities(
 ) -> Scored:
     """Indicators, suspicion and membership for every community and account.
 
-    Four steps: :func:`cohesion` (links inside communities), :func:`indicators` (one function
+    Five steps: :func:`cohesion` (links inside communities), :func:`indicators` (one function
     per indicator in :mod:`graphkit.detection.indicators`), :func:`suspicion` (their weighted
-    combination) and :func:`account_scores` (each account's share of its community's
-    suspicion).
+    combination), :func:`account_scores` (each account's share of its community's
+    suspicion) and :func:`join_payers` (accounts paid for as flagged accounts are).
 
     Parameters
     ----------
@@ -379,8 +382,8 @@ def score_communities(
         The partition (:func:`graphkit.detection.communities.detect_communities`).
     settings : Settings
         ``indicator_weights``, ``profile_indicators``, ``profile_gate``, ``size_scale``,
-        ``org_discount``, ``min_community_size``, ``flag_threshold``, ``min_membership`` and
-        the indicators' own knobs.
+        ``org_discount``, ``min_community_size``, ``flag_threshold``, ``min_membership``,
+        ``payer_flag_share`` and the indicators' own knobs.
     releases : ReleaseTraffic, optional
         The accounts' traffic around each model release
         (:func:`graphkit.detection.features.release_traffic`); None: no model released.
@@ -437,6 +440,7 @@ def score_communities(
                               found.marks, surprise.against_background, groups, community,
                               settings.flag_fdr) > 0)
 
+    acct = join_payers(acct, found.payer, comm, settings.payer_flag_share)
     actor = _actor_per_community(seed_actor, comm)
     accounts = pd.DataFrame({
         "account_id": acc["account_id"].to_numpy(),
@@ -473,6 +477,44 @@ def score_communities(
     for k, v in ind.items():
         communities[f"ind_{k}"] = np.round(v, 4)
     return Scored(accounts, communities)
+
+
+def join_payers(acct: AccountScores, payer: np.ndarray, comm: np.ndarray, share: float
+                ) -> AccountScores:
+    """Accounts paying as flagged accounts do, flagged with them.
+
+    A payer unit is the accounts joined by the payment methods they share
+    (:func:`graphkit.detection.indicators.payers`). An unflagged account of a unit in which
+    at least ``share`` of the accounts (and at least one) are flagged is flagged too, with the
+    largest suspicion among them, attached to that account's community (``attached_to``)
+    unless it is in it. Payment methods are what the public cases attributed fleets by; an
+    account a fleet paid for but that sent no request, or too few to be placed by its
+    traffic, is the fleet's all the same. ``share`` above 1 turns the rule off.
+
+    >>> a = AccountScores(np.array([0.9, 0.2, 0.1, 0.3]), np.array([True, False, False, False]),
+    ...                   np.ones(4), np.full(4, -1))
+    >>> j = join_payers(a, np.array([0, 0, 1, 1]), np.array([5, 6, 7, 7]), 0.5)
+    >>> j.flagged.tolist(), j.suspicion.tolist(), j.attached_to.tolist()
+    ([True, True, False, False], [0.9, 0.9, 0.1, 0.3], [-1, 5, -1, -1])
+    """
+    flagged = acct.flagged
+    units = int(payer.max()) + 1 if len(payer) else 0
+    size = np.bincount(payer, minlength=units)
+    n_flagged = np.bincount(payer, weights=flagged.astype(float), minlength=units)
+    joins = ~flagged & (n_flagged[payer] > 0) & (n_flagged[payer] >= share * size[payer])
+    if not joins.any():
+        return acct
+    # Per unit, its most suspicious flagged account (ties: the smallest code).
+    lead = np.flatnonzero(flagged)
+    lead = lead[np.lexsort((lead, -acct.suspicion[lead], payer[lead]))]
+    first = np.r_[True, payer[lead][1:] != payer[lead][:-1]]
+    lead_of = np.full(units, -1)
+    lead_of[payer[lead[first]]] = lead[first]
+    who = lead_of[payer[joins]]
+    suspicion, attached = acct.suspicion.copy(), acct.attached_to.copy()
+    suspicion[joins] = np.maximum(suspicion[joins], acct.suspicion[who])
+    attached[joins] = np.where(comm[who] != comm[joins], comm[who], attached[joins])
+    return AccountScores(suspicion, flagged | joins, acct.membership, attached)
 
 
 def _attachment(coh: Cohesion, comm: np.ndarray, flagged_c: np.ndarray, n: int):
