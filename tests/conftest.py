@@ -87,6 +87,20 @@ def neo4j_driver(neo4j_server: ns.ServerInfo, neo4j_auth: tuple[str, str]) -> It
         driver.close()
 
 
+@pytest.fixture
+def declared_constraints_dropped(neo4j_driver: Driver) -> Iterator[Driver]:
+    """Drop the declared kinds' constraints afterwards: the server is shared by the session (and
+    by later sessions on the same home), and other tests count graphkit's constraints."""
+    yield neo4j_driver
+    from graphkit.neo4j.cypher import SCHEMA_STATEMENTS
+
+    static = {s.split()[2] for s in SCHEMA_STATEMENTS if s.startswith("CREATE CONSTRAINT")}
+    records, _, _ = neo4j_driver.execute_query(
+        "SHOW CONSTRAINTS YIELD name WHERE name STARTS WITH 'graphkit_' RETURN name")
+    for name in {r["name"] for r in records} - static:
+        neo4j_driver.execute_query(f"DROP CONSTRAINT {name} IF EXISTS")  # names from the server
+
+
 def _detect(out: Path, *extra: str) -> Path:
     """Run `graphkit detect` on the checked-in simulated scenario into ``out``."""
     res = CliRunner().invoke(main, [

@@ -246,20 +246,6 @@ def test_build_help_and_detect_help_document_options() -> None:
     assert res.exit_code == 2 and "--identifiers" in res.output
 
 
-@pytest.fixture
-def declared_constraints_dropped(neo4j_driver):
-    """Drop the declared kinds' constraints afterwards: the server is shared by the session and
-    other tests count graphkit's constraints."""
-    yield neo4j_driver
-    from graphkit.neo4j.cypher import SCHEMA_STATEMENTS
-
-    static = {s.split()[2] for s in SCHEMA_STATEMENTS if s.startswith("CREATE CONSTRAINT")}
-    records, _, _ = neo4j_driver.execute_query(
-        "SHOW CONSTRAINTS YIELD name WHERE name STARTS WITH 'graphkit_' RETURN name")
-    for name in {r["name"] for r in records} - static:
-        neo4j_driver.execute_query(f"DROP CONSTRAINT {name} IF EXISTS")  # names from the server
-
-
 @pytest.mark.neo4j
 def test_no_events_export_and_kit_queries(tmp_path: Path, neo4j_server, neo4j_driver,
                                           declared_constraints_dropped) -> None:

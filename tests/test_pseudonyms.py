@@ -240,7 +240,8 @@ def test_share_of_a_pseudonymized_result_gives_share_s_own_digests(
 
 @pytest.mark.neo4j
 def test_export_of_a_pseudonymized_result_holds_no_raw_value(
-        runs: dict[str, Path], neo4j_server: ns.ServerInfo, neo4j_driver: Driver) -> None:
+        runs: dict[str, Path], neo4j_server: ns.ServerInfo, neo4j_driver: Driver,
+        declared_constraints_dropped: Driver) -> None:
     res = _run("export", str(runs["key"]), "--communities", "all",
                env={"NEO4J_URI": neo4j_server.bolt_uri})
     assert res.exit_code == 0, res.output
