@@ -171,7 +171,7 @@ class Settings:
     # cut: their counts are tested with a beta-binomial of this correlation, whose variance is
     # the binomial's times 1 + (n - 1) rho. A community found through shared entities shares
     # them through one another, not member by member: 900 hosted apps whose keys pay with their
-    # app's card (22 % against 3.4 % of all accounts) are p = 1e-29 under the binomial and 0.005
+    # app's card (22 % against 3.4 % of all accounts) are p = 1e-29 under the binomial and 0.004
     # here; a fleet sharing almost all alike stays far below. 0: the binomial. Behaviour
     # indicators are always binomial.
     resource_correlation: float = 0.05

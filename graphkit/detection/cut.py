@@ -24,12 +24,13 @@ such as a reseller's customers all on its app's template, does not make a commun
 several. Fisher's combination assumes independent tests, and the shared resources are not:
 a company's staff and its hosted apps share its card *and* its templates. The resource
 indicators therefore enter as one test (``Settings.fdr_resource_family``: their smallest
-p-value, Sidak-corrected), so a group marked only by what it shares is one marked indicator. The resource indicators
-are tested with a beta-binomial (``Settings.resource_correlation``, :func:`mid_p_correlated`):
-a community found through shared entities shares them through one another, not member by
-member, so its count varies more than the binomial's. A group of hundreds marked a little
-above the background on what each customer shares among its own keys is then not
-significant; a fleet sharing almost all alike still is. The flag is the Benjamini-Hochberg rule at ``Settings.flag_fdr`` over the communities
+p-value, Sidak-corrected), so a group marked only by what it shares is one marked indicator.
+The resource indicators are tested with a beta-binomial (``Settings.resource_correlation``,
+:func:`mid_p_correlated`): a community found through shared entities shares them through one
+another, not member by member, so its count varies more than the binomial's. A group of
+hundreds marked a little above the background on what each customer shares among its own keys
+is then not significant; a fleet sharing almost all alike still is. The flag is the
+Benjamini-Hochberg rule at ``Settings.flag_fdr`` over the communities
 of ``min_community_size`` or more: the flagged communities are the largest set whose expected
 share of false discoveries is at most ``q``. Profile indicators (volume, hosting, automation,
 seeds) do not say the members are run together and take no part.
@@ -74,8 +75,8 @@ class Surprise:
 
     p_value: np.ndarray  # combined (Fisher) p-value, 1 where nothing was tested
     per_indicator: dict[str, np.ndarray]  # mid-p value per informative indicator
-    # the same against the background rate itself (no minimum effect): where the community's
-    # members differ from the dataset's accounts, whether or not by enough to flag it
+    # the same against the binomial for every indicator (resource counts not taken as
+    # correlated): where the community's members differ from the dataset's accounts at all
     against_background: dict[str, np.ndarray]
     background: dict[str, float]  # background rate per indicator (NaN: no trials)
     informative: list[str]  # indicators with a background rate strictly inside (0, 1)
@@ -102,7 +103,8 @@ def mid_p_correlated(k: np.ndarray, n: np.ndarray, p0: np.ndarray, rho: float) -
 
     >>> mid_p_correlated(np.array([55]), np.array([244]), np.array([0.0337]), 0.0).item() < 1e-25
     True
-    >>> round(mid_p_correlated(np.array([55]), np.array([244]), np.array([0.0337]), 0.05).item(), 4)
+    >>> p = mid_p_correlated(np.array([55]), np.array([244]), np.array([0.0337]), 0.05)
+    >>> round(p.item(), 4)
     0.0044
     """
     k = np.asarray(k, dtype=float)
@@ -361,12 +363,13 @@ def member_evidence(marks: Marks, per_indicator: dict[str, np.ndarray], groups: 
     new model, among 600 developers who share only its coding tool's templates (the
     community's strongest indicator), have a burst rate of a fifth over all members and of one
     over the core; against the core's, a developer who was never in a burst is no member.
-    ``core`` (per account) replaces :func:`core_members`' (all True: every member's rates). Indicators read from one field
-    (:data:`SAME_SOURCE`: a burst and a new account both come from the creation time) count
-    once, as the mean of their terms. A proxy reseller's customer inside a hydra cluster is
-    new and created among the cluster's replacements, but pays with a card of its own and is
-    not banned where the cluster's members are: the missing marks outweigh. For the card,
-    every member paying with a card another member pays with shows it.
+    ``core`` (per account) replaces :func:`core_members`' (all True: every member's rates).
+    Indicators read from one field (:data:`SAME_SOURCE`: a burst and a new account both come
+    from the creation time) count once, as the mean of their terms. A proxy reseller's
+    customer inside a hydra cluster is new and created among the cluster's replacements, but
+    pays with a card of its own and is not banned where the cluster's members are: the missing
+    marks outweigh. For the card, every member paying with a card another member pays with
+    shows it.
 
     >>> m = Marks({"banned": np.array([True, True, True, False, False, False])},
     ...           {"banned": np.ones(6, bool)}, {}, np.zeros(6, bool))

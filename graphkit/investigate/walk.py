@@ -188,7 +188,7 @@ class WalkOperator:
         self.n, self.damping = int(n), float(damping)
         self.strength = np.bincount(a, w, n) + np.bincount(b, w, n)
         self.half = np.zeros(n)
-        edged = self.strength > 0
+        self.edged = edged = self.strength > 0
         self.half[edged] = 1.0 / np.sqrt(self.strength[edged])
         degree = np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
         nbr = np.full(n, -1, np.int64)
@@ -272,7 +272,7 @@ class WalkOperator:
         total = np.asarray(r.sum(axis=0)).ravel()
         r = (r @ sp.diags(np.divide(1.0, total, out=np.zeros_like(total), where=total > 0))
              ).tocsr()
-        edged = self.strength > 0
+        edged = self.edged
         isolated = np.asarray(r[~edged].sum(axis=0)).ravel()
         rhs = sp.diags(self.half) @ r
         leaf_rhs = rhs[self.leaves]
