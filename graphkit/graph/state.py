@@ -140,7 +140,7 @@ def event_aggregates(con: duckdb.DuckDBPyConnection, window_seconds: int,
         optional columns (user agents, models) are empty when the events lack the column.
     """
     return _each_table(con, window_seconds, events, release_window_hours, models,
-                       lambda name, sql: _frame(con, sql))
+                       lambda name, sql: _frame(con, sql), ordered=True)
 
 
 def spill_aggregates(con: duckdb.DuckDBPyConnection, window_seconds: int,
@@ -148,7 +148,8 @@ def spill_aggregates(con: duckdb.DuckDBPyConnection, window_seconds: int,
                      release_window_hours: float | None = None) -> dict[str, int]:
     """:func:`event_aggregates` written by DuckDB straight to ``directory/<table>.parquet``
     (``COPY``: streamed, nothing held in Python; at a million accounts the tables take
-    several GB as DataFrames); the number of rows of every table.
+    several GB as DataFrames), in DuckDB's group order (:func:`load_state` sorts them: a sort
+    here costs a third of the writing); the number of rows of every table.
 
     >>> import graphkit, tempfile
     >>> ds = graphkit.load("fixtures/hand/events.csv")
@@ -158,23 +159,26 @@ def spill_aggregates(con: duckdb.DuckDBPyConnection, window_seconds: int,
     """
     out = Path(directory)
     return _each_table(con, window_seconds, events, release_window_hours, None,
-                       lambda name, sql: _copy(con, sql, out / f"{name}.parquet"))
+                       lambda name, sql: _copy(con, sql, out / f"{name}.parquet"), ordered=False)
 
 
 def _each_table(con: duckdb.DuckDBPyConnection, window_seconds: int, events: str,
                 release_window_hours: float | None, models: pd.DataFrame | None,
-                sink: Callable[[str, str], Any]) -> dict[str, Any]:
-    """``sink(name, sql)`` of every aggregate table's query, sorted by its keys; the release
-    windows start at ``models`` (None: the first sightings in these events)."""
+                sink: Callable[[str, str], Any], ordered: bool) -> dict[str, Any]:
+    """``sink(name, sql)`` of every aggregate table's query, sorted by its keys when
+    ``ordered``; the release windows start at ``models`` (None: the first sightings in these
+    events)."""
     layout = _layout()
+
+    def query(name: str, q: str) -> str:
+        return f"SELECT * FROM ({q}) ORDER BY {_order(layout[name][0])}" if ordered else q
+
     sql = aggregate_sql(con, window_seconds, events)
-    out = {name: sink(name, f"SELECT * FROM ({q}) ORDER BY {_order(layout[name][0])}")
-           for name, q in sql.items()}
+    out = {name: sink(name, query(name, q)) for name, q in sql.items()}
     _register_starts(con, _frame(con, sql["models"]) if models is None else models,
                      release_window_hours)
     try:
-        out["releases"] = sink("releases", f"SELECT * FROM ({_release_sql(events, con)}) "
-                                           f"ORDER BY {_order(layout['releases'][0])}")
+        out["releases"] = sink("releases", query("releases", _release_sql(events, con)))
     finally:
         con.unregister(_RELEASE_STARTS)
     return {name: out[name] for name in layout}
@@ -430,7 +434,8 @@ def save_state(directory: str | os.PathLike[str], aggregates: dict[str, pd.DataF
 
 def load_state(directory: str | os.PathLike[str]
                ) -> tuple[dict[str, pd.DataFrame], dict[str, object]]:
-    """The aggregates and ``state.json`` saved by :func:`save_state` under ``directory``.
+    """The aggregates and ``state.json`` saved by :func:`save_state` under ``directory``, each
+    table sorted by its keys.
 
     Raises
     ------
@@ -439,7 +444,14 @@ def load_state(directory: str | os.PathLike[str]
     """
     meta = read_state_meta(directory)
     src = Path(directory) / STATE_DIR
-    return {name: pd.read_parquet(src / f"{name}.parquet") for name in meta["tables"]}, meta
+    layout = _layout()
+    return {name: _sorted(pd.read_parquet(src / f"{name}.parquet"), layout[name][0])
+            for name in meta["tables"]}, meta
+
+
+def _sorted(df: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
+    """A table sorted by its keys (a full run writes its tables in DuckDB's group order)."""
+    return df.sort_values(list(keys), kind="stable", na_position="last", ignore_index=True)
 
 
 def read_state_meta(directory: str | os.PathLike[str]) -> dict[str, object]:

@@ -10,11 +10,12 @@ row-by-row path, which reports or skips exactly those rows.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -46,21 +47,28 @@ def _coded_value_sql(column: str) -> tuple[str, str]:
 
 
 def _convert_distinct(con: duckdb.DuckDBPyConnection, raw: pa.Array, name: str
-                      ) -> tuple[np.ndarray, bool]:
-    """Converted values of the distinct raw values (same order), and whether any is bad."""
+                      ) -> tuple[pa.Array, bool]:
+    """Converted values of the distinct raw values (same order, Arrow strings), and whether
+    any is bad."""
     conv, bad = _coded_value_sql(name)
-    con.register("_gk_raw", pa.table({"v": raw}))
+    view = f"_gk_raw_{name}"
+    con.register(view, pa.table({"v": raw}))
     try:  # a projection keeps row order (preserve_insertion_order)
-        out_tbl = con.sql(f"SELECT {conv} AS c, {bad} AS b FROM _gk_raw").to_arrow_table()
+        out_tbl = con.sql(f"SELECT {conv} AS c, {bad} AS b FROM {view}").to_arrow_table()
     finally:
-        con.unregister("_gk_raw")
+        con.unregister(view)
     any_bad = bool(pc.any(out_tbl.column("b")).as_py())
-    values = np.asarray(out_tbl.column("c").to_pylist(), dtype=object)
+    values = out_tbl.column("c").combine_chunks().cast(pa.string())
     if name == "ip":  # one address is one IP node: canonical spellings of candidates
-        cand = [i for i, v in enumerate(values)
-                if v is not None and ":" in v and ("." in v or _NONCANON.search(v))]
-        for i in cand:
-            values[i] = canonical_ip(values[i])
+        cand = pc.and_(pc.match_substring(values, ":"),
+                       pc.or_(pc.match_substring(values, "."),
+                              pc.match_substring_regex(values, _NONCANON.pattern)))
+        at = np.flatnonzero(pc.fill_null(cand, False).to_numpy(zero_copy_only=False))
+        if len(at):  # IPv6 spellings only, each parsed once
+            fixed = [canonical_ip(v) for v in values.take(pa.array(at)).to_pylist()]
+            py = values.to_numpy(zero_copy_only=False).astype(object)
+            py[at] = fixed
+            values = pa.array(py, pa.string())
     return values, any_bad
 
 
@@ -89,10 +97,12 @@ def _code_column(con: duckdb.DuckDBPyConnection, col: pa.ChunkedArray, name: str
     values, any_bad = _convert_distinct(con, raw, name)
     if any_bad:
         return None
-    present = np.flatnonzero(pd.notna(values))
-    uniq, inv = np.unique(values[present].astype(str), return_inverse=True)
+    # Sorted distinct converted values (two raw spellings may convert to one), in Arrow: byte
+    # order of UTF-8 is code point order, as a sort of Python strings gives.
+    uniq = pc.unique(values.drop_null())
+    uniq = uniq.take(pc.array_sort_indices(uniq))
     remap = np.full(len(values) + 1, -1, np.int32)  # last slot: null rows
-    remap[present] = inv
+    remap[:-1] = pc.fill_null(pc.index_in(values, value_set=uniq), -1).to_numpy()
     out = np.empty(len(col), np.int32)
     start = 0
     for c in chunks:  # a few hundred row groups, not rows
@@ -100,7 +110,7 @@ def _code_column(con: duckdb.DuckDBPyConnection, col: pa.ChunkedArray, name: str
         take = (pc.fill_null(idx, len(raw)) if idx.null_count else idx).to_numpy()
         out[start:start + len(c)] = remap[take]
         start += len(c)
-    return out, uniq.astype(object)
+    return out, uniq.to_numpy(zero_copy_only=False).astype(object)
 
 
 def _fast_parquet_schema(files: list[Path]) -> pa.Schema | None:
@@ -143,29 +153,45 @@ def _read_column(files: list[Path], schema: pa.Schema, name: str) -> pa.ChunkedA
 def _read_coded_columns(con: duckdb.DuckDBPyConnection, files: list[Path], schema: pa.Schema
                         ) -> tuple[dict[str, pa.Array], dict[str, np.ndarray]] | None:
     """Arrays of the columns present (codes, timestamps, tokens) and the dictionaries of the
-    coded ones; None when a value fails its check."""
-    arrays: dict[str, pa.Array] = {}
-    dicts: dict[str, np.ndarray] = {}
-    for name in schema.names:
-        col = _read_column(files, schema, name)
-        if name in CODED_COLUMNS:
-            coded = _code_column(con, col, name)
-            if coded is None:
-                return None
-            codes, dicts[name] = coded
-            arrays[name] = (pa.array(codes, mask=codes < 0) if (codes < 0).any()
-                            else pa.array(codes))
-        elif name == "ts":
-            if col.null_count:
-                return None
-            arrays[name] = col.cast(pa.timestamp("us")).combine_chunks()
-        else:  # tokens: non-negative integers
-            lo = pc.min(col).as_py()
-            if lo is not None and lo < 0:
-                return None
-            arrays[name] = col.cast(pa.int64()).combine_chunks()
-        del col
+    coded ones; None when a value fails its check.
+
+    Columns are read and coded on one thread per core: Parquet decoding and Arrow's hashing
+    release the GIL, and each thread checks its distinct values on its own DuckDB cursor."""
+    names = list(schema.names)
+    workers = max(1, min(len(names), os.cpu_count() or 1))
+    with ThreadPoolExecutor(workers) as pool:  # one task per column, not per row
+        done = list(pool.map(lambda name: _read_one(con, files, schema, name), names))
+    if any(d is None for d in done):
+        return None
+    arrays = {name: d[0] for name, d in zip(names, done, strict=True) if d is not None}
+    dicts = {name: d[1] for name, d in zip(names, done, strict=True)
+             if d is not None and d[1] is not None}
     return arrays, dicts
+
+
+def _read_one(con: duckdb.DuckDBPyConnection, files: list[Path], schema: pa.Schema, name: str
+              ) -> tuple[pa.Array, np.ndarray | None] | None:
+    """One column as codes (with its dictionary), timestamps or tokens; None when a value
+    fails its check."""
+    col = _read_column(files, schema, name)
+    if name in CODED_COLUMNS:
+        cur = con.cursor()
+        try:
+            coded = _code_column(cur, col, name)
+        finally:
+            cur.close()
+        if coded is None:
+            return None
+        codes, values = coded
+        return (pa.array(codes, mask=codes < 0) if (codes < 0).any() else pa.array(codes)), values
+    if name == "ts":
+        if col.null_count:
+            return None
+        return col.cast(pa.timestamp("us")).combine_chunks(), None
+    lo = pc.min(col).as_py()  # tokens: non-negative integers
+    if lo is not None and lo < 0:
+        return None
+    return col.cast(pa.int64()).combine_chunks(), None
 
 
 def _register_coded(con: duckdb.DuckDBPyConnection, arrays: dict[str, pa.Array],
