@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -152,6 +153,12 @@ def test_spilled_state_equals_the_aggregates(days, tmp_path):
     spill.mkdir()
     rows = spill_aggregates(ds.con, WINDOW, spill)
     assert rows == {name: len(t) for name, t in agg.items()}
+    # Coded Parquet events: the large tables are written with their integer codes and the
+    # dictionaries they need; reading decodes them.
+    coded = json.loads((spill / "coded.json").read_text())
+    assert {"windows", "activity", "edges_ip"} <= set(coded) and "accounts" not in coded
+    assert pd.api.types.is_integer_dtype(pd.read_parquet(spill / "windows.parquet")["account_id"])
+    assert (spill / "dict_account_id.parquet").is_file()
     save_state(tmp_path / "run", spill, ["d1"], WINDOW)
     loaded, meta = load_state(tmp_path / "run")
     assert sorted(meta["tables"]) == sorted(agg)

@@ -147,7 +147,15 @@ def hourly_activity(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str]
     >>> hourly_activity(duckdb.connect(), f, ["a"])[["model", "n"]].values.tolist()
     [['(any model)', 1], ['m1', 2]]
     """
-    source = "read_parquet('" + os.fspath(path).replace("'", "''") + "')"
+    return stored_activity(con, "read_parquet('" + os.fspath(path).replace("'", "''") + "')",
+                           account_ids)
+
+
+def stored_activity(con: duckdb.DuckDBPyConnection, relation: str,
+                    account_ids: Iterable[str] | Sequence[str]) -> pd.DataFrame:
+    """:func:`hourly_activity` over ``relation`` (SQL: a table name, a table function or a
+    parenthesized query) of ``account_id, bucket, model, n``."""
+    source = relation
     model = f"coalesce(CAST(e.model AS VARCHAR), '{NO_MODEL}')"
     return _grouped(con, account_ids, source, "e.bucket", model, "sum(e.n)",
                     "e.bucket IS NOT NULL", block=8192)

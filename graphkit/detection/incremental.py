@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from graphkit.detection.activity import COLUMNS as ACTIVITY_COLUMNS
-from graphkit.detection.activity import NO_MODEL, hourly_activity
+from graphkit.detection.activity import NO_MODEL, stored_activity
 from graphkit.detection.features import AccountActivity, traffic_from_rows
 from graphkit.detection.synchrony import (
     WindowSignatures,
@@ -130,7 +130,8 @@ class EventState:
         DataFrames (:meth:`StateStages.activity` reads those)."""
         if not self.spilled:
             return None
-        return hourly_activity(con, self.aggregates / "activity.parquet", account_ids)
+        return stored_activity(con, f"({state_mod.table_sql(self.aggregates, 'activity')})",
+                               account_ids)
 
     def release(self) -> None:
         """Remove a spilled state's temporary files (after the run is written); a state held

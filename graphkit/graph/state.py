@@ -7,8 +7,9 @@ the two aggregates. :func:`event_aggregates` computes them from a dataset's even
 :func:`merge_aggregates` merges two states; :func:`save_state` / :func:`load_state` keep them in a
 result directory as Parquet with the digests of the input files they cover.
 
-The tables (every key is a string id, never a run-specific code, so states from runs with
-different account sets merge):
+The tables (every key is a string id as read: a table written with integer codes carries their
+dictionaries and is decoded on reading, :func:`table_sql`, so states from runs with different
+account sets merge):
 
 ==================  ==========================================  ==============================
 table               columns                                     merge
@@ -72,7 +73,9 @@ from graphkit.settings import Settings
 
 STATE_DIR = "state"
 STATE_MANIFEST = "state.json"
-STATE_FORMAT = 2
+STATE_FORMAT = 3  # 3: large tables may be coded (coded.json); 2 (all decoded) is still read
+_READABLE_FORMATS = (2, 3)
+CODED_MAP = "coded.json"
 # The width of the activity table's buckets (the report's timelines,
 # graphkit.detection.activity.activity_table's default bin).
 ACTIVITY_BIN = "INTERVAL '1 hour'"
@@ -148,8 +151,12 @@ def spill_aggregates(con: duckdb.DuckDBPyConnection, window_seconds: int,
                      release_window_hours: float | None = None) -> dict[str, int]:
     """:func:`event_aggregates` written by DuckDB straight to ``directory/<table>.parquet``
     (``COPY``: streamed, nothing held in Python; at a million accounts the tables take
-    several GB as DataFrames), in DuckDB's group order (:func:`load_state` sorts them: a sort
-    here costs a third of the writing); the number of rows of every table.
+    several GB as DataFrames); the number of rows of every table.
+
+    Written as they are grouped: in DuckDB's group order (:func:`load_state` sorts), and over
+    integer-coded events the large tables keep their codes, with the dictionaries they need
+    (``dict_<column>.parquet``) and ``coded.json`` naming each table's coded columns
+    (:func:`table_sql` decodes them). Decoding and sorting would cost more than the grouping.
 
     >>> import graphkit, tempfile
     >>> ds = graphkit.load("fixtures/hand/events.csv")
@@ -158,13 +165,53 @@ def spill_aggregates(con: duckdb.DuckDBPyConnection, window_seconds: int,
     True
     """
     out = Path(directory)
-    return _each_table(con, window_seconds, events, release_window_hours, None,
-                       lambda name, sql: _copy(con, sql, out / f"{name}.parquet"), ordered=False)
+    keep = _spill_coded() if _coded(con, events) else frozenset()
+    rows = _each_table(con, window_seconds, events, release_window_hours, None,
+                       lambda name, sql: _copy(con, sql, out / f"{name}.parquet"),
+                       ordered=False, keep_codes=keep)
+    if keep:
+        keys = _coded_keys(con)
+        coded = {name: [list(k) if isinstance(k, tuple) else [k, k] for k in keys[name]]
+                 for name in sorted(keep)}
+        for col in sorted({col for pairs in coded.values() for _, col in pairs}):
+            _copy(con, f"SELECT code, value FROM _dict_{col}", out / f"dict_{col}.parquet")
+        (out / CODED_MAP).write_text(json.dumps(coded, indent=1) + "\n", encoding="utf-8")
+    return rows
+
+
+def _spill_coded() -> frozenset[str]:
+    """The tables a spilled state keeps coded: the ones with many rows (per account and hour,
+    second, window or value). ``accounts`` and ``models``, read directly by an incremental run,
+    and the small ``releases`` and ``templates`` are written decoded."""
+    return frozenset(["hours", "seconds", "windows", "proxy", "activity",
+                      *(f"edges_{col}" for col in _edge_sources())])
+
+
+def table_sql(directory: str | os.PathLike[str], name: str) -> str:
+    """SQL reading table ``name`` of a spilled or saved state in ``directory``, decoded when
+    it was written with codes (``coded.json``)."""
+    d = Path(directory)
+    sql = f"SELECT * FROM {_parquet(d / f'{name}.parquet')}"
+    coded = _coded_map(d).get(name)
+    if not coded:
+        return sql
+    return _decode(sql, tuple(tuple(p) for p in coded),
+                   lambda col: _parquet(d / f"dict_{col}.parquet"))
+
+
+def _coded_map(directory: Path) -> dict[str, list[list[str]]]:
+    path = directory / CODED_MAP
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _parquet(path: Path) -> str:
+    return "read_parquet('" + str(path).replace("'", "''") + "')"
 
 
 def _each_table(con: duckdb.DuckDBPyConnection, window_seconds: int, events: str,
                 release_window_hours: float | None, models: pd.DataFrame | None,
-                sink: Callable[[str, str], Any], ordered: bool) -> dict[str, Any]:
+                sink: Callable[[str, str], Any], ordered: bool,
+                keep_codes: frozenset[str] = frozenset()) -> dict[str, Any]:
     """``sink(name, sql)`` of every aggregate table's query, sorted by its keys when
     ``ordered``; the release windows start at ``models`` (None: the first sightings in these
     events)."""
@@ -173,7 +220,7 @@ def _each_table(con: duckdb.DuckDBPyConnection, window_seconds: int, events: str
     def query(name: str, q: str) -> str:
         return f"SELECT * FROM ({q}) ORDER BY {_order(layout[name][0])}" if ordered else q
 
-    sql = aggregate_sql(con, window_seconds, events)
+    sql = aggregate_sql(con, window_seconds, events, keep_codes=keep_codes)
     out = {name: sink(name, query(name, q)) for name, q in sql.items()}
     _register_starts(con, _frame(con, sql["models"]) if models is None else models,
                      release_window_hours)
@@ -190,26 +237,32 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
     return int(con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet)").fetchall()[0][0])
 
 
-def aggregate_sql(con: duckdb.DuckDBPyConnection, window_seconds: int, events: str = "events"
-                  ) -> dict[str, str]:
+def aggregate_sql(con: duckdb.DuckDBPyConnection, window_seconds: int, events: str = "events",
+                  *, keep_codes: frozenset[str] = frozenset()) -> dict[str, str]:
     """The SQL of every table of :func:`event_aggregates` but ``releases``, over relation
     ``events`` of ``con``.
 
     When ``events`` is the decoding view of integer-coded events (:mod:`graphkit.io.coded`),
     every table is grouped on the codes and only its result decoded: the strings of 30M rows
-    are never built."""
+    are never built. The tables named in ``keep_codes`` keep their codes (a full run's spilled
+    state, :func:`spill_aggregates`)."""
     coded = _coded(con, events)
     sql = _aggregate_sql(con, window_seconds, CODED_EVENTS if coded else events)
     if not coded:
         return sql
-    # Each table's coded keys (from the layout): the coded columns among its keys, and the
-    # edge tables' source and target; the templates table is read as it is when it exists.
-    keys = {name: tuple(k for k in key if k in CODED_COLUMNS)
-            for name, (key, _) in _layout().items()}
+    keys = _coded_keys(con)
+    return {name: q if name in keep_codes else _decode(q, keys[name]) for name, q in sql.items()}
+
+
+def _coded_keys(con: duckdb.DuckDBPyConnection) -> dict[str, tuple]:
+    """Each table's coded keys (from the layout): the coded columns among its keys, and the
+    edge tables' source and target; the templates table is read as it is when it exists."""
+    keys: dict[str, tuple] = {name: tuple(k for k in key if k in CODED_COLUMNS)
+                              for name, (key, _) in _layout().items()}
     keys["templates"] = () if _has_templates(con) else ("template_hash",)
     for col, src in _edge_sources().items():
         keys[f"edges_{col}"] = (("s", src), ("k", col))
-    return {name: _decode(q, keys[name]) for name, q in sql.items()}
+    return keys
 
 
 def _coded(con: duckdb.DuckDBPyConnection, events: str) -> bool:
@@ -223,14 +276,16 @@ def _coded(con: duckdb.DuckDBPyConnection, events: str) -> bool:
     return True
 
 
-def _decode(sql: str, keys: tuple) -> str:
+def _decode(sql: str, keys: tuple, dictionary: Callable[[str], str] | None = None) -> str:
     """``sql`` (over codes) with its coded key columns replaced by their values, in place.
-    ``keys``: coded column names, or ``(output column, coded column)`` pairs."""
-    pairs = [k if isinstance(k, tuple) else (k, k) for k in keys]
+    ``keys``: coded column names, or ``(output column, coded column)`` pairs; ``dictionary``:
+    the relation (code, value) of a coded column (default: the loaded ``_dict_<column>``)."""
+    pairs = [k if isinstance(k, (tuple, list)) else (k, k) for k in keys]
     if not pairs:
         return sql
+    rel = dictionary or (lambda col: f"_dict_{col}")
     replace = ", ".join(f"d{i}.value AS {out}" for i, (out, _) in enumerate(pairs))
-    joins = " ".join(f"LEFT JOIN _dict_{col} d{i} ON d{i}.code = a.{out}"
+    joins = " ".join(f"LEFT JOIN {rel(col)} d{i} ON d{i}.code = a.{out}"
                      for i, (out, col) in enumerate(pairs))
     return f"SELECT a.* REPLACE ({replace}) FROM ({sql}) a {joins}"
 
@@ -339,8 +394,7 @@ def merge_saved_state(con: duckdb.DuckDBPyConnection, directory: str | os.PathLi
     :func:`event_aggregates` (``models``: the merged first sightings), computed in one DuckDB
     query per table that reads the saved Parquet files and the events directly."""
     src = Path(directory) / STATE_DIR
-    saved = {name: "read_parquet('" + str(src / f"{name}.parquet").replace("'", "''") + "')"
-             for name in _layout()}
+    saved = {name: f"({table_sql(src, name)})" for name in _layout()}
     new = {name: f"({q})" for name, q in aggregate_sql(con, window_seconds, events).items()}
     new["releases"] = f"({_release_sql(events, con)})"
     _register_starts(con, models, release_window_hours)
@@ -418,8 +472,11 @@ def save_state(directory: str | os.PathLike[str], aggregates: dict[str, pd.DataF
     out.mkdir(parents=True, exist_ok=True)
     if isinstance(aggregates, Path):
         names = sorted(_layout())
-        for name in names:
-            shutil.copyfile(aggregates / f"{name}.parquet", out / f"{name}.parquet")
+        extra_files = [p.name for p in sorted(aggregates.glob("dict_*.parquet"))]
+        if (aggregates / CODED_MAP).is_file():
+            extra_files.append(CODED_MAP)
+        for name in [*(f"{n}.parquet" for n in names), *extra_files]:
+            shutil.copyfile(aggregates / name, out / name)
     else:
         names = sorted(aggregates)
         for name, df in aggregates.items():
@@ -445,8 +502,14 @@ def load_state(directory: str | os.PathLike[str]
     meta = read_state_meta(directory)
     src = Path(directory) / STATE_DIR
     layout = _layout()
-    return {name: _sorted(pd.read_parquet(src / f"{name}.parquet"), layout[name][0])
-            for name in meta["tables"]}, meta
+    coded = _coded_map(src)
+    con = duckdb.connect()
+    try:
+        tables = {name: _frame(con, table_sql(src, name)) if name in coded
+                  else pd.read_parquet(src / f"{name}.parquet") for name in meta["tables"]}
+    finally:
+        con.close()
+    return {name: _sorted(df, layout[name][0]) for name, df in tables.items()}, meta
 
 
 def _sorted(df: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
@@ -461,7 +524,8 @@ def read_state_meta(directory: str | os.PathLike[str]) -> dict[str, object]:
         raise InputError("no aggregate state (state/state.json) in the result directory",
                          file=str(directory))
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    if meta.get("format") != STATE_FORMAT or sorted(meta.get("tables", [])) != sorted(_layout()):
+    if (meta.get("format") not in _READABLE_FORMATS
+            or sorted(meta.get("tables", [])) != sorted(_layout())):
         raise InputError(f"aggregate state of format {meta.get('format')!r}, expected "
                          f"{STATE_FORMAT}", file=str(meta_path))
     return meta
@@ -477,6 +541,6 @@ def missing_digests(meta: dict[str, object], digests: Iterable[str]) -> list[str
     return [d for d in want if d not in have]
 
 
-__all__ = ["STATE_DIR", "aggregate_sql", "event_aggregates", "load_state", "merge_aggregates",
+__all__ = ["STATE_DIR", "aggregate_sql", "table_sql", "event_aggregates", "load_state", "merge_aggregates",
            "merge_saved_state", "missing_digests", "read_state_meta", "release_counts",
            "save_state"]
