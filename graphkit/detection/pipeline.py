@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -97,17 +98,16 @@ class Detection:
     def write_into(self, out: Path) -> Path:
         """Write the result files into the existing directory ``out`` (a temporary directory of
         :func:`graphkit.io.outputs.result_dir`; sealed and moved into place by its caller)."""
-        write_csv(self.accounts, out / "accounts.csv")
-        write_csv(self.communities, out / "communities.csv")
-        _write_numeric_csv(self.links, out / "links.csv", decimals=4)
-        for name, table in self.extra_tables.items():
-            write_csv(table, out / name)
-        if self.activity is not None:
-            self.activity.to_parquet(out / "activity.parquet", index=False)
-        if self.graph is not None:  # export reads entities and their aggregates from here
-            self.graph.save(out / "graph")
-        if self.state is not None:  # what detect --previous reuses
-            self.state.save(out)
+        # The Parquet files and the state's copy are written on a second thread while the
+        # CSVs are formatted here (Arrow's writers and file copies release the GIL).
+        with ThreadPoolExecutor(1) as pool:
+            binary = pool.submit(self._write_binary, out)
+            write_csv(self.accounts, out / "accounts.csv")
+            write_csv(self.communities, out / "communities.csv")
+            _write_numeric_csv(self.links, out / "links.csv", decimals=4)
+            for name, table in self.extra_tables.items():
+                write_csv(table, out / name)
+            binary.result()
         write_manifest(
             out, command="detect", settings=self.settings, inputs=self.inputs,
             outputs={"accounts": len(self.accounts), "communities": len(self.communities),
@@ -119,6 +119,16 @@ class Detection:
             timings=self.timings, run_id=self.run_id, memory=self.memory,
         )
         return out
+
+
+    def _write_binary(self, out: Path) -> None:
+        """activity.parquet, graph/ and state/ into ``out``."""
+        if self.activity is not None:
+            self.activity.to_parquet(out / "activity.parquet", index=False)
+        if self.graph is not None:  # export reads entities and their aggregates from here
+            self.graph.save(out / "graph")
+        if self.state is not None:  # what detect --previous reuses
+            self.state.save(out)
 
 
 def _write_numeric_csv(frame: pd.DataFrame, path: Path, decimals: int,

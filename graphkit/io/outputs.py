@@ -36,6 +36,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -131,15 +132,15 @@ def seal(directory: str | os.PathLike[str], *, command: str | None = None) -> di
         manifest = json.loads(path.read_text(encoding="utf-8"))
     elif command is not None:
         manifest["command"] = command
-    files: dict[str, str] = {}
-    for f in sorted(p for p in d.rglob("*") if p.is_file()):
+    paths = sorted(p for p in d.rglob("*") if p.is_file())
+    for f in paths:
         _owner_only(f)
-        rel = f.relative_to(d).as_posix()
-        if rel == MANIFEST:
-            continue
-        _fsync_file(f)
-        files[rel] = sha256_file(f)
-    manifest["files"] = files
+    paths = [f for f in paths if f.relative_to(d).as_posix() != MANIFEST]
+    # Flushed and hashed on one thread per core (fsync and hashlib release the GIL).
+    with ThreadPoolExecutor(max(1, min(len(paths), os.cpu_count() or 1))) as pool:
+        digests = list(pool.map(_flushed_digest, paths))
+    manifest["files"] = {f.relative_to(d).as_posix(): h
+                         for f, h in zip(paths, digests, strict=True)}
     tmp = d / f".{MANIFEST}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(json.dumps(manifest, indent=2, default=str) + "\n")
@@ -151,6 +152,12 @@ def seal(directory: str | os.PathLike[str], *, command: str | None = None) -> di
         os.chmod(sub, DIR_MODE)
         _fsync_dir(sub)
     return manifest
+
+
+def _flushed_digest(path: Path) -> str:
+    """Flush ``path`` to disk; its SHA-256."""
+    _fsync_file(path)
+    return sha256_file(path)
 
 
 def _owner_only(path: Path) -> None:
