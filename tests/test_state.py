@@ -193,3 +193,21 @@ def test_release_window_of_a_model_these_events_never_use(days):
     plain = release_counts(ds.con, models, 72, "events_plain")
     assert len(coded) > 0 and coded["in_window"].sum() > 0 and coded["on_model"].sum() == 0
     pd.testing.assert_frame_equal(coded, plain)
+
+
+def test_graph_from_a_spilled_state_equals_the_graph_from_events(days, tmp_path):
+    """A full run builds its graph from the coded edge tables of its spilled state; the node
+    and edge tables are those grouped from the events."""
+    from graphkit.graph import build_graph
+    from graphkit.graph.state import coded_edge_relations, spill_aggregates
+
+    ds = graphkit.load(days["full"])
+    spill_aggregates(ds.con, WINDOW, tmp_path)
+    relations = coded_edge_relations(tmp_path)
+    assert {"ip", "template_hash", "proxy_provider"} <= set(relations)
+    a, b = build_graph(ds), build_graph(ds, coded_aggregates=relations)
+    assert list(a.nodes) == list(b.nodes) and list(a.edges) == list(b.edges)
+    for t in a.nodes:
+        pd.testing.assert_frame_equal(a.nodes[t], b.nodes[t], obj=t)
+    for t in a.edges:
+        pd.testing.assert_frame_equal(a.edges[t], b.edges[t], obj=t)

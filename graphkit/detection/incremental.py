@@ -133,6 +133,11 @@ class EventState:
         return stored_activity(con, f"({state_mod.table_sql(self.aggregates, 'activity')})",
                                account_ids)
 
+    def coded_edges(self) -> dict[str, str]:
+        """The edge tables of a full run's spilled state over the loaded events' codes
+        (:func:`graphkit.graph.state.coded_edge_relations`); none for other states."""
+        return state_mod.coded_edge_relations(self.aggregates) if self.spilled else {}
+
     def release(self) -> None:
         """Remove a spilled state's temporary files (after the run is written); a state held
         as DataFrames has none."""

@@ -318,9 +318,12 @@ def detect(
         raise ConfigError(f"unknown engine {engine!r} (duckdb or spark)")
     if graph is None:
         with progress.step("graph"):
-            graph = build_graph(dataset) if stages is None else stages.graph(dataset, [
-                e["path"] for e in inputs["events"]] + [
-                f.path for f in dataset.files if f.role != "events"])
+            if stages is not None:
+                graph = stages.graph(dataset, [e["path"] for e in inputs["events"]] + [
+                    f.path for f in dataset.files if f.role != "events"])
+            else:  # a full run's spilled state holds the edge aggregates: read, not regrouped
+                graph = build_graph(dataset, coded_aggregates=None if state is None
+                                    else state.coded_edges())
     registry = graph.registry
     # Declared kinds and relations: their weights are recorded in the manifest too.
     settings = settings.with_signals(registry.signals)

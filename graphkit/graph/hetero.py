@@ -332,21 +332,31 @@ def _edges_from(con: duckdb.DuckDBPyConnection, agg: str, src_codes: str, src_ke
         "ORDER BY src, dst"))
 
 
-def _aggregate_sql(dataset: Dataset, src: str, dst: str, source: str | None = None) -> str:
+def _aggregate_sql(dataset: Dataset, src: str, dst: str, source: str | None = None,
+                   coded_source: str | None = None) -> str:
     """SQL aggregating events per (``src``, ``dst``) value: columns s, k, n, f, l.
 
     On dictionary-coded events the group-by runs over integer codes and only the aggregate's
     rows are decoded to keys. ``source`` names a relation holding the aggregate already (an
-    aggregate state's ``edges_<dst>`` table, :mod:`graphkit.graph.state`)."""
+    aggregate state's ``edges_<dst>`` table, :mod:`graphkit.graph.state`); ``coded_source``
+    the same over the loaded events' codes (a full run's spilled state)."""
     if source is not None:
         return f"SELECT s, k, n, f, l FROM {source}"
     if not dataset.coded:
         return (f"SELECT {src} AS s, {dst} AS k, count(*) AS n, min(ts) AS f, max(ts) AS l "
                 f"FROM events WHERE {dst} IS NOT NULL GROUP BY ALL")
-    return (f"SELECT ds.value AS s, dk.value AS k, g.n, g.f, g.l FROM (SELECT {src} AS s, "
-            f"{dst} AS k, count(*) AS n, min(ts) AS f, max(ts) AS l FROM {CODED_EVENTS} "
-            f"WHERE {dst} IS NOT NULL GROUP BY ALL) g JOIN _dict_{src} ds ON ds.code = g.s "
-            f"JOIN _dict_{dst} dk ON dk.code = g.k")
+    return (f"SELECT ds.value AS s, dk.value AS k, g.n, g.f, g.l FROM "
+            f"({_coded_group_sql(src, dst, coded_source)}) g JOIN _dict_{src} ds "
+            f"ON ds.code = g.s JOIN _dict_{dst} dk ON dk.code = g.k")
+
+
+def _coded_group_sql(src: str, dst: str, coded_source: str | None) -> str:
+    """s, k, n, f, l per (``src``, ``dst``) code pair: grouped from the coded events, or read
+    from ``coded_source`` when an aggregate state holds it already."""
+    if coded_source is not None:
+        return f"SELECT s, k, n, f, l FROM {coded_source}"
+    return (f"SELECT {src} AS s, {dst} AS k, count(*) AS n, min(ts) AS f, max(ts) AS l "
+            f"FROM {CODED_EVENTS} WHERE {dst} IS NOT NULL GROUP BY ALL")
 
 
 def _entity_codes(con: duckdb.DuckDBPyConnection, agg: str, codes: str, n_src: str) -> None:
@@ -357,8 +367,8 @@ def _entity_codes(con: duckdb.DuckDBPyConnection, agg: str, codes: str, n_src: s
         f"min(f) AS first_seen, max(l) AS last_seen FROM {agg} GROUP BY k"))
 
 
-def _coded_edges(con: duckdb.DuckDBPyConnection, src: str, dst: str, n_src: str
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _coded_edges(con: duckdb.DuckDBPyConnection, src: str, dst: str, n_src: str,
+                 coded_source: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Node table of ``dst`` and its edges from ``src`` nodes, from dictionary-coded events.
 
     Every join is on integers: the group-by over events, source codes (account index, or IP
@@ -373,8 +383,7 @@ def _coded_edges(con: duckdb.DuckDBPyConnection, src: str, dst: str, n_src: str
         srcmap = f"SELECT k, code, n_events FROM _codes_{src}"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _agg_{dst} AS SELECT m.code AS s, g.k, g.n, g.f, g.l, "
-        f"m.n_events AS t FROM (SELECT {src} AS s, {dst} AS k, count(*) AS n, min(ts) AS f, "
-        f"max(ts) AS l FROM {CODED_EVENTS} WHERE {dst} IS NOT NULL GROUP BY ALL) g "
+        f"m.n_events AS t FROM ({_coded_group_sql(src, dst, coded_source)}) g "
         f"JOIN ({srcmap}) m ON m.k = g.s")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _codes_{dst} AS " + code_keys_sql(
         f"SELECT g.k, d.value AS key, g.n_events, g.{n_src}, g.first_seen, g.last_seen "
@@ -431,16 +440,18 @@ def _has_declared_values(con: duckdb.DuckDBPyConnection, kind: str) -> bool:
 
 
 def _account_edges(dataset: Dataset, etype: str, col: str, kind: str,
-                   source: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   source: str | None = None, coded_source: str | None = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Node table of the entity in column ``col`` and its edges from accounts (``etype``);
-    ``source``: the relation holding the events' aggregate (see :func:`_aggregate_sql`)."""
+    ``source``, ``coded_source``: the relation holding the events' aggregate (see
+    :func:`_aggregate_sql`)."""
     con = dataset.con
     declared = _has_declared_values(con, kind)
     if dataset.coded and etype != "PAID_WITH" and not declared and source is None:
-        return _coded_edges(con, "account_id", col, "n_accounts")
+        return _coded_edges(con, "account_id", col, "n_accounts", coded_source)
     agg = f"_agg_{col}"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {agg} AS "
-                + _aggregate_sql(dataset, "account_id", col, source))
+                + _aggregate_sql(dataset, "account_id", col, source, coded_source))
     # Payment links also come from the accounts file, and any built-in kind's from the
     # identifiers file; keep both and mark the source.
     extra = (_with_declared(con, agg, kind, etype == "PAID_WITH")
@@ -451,14 +462,14 @@ def _account_edges(dataset: Dataset, etype: str, col: str, kind: str,
     return nodes, _edges_from(con, agg, "_acc_codes", "account_id", codes, "accounts", extra)
 
 
-def _entity_edges(dataset: Dataset, src_col: str, col: str, source: str | None = None
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _entity_edges(dataset: Dataset, src_col: str, col: str, source: str | None = None,
+                  coded_source: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Node table of the entity in column ``col`` and its edges from the entity in column
     ``src_col`` (coded before: table ``_codes_<src_col>``), e.g. IP -> proxy operator."""
     con = dataset.con
     n_src = f"n_{src_col}s"
     if dataset.coded and source is None:
-        return _coded_edges(con, src_col, col, n_src)
+        return _coded_edges(con, src_col, col, n_src, coded_source)
     agg = f"_agg_{col}"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {agg} AS "
                 + _aggregate_sql(dataset, src_col, col, source))
@@ -514,7 +525,8 @@ def _relation_edges(con: duckdb.DuckDBPyConnection, kind: str) -> pd.DataFrame:
 
 
 def build_graph(dataset: Dataset, progress: Progress | None = None,
-                aggregates: Mapping[str, str] | None = None) -> HeteroGraph:
+                aggregates: Mapping[str, str] | None = None,
+                coded_aggregates: Mapping[str, str] | None = None) -> HeteroGraph:
     """Aggregate a dataset's events into the heterogeneous account-entity graph.
 
     Each node type of the registry (:data:`graphkit.registry.NODE_TYPES`) becomes a node
@@ -538,6 +550,10 @@ def build_graph(dataset: Dataset, progress: Progress | None = None,
         :mod:`graphkit.graph.state`). Given, the edges are built from these instead of the
         ``events`` table, and the ``accounts`` table must hold the totals of the same events
         (what an incremental run does, :mod:`graphkit.detection.incremental`).
+    coded_aggregates : mapping of str to str, optional
+        The same over the integer codes of coded Parquet events (``dataset.coded``): a full
+        run's spilled state (:func:`graphkit.graph.state.spill_aggregates`), so the events are
+        not grouped a second time.
 
     Returns
     -------
@@ -586,6 +602,7 @@ def build_graph(dataset: Dataset, progress: Progress | None = None,
     edges: dict[str, pd.DataFrame] = {}
     present = _present_columns(con, aggregates)
     source = aggregates or {}
+    coded = coded_aggregates if dataset.coded and coded_aggregates else {}
     kinds_by_rel = {k.rel: k.name for k in Registry.static().kinds}
     columns = {dst_t: col for _, dst_t, col in EDGE_TYPES.values()}
     # Account edges first: other entities hang off entity nodes coded by them (IP -> operator).
@@ -595,11 +612,11 @@ def build_graph(dataset: Dataset, progress: Progress | None = None,
             continue
         with progress.step(f"graph: {etype}"):
             if src_t == ACCOUNT_LABEL:
-                nodes[dst_t], edges[etype] = _account_edges(dataset, etype, col,
-                                                            kinds_by_rel[etype], source.get(col))
+                nodes[dst_t], edges[etype] = _account_edges(
+                    dataset, etype, col, kinds_by_rel[etype], source.get(col), coded.get(col))
             else:
                 nodes[dst_t], edges[etype] = _entity_edges(dataset, columns[src_t], col,
-                                                           source.get(col))
+                                                           source.get(col), coded.get(col))
     registry = Registry.for_names(dataset.identifier_kinds, dataset.relation_kinds)
     for k in registry.kinds:
         if k.declared:

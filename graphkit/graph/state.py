@@ -199,6 +199,15 @@ def table_sql(directory: str | os.PathLike[str], name: str) -> str:
                    lambda col: _parquet(d / f"dict_{col}.parquet"))
 
 
+def coded_edge_relations(directory: str | os.PathLike[str]) -> dict[str, str]:
+    """Events column -> SQL relation of the ``edges_<column>`` tables a spilled state in
+    ``directory`` holds with codes (``s, k, n, f, l`` over the run's codes), for
+    :func:`graphkit.graph.hetero.build_graph`'s ``coded_aggregates``."""
+    d = Path(directory)
+    return {name.removeprefix("edges_"): _parquet(d / f"{name}.parquet")
+            for name in _coded_map(d) if name.startswith("edges_")}
+
+
 def _coded_map(directory: Path) -> dict[str, list[list[str]]]:
     path = directory / CODED_MAP
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
@@ -541,6 +550,6 @@ def missing_digests(meta: dict[str, object], digests: Iterable[str]) -> list[str
     return [d for d in want if d not in have]
 
 
-__all__ = ["STATE_DIR", "aggregate_sql", "table_sql", "event_aggregates", "load_state", "merge_aggregates",
+__all__ = ["STATE_DIR", "aggregate_sql", "coded_edge_relations", "table_sql", "event_aggregates", "load_state", "merge_aggregates",
            "merge_saved_state", "missing_digests", "read_state_meta", "release_counts",
            "save_state"]
