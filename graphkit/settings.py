@@ -293,8 +293,10 @@ class Settings:
     # seeds (PageRank damping); lower keeps the mass closer to the seeds.
     walk_damping: float = 0.7
     # Random walk: the solver (conjugate gradients) stops once a walk's residual is this
-    # share of its right-hand side (2-norm).
-    walk_tolerance: float = 1e-10
+    # share of its right-hand side (2-norm). Measured on the 600k-account attribution: 1e-8
+    # takes 27 % less time than 1e-10 with the same actor for every account and community,
+    # scores moved by at most 4e-4 (the outputs' last digit); 1e-6 moved one actor.
+    walk_tolerance: float = 1e-8
     # Weight of a scored link (Links.edge_weights) in the walk graph, beside the account ->
     # entity edges (weight_s * share * idf).
     walk_link_weight: float = 1.0
