@@ -10,7 +10,10 @@ Every indicator is in [0, 1] (1 = strongest) and takes the accounts' community m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,19 +28,34 @@ from graphkit.settings import Settings
 
 @dataclass(frozen=True)
 class Groups:
-    """Accounts' community ids (``membership[i]`` in ``range(n_communities)``)."""
+    """Accounts' community ids (``membership[i]`` in ``range(n_communities)``).
+
+    Tables several indicators read (a signal's uses per community) are computed once per
+    ``Groups`` (:meth:`memo`); the membership is not changed after construction."""
 
     membership: np.ndarray
     n_communities: int
+    _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, init=False, repr=False,
+                                              compare=False)
 
     def sum(self, values: np.ndarray) -> np.ndarray:
         """Per community: the sum of ``values`` (one per account)."""
         return np.bincount(self.membership, weights=values, minlength=self.n_communities)
 
-    @property
+    @cached_property
     def size(self) -> np.ndarray:
         """Members per community (float)."""
         return np.bincount(self.membership, minlength=self.n_communities).astype(float)
+
+    def memo(self, key: tuple[Any, ...], inputs: tuple[Any, ...], make: Callable[[], Any]
+             ) -> Any:
+        """``make()``, computed once for ``key`` over these groups. ``inputs`` are the objects
+        the result depends on besides the groups; they are held with the result, so their
+        ``id`` (part of the key) is never reused for another object meanwhile."""
+        full = (*key, *(id(x) for x in inputs))
+        if full not in self._memo:
+            self._memo[full] = (inputs, make())
+        return self._memo[full][1]
 
     def share(self, per_account: np.ndarray) -> np.ndarray:
         """Per community: the share of members for which ``per_account`` holds."""
@@ -98,6 +116,11 @@ def community_uses(sig: SignalMatrix, groups: Groups
     >>> c.tolist(), pair.tolist(), users.tolist()
     ([0, 0, 1, 1], [0, 0, 1, 2], [2, 1, 1])
     """
+    return groups.memo(("uses",), (sig,), lambda: _community_uses(sig, groups))
+
+
+def _community_uses(sig: SignalMatrix, groups: Groups
+                    ) -> tuple[sp.coo_matrix, np.ndarray, np.ndarray, np.ndarray]:
     coo = sig.shares.tocoo()
     c = groups.membership[coo.row]
     key = c.astype(np.int64) * sig.shares.shape[1] + coo.col
@@ -132,6 +155,12 @@ def _concentrated(sig: SignalMatrix, groups: Groups, settings: Settings,
     pay as two payers or more: one customer's accounts sending that customer's own templates
     (an app's keys, an office on its company card) share nothing beyond the customer.
     """
+    return groups.memo(("concentrated", float(settings.template_min_lift)), (sig, payer),
+                       lambda: _concentrated_uses(sig, groups, settings, payer))
+
+
+def _concentrated_uses(sig: SignalMatrix, groups: Groups, settings: Settings,
+                       payer: np.ndarray | None):
     n = sig.shares.shape[0]
     coo, c, inverse, counts = community_uses(sig, groups)
     users_in = counts[inverse]
