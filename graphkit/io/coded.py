@@ -156,7 +156,10 @@ def _read_coded_columns(con: duckdb.DuckDBPyConnection, files: list[Path], schem
     coded ones; None when a value fails its check.
 
     Columns are read and coded on one thread per core: Parquet decoding and Arrow's hashing
-    release the GIL, and each thread checks its distinct values on its own DuckDB cursor."""
+    release the GIL, and each thread checks its distinct values on its own DuckDB cursor.
+    Measured in ``detect`` on 28M events over 600k accounts: 9.8 s against 12.6 s one column
+    at a time; the load's own peak is 0.75 GB higher (two columns' strings at once), the run's
+    0.1 GB (later stages set it)."""
     names = list(schema.names)
     workers = max(1, min(len(names), os.cpu_count() or 1))
     with ThreadPoolExecutor(workers) as pool:  # one task per column, not per row
