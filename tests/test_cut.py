@@ -370,8 +370,9 @@ def test_unmarked_member_stands_on_its_ties_alone():
     groups = Groups(np.zeros(5, int), 1)
     coh = cohesion(links, groups, Settings())
 
-    def flags(marked, settings=Settings()):
-        return account_scores(coh, groups, np.array([0.9]), np.zeros(5, bool), settings,
+    def flags(marked, settings=None):
+        return account_scores(coh, groups, np.array([0.9]), np.zeros(5, bool),
+                              settings or Settings(),
                               np.array([True]), lambda community: marked).flagged.tolist()
 
     every = np.ones(5, bool)

@@ -422,7 +422,7 @@ def test_block_pagerank_zero_reset_and_rows() -> None:
     from graphkit.investigate.walk import block_pagerank
 
     rng = np.random.default_rng(3)
-    _, _, _, adj, sp = _random_walk_graph(rng, 50, 200)
+    _, _, _, adj, _ = _random_walk_graph(rng, 50, 200)
     resets = np.zeros((50, 2))
     resets[7, 1] = 2.0
     got = block_pagerank(adj, resets, 0.7, rows=10)

@@ -121,7 +121,6 @@ class Detection:
         )
         return out
 
-
     def _write_binary(self, out: Path) -> None:
         """activity.parquet, graph/ and state/ into ``out``."""
         if self.activity is not None:

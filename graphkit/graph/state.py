@@ -550,6 +550,17 @@ def missing_digests(meta: dict[str, object], digests: Iterable[str]) -> list[str
     return [d for d in want if d not in have]
 
 
-__all__ = ["STATE_DIR", "aggregate_sql", "coded_edge_relations", "table_sql", "event_aggregates", "load_state", "merge_aggregates",
-           "merge_saved_state", "missing_digests", "read_state_meta", "release_counts",
-           "save_state"]
+__all__ = [
+    "STATE_DIR",
+    "aggregate_sql",
+    "coded_edge_relations",
+    "event_aggregates",
+    "load_state",
+    "merge_aggregates",
+    "merge_saved_state",
+    "missing_digests",
+    "read_state_meta",
+    "release_counts",
+    "save_state",
+    "table_sql",
+]

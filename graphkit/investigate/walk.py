@@ -35,6 +35,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -228,7 +229,7 @@ class WalkOperator:
         self.bands = [(int(lo), int(hi), sp.csr_matrix(
             (m.data[m.indptr[lo]:m.indptr[hi]], m.indices[m.indptr[lo]:m.indptr[hi]],
              m.indptr[lo:hi + 1] - m.indptr[lo]), shape=(int(hi - lo), len(self.core))))
-            for lo, hi in zip(cuts[:-1], cuts[1:]) if hi > lo]
+            for lo, hi in itertools.pairwise(cuts) if hi > lo]
 
     def apply(self, p: np.ndarray) -> np.ndarray:
         """The core system times ``p`` (core vertices x columns)."""
