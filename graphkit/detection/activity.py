@@ -155,9 +155,8 @@ def stored_activity(con: duckdb.DuckDBPyConnection, relation: str,
                     account_ids: Iterable[str] | Sequence[str]) -> pd.DataFrame:
     """:func:`hourly_activity` over ``relation`` (SQL: a table name, a table function or a
     parenthesized query) of ``account_id, bucket, model, n``."""
-    source = relation
     model = f"coalesce(CAST(e.model AS VARCHAR), '{NO_MODEL}')"
-    return _grouped(con, account_ids, source, "e.bucket", model, "sum(e.n)",
+    return _grouped(con, account_ids, relation, "e.bucket", model, "sum(e.n)",
                     "e.bucket IS NOT NULL", block=8192)
 
 

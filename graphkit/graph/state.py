@@ -187,12 +187,14 @@ def _spill_coded() -> frozenset[str]:
                       *(f"edges_{col}" for col in _edge_sources())])
 
 
-def table_sql(directory: str | os.PathLike[str], name: str) -> str:
+def table_sql(directory: str | os.PathLike[str], name: str,
+              coded_map: dict[str, list[list[str]]] | None = None) -> str:
     """SQL reading table ``name`` of a spilled or saved state in ``directory``, decoded when
-    it was written with codes (``coded.json``)."""
+    it was written with codes (``coded.json``; ``coded_map``: its content, read once by a
+    caller reading every table)."""
     d = Path(directory)
     sql = f"SELECT * FROM {_parquet(d / f'{name}.parquet')}"
-    coded = _coded_map(d).get(name)
+    coded = (_coded_map(d) if coded_map is None else coded_map).get(name)
     if not coded:
         return sql
     return _decode(sql, tuple(tuple(p) for p in coded),
@@ -403,7 +405,8 @@ def merge_saved_state(con: duckdb.DuckDBPyConnection, directory: str | os.PathLi
     :func:`event_aggregates` (``models``: the merged first sightings), computed in one DuckDB
     query per table that reads the saved Parquet files and the events directly."""
     src = Path(directory) / STATE_DIR
-    saved = {name: f"({table_sql(src, name)})" for name in _layout()}
+    coded = _coded_map(src)
+    saved = {name: f"({table_sql(src, name, coded)})" for name in _layout()}
     new = {name: f"({q})" for name, q in aggregate_sql(con, window_seconds, events).items()}
     new["releases"] = f"({_release_sql(events, con)})"
     _register_starts(con, models, release_window_hours)
@@ -514,7 +517,7 @@ def load_state(directory: str | os.PathLike[str]
     coded = _coded_map(src)
     con = duckdb.connect()
     try:
-        tables = {name: _frame(con, table_sql(src, name)) if name in coded
+        tables = {name: _frame(con, table_sql(src, name, coded)) if name in coded
                   else pd.read_parquet(src / f"{name}.parquet") for name in meta["tables"]}
     finally:
         con.close()

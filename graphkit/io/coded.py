@@ -166,9 +166,8 @@ def _read_coded_columns(con: duckdb.DuckDBPyConnection, files: list[Path], schem
         done = list(pool.map(lambda name: _read_one(con, files, schema, name), names))
     if any(d is None for d in done):
         return None
-    arrays = {name: d[0] for name, d in zip(names, done, strict=True) if d is not None}
-    dicts = {name: d[1] for name, d in zip(names, done, strict=True)
-             if d is not None and d[1] is not None}
+    arrays = {name: d[0] for name, d in zip(names, done, strict=True)}
+    dicts = {name: d[1] for name, d in zip(names, done, strict=True) if d[1] is not None}
     return arrays, dicts
 
 
