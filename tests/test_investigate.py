@@ -418,6 +418,40 @@ def test_block_pagerank_matches_igraph_prpack(seed: int) -> None:
         assert np.allclose(got.sum(axis=0), 1.0)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fold_walks_mix_into_the_walk_from_their_union(seed: int) -> None:
+    """Attribution solves one walk per fold and derives every other walk by mixing them: the
+    mix of any subset of folds equals igraph's PRPACK walk from the union of their resets,
+    also when starts sit on vertices without edges."""
+    import igraph as ig
+
+    from graphkit.investigate.attribution import _fold_walk
+    from graphkit.investigate.walk import WalkGraph, WalkOperator
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    a, b, w, adj, _ = _random_walk_graph(rng, n, 500)
+    isolated = np.flatnonzero(np.asarray(adj.sum(axis=1)).ravel() == 0)
+    assert len(isolated) >= 2
+    g = ig.Graph(n=n, edges=np.column_stack([a, b]).tolist(), directed=False)
+    g.es["weight"] = w.tolist()
+    folds, actors = 3, 2
+    resets = np.zeros((n, folds * actors))
+    for j in range(folds * actors):
+        resets[rng.integers(0, n, 4), j] = rng.random(4) + 0.5
+    resets[isolated[0], 1] = 2.0  # a start without edges
+    wg = WalkGraph(WalkOperator(a, b, w, n, 0.7), n, {}, {}, 0.7, tolerance=1e-12)
+    parts = wg.pagerank_many(resets).reshape(n, folds, actors)
+    mass = wg.mixing_weights(resets).reshape(folds, actors)
+    for use in (np.array([True, False, True]), np.ones(folds, bool)):
+        mixed = _fold_walk(parts, mass, use)
+        for actor in range(actors):
+            union = resets.reshape(n, folds, actors)[:, use, actor].sum(axis=1)
+            want = g.personalized_pagerank(directed=False, damping=0.7, reset=union.tolist(),
+                                           weights="weight", implementation="prpack")
+            assert np.abs(mixed[:, actor] - np.asarray(want)).max() < 1e-9
+
+
 def test_block_pagerank_zero_reset_and_rows() -> None:
     from graphkit.investigate.walk import block_pagerank
 

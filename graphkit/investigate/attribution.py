@@ -253,21 +253,33 @@ def _folds(starts: _Starts, k: int, seed: int) -> np.ndarray:
     return rank % k
 
 
-def _walks(wg: WalkGraph, starts: _Starts, uses: list[np.ndarray]) -> np.ndarray:
-    """Every walk of one attribution in one block PageRank, account rows only: column 0
-    restarts uniformly on every account (the background), then one column per use set and
-    actor, restarting at that actor's starts within the set (a zero column when none)."""
+def _walks(wg: WalkGraph, starts: _Starts, folds: np.ndarray, n_folds: int
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every walk attribution needs, from ``1 + n_folds * actors`` reset columns in one block
+    PageRank, account rows only: the background (restarting uniformly on every account), and
+    one walk per fold and actor restarting at that actor's starts in the fold (zeros when
+    none). Returns the background, the fold walks (accounts x folds x actors) and the weight
+    of each fold walk in a walk from several folds (:func:`_fold_walk`)."""
     n, k = wg.n_accounts, len(starts.actors)
-    rows = [np.arange(n)]
-    cols = [np.zeros(n, np.int64)]
-    vals = [np.ones(n)]
-    for u, use in enumerate(uses):  # the folds and the final walks
-        rows.append(starts.account[use])
-        cols.append(1 + u * k + starts.actor[use])
-        vals.append(starts.weight[use])
-    resets = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                           shape=(wg.n_vertices, 1 + len(uses) * k))
-    return wg.pagerank_many(resets, rows=n)
+    column = 1 + folds * k + starts.actor
+    resets = sp.csc_matrix((np.concatenate([np.ones(n), starts.weight]),
+                            (np.concatenate([np.arange(n), starts.account]),
+                             np.concatenate([np.zeros(n, np.int64), column]))),
+                           shape=(wg.n_vertices, 1 + n_folds * k))
+    p = wg.pagerank_many(resets, rows=n)
+    mass = wg.mixing_weights(resets[:, 1:]).reshape(n_folds, k)
+    return p[:, 0], p[:, 1:].reshape(n, n_folds, k), mass
+
+
+def _fold_walk(parts: np.ndarray, mass: np.ndarray, use: np.ndarray) -> np.ndarray:
+    """Per actor, the walk restarting at its starts in the folds ``use`` (accounts x actors):
+    PageRank is linear in its reset, so it is the fold walks' average weighted by
+    :meth:`WalkGraph.mixing_weights`, summed over the used folds only (no subtraction that
+    would cancel a held-out seed's own mass)."""
+    weight = np.where(use[:, None], mass, 0.0)
+    total = weight.sum(axis=0)
+    out = np.einsum("nfk,fk->nk", parts, weight)
+    return np.divide(out, total, out=np.zeros_like(out), where=total > 0)
 
 
 def _raw_scores(p: np.ndarray, membership: np.ndarray, n_comm: int, bg: np.ndarray,
@@ -379,21 +391,20 @@ def attribute(wg: WalkGraph, account_ids: np.ndarray, membership: np.ndarray,
     codes = pd.Series(np.arange(n), index=pd.Index(np.asarray(account_ids).astype(str)))
     starts = _starts(wg, codes, seeds, indicators)
     k = len(starts.actors)
-    folds = _folds(starts, settings.attribution_folds, settings.seed)
-    uses = [folds != f for f in range(settings.attribution_folds)]
-    walks = _walks(wg, starts, [*uses, np.ones(len(starts.actor), bool)])
-    bg = walks[:, 0]
+    n_folds = settings.attribution_folds
+    folds = _folds(starts, n_folds, settings.seed)
+    bg, parts, mass = _walks(wg, starts, folds, n_folds)
     bg_comm = np.bincount(membership, weights=bg, minlength=n_comm)
     w = settings.attribution_community_weight
 
     # Cross-fitting: every start is scored by walks that did not start from it.
     held = np.full((k, len(starts.actor)), -np.inf)
-    for f, use in enumerate(uses):  # a few folds, each one walk per actor
-        out = ~use
+    for f in range(n_folds):  # a few folds, each one walk per actor from the other folds
+        out = folds == f
         if not out.any():
             continue
-        z, zc = _raw_scores(walks[:, 1 + f * k:1 + (f + 1) * k], membership, n_comm, bg,
-                            bg_comm)
+        z, zc = _raw_scores(_fold_walk(parts, mass, np.arange(n_folds) != f), membership,
+                            n_comm, bg, bg_comm)
         held[:, out] = _combine(z, zc, membership, w)[:, starts.account[out]]
     # Per-actor scale: the median held-out score of its own starts (1 = a typical member).
     own = held[starts.actor, np.arange(len(starts.actor))]
@@ -403,8 +414,9 @@ def attribute(wg: WalkGraph, account_ids: np.ndarray, membership: np.ndarray,
         if len(vals) and np.median(vals) > 0.05:
             scale[i] = float(np.median(vals))
     # The final walks from every start.
-    z, zc = _raw_scores(walks[:, 1 + len(uses) * k:], membership, n_comm, bg, bg_comm)
-    del walks
+    z, zc = _raw_scores(_fold_walk(parts, mass, np.ones(n_folds, bool)), membership, n_comm,
+                        bg, bg_comm)
+    del parts
     score = _combine(z, zc, membership, w) / scale[:, None]
     comm_score = zc / scale[:, None]
     # Positive-unlabeled calibration (Elkan and Noto): g(x) = P(held-out start | score x)

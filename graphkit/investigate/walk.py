@@ -106,6 +106,28 @@ class WalkGraph:
         """
         return self.operator.solve(resets, self.tolerance, rows=rows)
 
+    def mixing_weights(self, resets: np.ndarray | sp.spmatrix) -> np.ndarray:
+        """Per column ``R_j`` of ``resets``, its weight ``m_j`` in the walk from a sum of
+        them: ``pagerank(sum R_j) = sum m_j pagerank(R_j) / sum m_j``, with
+        ``m_j = |R_j| - damping * (R_j's mass on vertices without edges)`` (the walk is linear
+        in its reset up to the restart of mass stranded on such vertices).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> op = WalkOperator(np.array([0]), np.array([1]), np.array([1.0]), 3, 0.5)
+        >>> g = WalkGraph(op, 3, {}, {}, 0.5)
+        >>> r = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 2.0]])
+        >>> m = g.mixing_weights(r)
+        >>> mixed = g.pagerank_many(r) @ m / m.sum()
+        >>> bool(np.allclose(mixed, g.pagerank(r.sum(axis=1))))
+        True
+        """
+        resets = sp.csc_matrix(resets, dtype=np.float64)
+        total = np.asarray(resets.sum(axis=0)).ravel()
+        stranded = np.asarray(resets[~self.operator.edged].sum(axis=0)).ravel()
+        return total - self.damping * stranded
+
     def background(self) -> np.ndarray:
         """PageRank restarting uniformly on every account: the mass an account draws from an
         unrelated starting point (what per-actor mass is compared against)."""
