@@ -256,19 +256,18 @@ class WalkOperator:
     def apply(self, p: np.ndarray) -> np.ndarray:
         """The core system times ``p`` (core vertices x columns)."""
         out = np.empty_like(p)
-
-        def band(item: tuple[int, int, sp.csr_matrix]) -> None:
-            lo, hi, m = item
-            out[lo:hi] = m @ p
-
-        if len(self.bands) == 1:
-            band(self.bands[0])
-        elif self.bands:
-            with ThreadPoolExecutor(len(self.bands)) as pool:
-                list(pool.map(band, self.bands))
-        out *= -self.damping
-        out += self.diagonal[:, None] * p
+        with ThreadPoolExecutor(max(len(self.bands), 1)) as pool:
+            list(pool.map(lambda band: self.apply_band(band, p, out), self.bands))
         return out
+
+    def apply_band(self, band: tuple[int, int, sp.csr_matrix], p: np.ndarray,
+                   out: np.ndarray) -> None:
+        """Rows ``lo:hi`` of the core system times ``p``, written into ``out`` (one row band:
+        the bands run on threads, scipy and numpy releasing the GIL)."""
+        lo, hi, m = band
+        out[lo:hi] = m @ p
+        out[lo:hi] *= -self.damping
+        out[lo:hi] += self.diagonal[lo:hi, None] * p[lo:hi]
 
     def solve(self, resets: np.ndarray | sp.spmatrix, tolerance: float = 1e-10,
               max_steps: int = 10_000, block_elements: int = 1 << 22,
@@ -325,29 +324,47 @@ def _column_dots(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _conjugate_gradients(system: WalkOperator, b: np.ndarray, tolerance: float,
                          max_steps: int) -> np.ndarray:
-    """``u`` with ``system.apply(u) = b`` for every column of ``b``."""
+    """``u`` with ``system.apply(u) = b`` for every column of ``b``.
+
+    Every step's work runs per row band of the system on a thread each: the sparse product,
+    then the updates and the column dot products (summed over the bands), so the vector
+    operations use the cores as the product does."""
     u = np.zeros_like(b)
     res = b  # the residual (b itself is not needed again)
     goal = tolerance * np.sqrt(_column_dots(b, b))
     p = res.copy()
+    ap = np.empty_like(b)
     rs = _column_dots(res, res)
-    tmp = np.empty_like(b)
-    for _ in range(max_steps):  # CG steps, each over a block of columns at once
-        if (np.sqrt(rs) <= goal).all():
-            break
-        ap = system.apply(p)
-        pap = _column_dots(p, ap)
-        alpha = np.divide(rs, pap, out=np.zeros_like(rs), where=pap > 0)
-        np.multiply(p, alpha, out=tmp)
-        u += tmp
-        ap *= alpha
-        res -= ap
-        del ap
-        new = _column_dots(res, res)
-        beta = np.divide(new, rs, out=np.zeros_like(rs), where=rs > 0)
-        p *= beta
-        p += res
-        rs = new
+    bands = system.bands or [(0, 0, None)]
+
+    def product(band: tuple[int, int, sp.csr_matrix]) -> np.ndarray:
+        lo, hi, _ = band
+        if hi > lo:
+            system.apply_band(band, p, ap)
+        return _column_dots(p[lo:hi], ap[lo:hi])
+
+    def update(band: tuple[int, int, sp.csr_matrix], alpha: np.ndarray) -> np.ndarray:
+        lo, hi, _ = band
+        u[lo:hi] += p[lo:hi] * alpha
+        ap[lo:hi] *= alpha
+        res[lo:hi] -= ap[lo:hi]
+        return _column_dots(res[lo:hi], res[lo:hi])
+
+    def direction(band: tuple[int, int, sp.csr_matrix], beta: np.ndarray) -> None:
+        lo, hi, _ = band
+        p[lo:hi] *= beta
+        p[lo:hi] += res[lo:hi]
+
+    with ThreadPoolExecutor(len(bands)) as pool:
+        for _ in range(max_steps):  # CG steps, each over a block of columns at once
+            if (np.sqrt(rs) <= goal).all():
+                break
+            pap = sum(pool.map(product, bands))
+            alpha = np.divide(rs, pap, out=np.zeros_like(rs), where=pap > 0)
+            new = sum(pool.map(lambda band: update(band, alpha), bands))
+            beta = np.divide(new, rs, out=np.zeros_like(rs), where=rs > 0)
+            list(pool.map(lambda band: direction(band, beta), bands))
+            rs = new
     if not (np.sqrt(rs) <= goal).all():
         warnings.warn(f"random walk: no convergence to {tolerance:g} in {max_steps} steps",
                       RuntimeWarning, stacklevel=2)
