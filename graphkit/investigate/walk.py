@@ -361,9 +361,9 @@ def _conjugate_gradients(system: WalkOperator, b: np.ndarray, tolerance: float,
                 break
             pap = sum(pool.map(product, bands))
             alpha = np.divide(rs, pap, out=np.zeros_like(rs), where=pap > 0)
-            new = sum(pool.map(lambda band: update(band, alpha), bands))
+            new = sum(pool.map(update, bands, itertools.repeat(alpha)))
             beta = np.divide(new, rs, out=np.zeros_like(rs), where=rs > 0)
-            list(pool.map(lambda band: direction(band, beta), bands))
+            list(pool.map(direction, bands, itertools.repeat(beta)))
             rs = new
     if not (np.sqrt(rs) <= goal).all():
         warnings.warn(f"random walk: no convergence to {tolerance:g} in {max_steps} steps",
