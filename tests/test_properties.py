@@ -120,3 +120,22 @@ def test_a_hub_alone_never_makes_a_link(n: int, share: float) -> None:
     hub, _ = _detect(frame, Settings(max_entity_degree=2, max_entity_fraction=0.2, **loose),
                      fmt="parquet")
     assert len(hub.links) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from([0.0, 0.1, 0.5, 0.5, 0.9, 1.0])),
+                max_size=40), st.integers(0, 5))
+def test_kth_strongest_is_the_kth_of_each_owners_sorted_scores(pairs, k: int) -> None:
+    """Per owner, the k-th largest score counting ties one by one (0 below k scores), as a
+    plain sort of each owner's scores gives it."""
+    import numpy as np
+
+    from graphkit.detection.scoring import kth_strongest
+
+    owner = np.array([o for o, _ in pairs], np.int64)
+    score = np.array([s for _, s in pairs], float)
+    got = kth_strongest(owner, score, k, 6)
+    for o in range(6):
+        mine = sorted(score[owner == o], reverse=True)
+        want = mine[k - 1] if k >= 1 and len(mine) >= k else 0.0
+        assert got[o] == want

@@ -198,8 +198,9 @@ def exclusive_templates(sig: SignalMatrix | None, groups: Groups, n_events: np.n
     # share (one small app among several) counts in proportion.
     breadth = np.minimum(1.0, users_in / (settings.template_breadth * size[c]))
     share = np.bincount(c[exclusive], weights=(ev * breadth)[exclusive], minlength=n_comm)
-    pairs = np.unique(np.stack([c[exclusive], coo.col[exclusive]]), axis=1)
-    n_excl = np.bincount(pairs[0], minlength=n_comm).astype(float)
+    span = max(int(coo.shape[1]), 1)
+    pairs = np.unique(c[exclusive].astype(np.int64) * span + coo.col[exclusive])
+    n_excl = np.bincount(pairs // span, minlength=n_comm).astype(float)
     return np.clip(share / groups.traffic(n_events), 0, 1), n_excl
 
 

@@ -102,12 +102,24 @@ def kth_strongest(owner: np.ndarray, score: np.ndarray, k: int, n: int) -> np.nd
     out = np.zeros(n)
     if k < 1 or len(owner) == 0:
         return out
-    order = np.lexsort((-score, owner))
-    o = owner[order]
-    first = np.searchsorted(o, o, side="left")
-    at = (np.arange(len(o)) - first) == k - 1
-    out[o[at]] = score[order][at]
+    left = np.asarray(score, np.float64).copy()
+    position = np.arange(len(owner))
+    for _ in range(k - 1):  # k is a handful: each owner's largest dropped k - 1 times, no sort
+        top = _group_max(owner, left, n)
+        at = np.flatnonzero(left == top[owner])
+        first = np.full(n, len(owner))
+        np.minimum.at(first, owner[at], position[at])  # one of its ties only
+        left[first[first < len(owner)]] = -np.inf
+    top = _group_max(owner, left, n)
+    held = np.isfinite(top)
+    out[held] = top[held]
     return out
+
+
+def _group_max(owner: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    top = np.full(n, -np.inf)
+    np.maximum.at(top, owner, values)
+    return top
 
 
 def core_ties(settings: Settings) -> int:
