@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -695,6 +696,33 @@ def test_clean_parquet_is_coded_and_equals_row_by_row(tmp_path: Path) -> None:
     for table in ("accounts", "templates"):
         sql = f"SELECT * FROM {table} ORDER BY 1"
         pd.testing.assert_frame_equal(fast.con.execute(sql).df(), slow.con.execute(sql).df())
+    _assert_same_graph(fast, slow)
+
+
+def test_few_valued_parquet_columns_read_as_dictionaries_equal_row_by_row(
+        tmp_path: Path) -> None:
+    """Columns with few distinct values (model, proxy, blanks and spellings that convert to
+    one value) are read as Parquet's per-row-group dictionaries, unified across row groups
+    and files: the coded events equal the row-by-row path's."""
+    from graphkit.io.coded import _few_values
+
+    rows = pd.concat([CODED_ROWS] * 400, ignore_index=True)
+    rows["account_id"] = [f"acc{i % 37}" for i in range(len(rows))]
+    rows["ts"] = rows["ts"] + pd.to_timedelta(np.arange(len(rows)), unit="min")
+    rows.loc[400:799, "proxy_provider"] = None  # one row group without a proxy
+    rows.loc[1800:, "model"] = "m3"  # a value only the second file has
+    parts = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
+    for part, half in zip(parts, (rows.iloc[:1200], rows.iloc[1200:]), strict=True):
+        pq.write_table(pa.Table.from_pandas(half, preserve_index=False), part,
+                       row_group_size=400)
+    assert _few_values(parts[0], "model") and not _few_values(parts[0], "account_id")
+    fast = load(parts)
+    slow = load(_as_csv(rows, tmp_path / "e.csv"))
+    assert fast.coded and not slow.coded
+    order = ["account_id", "ts"]
+    pd.testing.assert_frame_equal(fast.events().sort_values(order, ignore_index=True),
+                                  slow.events().sort_values(order, ignore_index=True))
+    assert set(fast.events()["model"].dropna()) == {"m1", "m2", "m3"}
     _assert_same_graph(fast, slow)
 
 

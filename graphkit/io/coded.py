@@ -81,13 +81,15 @@ def _code_column(con: duckdb.DuckDBPyConnection, col: pa.ChunkedArray, name: str
     across chunks, so every chunk ends up indexing the same dictionary); checks and
     conversions then run over the distinct values only. Reading Parquet dictionaries instead
     costs a dictionary per row group, nearly as long as the row group when ids are many (a
-    million accounts: 25M dictionary entries for 30M rows), all hashed a second time.
+    million accounts: 25M dictionary entries for 30M rows), all hashed a second time; a column
+    with few values comes already dictionary-encoded (:func:`_read_column`) and only its
+    row groups' dictionaries are unified.
     """
     if len(col) == 0:
         return np.zeros(0, np.int32), np.zeros(0, object)
     if col.null_count and name in REQUIRED_EVENT_COLUMNS:
         return None
-    enc = pc.dictionary_encode(col)
+    enc = col if pa.types.is_dictionary(col.type) else pc.dictionary_encode(col)
     chunks = [c for c in enc.chunks if len(c)]
     raw = chunks[-1].dictionary
     if any(len(c.dictionary) != len(raw) for c in chunks):  # not one memo table: unify
@@ -144,10 +146,33 @@ def _fast_parquet_schema(files: list[Path]) -> pa.Schema | None:
 
 
 def _read_column(files: list[Path], schema: pa.Schema, name: str) -> pa.ChunkedArray:
-    """One column of every file (the files share one schema)."""
-    return pa.chunked_array([c for f in files for c in
-                             pq.read_table(f, columns=[name]).column(0).chunks],
-                            schema.field(name).type)
+    """One column of every file (the files share one schema); a text column with few
+    distinct values (:func:`_few_values`) as Parquet stores it, dictionary-encoded per row
+    group, so that its strings are never built one per row."""
+    chunks = []
+    for f in files:
+        few = name in CODED_COLUMNS and _few_values(f, name)
+        table = pq.read_table(f, columns=[name], read_dictionary=[name] if few else None)
+        chunks.extend(table.column(0).chunks)
+    if any(pa.types.is_dictionary(c.type) for c in chunks):
+        return pa.chunked_array([c if pa.types.is_dictionary(c.type) else pc.dictionary_encode(c)
+                                 for c in chunks]).unify_dictionaries()
+    return pa.chunked_array(chunks, schema.field(name).type)
+
+
+def _few_values(path: Path, name: str, share: float = 0.01) -> bool:
+    """Whether column ``name`` of Parquet file ``path`` has at most ``share`` distinct values
+    per row in its first row group (a model, a user agent; not account ids or addresses).
+
+    Measured on 30M events over a million accounts: a user agent column read as dictionaries
+    takes 0.2 s against 3.1 s read as strings and hashed; for account ids the per-row-group
+    dictionaries hold 25M entries and reading them is slower than hashing the strings."""
+    f = pq.ParquetFile(path, read_dictionary=[name])
+    if f.metadata.num_row_groups == 0 or f.metadata.row_group(0).num_rows == 0:
+        return False
+    first = f.read_row_group(0, columns=[name]).column(0)
+    entries = sum(len(c.dictionary) for c in first.chunks if pa.types.is_dictionary(c.type))
+    return entries <= share * len(first)
 
 
 def _read_coded_columns(con: duckdb.DuckDBPyConnection, files: list[Path], schema: pa.Schema
