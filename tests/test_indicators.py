@@ -43,7 +43,7 @@ def test_shared_payment_is_one_minus_cards_per_payer():
 def test_shared_entity_count_counts_entities_of_two_or_more_members():
     pay = matrix("payment", [(0, 0, 5), (1, 0, 5), (2, 1, 5), (3, 1, 5)], 4, 2)
     # Card 0 is used by two members of community 0; card 1 by one member of each community.
-    assert ind.shared_entity_count(pay.shares, Groups(np.array([0, 0, 0, 1]), 2)).tolist() \
+    assert ind.shared_entity_count(pay, Groups(np.array([0, 0, 0, 1]), 2)).tolist() \
         == [1.0, 0.0]
 
 

@@ -404,11 +404,14 @@ def member_evidence(marks: Marks, per_indicator: dict[str, np.ndarray], groups: 
 
 
 def member_marks(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links,
-                 groups: Groups, settings: Settings, payer: np.ndarray | None = None) -> Marks:
+                 groups: Groups, settings: Settings, payer: np.ndarray | None = None,
+                 burst: ind_mod.Burst | None = None) -> Marks:
     """Per coordination indicator, the members showing it and the members that could, over
     the members a declared organisation does not explain (:func:`explained_members`);
     ``payer``: the accounts' payers for the template mark
-    (:func:`graphkit.detection.indicators.exclusive_template_members`).
+    (:func:`graphkit.detection.indicators.exclusive_template_members`); ``burst``: the
+    members' creation bursts (:func:`graphkit.detection.indicators.burst_members`), when the
+    caller has them.
 
     ``acc`` is the per-account table of :func:`graphkit.detection.features.account_features`.
     """
@@ -419,7 +422,8 @@ def member_marks(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Lin
     resource = set(settings.resource_indicators)
     t = links.table
     everyone = np.ones(len(groups.membership), bool)
-    burst = ind_mod.burst_members(acc["created_at"], groups, settings)
+    if burst is None:
+        burst = ind_mod.burst_members(acc["created_at"], groups, settings)
     raw = {
         "shared_payment": redundant_payers(signals.get("payment"), groups),
         "exclusive_templates": ind_mod.exclusive_template_members(

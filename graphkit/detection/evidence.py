@@ -26,16 +26,45 @@ TOP_COLUMNS: dict[str, str] = dict(sorted(TOP_ENTITY_COLUMNS.items(),
 def top_shared_entities(sig: SignalMatrix, membership: np.ndarray, keep: np.ndarray,
                         top_n: int = 3) -> pd.Series:
     """Per community (index), the ``top_n`` entities most members share:
-    'key (k accounts); ...'."""
+    'key (k accounts); ...'.
+
+    >>> import scipy.sparse as sp
+    >>> m = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 0], [1, 0, 1], [0, 0, 1]]))
+    >>> sig = SignalMatrix("ip", m, np.ones(3), np.array([3, 2, 2]), np.array(["a", "b", "c"]))
+    >>> top_shared_entities(sig, np.array([0, 0, 0, 1]), np.array([True, True])).to_dict()
+    {0: 'a (3 accounts); b (2 accounts)'}
+    """
     coo = sig.shares.tocoo()
     df = pd.DataFrame({"c": membership[coo.row], "e": coo.col})
     df = df[keep[df["c"].to_numpy()]]
     counts = df.groupby(["c", "e"], sort=False).size().reset_index(name="k")
     counts = counts[counts["k"] >= 2].sort_values(["c", "k", "e"], ascending=[True, False, True])
     counts = counts.groupby("c").head(top_n)
-    counts["text"] = sig.keys[counts["e"].to_numpy()].astype(str) + " (" + \
-        counts["k"].astype(str) + " accounts)"
-    return counts.groupby("c")["text"].agg("; ".join)
+    text = pd.Series(sig.keys[counts["e"].to_numpy()].astype(str), index=counts["c"].to_numpy()
+                     ) + " (" + counts["k"].astype(str).to_numpy() + " accounts)"
+    out = join_lines(text)
+    out.index.name = "c"
+    return out.rename("text")
+
+
+def join_lines(text: pd.Series, sep: str = "; ") -> pd.Series:
+    """The texts of each index value joined by ``sep`` in their order (what
+    ``text.groupby(level=0).agg(sep.join)`` gives), joined per rank rather than per index
+    value: every first text, then ``sep`` and the second where there is one, and so on.
+
+    >>> join_lines(pd.Series(["a", "b", "c"], index=[7, 5, 7])).to_dict()
+    {5: 'b', 7: 'a; c'}
+    """
+    if text.empty:
+        return pd.Series(dtype=object)
+    keys = pd.Series(text.index, index=range(len(text)))
+    rank = keys.groupby(keys).cumcount().to_numpy()
+    wide = pd.Series(text.to_numpy(), index=pd.MultiIndex.from_arrays(
+        [text.index, rank])).unstack()
+    out = wide[0]
+    for r in wide.columns[1:]:  # as many as the most texts one index value has
+        out = out.where(wide[r].isna(), out + sep + wide[r])
+    return out
 
 
 def _fmt(values: pd.Series, spec: str) -> pd.Series:
@@ -159,7 +188,7 @@ def shared_lines(signals: dict[str, SignalMatrix], comms: Communities, keep: np.
         parts.append(text)
     if not parts:
         return pd.Series(dtype=object)
-    return pd.concat(parts).groupby(level=0).agg("; ".join)
+    return join_lines(pd.concat(parts))
 
 
 def community_evidence(communities: pd.DataFrame, comms: Communities,

@@ -85,24 +85,27 @@ def shared_payment(sig: SignalMatrix | None, groups: Groups) -> CardConcentratio
     n_comm = groups.n_communities
     if sig is None or sig.shares.nnz == 0:
         return CardConcentration(np.zeros(n_comm), np.zeros(n_comm), np.zeros(n_comm))
-    coo = sig.shares.tocoo()
-    c = groups.membership[coo.row]
-    payers = np.bincount(np.unique(np.stack([c, coo.row]), axis=1)[0], minlength=n_comm)
-    cards = np.bincount(np.unique(np.stack([c, coo.col]), axis=1)[0], minlength=n_comm)
+    paying = np.flatnonzero(np.diff(sig.shares.tocsr().indptr) > 0)
+    payers = np.bincount(groups.membership[paying], minlength=n_comm)
+    cards = np.bincount(_pair_communities(sig, groups), minlength=n_comm)
     concentration = np.where(payers > 1,
                              1.0 - np.minimum(cards, payers) / np.maximum(payers, 1), 0.0)
     return CardConcentration(concentration, payers, cards)
 
 
-def shared_entity_count(shares: sp.csr_matrix, groups: Groups) -> np.ndarray:
+def shared_entity_count(sig: SignalMatrix, groups: Groups) -> np.ndarray:
     """Per community: the number of entities that two or more of its members use."""
-    n_comm = groups.n_communities
-    coo = shares.tocoo()
-    if coo.nnz == 0:
-        return np.zeros(n_comm)
-    per = pd.DataFrame({"c": groups.membership[coo.row], "e": coo.col}).value_counts()
-    per = per[per.to_numpy() >= 2].reset_index()
-    return np.bincount(per["c"].to_numpy(), minlength=n_comm).astype(float)
+    _, _, _, users = community_uses(sig, groups)
+    held = _pair_communities(sig, groups)[users >= 2]
+    return np.bincount(held, minlength=groups.n_communities).astype(float)
+
+
+def _pair_communities(sig: SignalMatrix, groups: Groups) -> np.ndarray:
+    """The community of each distinct (community, entity) pair of :func:`community_uses`."""
+    _, c, pair, users = community_uses(sig, groups)
+    out = np.zeros(len(users), np.int64)
+    out[pair] = c
+    return out
 
 
 def community_uses(sig: SignalMatrix, groups: Groups
@@ -325,8 +328,8 @@ def burst_chance(size: np.ndarray, p_window: float, settings: Settings) -> np.nd
     return stats.binom.sf(need - 1.0, others, p_window)
 
 
-def creation_burst(created_at: pd.Series, groups: Groups, settings: Settings
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def creation_burst(created_at: pd.Series, groups: Groups, settings: Settings,
+                   burst: Burst | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Share of members created in a burst, and the span (days) of the middle 80 % of creation
     times, per community.
 
@@ -334,10 +337,11 @@ def creation_burst(created_at: pd.Series, groups: Groups, settings: Settings
     ``burst_excess`` times the number chance would give, were created within
     ``burst_window_hours`` of it (fleets are created in batches, possibly many batches over
     weeks). Members with unknown creation time count as not in a burst; communities whose
-    creation times are mostly unknown score 0.
+    creation times are mostly unknown score 0. ``burst``: :func:`burst_members` of the same
+    arguments, when the caller has it.
     """
     n_comm, size = groups.n_communities, groups.size
-    burst = burst_members(created_at, groups, settings)
+    burst = burst_members(created_at, groups, settings) if burst is None else burst
     out = np.zeros(n_comm)
     span = np.full(n_comm, np.nan)
     if not burst.known.any():

@@ -219,7 +219,9 @@ def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links
     payer = payer_unit if settings.template_across_payers else None
     excl_share, n_excl = ind_mod.exclusive_templates(signals.get("template"), groups, n_events,
                                                      settings, payer)
-    burst, burst_days = ind_mod.creation_burst(acc["created_at"], groups, settings)
+    members_burst = ind_mod.burst_members(acc["created_at"], groups, settings)
+    burst, burst_days = ind_mod.creation_burst(acc["created_at"], groups, settings,
+                                               members_burst)
     if releases is None:
         empty = np.zeros((len(acc), 0))
         releases = ReleaseTraffic((), empty, empty, empty, empty)
@@ -242,7 +244,7 @@ def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links
         "banned": ind_mod.banned(acc["status"], groups),
         "seeds": seeds,
     }
-    n_shared_cards = (ind_mod.shared_entity_count(signals["payment"].shares, groups)
+    n_shared_cards = (ind_mod.shared_entity_count(signals["payment"], groups)
                       if "payment" in signals else np.zeros(groups.n_communities))
     facts = {
         "n_events": groups.sum(n_events),
@@ -255,7 +257,7 @@ def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links
         "model_jump_share": jump.share,
         "model_jump_background": jump.background,
     }
-    marks = cut_mod.member_marks(acc, signals, links, groups, settings, payer)
+    marks = cut_mod.member_marks(acc, signals, links, groups, settings, payer, members_burst)
     return Indicators({k: values[k] for k in INDICATORS}, facts, n_seeds,
                       cut_mod.coordination_counts(marks, groups), marks, jump.model, payer_unit)
 
