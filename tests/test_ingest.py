@@ -726,6 +726,31 @@ def test_few_valued_parquet_columns_read_as_dictionaries_equal_row_by_row(
     _assert_same_graph(fast, slow)
 
 
+def test_large_string_files_read_as_dictionaries_and_as_strings_together(
+        tmp_path: Path) -> None:
+    """large_string columns (as Polars writes them) where one file's model column has few
+    values and the other's has many: both reads give one column type, and the events equal
+    the row-by-row path's."""
+    def table(n: int, models: list[str], start: int) -> pa.Table:
+        return pa.table({
+            "account_id": pa.array([f"acc{i % 7}" for i in range(n)], pa.large_string()),
+            "ts": pa.array(pd.date_range("2024-05-01", periods=n, freq="min", tz="UTC")
+                           + pd.Timedelta(minutes=start)),
+            "ip": pa.array([f"10.0.0.{i % 5}" for i in range(n)], pa.large_string()),
+            "model": pa.array(models, pa.large_string())})
+    parts = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
+    pq.write_table(table(1000, ["m1"] * 1000, 0), parts[0])
+    pq.write_table(table(50, [f"m{i}" for i in range(50)], 2000), parts[1])
+    fast = load(parts)
+    rows = pd.concat([pq.read_table(f).to_pandas() for f in parts], ignore_index=True)
+    slow = load(_as_csv(rows, tmp_path / "e.csv"))
+    assert fast.coded and not slow.coded
+    order = ["account_id", "ts"]
+    pd.testing.assert_frame_equal(fast.events().sort_values(order, ignore_index=True),
+                                  slow.events().sort_values(order, ignore_index=True),
+                                  check_dtype=False)
+
+
 def test_simulated_fixture_coded_graph_equals_row_by_row(tmp_path: Path) -> None:
     src = Path(__file__).resolve().parent.parent / "fixtures" / "sim-small"
     df = pq.read_table(src / "events.parquet").to_pandas()

@@ -94,7 +94,8 @@ def _group_sum(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
 
 
 def kth_strongest(owner: np.ndarray, score: np.ndarray, k: int, n: int) -> np.ndarray:
-    """Per owner in ``range(n)``: the ``k``-th largest of its scores (0 with fewer than ``k``).
+    """Per owner in ``range(n)``: the ``k``-th largest of its scores (0 with fewer than ``k``;
+    NaN scores do not count).
 
     >>> kth_strongest(np.array([0, 0, 0, 1]), np.array([0.2, 0.9, 0.5, 0.7]), 2, 3).tolist()
     [0.5, 0.0, 0.0]
@@ -103,6 +104,7 @@ def kth_strongest(owner: np.ndarray, score: np.ndarray, k: int, n: int) -> np.nd
     if k < 1 or len(owner) == 0:
         return out
     left = np.asarray(score, np.float64).copy()
+    left[np.isnan(left)] = -np.inf
     position = np.arange(len(owner))
     for _ in range(k - 1):  # k is a handful: each owner's largest dropped k - 1 times, no sort
         top = _group_max(owner, left, n)
@@ -111,7 +113,7 @@ def kth_strongest(owner: np.ndarray, score: np.ndarray, k: int, n: int) -> np.nd
         np.minimum.at(first, owner[at], position[at])  # one of its ties only
         left[first[first < len(owner)]] = -np.inf
     top = _group_max(owner, left, n)
-    held = np.isfinite(top)
+    held = top > -np.inf
     out[held] = top[held]
     return out
 

@@ -155,8 +155,11 @@ def _read_column(files: list[Path], schema: pa.Schema, name: str) -> pa.ChunkedA
         table = pq.read_table(f, columns=[name], read_dictionary=[name] if few else None)
         chunks.extend(table.column(0).chunks)
     if any(pa.types.is_dictionary(c.type) for c in chunks):
-        return pa.chunked_array([c if pa.types.is_dictionary(c.type) else pc.dictionary_encode(c)
-                                 for c in chunks]).unify_dictionaries()
+        # Files read either way, as the schema's string type (string or large_string).
+        target = pa.dictionary(pa.int32(), schema.field(name).type)
+        return pa.chunked_array(
+            [(c if pa.types.is_dictionary(c.type) else pc.dictionary_encode(c)).cast(target)
+             for c in chunks], target).unify_dictionaries()
     return pa.chunked_array(chunks, schema.field(name).type)
 
 
