@@ -170,10 +170,10 @@ def _few_values(path: Path, name: str, share: float = 0.01) -> bool:
     Measured on 30M events over a million accounts: a user agent column read as dictionaries
     takes 0.2 s against 3.1 s read as strings and hashed; for account ids the per-row-group
     dictionaries hold 25M entries and reading them is slower than hashing the strings."""
-    f = pq.ParquetFile(path, read_dictionary=[name])
-    if f.metadata.num_row_groups == 0 or f.metadata.row_group(0).num_rows == 0:
-        return False
-    first = f.read_row_group(0, columns=[name]).column(0)
+    with pq.ParquetFile(path, read_dictionary=[name]) as f:  # the file closed after the probe
+        if f.metadata.num_row_groups == 0 or f.metadata.row_group(0).num_rows == 0:
+            return False
+        first = f.read_row_group(0, columns=[name]).column(0)
     entries = sum(len(c.dictionary) for c in first.chunks if pa.types.is_dictionary(c.type))
     return entries <= share * len(first)
 
