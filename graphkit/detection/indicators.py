@@ -102,10 +102,13 @@ def shared_entity_count(sig: SignalMatrix, groups: Groups) -> np.ndarray:
 
 def _pair_communities(sig: SignalMatrix, groups: Groups) -> np.ndarray:
     """The community of each distinct (community, entity) pair of :func:`community_uses`."""
-    _, c, pair, users = community_uses(sig, groups)
-    out = np.zeros(len(users), np.int64)
-    out[pair] = c
-    return out
+    def make() -> np.ndarray:
+        _, c, pair, users = community_uses(sig, groups)
+        out = np.zeros(len(users), np.int64)
+        out[pair] = c
+        return out
+
+    return groups.memo(("pair communities",), (sig,), make)
 
 
 def community_uses(sig: SignalMatrix, groups: Groups
@@ -201,9 +204,11 @@ def exclusive_templates(sig: SignalMatrix | None, groups: Groups, n_events: np.n
     # share (one small app among several) counts in proportion.
     breadth = np.minimum(1.0, users_in / (settings.template_breadth * size[c]))
     share = np.bincount(c[exclusive], weights=(ev * breadth)[exclusive], minlength=n_comm)
-    span = max(int(coo.shape[1]), 1)
-    pairs = np.unique(c[exclusive].astype(np.int64) * span + coo.col[exclusive])
-    n_excl = np.bincount(pairs // span, minlength=n_comm).astype(float)
+    # Concentration is a property of the (community, template) pair: count the pairs.
+    _, _, pair, users = community_uses(sig, groups)
+    held = np.zeros(len(users), bool)
+    held[pair[exclusive]] = True
+    n_excl = np.bincount(_pair_communities(sig, groups)[held], minlength=n_comm).astype(float)
     return np.clip(share / groups.traffic(n_events), 0, 1), n_excl
 
 
