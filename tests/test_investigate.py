@@ -452,6 +452,36 @@ def test_fold_walks_mix_into_the_walk_from_their_union(seed: int) -> None:
             assert np.abs(mixed[:, actor] - np.asarray(want)).max() < 1e-9
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_walks_ordered_by_group_match_prpack(seed: int) -> None:
+    """Ordering the walk system by community (accounts by group, entities by their accounts'
+    smallest group) changes where vertices sit, not the walks: igraph's PRPACK walk for every
+    column, over more columns than one block holds."""
+    import igraph as ig
+
+    from graphkit.investigate.walk import BLOCK_COLUMNS, WalkGraph, WalkOperator, vertex_groups
+
+    rng = np.random.default_rng(seed)
+    n, k = 300, 200  # vertices 0..199 are accounts with a group; the rest entities
+    a, b, w, _, _ = _random_walk_graph(rng, n, 700)
+    groups = rng.integers(0, 12, k)
+    op = WalkOperator(a, b, w, n, 0.7, groups)
+    key = vertex_groups(a, b, groups, n)
+    assert (np.diff(key[op.core]) >= 0).all() and sorted(op.core) == sorted(
+        np.flatnonzero(~op.leaf))
+    assert (op.position[op.core] == np.arange(len(op.core))).all()
+    g = ig.Graph(n=n, edges=np.column_stack([a, b]).tolist(), directed=False)
+    g.es["weight"] = w.tolist()
+    resets = np.zeros((n, BLOCK_COLUMNS + 3))
+    for j in range(resets.shape[1]):
+        resets[rng.integers(0, n, 3), j] = rng.random(3) + 0.5
+    got = WalkGraph(op, k, {}, {}, 0.7, tolerance=1e-12).pagerank_many(resets)
+    for j in range(resets.shape[1]):
+        want = g.personalized_pagerank(directed=False, damping=0.7, reset=resets[:, j].tolist(),
+                                       weights="weight", implementation="prpack")
+        assert np.abs(got[:, j] - np.asarray(want)).max() < 1e-9
+
+
 def test_block_pagerank_zero_reset_and_rows() -> None:
     from graphkit.investigate.walk import block_pagerank
 

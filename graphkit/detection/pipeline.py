@@ -415,8 +415,9 @@ def detect(
         attribution_entry = None
         if (dataset.seeds is not None and len(dataset.seeds)) or indicators is not None:
             with progress.step("attribution"):
-                attribution = attribute(walk_graph(signals, links, settings),
-                                        graph.accounts["account_id"].to_numpy(),
+                # Ordered by community: the walks' products then gather from cache.
+                walks = walk_graph(signals, links, settings, groups=comms.membership)
+                attribution = attribute(walks, graph.accounts["account_id"].to_numpy(),
                                         comms.membership, dataset.seeds, indicators, settings)
                 _add_attribution(acc_scores.accounts, communities, attribution)
                 attribution_entry = {

