@@ -516,3 +516,45 @@ def test_succession_overlaps_in_blocks_equal_one_pass() -> None:
         np.testing.assert_array_equal(bp, p[ok])
         np.testing.assert_array_equal(bs, s[ok])
         np.testing.assert_array_equal(overlap, sims[ok])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_successors_joined_on_shared_entities_equal_every_window_pair(seed: int) -> None:
+    """Successor pairs formed from shared entities (a join per banned account and entity) keep
+    the pairs, order and overlaps of scoring every pair created in the window, in blocks of
+    any size; accounts without a creation time are never successors."""
+    import scipy.sparse as sp
+
+    from graphkit.detection.links import signal_matrix, similarity_roots
+    from graphkit.investigate.successions import (
+        _overlapping,
+        candidate_successors,
+        overlapping_successors,
+    )
+
+    rng = np.random.default_rng(seed)
+    n, settings = 400, Settings(succession_min_overlap=0.2)
+    signals = {name: signal_matrix(name, sp.random(n, cols, density=dens, random_state=seed + i,
+                                                   format="csr") * 10,
+                                   np.full(n, 10), np.arange(cols).astype(str), settings)
+               for i, (name, cols, dens) in enumerate([("ip", 40, 0.03), ("payment", 80, 0.01),
+                                                       ("user_agent", 3, 0.5)])}
+    created = rng.uniform(0, 1000, n)
+    created[rng.random(n) < 0.05] = np.nan
+    banned = np.where(rng.random(n) < 0.2, rng.uniform(0, 1000, n), np.nan)
+    p, s = candidate_successors(created, banned, 60.0)
+    want = _overlapping(signals, p, s, settings)
+    assert 0 < len(want[0]) < len(p)
+    roots = similarity_roots(signals, settings)
+    weights = {name: settings.weight(name) for name in roots}
+    for block in (1, 50, 1 << 21):
+        got = overlapping_successors(roots, weights, created, banned, 60.0,
+                                     settings.succession_min_overlap, block=block)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        np.testing.assert_allclose(got[2], want[2], rtol=1e-12)
+    # A similarity above 1 counts as 1, as in link scoring.
+    x = sp.csr_matrix(np.array([[2.0], [2.0]]))
+    got = overlapping_successors({"ip": x}, {"ip": 0.5}, np.array([0.0, 10.0]),
+                                 np.array([5.0, np.nan]), 30.0, 0.1)
+    assert [v.tolist() for v in got] == [[0], [1], [0.5]]

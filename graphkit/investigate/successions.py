@@ -10,6 +10,9 @@ shares, rare-value weights)::
     overlap = sum_s weight_s * sim_s(predecessor, successor)
     confidence = (1 - exp(-overlap)) * exp(-|gap| / window)
 
+Only pairs holding an entity in common can overlap, so they are formed by joining each banned
+account's entities with their holders created in its window
+(:func:`overlapping_successors`), not by scoring every pair in the window.
 Pairs below ``succession_min_overlap`` are dropped; the rest are matched one to one (a banned
 account has one replacement, an account replaces one banned account): pairs that are each
 other's best are kept, and the step repeats on the accounts still unmatched. Matched pairs
@@ -30,6 +33,8 @@ link into chains (connected components), numbered by their first account.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -49,23 +54,95 @@ def _seconds(values: pd.Series) -> np.ndarray:
     return secs.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def candidate_successors(created: np.ndarray, banned: np.ndarray, window_s: float
-                         ) -> tuple[np.ndarray, np.ndarray]:
-    """(predecessor, successor) codes: every banned account with every other account created
-    within ``window_s`` seconds of its ban (vectorized over a creation-time sort)."""
+def _windows(created: np.ndarray, banned: np.ndarray, window_s: float
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Accounts with a creation time in creation order; the banned accounts; per banned
+    account the range of positions in that order created within ``window_s`` of its ban."""
     order = np.flatnonzero(~np.isnan(created))
     order = order[np.argsort(created[order], kind="stable")]
     times = created[order]
     pred = np.flatnonzero(~np.isnan(banned))
     lo = np.searchsorted(times, banned[pred] - window_s, side="left")
     hi = np.searchsorted(times, banned[pred] + window_s, side="right")
+    return order, pred, lo, hi
+
+
+def _ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``start[i], start[i] + 1, .., start[i] + count[i] - 1`` for every i, concatenated."""
+    return np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) + np.repeat(
+        start, count)
+
+
+def candidate_successors(created: np.ndarray, banned: np.ndarray, window_s: float
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """(predecessor, successor) codes: every banned account with every other account created
+    within ``window_s`` seconds of its ban (vectorized over a creation-time sort), by
+    predecessor, then successor creation."""
+    order, pred, lo, hi = _windows(created, banned, window_s)
     count = hi - lo
     p = np.repeat(pred, count)
-    pos = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) + np.repeat(lo,
-                                                                                           count)
-    s = order[pos]
+    s = order[_ranges(lo, count)]
     keep = s != p
     return p[keep], s[keep]
+
+
+def overlapping_successors(roots: dict[str, sp.csr_matrix], weights: dict[str, float],
+                           created: np.ndarray, banned: np.ndarray, window_s: float,
+                           minimum: float, block: int = 1 << 21
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs of :func:`candidate_successors` (in its order) whose overlap
+    ``sum_s weights[s] * clip(sim_s, 0, 1)`` reaches ``minimum`` (> 0), with the overlap; the
+    similarities are the row products of ``roots`` (:func:`graphkit.detection.links.
+    similarity_roots`), summed over the entities each pair holds in common.
+
+    Every banned account's entities are joined with the accounts holding them, each entity's
+    holders in creation order, so that one binary search per (banned account, entity) finds
+    the holders created in its window: pairs that share nothing (overlap 0) are never formed.
+    A million accounts with 7,500 bans give 13M pairs in the window, 4M sharing anything.
+    Banned accounts go ``block`` window pairs at a time, which bounds the join.
+
+    >>> import scipy.sparse as sp
+    >>> x = sp.csr_matrix(np.array([[1.0, 0], [1, 0], [0, 1], [1, 1]]))
+    >>> created, banned = np.array([0.0, 10, 20, 500]), np.array([5.0, np.nan, np.nan, np.nan])
+    >>> [v.tolist() for v in overlapping_successors({"ip": x}, {"ip": 1.0}, created, banned,
+    ...                                             30.0, 0.5)]
+    [[0], [1], [1.0]]
+    """
+    order, pred, lo, hi = _windows(created, banned, window_s)
+    n = len(order)
+    none = (pred[:0], pred[:0], np.zeros(0))
+    if not n or not len(pred):
+        return none
+    held = []  # per signal: the holders of every entity in creation order, as sorted keys
+    for name, x in roots.items():  # a handful of signals
+        y = sp.csc_matrix(x[order])
+        y.sort_indices()
+        held.append((weights[name], x, y.data, y.indices.astype(np.int64) + np.repeat(
+            np.arange(y.shape[1], dtype=np.int64) * n, np.diff(y.indptr))))
+    total = np.cumsum(hi - lo)
+    bounds = np.unique(np.r_[0, np.searchsorted(total, np.arange(block, total[-1], block),
+                                                side="right"), len(pred)])
+    out = []
+    for b0, b1 in itertools.pairwise(bounds):  # blocks of banned accounts
+        keys, values = [], []
+        for weight, x, data, key in held:
+            rows = x[pred[b0:b1]]
+            i = np.repeat(np.arange(b0, b1), np.diff(rows.indptr))
+            at = rows.indices.astype(np.int64) * n
+            start = np.searchsorted(key, at + lo[i])
+            count = np.searchsorted(key, at + hi[i]) - start
+            pos = _ranges(start, count)
+            pair, inverse = np.unique(np.repeat(i, count) * n + key[pos] % n,
+                                      return_inverse=True)
+            sim = np.bincount(inverse, np.repeat(rows.data, count) * data[pos], len(pair))
+            keys.append(pair)
+            values.append(weight * np.clip(sim, 0.0, 1.0))
+        pair, inverse = np.unique(np.concatenate(keys), return_inverse=True)
+        overlap = np.bincount(inverse, np.concatenate(values), len(pair))
+        p, s = pred[pair // n], order[pair % n]
+        ok = (overlap >= minimum) & (s != p)
+        out.append((p[ok], s[ok], overlap[ok]))
+    return tuple(np.concatenate(parts) for parts in zip(*out, strict=True)) if out else none
 
 
 def _overlapping(signals: dict[str, SignalMatrix], p: np.ndarray, s: np.ndarray,
@@ -164,8 +241,14 @@ def successions(signals: dict[str, SignalMatrix], accounts: pd.DataFrame,
         return None
     created = _seconds(accounts["created_at"])
     window = settings.succession_window_hours * 3600.0
-    p, s = candidate_successors(created, banned, window)
-    p, s, overlap = _overlapping(signals, p, s, settings)
+    if settings.succession_min_overlap > 0:  # pairs sharing nothing (overlap 0) never formed
+        roots = similarity_roots(signals, settings)
+        p, s, overlap = overlapping_successors(
+            roots, {name: settings.weight(name) for name in roots}, created, banned, window,
+            settings.succession_min_overlap)
+    else:
+        p, s = candidate_successors(created, banned, window)
+        p, s, overlap = _overlapping(signals, p, s, settings)
     gap = created[s] - banned[p]
     conf = (1.0 - np.exp(-overlap)) * np.exp(-np.abs(gap) / window)
     kept = _one_to_one(p, s, conf)
