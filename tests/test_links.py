@@ -289,3 +289,21 @@ def test_scoring_pairs_in_blocks_gives_the_same_links():
     assert whole.ring_neighbours is not None and len(whole.table) > 50
     blocks = links.score_links(signals, sync, settings, block=37)
     pd.testing.assert_frame_equal(blocks.table, whole.table, check_exact=True)
+
+
+def test_window_signatures_in_blocks_on_threads_equal_one_block():
+    """Signatures built a few accounts at a time (the blocks run on threads) equal those of
+    one block over all accounts: every account's signatures depend on its own windows."""
+    from graphkit.detection.synchrony import windows_signatures
+
+    rng = np.random.default_rng(11)
+    n = 300
+    key = np.unique(rng.integers(0, n, 6000) * 5000 + rng.integers(0, 2880, 6000))
+    acc, win = key // 5000, key % 5000
+    whole = windows_signatures(acc, win, n, Settings(), np.zeros(n), block=1 << 16)
+    for block in (1, 7, 64):
+        part = windows_signatures(acc, win, n, Settings(), np.zeros(n), block=block)
+        np.testing.assert_array_equal(part.signature, whole.signature)
+        np.testing.assert_array_equal(part.hour_signature, whole.hour_signature)
+        np.testing.assert_array_equal(part.n_hours, whole.n_hours)
+    assert whole.active.sum() > 100
