@@ -419,6 +419,7 @@ def detect(
                 walks = walk_graph(signals, links, settings, groups=comms.membership)
                 attribution = attribute(walks, graph.accounts["account_id"].to_numpy(),
                                         comms.membership, dataset.seeds, indicators, settings)
+                del walks  # its system (0.65 GB at a million accounts) is not needed again
                 _add_attribution(acc_scores.accounts, communities, attribution)
                 attribution_entry = {
                     **attribution.calibration,
