@@ -39,7 +39,9 @@ trained model are given.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -360,17 +362,21 @@ def tail_surprise(table: pd.DataFrame, directions: dict[str, int]) -> pd.DataFra
 def rank_score(table: pd.DataFrame, directions: dict[str, int]) -> np.ndarray:
     """Unsupervised account score in [0, 1]: the percentile of the mean tail surprise
     (:func:`column_surprise`) of the features present (NaN features do not count); see the
-    module docstring. One feature at a time: a million accounts never hold every feature's
-    surprise at once."""
+    module docstring. Two features at a time, on two threads: a million accounts never hold
+    every feature's surprise at once."""
     cols = [c for c in table.columns if directions.get(c, 0) != 0]
     if not len(table) or not cols:
         return np.zeros(len(table))
     total, present = np.zeros(len(table)), np.zeros(len(table))
-    for c in cols:
-        s = column_surprise(table[c], directions[c]).to_numpy(float)
-        has = ~np.isnan(s)
-        total += np.where(has, s, 0.0)
-        present += has
+    workers = max(1, min(os.cpu_count() or 1, 2))
+    with ThreadPoolExecutor(workers) as pool:  # pandas ranks release the GIL
+        for lo in range(0, len(cols), workers):  # a few features at a time, not accounts
+            part = cols[lo:lo + workers]
+            for s in pool.map(lambda c: column_surprise(table[c], directions[c]).to_numpy(
+                    float), part):
+                has = ~np.isnan(s)
+                total += np.where(has, s, 0.0)
+                present += has
     mean = pd.Series(np.divide(total, present, out=np.zeros(len(table)), where=present > 0))
     return mean.round(12).rank(pct=True, method="average").to_numpy(float)
 
