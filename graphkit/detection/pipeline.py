@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -510,15 +511,18 @@ def _links_with_ids(links: Links, graph: HeteroGraph,
     t = links.table
     # Highest score first, ties in link order (one reordered copy of each column).
     order = np.argsort(-t["score"].to_numpy(), kind="stable")
-    cols: dict[str, Any] = {
-        end: pd.Series(ids.take(pa.array(t[code].to_numpy()[order])), dtype="str")
-        for end, code in (("account_a", "a"), ("account_b", "b"))}
-    cols["score"] = t["score"].to_numpy()[order]
-    for name in signals:
-        cols[name] = t[name].to_numpy()[order]
-    cols["inclusion"] = (t["inclusion"].to_numpy()[order] if "inclusion" in t
-                         else np.ones(len(t)))
-    return pd.DataFrame(cols)
+
+    def column(name: str) -> Any:  # one reordered column (the gathers release the GIL)
+        if name in ("account_a", "account_b"):
+            codes = t["a" if name == "account_a" else "b"].to_numpy()[order]
+            return pd.Series(ids.take(pa.array(codes)), dtype="str")
+        if name == "inclusion" and name not in t:
+            return np.ones(len(t))
+        return t[name].to_numpy()[order]
+
+    names = ["account_a", "account_b", "score", *signals, "inclusion"]
+    with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, 2))) as pool:
+        return pd.DataFrame(dict(zip(names, pool.map(column, names), strict=True)))
 
 
 __all__ = ["SIGNAL_EDGES", "Communities", "Detection", "account_features", "detect",
