@@ -459,7 +459,7 @@ def test_walks_ordered_by_group_match_prpack(seed: int) -> None:
     column, over more columns than one block holds."""
     import igraph as ig
 
-    from graphkit.investigate.walk import BLOCK_COLUMNS, WalkGraph, WalkOperator, vertex_groups
+    from graphkit.investigate.walk import BLOCK_COLUMNS, WalkOperator, vertex_groups
 
     rng = np.random.default_rng(seed)
     n, k = 300, 200  # vertices 0..199 are accounts with a group; the rest entities
@@ -475,7 +475,8 @@ def test_walks_ordered_by_group_match_prpack(seed: int) -> None:
     resets = np.zeros((n, BLOCK_COLUMNS + 3))
     for j in range(resets.shape[1]):
         resets[rng.integers(0, n, 3), j] = rng.random(3) + 0.5
-    got = WalkGraph(op, k, {}, {}, 0.7, tolerance=1e-12).pagerank_many(resets)
+    # A buffer budget of two columns: blocks of BLOCK_COLUMNS (the cache's width), two blocks.
+    got = op.solve(resets, 1e-12, block_elements=2 * len(op.core))
     for j in range(resets.shape[1]):
         want = g.personalized_pagerank(directed=False, damping=0.7, reset=resets[:, j].tolist(),
                                        weights="weight", implementation="prpack")
@@ -558,3 +559,21 @@ def test_successors_joined_on_shared_entities_equal_every_window_pair(seed: int)
     got = overlapping_successors({"ip": x}, {"ip": 0.5}, np.array([0.0, 10.0]),
                                  np.array([5.0, np.nan]), 30.0, 0.1)
     assert [v.tolist() for v in got] == [[0], [1], [0.5]]
+
+
+def test_successions_without_a_weighted_signal_are_empty() -> None:
+    """No signal, or every signal weighted 0: no pair overlaps, and the table is empty."""
+    import scipy.sparse as sp
+
+    from graphkit.detection.links import signal_matrix
+    from graphkit.investigate.successions import COLUMNS, successions
+
+    acc = pd.DataFrame({"account_id": ["a", "b"],
+                        "created_at": pd.to_datetime(["2026-09-01 00:00", "2026-09-02 00:10"]),
+                        "banned_at": pd.to_datetime(["2026-09-02", None])})
+    ip = signal_matrix("ip", sp.csr_matrix(np.array([[4.0], [4.0]])), np.full(2, 4),
+                       np.array(["10.0.0.1"]), Settings())
+    for signals, settings in (({}, Settings()), ({"ip": ip}, Settings(signal_weights={
+            name: 0.0 for name in Settings().signal_weights}))):
+        out = successions(signals, acc, settings)
+        assert out is not None and len(out) == 0 and list(out.columns) == list(COLUMNS)

@@ -111,7 +111,7 @@ def overlapping_successors(roots: dict[str, sp.csr_matrix], weights: dict[str, f
     order, pred, lo, hi = _windows(created, banned, window_s)
     n = len(order)
     none = (pred[:0], pred[:0], np.zeros(0))
-    if not n or not len(pred):
+    if not n or not len(pred) or not roots:  # no weighted identifier: nothing overlaps
         return none
     held = []  # per signal: the holders of every entity in creation order, as sorted keys
     for name, x in roots.items():  # a handful of signals

@@ -136,7 +136,7 @@ class WalkGraph:
 
 def block_pagerank(adjacency: sp.spmatrix, resets: np.ndarray | sp.spmatrix, damping: float,
                    tolerance: float = 1e-10, max_steps: int = 10_000,
-                   block_elements: int = 1 << 24, rows: int | None = None) -> np.ndarray:
+                   block_elements: int = 1 << 22, rows: int | None = None) -> np.ndarray:
     """Personalized PageRank of a symmetric weighted ``adjacency`` for every column of
     ``resets`` (:class:`WalkOperator` from the matrix's upper triangle).
 
@@ -151,11 +151,13 @@ def block_pagerank(adjacency: sp.spmatrix, resets: np.ndarray | sp.spmatrix, dam
     return op.solve(resets, tolerance, max_steps, block_elements, rows)
 
 
-# Columns solved together: each nonzero of a product gathers one row of the block, and 8 float64
-# columns are one 64-byte cache line, read for hardly more than one column. At a million
-# accounts, 8 columns took 0.039 s per column and product against 0.067 s for 3; wider blocks
-# gained nothing more and held 42 MB per column.
+# Columns solved together on a large system, even when ``block_elements`` allows fewer: each
+# nonzero of a product gathers one row of the block, and 8 float64 columns are one 64-byte
+# cache line, read for hardly more than one column. At a million accounts, 8 columns took
+# 0.039 s per column and product against 0.067 s for 3; wider blocks gained nothing more and
+# held 42 MB per column. Up to CACHE_BLOCK_ELEMENTS values per buffer (128 MB).
 BLOCK_COLUMNS = 8
+CACHE_BLOCK_ELEMENTS = 1 << 24
 
 
 class WalkOperator:
@@ -284,13 +286,15 @@ class WalkOperator:
         out[lo:hi] += self.diagonal[lo:hi, None] * p[lo:hi]
 
     def solve(self, resets: np.ndarray | sp.spmatrix, tolerance: float = 1e-10,
-              max_steps: int = 10_000, block_elements: int = 1 << 24,
+              max_steps: int = 10_000, block_elements: int = 1 << 22,
               rows: int | None = None) -> np.ndarray:
         """Stationary mass for every column of ``resets`` (vertices x k, dense or sparse);
         a block of columns stops when every column's residual is at most ``tolerance`` times
         its right-hand side (2-norm), so a column's last digits may depend on its block.
-        Columns advance in blocks of at most :data:`BLOCK_COLUMNS` columns and
-        ``block_elements`` values per buffer of the core system; ``rows`` keeps only the first rows of the result. The resets stay sparse and
+        Columns advance in blocks of ``block_elements`` values per buffer of the core system
+        (at least :data:`BLOCK_COLUMNS` columns while a buffer stays within
+        :data:`CACHE_BLOCK_ELEMENTS`, :func:`block_width`); ``rows`` keeps only the first
+        rows of the result. The resets stay sparse and
         only the kept rows are written: no buffer spans every vertex."""
         resets = sp.csc_matrix(resets, dtype=np.float64)
         keep = self.n if rows is None else rows
@@ -332,16 +336,20 @@ class WalkOperator:
 
 
 def block_width(columns: int, rows: int, block_elements: int) -> int:
-    """Columns per block of a solve: at most :data:`BLOCK_COLUMNS` and ``block_elements //
-    rows``, then as many blocks as that takes, made equal (21 columns go 7, 7, 7 rather than
-    8, 8, 5: the same products, less memory).
+    """Columns per block of a solve: ``block_elements // rows`` (a small system solves all its
+    columns at once: fewer steps), but :data:`BLOCK_COLUMNS` while a buffer stays within
+    :data:`CACHE_BLOCK_ELEMENTS`; then as many blocks as that takes, made equal (21 columns go
+    7, 7, 7 rather than 8, 8, 5: the same products, less memory).
 
-    >>> [block_width(k, 1000, 1 << 24) for k in (1, 8, 9, 21, 40)]
-    [1, 8, 5, 7, 8]
-    >>> block_width(21, 1 << 22, 1 << 24)  # a buffer of 4M rows holds 4 columns
+    >>> [block_width(k, 1000, 1 << 22) for k in (1, 9, 21, 400)]
+    [1, 9, 21, 400]
+    >>> block_width(21, 1_310_000, 1 << 22)  # 3 columns by the budget; 8 for the cache
+    7
+    >>> block_width(21, 1 << 22, 1 << 22)  # a buffer of 4M rows: 4 columns within 128 MB
     4
     """
-    width = max(1, min(BLOCK_COLUMNS, block_elements // max(rows, 1)))
+    rows = max(rows, 1)
+    width = max(1, block_elements // rows, min(BLOCK_COLUMNS, CACHE_BLOCK_ELEMENTS // rows))
     blocks = max(1, -(-columns // width))
     return max(1, -(-columns // blocks))
 
