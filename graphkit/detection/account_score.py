@@ -39,9 +39,7 @@ trained model are given.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +52,7 @@ from graphkit.detection.links import Links
 from graphkit.detection.scoring import below_threshold
 from graphkit.errors import ConfigError
 from graphkit.graph.hetero import HeteroGraph
+from graphkit.parallel import thread_map
 from graphkit.registry import ACCOUNT_LABEL
 
 # Suspicious direction of each own feature (+1: higher is more suspicious, -1: lower). Kind
@@ -368,15 +367,12 @@ def rank_score(table: pd.DataFrame, directions: dict[str, int]) -> np.ndarray:
     if not len(table) or not cols:
         return np.zeros(len(table))
     total, present = np.zeros(len(table)), np.zeros(len(table))
-    workers = max(1, min(os.cpu_count() or 1, 2))
-    with ThreadPoolExecutor(workers) as pool:  # pandas ranks release the GIL
-        for lo in range(0, len(cols), workers):  # a few features at a time, not accounts
-            part = cols[lo:lo + workers]
-            for s in pool.map(lambda c: column_surprise(table[c], directions[c]).to_numpy(
-                    float), part):
-                has = ~np.isnan(s)
-                total += np.where(has, s, 0.0)
-                present += has
+    for lo in range(0, len(cols), 2):  # two features at a time (pandas ranks release the GIL)
+        for s in thread_map(lambda c: column_surprise(table[c], directions[c]).to_numpy(float),
+                            cols[lo:lo + 2], workers=2):
+            has = ~np.isnan(s)
+            total += np.where(has, s, 0.0)
+            present += has
     mean = pd.Series(np.divide(total, present, out=np.zeros(len(table)), where=present > 0))
     return mean.round(12).rank(pct=True, method="average").to_numpy(float)
 

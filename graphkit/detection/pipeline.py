@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -54,6 +53,7 @@ from graphkit.io import Dataset
 from graphkit.io.manifest import describe_input, write_manifest
 from graphkit.io.outputs import result_dir
 from graphkit.io.tables import write_csv
+from graphkit.parallel import thread_map
 from graphkit.progress import Progress, quiet
 from graphkit.registry import SIGNALS
 from graphkit.settings import Settings
@@ -521,8 +521,7 @@ def _links_with_ids(links: Links, graph: HeteroGraph,
         return t[name].to_numpy()[order]
 
     names = ["account_a", "account_b", "score", *signals, "inclusion"]
-    with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, 2))) as pool:
-        return pd.DataFrame(dict(zip(names, pool.map(column, names), strict=True)))
+    return pd.DataFrame(dict(zip(names, thread_map(column, names, workers=2), strict=True)))
 
 
 __all__ = ["SIGNAL_EDGES", "Communities", "Detection", "account_features", "detect",

@@ -23,14 +23,13 @@ synchronized; a fleet firing load-balanced waves shares its wave windows far bey
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 
 from graphkit.detection import minhash
+from graphkit.parallel import thread_map
 from graphkit.settings import Settings
 
 
@@ -174,8 +173,7 @@ def windows_signatures(acc: np.ndarray, win: np.ndarray, n_accounts: int, settin
 
     # Blocks on two threads (NumPy releases the GIL), each writing its own rows: twice one
     # block's temporaries, which stay below the graph stage's peak at a million accounts.
-    with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, 2))) as pool:
-        list(pool.map(sign, range(0, n_accounts, block)))  # blocks of accounts, not accounts
+    thread_map(sign, range(0, n_accounts, block), workers=2)  # blocks of accounts, not accounts
     return WindowSignatures(sig, n_windows, hour_sig, n_hours,
                             3600.0 / settings.sync_window_seconds, active, clock_aligned)
 

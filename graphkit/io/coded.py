@@ -10,8 +10,6 @@ row-by-row path, which reports or skips exactly those rows.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -24,6 +22,7 @@ from graphkit.errors import InputError
 from graphkit.io.files import _kind_of, _sniff
 from graphkit.io.parsing import _NONCANON, IP_REGEX, _text_conv, canonical_ip
 from graphkit.io.schema import _WS_SQL, EVENT_COLUMNS, REQUIRED_EVENT_COLUMNS, SourceFile, _lit
+from graphkit.parallel import thread_map
 from graphkit.progress import Progress
 
 # Text columns coded as integers; each has a dictionary table ``_dict_<column>`` (code, value).
@@ -189,9 +188,7 @@ def _read_coded_columns(con: duckdb.DuckDBPyConnection, files: list[Path], schem
     at a time; the load's own peak is 0.75 GB higher (two columns' strings at once), the run's
     0.1 GB (later stages set it)."""
     names = list(schema.names)
-    workers = max(1, min(len(names), os.cpu_count() or 1))
-    with ThreadPoolExecutor(workers) as pool:  # one task per column, not per row
-        done = list(pool.map(lambda name: _read_one(con, files, schema, name), names))
+    done = thread_map(lambda name: _read_one(con, files, schema, name), names)  # per column
     if any(d is None for d in done):
         return None
     arrays = {name: d[0] for name, d in zip(names, done, strict=True)}

@@ -36,11 +36,11 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
 from graphkit.errors import ConfigError, InputError
+from graphkit.parallel import thread_map
 
 MANIFEST = "manifest.json"
 # Results hold IPs, payment ids and verdicts: owner-only, whatever the umask (to share one
@@ -137,8 +137,7 @@ def seal(directory: str | os.PathLike[str], *, command: str | None = None) -> di
         _owner_only(f)
     paths = [f for f in paths if f.relative_to(d).as_posix() != MANIFEST]
     # Flushed and hashed on one thread per core (fsync and hashlib release the GIL).
-    with ThreadPoolExecutor(max(1, min(len(paths), os.cpu_count() or 1))) as pool:
-        digests = list(pool.map(_flushed_digest, paths))
+    digests = thread_map(_flushed_digest, paths)
     manifest["files"] = {f.relative_to(d).as_posix(): h
                          for f, h in zip(paths, digests, strict=True)}
     tmp = d / f".{MANIFEST}.tmp"
