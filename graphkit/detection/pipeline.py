@@ -44,7 +44,7 @@ from graphkit.detection.features import (
 )
 from graphkit.detection.incremental import EventState, Resume, StateStages, full_state
 from graphkit.detection.links import Links
-from graphkit.detection.scoring import score_communities
+from graphkit.detection.scoring import score_communities, significant
 from graphkit.detection.signals import ACCOUNT_CODES, SIGNAL_EDGES, signal_matrices
 from graphkit.detection.synchrony import window_signatures
 from graphkit.errors import ConfigError
@@ -407,6 +407,8 @@ def detect(
                                             community_p=scored.communities["p_value"].to_numpy(
                                                 float)[scored.accounts["community_id"].to_numpy()])
             del scored  # its accounts table is in acc_scores, its communities in communities
+            for col in ("p_value", "q_value"):  # reported to 4 significant digits
+                communities[col] = significant(communities[col].to_numpy(np.float64))
         # Before attribution, so that the events (when it reads them) are freed before it.
         with progress.step("activity of flagged accounts"):
             flagged_ids = acc_scores.accounts.loc[acc_scores.accounts["flagged"], "account_id"]

@@ -495,6 +495,22 @@ def score_communities(
     return Scored(accounts, communities)
 
 
+def significant(values: np.ndarray, digits: int = 4) -> np.ndarray:
+    """``values`` correctly rounded to ``digits`` significant digits (as ``%.4g`` prints them).
+
+    What communities.csv reports for p- and q-values: their last digits depend on the
+    library's special functions and the CPU's vector unit (scipy 1.16 and 1.17 differ in the
+    sixteenth digit), and mean nothing.
+
+    >>> significant(np.array([6.608764489353327e-07, 0.0, 1.0, np.nan])).tolist()
+    [6.609e-07, 0.0, 1.0, nan]
+    """
+    values = np.asarray(values, np.float64)
+    if not len(values):
+        return values.copy()
+    return np.char.mod(f"%.{int(digits)}g", values).astype(np.float64)
+
+
 def join_payers(acct: AccountScores, payer: np.ndarray, comm: np.ndarray, share: float
                 ) -> AccountScores:
     """Accounts paying as flagged accounts do, flagged with them.
