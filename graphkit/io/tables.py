@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from graphkit.errors import FormatError, InputError, SchemaError
+from graphkit.io.csv_text import csv_lines, write_lines
 from graphkit.registry import ACCOUNT_KEY
 
 # Columns that always hold account identifiers (read verbatim as text) wherever they appear:
@@ -124,6 +125,10 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     >>> read_csv_strings(p)["account_id"].tolist()
     ['a\\r', 'NA']
     """
+    lines = csv_lines(frame)  # the same bytes, formatted in Arrow (see graphkit.io.csv_text)
+    if lines is not None:
+        write_lines(lines, path)
+        return
     text = frame.select_dtypes(include=["object", "string"])
     has_cr = any(text[c].astype(str).str.contains("\r", regex=False).any() for c in text)
     frame.to_csv(path, index=False,
