@@ -68,3 +68,38 @@ def test_activity_from_the_spilled_state_equals_the_activity_of_the_events():
                                       activity_table(ds.con, ids))
     finally:
         state.release()
+
+
+def test_coded_activity_orders_and_decodes_as_the_events_do(tmp_path, monkeypatch):
+    """Accounts, hours and models (a missing one, one spelled before "(any model)") from the
+    spilled state's codes, against the events themselves; and the decoding path it replaces
+    gives the same table."""
+    import numpy as np
+
+    from graphkit.detection import activity as act_mod
+
+    rng = np.random.default_rng(3)
+    n = 400
+    events = pd.DataFrame({
+        "account_id": rng.choice(["b", "a", "NA", "z9", "é"], n),
+        "ts": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(
+            rng.integers(0, 3 * 86400, n), unit="s"),
+        "ip": rng.choice(["10.0.0.1", "10.0.0.2"], n),
+        "model": pd.Series(rng.choice(["m2", "!early", "m1", None], n), dtype=object)})
+    events.to_parquet(tmp_path / "events.parquet", index=False)
+    ds = load(tmp_path / "events.parquet")
+    assert ds.coded
+    state = full_state(ds, Settings(), describe_inputs(ds))
+    try:
+        for ids in (["a", "é", "NA"], ["z9"], ["nobody"]):
+            got = state.hourly_activity(ds.con, pd.Series(ids))
+            pd.testing.assert_frame_equal(got, activity_table(ds.con, ids))
+        calls = []
+        monkeypatch.setattr(act_mod, "coded_activity", lambda *a: calls.append(1))
+        monkeypatch.setattr("graphkit.detection.incremental.coded_activity",
+                            lambda *a: calls.append(1))
+        decoded = state.hourly_activity(ds.con, pd.Series(["a", "b"]))
+        assert calls == [1]
+        pd.testing.assert_frame_equal(decoded, activity_table(ds.con, ["a", "b"]))
+    finally:
+        state.release()

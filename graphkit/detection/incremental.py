@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from graphkit.detection.activity import COLUMNS as ACTIVITY_COLUMNS
-from graphkit.detection.activity import NO_MODEL, stored_activity
+from graphkit.detection.activity import NO_MODEL, coded_activity, stored_activity
 from graphkit.detection.features import AccountActivity, traffic_from_rows
 from graphkit.detection.synchrony import (
     WindowSignatures,
@@ -130,6 +130,12 @@ class EventState:
         DataFrames (:meth:`StateStages.activity` reads those)."""
         if not self.spilled:
             return None
+        coded = state_mod.coded_table(self.aggregates, "activity")
+        if coded is not None and {"account_id", "model"} <= set(coded[1]):
+            found = coded_activity(con, f"({coded[0]})", coded[1]["account_id"],
+                                   coded[1]["model"], account_ids)
+            if found is not None:
+                return found
         return stored_activity(con, f"({state_mod.table_sql(self.aggregates, 'activity')})",
                                account_ids)
 

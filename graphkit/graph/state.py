@@ -201,6 +201,19 @@ def table_sql(directory: str | os.PathLike[str], name: str,
                    lambda col: _parquet(d / f"dict_{col}.parquet"))
 
 
+def coded_table(directory: str | os.PathLike[str], name: str
+                ) -> tuple[str, dict[str, str]] | None:
+    """Table ``name`` of a spilled state in ``directory`` as written, over its codes: (SQL
+    reading it, coded column -> SQL relation of its dictionary's ``code, value``); None when
+    the table was written decoded."""
+    d = Path(directory)
+    pairs = _coded_map(d).get(name)
+    if not pairs:
+        return None
+    return (f"SELECT * FROM {_parquet(d / f'{name}.parquet')}",
+            {out: _parquet(d / f"dict_{col}.parquet") for out, col in pairs})
+
+
 def coded_edge_relations(directory: str | os.PathLike[str]) -> dict[str, str]:
     """Events column -> SQL relation of the ``edges_<column>`` tables a spilled state in
     ``directory`` holds with codes (``s, k, n, f, l`` over the run's codes), for
