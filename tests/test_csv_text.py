@@ -69,6 +69,8 @@ def test_chunks_join_to_the_whole(tmp_path, monkeypatch) -> None:
     pd.DataFrame({"a": pd.to_datetime(["2024-01-01"]), "b": [1]}),  # dtype not covered
     pd.DataFrame({"a": pd.Categorical(["x"]), "b": [1]}),
     pd.DataFrame({"a": [1.5], "b": pd.array([True], dtype="boolean")}),
+    pd.DataFrame([[1, "x"]], columns=["a", "a"]),  # repeated names
+    pd.DataFrame({"a": [1.5], "b": pd.array([0.5], dtype="Float64")}),
 ])
 def test_frames_not_covered_go_to_pandas(frame: pd.DataFrame, tmp_path) -> None:
     assert ct.csv_lines(frame) is None

@@ -14,8 +14,8 @@ array with pandas' spelling, and the rows are joined by Arrow's compute kernels:
   line feed: Python's ``QUOTE_MINIMAL``.
 
 A frame this module does not cover (another dtype, a text value with a carriage return, a
-single column, no columns) returns None from :func:`csv_lines`; the caller then lets pandas
-write it. The tests compare the bytes with pandas' on generated frames.
+single column, repeated column names) returns None from :func:`csv_lines`; the caller then
+lets pandas write it. The tests compare the bytes with pandas' on generated frames.
 
 >>> import pandas as pd
 >>> frame = pd.DataFrame({"id": ["a", "b,c"], "x": [1.0, 0.25], "ok": [True, False]})
@@ -93,7 +93,8 @@ def csv_lines(frame: pd.DataFrame) -> list[pa.Array] | None:
     """The frame's CSV lines (header first, each ending in LF) as Arrow string arrays of at
     most :data:`CHUNK_ROWS` lines, or None when the frame is not covered (see the module
     docstring)."""
-    if frame.shape[1] < 2 or not all(isinstance(c, str) for c in frame.columns):
+    if (frame.shape[1] < 2 or not frame.columns.is_unique
+            or not all(isinstance(c, str) for c in frame.columns)):
         return None
     header = _text_cells(pa.array(list(frame.columns), pa.string()))
     if pc.any(pc.match_substring(header, "\r")).as_py():
