@@ -103,3 +103,26 @@ def test_coded_activity_orders_and_decodes_as_the_events_do(tmp_path, monkeypatc
         pd.testing.assert_frame_equal(decoded, activity_table(ds.con, ["a", "b"]))
     finally:
         state.release()
+
+
+def test_proxy_counts_from_the_spilled_state_equal_the_events():
+    """The proxy signal's matrix from the state's ``proxy`` table (a full run's) is the one
+    grouped from the events."""
+    import numpy as np
+
+    from graphkit.detection.signals import _account_proxy_incidence, _proxy_incidence
+    from graphkit.graph.hetero import build_graph
+
+    ds = _small()
+    state = full_state(ds, Settings(), describe_inputs(ds))
+    try:
+        graph = build_graph(ds)
+        ds.con.register("_codes_t", pd.DataFrame({
+            "account_id": graph.accounts["account_id"].to_numpy(),
+            "account_idx": np.arange(len(graph.accounts))}))
+        events, keys = _account_proxy_incidence(graph, ds, "_codes_t")
+        stored, stored_keys = _proxy_incidence(graph, state.proxy_counts(ds.con))
+        assert events.nnz > 0 and (events != stored).nnz == 0
+        assert list(keys) == list(stored_keys)
+    finally:
+        state.release()

@@ -139,6 +139,16 @@ class EventState:
         return stored_activity(con, f"({state_mod.table_sql(self.aggregates, 'activity')})",
                                account_ids)
 
+    def proxy_counts(self, con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
+        """Requests per account and proxy provider (``account_id, provider, n``) from a
+        spilled state's ``proxy`` table, read by ``con`` (what
+        :func:`graphkit.detection.signals.signal_matrices` takes as ``proxy_counts``: the
+        events are not grouped again); None for a state held as DataFrames."""
+        if not self.spilled:
+            return None
+        return con.sql(f"SELECT account_id, proxy_provider AS provider, n FROM "
+                       f"({state_mod.table_sql(self.aggregates, 'proxy')})").df()
+
     def coded_edges(self) -> dict[str, str]:
         """The edge tables of a full run's spilled state over the loaded events' codes
         (:func:`graphkit.graph.state.coded_edge_relations`); none for other states."""

@@ -336,7 +336,8 @@ def detect(
     try:
         with progress.step("links: entity shares"):
             proxy = (staged.proxy_counts if staged is not None
-                     else None if stages is None else stages.proxy_counts())
+                     else stages.proxy_counts() if stages is not None
+                     else None if state is None else state.proxy_counts(dataset.con))
             signals = signal_matrices(graph, dataset, settings, _CODES, proxy)
         with progress.step("links: event arrays"):
             events = dataset.event_arrays() if staged is None and stages is None else None
