@@ -39,6 +39,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from graphkit.detection.minhash import mix64, sorted_unique
+from graphkit.parallel import thread_map
 from graphkit.progress import Progress, quiet
 from graphkit.registry import Registry
 from graphkit.settings import Settings
@@ -429,7 +430,6 @@ def entity_similarities(signals: dict[str, SignalMatrix], cand: Candidates,
     """
     weighted = _weighted_signals(signals, settings)
     n_pairs = len(cand.keys)
-    a, b = cand.a, cand.b
     columns: dict[str, np.ndarray] = {}
     footprint = np.zeros(n_pairs)
     supporting = np.zeros(n_pairs)
@@ -437,22 +437,14 @@ def entity_similarities(signals: dict[str, SignalMatrix], cand: Candidates,
     log_miss = np.zeros(n_pairs)
     registry = registry or Registry.static()
     specific = set(registry.specific_signals)
-    for name in registry.entity_signals:  # a handful of signals, each vectorized over all pairs
-        if name not in weighted:
-            continue
-        if name in cand.projections:
-            coo, proj = cand.expanded[name], cand.projections[name]
-            sim = np.zeros(n_pairs)
-            where = np.searchsorted(cand.keys, _pair_keys(coo.row, coo.col))
-            sim[where] = coo.data
-            expanded_pair[where] = True
-            if proj.large.shape[1]:
-                dot, miss = _rowwise_dot(proj.large, a, b, proj.log_miss)
-                sim += dot
-                log_miss += miss
-        else:
-            sig = weighted[name]
-            sim = _rowwise_dot(_weighted_roots(sig, _used_entities(sig)), a, b)[0]
+    names = [name for name in registry.entity_signals if name in weighted]
+    # One signal per thread (scipy's sparse kernels release the GIL); summed in signal order.
+    found = thread_map(lambda name: _signal_similarity(name, weighted[name], cand), names)
+    for name, (sim, expanded, miss) in zip(names, found, strict=True):  # a handful of signals
+        if expanded is not None:
+            expanded_pair[expanded] = True
+        if miss is not None:
+            log_miss += miss
         columns[name] = np.clip(sim, 0.0, 1.0)
         if name in specific:
             footprint += settings.weight(name) * columns[name]
@@ -461,6 +453,25 @@ def entity_similarities(signals: dict[str, SignalMatrix], cand: Candidates,
     drawn = -np.expm1(log_miss)
     inclusion = np.where(expanded_pair | (drawn <= 0), 1.0, drawn)
     return Similarities(columns, footprint, supporting, inclusion)
+
+
+def _signal_similarity(name: str, sig: SignalMatrix, cand: Candidates
+                       ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """One signal's similarity of every candidate pair: (similarity before clipping, the
+    positions of the pairs expanded from its entities or None, each pair's log miss
+    probability over its sampled entities or None)."""
+    if name not in cand.projections:
+        roots = _weighted_roots(sig, _used_entities(sig))
+        return _rowwise_dot(roots, cand.a, cand.b)[0], None, None
+    coo, proj = cand.expanded[name], cand.projections[name]
+    sim = np.zeros(len(cand.keys))
+    where = np.searchsorted(cand.keys, _pair_keys(coo.row, coo.col))
+    sim[where] = coo.data
+    miss = None
+    if proj.large.shape[1]:
+        dot, miss = _rowwise_dot(proj.large, cand.a, cand.b, proj.log_miss)
+        sim += dot
+    return sim, where, miss
 
 
 def corroboration_gate(footprint: np.ndarray, settings: Settings) -> np.ndarray:
