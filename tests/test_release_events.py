@@ -105,6 +105,29 @@ def test_coded_activity_orders_and_decodes_as_the_events_do(tmp_path, monkeypatc
         state.release()
 
 
+def test_a_model_named_like_the_missing_ones_merges_with_them(tmp_path):
+    """A model literally named "(any model)" is counted with the rows without a model, as the
+    events give it (the coded path steps aside for the decoding one)."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    n = 60
+    events = pd.DataFrame({
+        "account_id": rng.choice(["a", "b", "c"], n),
+        "ts": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(
+            rng.integers(0, 3 * 3600, n), unit="s"),
+        "ip": rng.choice(["10.0.0.1", "10.0.0.2"], n),
+        "model": pd.Series(rng.choice(["(any model)", None, "m1"], n), dtype=object)})
+    events.to_parquet(tmp_path / "events.parquet", index=False)
+    ds = load(tmp_path / "events.parquet")
+    state = full_state(ds, Settings(), describe_inputs(ds))
+    try:
+        pd.testing.assert_frame_equal(state.hourly_activity(ds.con, pd.Series(["a", "c"])),
+                                      activity_table(ds.con, ["a", "c"]))
+    finally:
+        state.release()
+
+
 def test_proxy_counts_from_the_spilled_state_equal_the_events():
     """The proxy signal's matrix from the state's ``proxy`` table (a full run's) is the one
     grouped from the events."""

@@ -172,8 +172,9 @@ def coded_activity(con: duckdb.DuckDBPyConnection, relation: str, accounts: str,
     at 600,000 accounts (32,000 flagged, 4.2M rows) 6.4 s -> 3.0 s, the decoded strings of
     the whole table never built. Account codes number the sorted account ids
     (:mod:`graphkit.io.coded`), so their order is the ids' order; models are few and ranked
-    by their text. None when a dictionary is not so numbered, or nothing is found (the caller
-    then decodes first)."""
+    by their text. None when a dictionary is not so numbered, a model is missing from it or
+    spelled ``(any model)`` (it merges with the rows without a model), or nothing is found:
+    the caller then decodes first."""
     acc = con.sql(f"SELECT code, value FROM {accounts} ORDER BY code").to_arrow_table()
     values = acc.column("value").combine_chunks()
     codes = acc.column("code").to_numpy()
@@ -181,8 +182,9 @@ def coded_activity(con: duckdb.DuckDBPyConnection, relation: str, accounts: str,
                          or not pc.all(pc.less(values[:-1], values[1:])).as_py())):
         return None
     model = con.sql(f"SELECT code, value FROM {models} ORDER BY code").df()
-    if not np.array_equal(model["code"].to_numpy(), np.arange(len(model))):
-        return None
+    if (not np.array_equal(model["code"].to_numpy(), np.arange(len(model)))
+            or model["value"].isna().any() or (model["value"] == NO_MODEL).any()):
+        return None  # a model spelled "(any model)" merges with the missing ones: decode first
     names = np.array([*model["value"].astype(object).where(model["value"].notna(), NO_MODEL),
                       NO_MODEL], dtype=object)  # the last: rows without a model (code -1)
     rank = np.argsort(np.argsort(names.astype(str), kind="stable"), kind="stable")
