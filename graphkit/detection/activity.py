@@ -185,26 +185,25 @@ def coded_activity(con: duckdb.DuckDBPyConnection, relation: str, accounts: str,
     if (not np.array_equal(model["code"].to_numpy(), np.arange(len(model)))
             or model["value"].isna().any() or (model["value"] == NO_MODEL).any()):
         return None  # a model spelled "(any model)" merges with the missing ones: decode first
-    names = np.array([*model["value"].astype(object).where(model["value"].notna(), NO_MODEL),
-                      NO_MODEL], dtype=object)  # the last: rows without a model (code -1)
-    rank = np.argsort(np.argsort(names.astype(str), kind="stable"), kind="stable")
-    con.register("_activity_ids", pa.table({"account_id": pa.array(
-        pd.Series(list(account_ids) if not hasattr(account_ids, "__array__") else account_ids,
-                  dtype=object).astype(str).to_numpy(object), pa.string())}))
+    names = np.array([*model["value"].astype(str), NO_MODEL], dtype=object)  # -1: no model
+    rank = np.argsort(np.argsort(names, kind="stable"), kind="stable")
+    # The accounts' codes from the dictionary already read (ids not in it match nothing).
+    wanted = pc.index_in(pa.array(_id_strings(account_ids).to_numpy(object), pa.string()),
+                         value_set=values)
+    con.register("_activity_codes", pa.table({"code": pc.drop_null(wanted)}))
     con.register("_activity_models", pa.table({
         "code": pa.array([*model["code"].to_numpy(np.int64), -1], pa.int64()),
         "r": pa.array(rank, pa.int64())}))
     try:
         grouped = (f"SELECT e.account_id AS a, e.bucket, coalesce(e.model, -1) AS m, "
                    f"CAST(sum(e.n) AS BIGINT) AS n FROM {relation} e WHERE e.bucket IS NOT NULL "
-                   f"AND e.account_id IN (SELECT code FROM {accounts} WHERE value IN "
-                   f"(SELECT account_id FROM _activity_ids)) GROUP BY ALL")
+                   f"AND e.account_id IN (SELECT code FROM _activity_codes) GROUP BY ALL")
         rows = con.sql(f"SELECT g.* FROM ({grouped}) g JOIN _activity_models r ON r.code = g.m "
                        "ORDER BY g.a, g.bucket, r.r").to_arrow_table()
     except duckdb.Error as exc:
         raise InputError(f"cannot aggregate the stored activity: {exc}") from exc
     finally:
-        con.unregister("_activity_ids")
+        con.unregister("_activity_codes")
         con.unregister("_activity_models")
     if not rows.num_rows:  # nothing found: the decoding path's empty table (its dtypes)
         return None
@@ -217,6 +216,12 @@ def coded_activity(con: duckdb.DuckDBPyConnection, relation: str, accounts: str,
     return df[list(COLUMNS)]
 
 
+def _id_strings(account_ids: Iterable[str] | Sequence[str]) -> pd.Series:
+    """The given account ids as a Series of ``str`` (any iterable or array of ids)."""
+    return pd.Series(list(account_ids) if not hasattr(account_ids, "__array__")
+                     else account_ids, dtype=object).astype(str)
+
+
 def _grouped(con: duckdb.DuckDBPyConnection, account_ids: Iterable[str] | Sequence[str],
              relation: str, bucket: str, model: str, count: str, where: str,
              block: int | None = None) -> pd.DataFrame:
@@ -227,8 +232,7 @@ def _grouped(con: duckdb.DuckDBPyConnection, account_ids: Iterable[str] | Sequen
     range of ``e.account_id`` (a relation sorted by account, such as the aggregate state,
     skips the rest): the parts, in order, are the sorted whole, and the query's working
     memory is that of one part."""
-    ids = pd.Series(list(account_ids) if not hasattr(account_ids, "__array__") else account_ids,
-                    dtype=object).astype(str)
+    ids = _id_strings(account_ids)
     blocks = [ids.to_numpy(object)]
     if block is not None and len(ids):
         unique = np.sort(ids.unique().astype(object))
