@@ -182,6 +182,13 @@ class Settings:
     # their counts, as members of a declared organisation are: an office's staff share the
     # company card and templates and keep working hours; a fleet's scripts do not sleep.
     resource_indicators: tuple[str, ...] = ("shared_payment", "exclusive_templates")
+    # Coordination indicators whose marks come in groups, not member by member: a member is in
+    # lock-step only with another member, so marks arrive in pairs and cliques. In the FDR cut
+    # their counts are tested with the beta-binomial of resource_correlation, as the shared
+    # resources are. Hosted apps on timers fire on the wall clock (:00, :05) together: 8 of
+    # 150 judged members in lock-step against 0.27 % of all accounts is p = 5e-9 under the
+    # binomial and a few per cent here; a fleet in lock-step almost whole stays far below.
+    relational_indicators: tuple[str, ...] = ("synchrony",)
     # Fixed suspicion cut of flag_rule "threshold"; under "fdr" accounts outside flagged
     # communities are still kept below it (suspicion >= flag_threshold implies flagged).
     flag_threshold: float = 0.7
@@ -353,6 +360,7 @@ class Settings:
         for name, known in (("indicator_weights", INDICATORS),
                             ("profile_indicators", INDICATORS),
                             ("resource_indicators", INDICATORS),
+                            ("relational_indicators", INDICATORS),
                             ("evidence_thresholds", EVIDENCE_THRESHOLDS)):
             unknown = set(getattr(self, name)) - set(known)
             if unknown:
@@ -422,6 +430,7 @@ class Settings:
         out = dataclasses.asdict(self)
         out["profile_indicators"] = list(self.profile_indicators)
         out["resource_indicators"] = list(self.resource_indicators)
+        out["relational_indicators"] = list(self.relational_indicators)
         out["pseudonymize"] = list(self.pseudonymize)
         return out
 

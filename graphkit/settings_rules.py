@@ -109,6 +109,7 @@ RULES: dict[str, Rule] = {
     "fdr_resource_family": Rule("bool"),
     "resource_correlation": Rule("float", 0.0, 1.0, high_open=True),
     "resource_indicators": Rule("names"),
+    "relational_indicators": Rule("names"),
     "identifiers": Rule("columns"),
     "derive_ip_network": Rule("bool"),
     "ipv4_network_prefix": Rule("int", 8, 32),

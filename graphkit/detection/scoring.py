@@ -291,6 +291,18 @@ def suspicion(ind: dict[str, np.ndarray], size: np.ndarray, n_seeds: np.ndarray,
     return out
 
 
+def community_surprise(counts: dict[str, cut_mod.Counts], tested: np.ndarray,
+                       settings: Settings) -> cut_mod.Surprise:
+    """The FDR cut's p-values (:func:`graphkit.detection.cut.surprise`) as ``settings`` ask:
+    the strongest ``fdr_drop_strongest`` left out, the resource family merged when
+    ``fdr_resource_family``, and the resource and relational indicators' counts taken as
+    correlated within a community (``resource_correlation``)."""
+    family = settings.resource_indicators if settings.fdr_resource_family else ()
+    return cut_mod.surprise(counts, tested, settings.fdr_drop_strongest, family,
+                            settings.resource_correlation,
+                            settings.resource_indicators + settings.relational_indicators)
+
+
 @dataclass
 class AccountScores:
     """Per-account results of :func:`account_scores`."""
@@ -440,10 +452,7 @@ def score_communities(
     ind, facts = found.values, found.facts
     susp = suspicion(ind, size, found.n_seeds, facts["org_share"], settings)
     tested = size >= settings.min_community_size
-    surprise = cut_mod.surprise(found.counts, tested, settings.fdr_drop_strongest,
-                                settings.resource_indicators if settings.fdr_resource_family
-                                else (), settings.resource_correlation,
-                                settings.resource_indicators)
+    surprise = community_surprise(found.counts, tested, settings)
     q_value = cut_mod.bh_qvalues(surprise.p_value, tested)
     if settings.flag_rule == "fdr":
         flagged_c = tested & (q_value <= settings.flag_fdr)
