@@ -218,18 +218,24 @@ def test_detect_flags_by_q_value_and_a_fixed_cut_on_request():
     assert (fixed["flagged"] == (fixed["suspicion"] >= 0.45)).all()
 
 
+def _counts_after_background(rng: np.random.Generator, m: int, trials: int,
+                             sizes: list[float]):
+    """``counts(rate, *marked)``: ``m`` background communities of ``trials`` members marked at
+    ``rate``, then one community per entry of ``sizes`` with ``marked`` members."""
+    n = np.concatenate([np.full(m, float(trials)), sizes])
+
+    def counts(rate: float, *marked: float) -> Counts:
+        return Counts(np.concatenate([rng.binomial(trials, rate, m), marked]).astype(float), n)
+    return counts
+
+
 def test_shared_resources_count_once_in_the_combination():
     """An organisation that shares its card and its templates and shows nothing else is one
     piece of evidence (the family's Sidak minimum), not two independent tests: with the
     strongest piece left out nothing remains. A fleet that also shares them is still flagged
     on its bursts and new accounts."""
-    rng = np.random.default_rng(0)
     m = 400  # background communities of 20 members at the dataset's own rates
-    n = np.concatenate([np.full(m, 20.0), [258.0, 30.0]])
-
-    def counts(rate: float, org: float, fleet: float) -> Counts:
-        k = np.concatenate([rng.binomial(20, rate, m), [org, fleet]]).astype(float)
-        return Counts(k, n)
+    counts = _counts_after_background(np.random.default_rng(0), m, 20, [258.0, 30.0])
 
     c = {"shared_payment": counts(0.05, 56, 20), "exclusive_templates": counts(0.3, 258, 30),
          "creation_burst": counts(0.04, 6, 25), "new_accounts": counts(0.15, 30, 28),
@@ -253,13 +259,8 @@ def test_shared_resources_are_tested_as_shared_through_one_another():
     community (resource_correlation), they are not; a fleet without bans or ages, all on its
     shared cards and scripts, still is. A small one (13 members) keeps its resources strongly
     marked but needs one more sign among 400 communities (here 4 bans)."""
-    rng = np.random.default_rng(1)
     m = 400
-    n = np.concatenate([np.full(m, 20.0), [244.0, 60.0, 13.0]])
-
-    def counts(rate: float, apps: float, fleet: float, small: float) -> Counts:
-        k = np.concatenate([rng.binomial(20, rate, m), [apps, fleet, small]]).astype(float)
-        return Counts(k, n)
+    counts = _counts_after_background(np.random.default_rng(1), m, 20, [244.0, 60.0, 13.0])
 
     c = {"shared_payment": counts(0.03, 55, 50, 11), "exclusive_templates":
          counts(0.22, 142, 60, 12), "synchrony": counts(0.002, 2, 0, 0),
@@ -291,13 +292,8 @@ def test_lock_step_marks_come_in_pairs_and_are_tested_as_correlated():
     the apps. A member is in lock-step only with another member: counted as correlated
     (``relational_indicators``), the apps are not flagged; a fleet in lock-step almost whole,
     without bans, ages or cards, still is."""
-    rng = np.random.default_rng(3)
     m = 2000
-    n = np.concatenate([np.full(m, 100.0), [150.0, 60.0]])
-
-    def counts(rate: float, apps: float, fleet: float) -> Counts:
-        k = np.concatenate([rng.binomial(100, rate, m), [apps, fleet]]).astype(float)
-        return Counts(k, n)
+    counts = _counts_after_background(np.random.default_rng(3), m, 100, [150.0, 60.0])
 
     c = {"shared_payment": counts(0.04, 35, 0), "exclusive_templates": counts(0.19, 116, 58),
          "synchrony": counts(0.0027, 8, 55), "creation_burst": counts(0.05, 2, 4),
