@@ -77,6 +77,8 @@ RULES: dict[str, Rule] = {
     "min_membership": _unit(),
     "unmarked_membership": _unit(),
     "payer_flag_share": _nonneg("float"),
+    "succession_flag_share": _nonneg("float"),
+    "succession_join_confidence": _unit(),
     "burst_window_hours": _positive(),
     "new_account_days": _nonneg(),
     "model_release_window_hours": _positive(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 import scipy.sparse as sp
 from scipy import stats
 
+import graphkit
 from graphkit.detection.cut import (
     Counts,
     Marks,
@@ -30,7 +32,7 @@ from graphkit.detection.scoring import (
     account_scores,
     cohesion,
     community_surprise,
-    join_payers,
+    join_units,
 )
 from graphkit.errors import ConfigError
 from graphkit.settings import Settings
@@ -455,7 +457,53 @@ def test_accounts_paying_as_flagged_accounts_do_are_flagged_with_them():
                          np.array([True, True, False, True, False, False, False, False]),
                          np.ones(8), np.full(8, -1))
     comm = np.array([0, 0, 1, 2, 3, 3, 3, 4])
-    joined = join_payers(acct, payer, comm, 0.5)
+    joined = join_units(acct, payer, comm, 0.5)
     assert joined.flagged.tolist() == [True, True, True, True, False, False, False, False]
     assert joined.suspicion[2] == 0.95 and joined.attached_to[2] == 0
-    assert join_payers(acct, payer, comm, 1.01).flagged.tolist() == acct.flagged.tolist()
+    assert join_units(acct, payer, comm, 1.01).flagged.tolist() == acct.flagged.tolist()
+
+
+def test_replacements_of_banned_flagged_accounts_are_flagged_with_their_chain():
+    """A hydra chain a -> b -> c (each created within hours of its predecessor's ban, on its
+    identifiers): a is flagged, so its replacements are, whatever their traffic. A weak
+    succession (below succession_join_confidence) joins nothing; above 1 the rule is off."""
+    from graphkit.investigate.successions import chain_units
+
+    settings = Settings()
+    table = pd.DataFrame({"predecessor": ["a", "b", "x"], "successor": ["b", "c", "y"],
+                          "confidence": [0.9, 0.8, settings.succession_join_confidence / 2]})
+    ids = np.array(["a", "b", "c", "x", "y", "z"])
+    chains = chain_units(table, ids, settings.succession_join_confidence)
+    acct = AccountScores(np.array([0.9, 0.1, 0.2, 0.8, 0.1, 0.1]),
+                         np.array([True, False, False, True, False, False]),
+                         np.ones(6), np.full(6, -1))
+    comm = np.array([0, 1, 2, 3, 4, 5])
+    joined = join_units(acct, chains, comm, settings.succession_flag_share)
+    assert joined.flagged.tolist() == [True, True, True, True, False, False]
+    assert joined.attached_to.tolist() == [-1, 0, 0, -1, -1, -1]
+    assert joined.suspicion[1] == joined.suspicion[2] == 0.9
+    assert join_units(acct, chains, comm, 1.01).flagged.tolist() == acct.flagged.tolist()
+    assert chain_units(None, ids, 0.5) is None
+
+
+def test_detect_passes_the_runs_succession_chains_to_scoring(monkeypatch):
+    """The chains scoring joins are the run's own successions (successions.csv)."""
+    from graphkit.detection import pipeline
+    from graphkit.investigate.successions import chain_units
+
+    seen = {}
+    score = pipeline.score_communities
+
+    def spy(*args, **kwargs):
+        seen["chains"] = args[6] if len(args) > 6 else kwargs.get("chains")
+        seen["ids"] = args[0]["account_id"].to_numpy()
+        return score(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "score_communities", spy)
+    small = Path(__file__).resolve().parent.parent / "fixtures" / "sim-small"
+    result = pipeline.detect(graphkit.load(small / "events.parquet",
+                                           accounts=small / "accounts.csv"))
+    succ = result.extra_tables["successions.csv"]
+    assert len(succ) > 0
+    want = chain_units(succ, seen["ids"], Settings().succession_join_confidence)
+    np.testing.assert_array_equal(seen["chains"], want)

@@ -284,6 +284,7 @@ def detect(
     """
     from graphkit.investigate import stable_ids
     from graphkit.investigate.attribution import attribute
+    from graphkit.investigate.successions import chain_units
     from graphkit.investigate.successions import successions as find_successions
     from graphkit.investigate.walk import walk_graph
 
@@ -394,9 +395,14 @@ def detect(
         with progress.step("scoring"):
             with progress.step("scoring: account features"):
                 feats = account_features(graph, dataset, None, releases, settings, activity)
+            with progress.step("successions"):  # a replacement is flagged with its chain
+                succ = find_successions(signals, feats, settings)
+                chains = chain_units(succ, feats["account_id"].to_numpy(),
+                                     settings.succession_join_confidence)
             with progress.step("scoring: indicators"):
                 scored = score_communities(feats, signals, links, comms, settings,
-                                           activity.traffic)
+                                           activity.traffic, chains)
+                del chains
             with progress.step("scoring: evidence"):
                 communities = community_evidence(scored.communities, comms, signals, settings,
                                                   run_id, registry)
@@ -430,9 +436,7 @@ def detect(
                     "reliability": attribution.reliability.to_dict("records"),
                     "attributed_accounts": int((attribution.accounts["actor"] != "").sum())}
                 del attribution  # its per-account tables and scores are in the accounts now
-        with progress.step("successions"):
-            succ = find_successions(signals, feats, settings)
-            del signals  # the largest tables left; the links' ids come next
+        del signals  # the largest tables left; the links' ids come next
     finally:
         dataset.con.unregister(_CODES)
     link_table = _links_with_ids(links, graph, registry.signals)

@@ -36,8 +36,9 @@ community's typical (median) member, by the weight of all its ties or by its
 ``min_community_size - 1`` strongest ones (a group of that many ties would make a community of
 its own). A reseller's legitimate customer who only shares a proxy exit with a hydra cluster
 has weak ties and low membership, so it is not flagged with it. An account paying with the
-payment methods of flagged accounts, half its payer unit or more, is flagged with them
-(:func:`join_payers`).
+payment methods of flagged accounts, half its payer unit or more, and an account of a hydra
+succession chain (a banned account and its replacements) with a flagged one are flagged
+with them (:func:`join_units`).
 """
 
 from __future__ import annotations
@@ -387,13 +388,15 @@ def score_communities(
     comms: Communities,
     settings: Settings,
     releases: ReleaseTraffic | None = None,
+    chains: np.ndarray | None = None,
 ) -> Scored:
     """Indicators, suspicion and membership for every community and account.
 
     Five steps: :func:`cohesion` (links inside communities), :func:`indicators` (one function
     per indicator in :mod:`graphkit.detection.indicators`), :func:`suspicion` (their weighted
     combination), :func:`account_scores` (each account's share of its community's
-    suspicion) and :func:`join_payers` (accounts paid for as flagged accounts are).
+    suspicion) and :func:`join_units` (accounts paid for as flagged accounts are, and the
+    replacements of banned flagged accounts).
 
     Parameters
     ----------
@@ -415,6 +418,10 @@ def score_communities(
     releases : ReleaseTraffic, optional
         The accounts' traffic around each model release
         (:func:`graphkit.detection.features.release_traffic`); None: no model released.
+    chains : numpy.ndarray, optional
+        Per account code, its hydra succession chain
+        (:func:`graphkit.investigate.successions.chain_units`): an account of a chain with
+        flagged accounts is flagged with them (``succession_flag_share``). None: no bans.
 
     Returns
     -------
@@ -465,7 +472,9 @@ def score_communities(
                               found.marks, surprise.against_background, groups, community,
                               settings.flag_fdr) > 0)
 
-    acct = join_payers(acct, found.payer, comm, settings.payer_flag_share)
+    acct = join_units(acct, found.payer, comm, settings.payer_flag_share)
+    if chains is not None:
+        acct = join_units(acct, chains, comm, settings.succession_flag_share)
     actor = _actor_per_community(seed_actor, comm)
     accounts = pd.DataFrame({
         "account_id": acc["account_id"].to_numpy(),
@@ -520,38 +529,41 @@ def significant(values: np.ndarray, digits: int = 4) -> np.ndarray:
     return np.char.mod(f"%.{int(digits)}g", values).astype(np.float64)
 
 
-def join_payers(acct: AccountScores, payer: np.ndarray, comm: np.ndarray, share: float
-                ) -> AccountScores:
-    """Accounts paying as flagged accounts do, flagged with them.
+def join_units(acct: AccountScores, unit: np.ndarray, comm: np.ndarray, share: float
+               ) -> AccountScores:
+    """Accounts of a unit with flagged accounts, flagged with them.
 
-    A payer unit is the accounts joined by the payment methods they share
-    (:func:`graphkit.detection.indicators.payers`). An unflagged account of a unit in which
-    at least ``share`` of the accounts (and at least one) are flagged is flagged too, with the
-    largest suspicion among them, attached to that account's community (``attached_to``)
-    unless it is in it. Payment methods are what the public cases attributed fleets by; an
-    account a fleet paid for but that sent no request, or too few to be placed by its
-    traffic, is the fleet's all the same. ``share`` above 1 turns the rule off.
+    A unit is a payer unit (the accounts joined by the payment methods they share,
+    :func:`graphkit.detection.indicators.payers`) or a hydra succession chain (banned
+    accounts and their replacements, :func:`graphkit.investigate.successions.chain_units`).
+    An unflagged account of a unit in which at least ``share`` of the accounts (and at least
+    one) are flagged is flagged too, with the largest suspicion among them, attached to that
+    account's community (``attached_to``) unless it is in it. Payment methods are what the
+    public cases attributed fleets by, and a reseller replaces a banned account at once: an
+    account a fleet paid for, or created to replace its banned one, but that sent no request,
+    or too few to be placed by its traffic, is the fleet's all the same. ``share`` above 1
+    turns the rule off.
 
     >>> a = AccountScores(np.array([0.9, 0.2, 0.1, 0.3]), np.array([True, False, False, False]),
     ...                   np.ones(4), np.full(4, -1))
-    >>> j = join_payers(a, np.array([0, 0, 1, 1]), np.array([5, 6, 7, 7]), 0.5)
+    >>> j = join_units(a, np.array([0, 0, 1, 1]), np.array([5, 6, 7, 7]), 0.5)
     >>> j.flagged.tolist(), j.suspicion.tolist(), j.attached_to.tolist()
     ([True, True, False, False], [0.9, 0.9, 0.1, 0.3], [-1, 5, -1, -1])
     """
     flagged = acct.flagged
-    units = int(payer.max()) + 1 if len(payer) else 0
-    size = np.bincount(payer, minlength=units)
-    n_flagged = np.bincount(payer, weights=flagged.astype(float), minlength=units)
-    joins = ~flagged & (n_flagged[payer] > 0) & (n_flagged[payer] >= share * size[payer])
+    units = int(unit.max()) + 1 if len(unit) else 0
+    size = np.bincount(unit, minlength=units)
+    n_flagged = np.bincount(unit, weights=flagged.astype(float), minlength=units)
+    joins = ~flagged & (n_flagged[unit] > 0) & (n_flagged[unit] >= share * size[unit])
     if not joins.any():
         return acct
     # Per unit, its most suspicious flagged account (ties: the smallest code).
     lead = np.flatnonzero(flagged)
-    lead = lead[np.lexsort((lead, -acct.suspicion[lead], payer[lead]))]
-    first = np.r_[True, payer[lead][1:] != payer[lead][:-1]]
+    lead = lead[np.lexsort((lead, -acct.suspicion[lead], unit[lead]))]
+    first = np.r_[True, unit[lead][1:] != unit[lead][:-1]]
     lead_of = np.full(units, -1)
-    lead_of[payer[lead[first]]] = lead[first]
-    who = lead_of[payer[joins]]
+    lead_of[unit[lead[first]]] = lead[first]
+    who = lead_of[unit[joins]]
     suspicion, attached = acct.suspicion.copy(), acct.attached_to.copy()
     suspicion[joins] = np.maximum(suspicion[joins], acct.suspicion[who])
     attached[joins] = np.where(comm[who] != comm[joins], comm[who], attached[joins])

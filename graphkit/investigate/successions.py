@@ -270,3 +270,25 @@ def successions(signals: dict[str, SignalMatrix], accounts: pd.DataFrame,
                         "shared": shared_identifiers(signals, p, s),
                         "chain": first.reindex(label[p]).to_numpy(), "position": position})
     return out.sort_values(["chain", "position"], kind="stable").reset_index(drop=True)
+
+
+def chain_units(table: pd.DataFrame | None, account_ids: np.ndarray, min_confidence: float
+                ) -> np.ndarray | None:
+    """Per account code (``account_ids`` order), its succession chain over the successions of
+    ``table`` (:func:`successions`) at least ``min_confidence`` sure; an account in no such
+    succession is a chain of its own. None without successions.
+
+    >>> t = pd.DataFrame({"predecessor": ["a", "b", "x"], "successor": ["b", "c", "y"],
+    ...                   "confidence": [0.9, 0.8, 0.2]})
+    >>> chain_units(t, np.array(["a", "b", "c", "x", "y"]), 0.5).tolist()
+    [0, 0, 0, 1, 2]
+    """
+    if table is None or not len(table):
+        return None
+    strong = table[table["confidence"].to_numpy(np.float64) >= min_confidence]
+    code = pd.Index(account_ids).get_indexer
+    p, s = code(strong["predecessor"].to_numpy()), code(strong["successor"].to_numpy())
+    n = len(account_ids)
+    graph = sp.coo_matrix((np.ones(len(p)), (p, s)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
