@@ -291,4 +291,3 @@ def chain_units(table: pd.DataFrame | None, account_ids: np.ndarray, min_confide
     n = len(account_ids)
     graph = sp.coo_matrix((np.ones(len(p)), (p, s)), shape=(n, n))
     return connected_components(graph, directed=False)[1]
-
