@@ -148,8 +148,7 @@ EVENT_SIDE = ("load", "graph", "links: event arrays", "links: window signatures"
               "links: account activity",
               "activity of flagged accounts", "aggregate state")
 OTHER = ("links: entity shares", "links: candidate pairs", "links: scoring pairs",
-         "links: synchrony of pairs", "communities", "scoring", "attribution", "successions",
-         "stable ids")
+         "links: synchrony of pairs", "communities", "scoring", "attribution", "stable ids")
 
 
 def _stage_medians(work: Path, repeat: int) -> dict[str, tuple[float, float]]:

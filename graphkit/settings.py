@@ -187,7 +187,7 @@ class Settings:
     # their counts are tested with the beta-binomial of resource_correlation, as the shared
     # resources are. Hosted apps on timers fire on the wall clock (:00, :05) together: 8 of
     # 150 judged members in lock-step against 0.27 % of all accounts is p = 5e-9 under the
-    # binomial and a few per cent here; a fleet in lock-step almost whole stays far below.
+    # binomial and about 0.01 here; a fleet in lock-step almost whole stays far below.
     relational_indicators: tuple[str, ...] = ("synchrony",)
     # Fixed suspicion cut of flag_rule "threshold"; under "fdr" accounts outside flagged
     # communities are still kept below it (suspicion >= flag_threshold implies flagged).

@@ -465,8 +465,9 @@ def test_accounts_paying_as_flagged_accounts_do_are_flagged_with_them():
 
 def test_replacements_of_banned_flagged_accounts_are_flagged_with_their_chain():
     """A hydra chain a -> b -> c (each created within hours of its predecessor's ban, on its
-    identifiers): a is flagged, so its replacements are, whatever their traffic. A weak
-    succession (below succession_join_confidence) joins nothing; above 1 the rule is off."""
+    identifiers): a is flagged, so the other accounts of its chain are, whatever their
+    traffic. A weak succession (below succession_join_confidence) joins nothing; above 1 the
+    rule is off; successions of accounts the run does not have are refused."""
     from graphkit.investigate.successions import chain_units
 
     settings = Settings()
@@ -484,10 +485,14 @@ def test_replacements_of_banned_flagged_accounts_are_flagged_with_their_chain():
     assert joined.suspicion[1] == joined.suspicion[2] == 0.9
     assert join_units(acct, chains, comm, 1.01).flagged.tolist() == acct.flagged.tolist()
     assert chain_units(None, ids, 0.5) is None
+    with pytest.raises(ConfigError, match="not in the accounts"):
+        chain_units(table, ids[:3], 0.0)
 
 
-def test_detect_passes_the_runs_succession_chains_to_scoring(monkeypatch):
-    """The chains scoring joins are the run's own successions (successions.csv)."""
+def test_detect_joins_the_runs_succession_chains_in_scoring(monkeypatch):
+    """detect passes the run's own succession chains (successions.csv) to scoring, and
+    scoring flags an unflagged account chained to a flagged one, attached to its community,
+    leaving every other account as it was."""
     from graphkit.detection import pipeline
     from graphkit.investigate.successions import chain_units
 
@@ -495,15 +500,30 @@ def test_detect_passes_the_runs_succession_chains_to_scoring(monkeypatch):
     score = pipeline.score_communities
 
     def spy(*args, **kwargs):
-        seen["chains"] = args[6] if len(args) > 6 else kwargs.get("chains")
-        seen["ids"] = args[0]["account_id"].to_numpy()
+        seen["args"] = args
         return score(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "score_communities", spy)
     small = Path(__file__).resolve().parent.parent / "fixtures" / "sim-small"
     result = pipeline.detect(graphkit.load(small / "events.parquet",
                                            accounts=small / "accounts.csv"))
+    args = seen["args"]
+    ids = args[0]["account_id"].to_numpy()
     succ = result.extra_tables["successions.csv"]
     assert len(succ) > 0
-    want = chain_units(succ, seen["ids"], Settings().succession_join_confidence)
-    np.testing.assert_array_equal(seen["chains"], want)
+    np.testing.assert_array_equal(args[6], chain_units(
+        succ, ids, Settings().succession_join_confidence))
+    # One flagged and two unflagged accounts chained together (a third of the chain
+    # flagged: joined at succession_flag_share 0), every other account alone.
+    before = score(*args[:6]).accounts
+    flagged = before["flagged"].to_numpy()
+    i = int(np.flatnonzero(flagged)[0])
+    joined = np.flatnonzero(~flagged)[:2]
+    chains = np.arange(len(ids))
+    chains[joined] = i
+    after = score(*args[:6], chains=chains).accounts
+    assert after["flagged"].iloc[joined].all() and not before["flagged"].iloc[joined].any()
+    assert (after["attached_to"].iloc[joined] == before["community_id"].iloc[i]).all()
+    rest = np.ones(len(ids), bool)
+    rest[joined] = False
+    pd.testing.assert_frame_equal(after[rest], before[rest])

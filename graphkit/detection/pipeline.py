@@ -395,7 +395,7 @@ def detect(
         with progress.step("scoring"):
             with progress.step("scoring: account features"):
                 feats = account_features(graph, dataset, None, releases, settings, activity)
-            with progress.step("successions"):  # a replacement is flagged with its chain
+            with progress.step("scoring: successions"):  # chain members flagged together
                 succ = find_successions(signals, feats, settings)
                 chains = chain_units(succ, feats["account_id"].to_numpy(),
                                      settings.succession_join_confidence)

@@ -396,7 +396,7 @@ def score_communities(
     per indicator in :mod:`graphkit.detection.indicators`), :func:`suspicion` (their weighted
     combination), :func:`account_scores` (each account's share of its community's
     suspicion) and :func:`join_units` (accounts paid for as flagged accounts are, and the
-    replacements of banned flagged accounts).
+    accounts of a hydra succession chain with a flagged account).
 
     Parameters
     ----------

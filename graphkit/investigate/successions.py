@@ -41,6 +41,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from graphkit.detection.links import SignalMatrix, pair_similarities, similarity_roots
+from graphkit.errors import ConfigError
 from graphkit.settings import Settings
 
 COLUMNS = ("predecessor", "successor", "gap_hours", "overlap", "confidence", "shared", "chain",
@@ -278,6 +279,12 @@ def chain_units(table: pd.DataFrame | None, account_ids: np.ndarray, min_confide
     ``table`` (:func:`successions`) at least ``min_confidence`` sure; an account in no such
     succession is a chain of its own. None without successions.
 
+    Raises
+    ------
+    graphkit.errors.ConfigError
+        When ``table`` names accounts that are not in ``account_ids`` (successions of another
+        run's accounts).
+
     >>> t = pd.DataFrame({"predecessor": ["a", "b", "x"], "successor": ["b", "c", "y"],
     ...                   "confidence": [0.9, 0.8, 0.2]})
     >>> chain_units(t, np.array(["a", "b", "c", "x", "y"]), 0.5).tolist()
@@ -288,6 +295,11 @@ def chain_units(table: pd.DataFrame | None, account_ids: np.ndarray, min_confide
     strong = table[table["confidence"].to_numpy(np.float64) >= min_confidence]
     code = pd.Index(account_ids).get_indexer
     p, s = code(strong["predecessor"].to_numpy()), code(strong["successor"].to_numpy())
+    if (p < 0).any() or (s < 0).any():
+        unknown = np.concatenate([strong["predecessor"].to_numpy()[p < 0],
+                                  strong["successor"].to_numpy()[s < 0]])
+        raise ConfigError(f"successions name {len(unknown)} account(s) not in the accounts, "
+                          f"e.g. {unknown[0]!r}")
     n = len(account_ids)
     graph = sp.coo_matrix((np.ones(len(p)), (p, s)), shape=(n, n))
     return connected_components(graph, directed=False)[1]
