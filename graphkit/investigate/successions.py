@@ -255,9 +255,7 @@ def successions(signals: dict[str, SignalMatrix], accounts: pd.DataFrame,
     kept = _one_to_one(p, s, conf)
     p, s, gap, overlap, conf = p[kept], s[kept], gap[kept], overlap[kept], conf[kept]
     ids = accounts["account_id"].to_numpy()
-    n = len(ids)
-    graph = sp.coo_matrix((np.ones(len(p)), (p, s)), shape=(n, n))
-    _, label = connected_components(graph, directed=False)
+    label = _chains(p, s, len(ids))
     # A chain is named by its earliest-created account; position orders a chain by ban time.
     first = pd.DataFrame({"c": label[p], "t": created[p], "a": ids[p]}).sort_values(
         ["c", "t", "a"]).drop_duplicates("c").set_index("c")["a"]
@@ -300,6 +298,11 @@ def chain_units(table: pd.DataFrame | None, account_ids: np.ndarray, min_confide
                                   strong["successor"].to_numpy()[s < 0]])
         raise ConfigError(f"successions name {len(unknown)} account(s) not in the accounts, "
                           f"e.g. {unknown[0]!r}")
-    n = len(account_ids)
+    return _chains(p, s, len(account_ids))
+
+
+def _chains(p: np.ndarray, s: np.ndarray, n: int) -> np.ndarray:
+    """Per account code (``n`` accounts), its chain: the connected components of the
+    successions ``p -> s``."""
     graph = sp.coo_matrix((np.ones(len(p)), (p, s)), shape=(n, n))
     return connected_components(graph, directed=False)[1]
