@@ -49,7 +49,8 @@ INDICATOR_WEIGHTS: dict[str, float] = {
 }
 INDICATORS: tuple[str, ...] = tuple(INDICATOR_WEIGHTS)
 # Evidence lines (graphkit.detection.evidence): a line is shown once its indicator (or the
-# org_share column) reaches this value. Seeds and banned members are always reported.
+# org_share column) reaches this value. Seeds, banned members and replacements of banned
+# accounts are always reported.
 EVIDENCE_THRESHOLDS: dict[str, float] = {
     "shared_payment": 0.2,
     "exclusive_templates": 0.2,
@@ -215,7 +216,7 @@ class Settings:
     # successions) is (1 - exp(-overlap)) * exp(-|gap| / window): 0.4 asks for an overlap of
     # 0.51 at once after the ban, 1.07 three hours later. On the simulated presets the
     # successors that are not a campaign's score 0.23 on average, the hydra's 0.88 (docs/
-    # detection.md, section 3).
+    # detection.md, section 3). Their successors are the community's replacement_share.
     succession_flag_share: float = 0.0
     succession_join_confidence: float = 0.4
     burst_window_hours: float = 72.0

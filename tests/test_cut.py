@@ -25,6 +25,7 @@ from graphkit.detection.cut import (
     redundant_payers,
     surprise,
 )
+from graphkit.detection.evidence import evidence_table
 from graphkit.detection.indicators import Groups, burst_chance, burst_members, payers
 from graphkit.detection.links import Links, SignalMatrix
 from graphkit.detection.scoring import (
@@ -468,7 +469,7 @@ def test_replacements_of_banned_flagged_accounts_are_flagged_with_their_chain():
     identifiers): a is flagged, so the other accounts of its chain are, whatever their
     traffic. A weak succession (below succession_join_confidence) joins nothing; above 1 the
     rule is off; successions of accounts the run does not have are refused."""
-    from graphkit.investigate.successions import chain_units
+    from graphkit.investigate.successions import chain_units, replacement_accounts
 
     settings = Settings()
     table = pd.DataFrame({"predecessor": ["a", "b", "x"], "successor": ["b", "c", "y"],
@@ -487,14 +488,20 @@ def test_replacements_of_banned_flagged_accounts_are_flagged_with_their_chain():
     assert chain_units(None, ids, 0.5) is None
     with pytest.raises(ConfigError, match="not in the accounts"):
         chain_units(table, ids[:3], 0.0)
+    # The replacements (the member mark): the successors of the strong successions only.
+    replaced = replacement_accounts(table, ids, settings.succession_join_confidence)
+    assert replaced.tolist() == [False, True, True, False, False, False]
+    assert replacement_accounts(None, ids, 0.5) is None
+    with pytest.raises(ConfigError, match="not in the accounts"):
+        replacement_accounts(table, ids[:2], 0.0)
 
 
 def test_detect_joins_the_runs_succession_chains_in_scoring(monkeypatch):
-    """detect passes the run's own succession chains (successions.csv) to scoring, and
-    scoring flags an unflagged account chained to a flagged one, attached to its community,
-    leaving every other account as it was."""
+    """detect passes the run's own succession chains and replacements (successions.csv) to
+    scoring, and scoring flags an unflagged account chained to a flagged one, attached to its
+    community, leaving every other account as it was."""
     from graphkit.detection import pipeline
-    from graphkit.investigate.successions import chain_units
+    from graphkit.investigate.successions import chain_units, replacement_accounts
 
     seen = {}
     score = pipeline.score_communities
@@ -513,6 +520,9 @@ def test_detect_joins_the_runs_succession_chains_in_scoring(monkeypatch):
     assert len(succ) > 0
     np.testing.assert_array_equal(args[6], chain_units(
         succ, ids, Settings().succession_join_confidence))
+    np.testing.assert_array_equal(args[7], replacement_accounts(
+        succ, ids, Settings().succession_join_confidence))
+    assert args[7].any()
     # One flagged and two unflagged accounts chained together (a third of the chain
     # flagged: joined at succession_flag_share 0), every other account alone.
     before = score(*args[:6]).accounts
@@ -522,6 +532,19 @@ def test_detect_joins_the_runs_succession_chains_in_scoring(monkeypatch):
     chains = np.arange(len(ids))
     chains[joined] = i
     after = score(*args[:6], chains=chains).accounts
+    # The replacements: each community's share, a fact of its evidence that moves no flag.
+    comm = before["community_id"].to_numpy()
+    plain = score(*args[:6]).communities
+    marked = score(*args[:6], replaced=args[7]).communities
+    share = np.bincount(comm, weights=args[7]) / np.bincount(comm)
+    np.testing.assert_allclose(marked["replacement_share"], share, atol=5e-5)
+    assert (plain["replacement_share"] == 0).all() and share.max() > 0.5
+    rest = [c for c in plain.columns if c != "replacement_share"]
+    pd.testing.assert_frame_equal(marked[rest], plain[rest])
+    top = int(np.argmax(share))
+    line = f"{round(100 * share[top])}% of accounts replaced a banned account"
+    assert line in evidence_table(marked.iloc[[top]], Settings()).iloc[0]
+    assert line not in evidence_table(plain.iloc[[top]], Settings()).iloc[0]
     assert after["flagged"].iloc[joined].all() and not before["flagged"].iloc[joined].any()
     assert (after["attached_to"].iloc[joined] == before["community_id"].iloc[i]).all()
     rest = np.ones(len(ids), bool)

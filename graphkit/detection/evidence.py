@@ -80,7 +80,7 @@ def evidence_table(frame: pd.DataFrame, settings: Settings) -> pd.Series:
     """The evidence of every community (rows of ``frame``), strongest facts first, "; "-joined.
 
     A line is shown once its indicator reaches ``settings.evidence_thresholds``; attributed
-    seeds and banned members are always reported. Column-wise over all communities at once.
+    seeds, banned members and replacements are always reported. Column-wise over all communities at once.
 
     Examples
     --------
@@ -140,6 +140,10 @@ def evidence_table(frame: pd.DataFrame, settings: Settings) -> pd.Series:
                   + f" within {settings.model_release_window_hours:.0f} hours of its release "
                   "(other accounts: " + _pcts(background) + ")"))
     lines.append((f["ind_banned"] > 0, _pcts(f["ind_banned"]) + " of accounts already banned"))
+    replaced = f.get("replacement_share", pd.Series(0.0, index=f.index))  # older outputs lack it
+    lines.append((replaced > 0, _pcts(replaced) + " of accounts replaced a banned account (created "
+                  f"within {settings.succession_window_hours:g} hours of its ban, on its "
+                  "identifiers)"))
     lines.append((f["org_share"] >= at["org_share"],
                   "benign explanation: " + _pcts(f["org_share"]) + " of accounts declare the "
                   "same organization"))

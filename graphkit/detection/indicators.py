@@ -490,6 +490,23 @@ def banned(status: pd.Series, groups: Groups) -> np.ndarray:
     return groups.share(banned_members(status))
 
 
+def replacement_share(replaced: np.ndarray | None, groups: Groups) -> np.ndarray:
+    """Share of members that replaced a banned account (the successors of
+    :func:`graphkit.investigate.successions.replacement_accounts`; None: no successions).
+
+    A hydra cluster's operator creates a new account within hours of a ban, on the banned
+    account's identifiers; a legitimate customer banned once rarely comes back that way. A
+    fact of the evidence, not a test of the flag cut: a community's bans and its
+    replacements are the same events, and the test is on the bans (docs/detection.md).
+
+    >>> replacement_share(np.array([True, False, False, True]), Groups(np.array([0, 0, 1, 1]), 2))
+    array([0.5, 0.5])
+    """
+    if replaced is None:
+        return np.zeros(groups.n_communities)
+    return groups.share(replaced)
+
+
 def seeds(seed_actor: pd.Series, groups: Groups) -> tuple[np.ndarray, np.ndarray]:
     """1 for communities holding an account investigators attributed, and the seed counts."""
     is_seed = seed_actor.astype("string").notna().to_numpy()

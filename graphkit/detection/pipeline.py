@@ -284,7 +284,7 @@ def detect(
     """
     from graphkit.investigate import stable_ids
     from graphkit.investigate.attribution import attribute
-    from graphkit.investigate.successions import chain_units
+    from graphkit.investigate.successions import chain_units, replacement_accounts
     from graphkit.investigate.successions import successions as find_successions
     from graphkit.investigate.walk import walk_graph
 
@@ -397,12 +397,13 @@ def detect(
                 feats = account_features(graph, dataset, None, releases, settings, activity)
             with progress.step("scoring: successions"):  # chain members flagged together
                 succ = find_successions(signals, feats, settings)
-                chains = chain_units(succ, feats["account_id"].to_numpy(),
-                                     settings.succession_join_confidence)
+                ids = feats["account_id"].to_numpy()
+                chains = chain_units(succ, ids, settings.succession_join_confidence)
+                replaced = replacement_accounts(succ, ids, settings.succession_join_confidence)
             with progress.step("scoring: indicators"):
                 scored = score_communities(feats, signals, links, comms, settings,
-                                           activity.traffic, chains)
-                del chains
+                                           activity.traffic, chains, replaced)
+                del chains, replaced, ids
             with progress.step("scoring: evidence"):
                 communities = community_evidence(scored.communities, comms, signals, settings,
                                                   run_id, registry)

@@ -212,9 +212,11 @@ class Indicators:
 
 def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links,
                groups: Groups, settings: Settings,
-               releases: ReleaseTraffic | None = None) -> Indicators:
+               releases: ReleaseTraffic | None = None,
+               replaced: np.ndarray | None = None) -> Indicators:
     """All indicators of :mod:`graphkit.detection.indicators`, for every community
-    (``releases``: the accounts' release-window traffic; None: no model released)."""
+    (``releases``: the accounts' release-window traffic, None: no model released;
+    ``replaced``: the accounts that replaced a banned account, None: no successions)."""
     n_events = acc["n_events"].to_numpy(dtype=float)
     t = links.table
     cards = ind_mod.shared_payment(signals.get("payment"), groups)
@@ -259,6 +261,7 @@ def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links
         "creation_span_days": burst_days,
         "model_jump_share": jump.share,
         "model_jump_background": jump.background,
+        "replacement_share": ind_mod.replacement_share(replaced, groups),
     }
     marks = cut_mod.member_marks(acc, signals, links, groups, settings, payer, members_burst)
     return Indicators({k: values[k] for k in INDICATORS}, facts, n_seeds,
@@ -389,6 +392,7 @@ def score_communities(
     settings: Settings,
     releases: ReleaseTraffic | None = None,
     chains: np.ndarray | None = None,
+    replaced: np.ndarray | None = None,
 ) -> Scored:
     """Indicators, suspicion and membership for every community and account.
 
@@ -422,6 +426,10 @@ def score_communities(
         Per account code, its hydra succession chain
         (:func:`graphkit.investigate.successions.chain_units`): an account of a chain with
         flagged accounts is flagged with them (``succession_flag_share``). None: no bans.
+    replaced : numpy.ndarray of bool, optional
+        Per account code, it replaced a banned account
+        (:func:`graphkit.investigate.successions.replacement_accounts`): the communities'
+        ``replacement_share``, reported in their evidence. None: no bans.
 
     Returns
     -------
@@ -455,7 +463,7 @@ def score_communities(
     groups = Groups(comm, n_comm)
     size = comms.sizes.astype(float)
     coh = cohesion(links, groups, settings)
-    found = indicators(acc, signals, links, groups, settings, releases)
+    found = indicators(acc, signals, links, groups, settings, releases, replaced)
     ind, facts = found.values, found.facts
     susp = suspicion(ind, size, found.n_seeds, facts["org_share"], settings)
     tested = size >= settings.min_community_size
@@ -507,6 +515,7 @@ def score_communities(
         "release_model": found.release_model.array,
         "model_jump_share": np.round(facts["model_jump_share"], 4),
         "model_jump_background": np.round(facts["model_jump_background"], 4),
+        "replacement_share": np.round(facts["replacement_share"], 4),
     })
     for k, v in ind.items():
         communities[f"ind_{k}"] = np.round(v, 4)

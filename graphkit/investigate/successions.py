@@ -290,6 +290,37 @@ def chain_units(table: pd.DataFrame | None, account_ids: np.ndarray, min_confide
     """
     if table is None or not len(table):
         return None
+    p, s = _strong_codes(table, account_ids, min_confidence)
+    return _chains(p, s, len(account_ids))
+
+
+def replacement_accounts(table: pd.DataFrame | None, account_ids: np.ndarray,
+                         min_confidence: float) -> np.ndarray | None:
+    """Per account code (``account_ids`` order): it replaced a banned account, being the
+    successor of a succession of ``table`` (:func:`successions`) at least ``min_confidence``
+    sure. None without successions.
+
+    Raises
+    ------
+    graphkit.errors.ConfigError
+        When ``table`` names accounts that are not in ``account_ids``.
+
+    >>> t = pd.DataFrame({"predecessor": ["a", "b", "x"], "successor": ["b", "c", "y"],
+    ...                   "confidence": [0.9, 0.8, 0.2]})
+    >>> replacement_accounts(t, np.array(["a", "b", "c", "x", "y"]), 0.5).tolist()
+    [False, True, True, False, False]
+    """
+    if table is None or not len(table):
+        return None
+    out = np.zeros(len(account_ids), bool)
+    out[_strong_codes(table, account_ids, min_confidence)[1]] = True
+    return out
+
+
+def _strong_codes(table: pd.DataFrame, account_ids: np.ndarray, min_confidence: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Predecessor and successor codes of the successions at least ``min_confidence`` sure;
+    ConfigError when one names an account outside ``account_ids``."""
     strong = table[table["confidence"].to_numpy(np.float64) >= min_confidence]
     code = pd.Index(account_ids).get_indexer
     p, s = code(strong["predecessor"].to_numpy()), code(strong["successor"].to_numpy())
@@ -298,7 +329,7 @@ def chain_units(table: pd.DataFrame | None, account_ids: np.ndarray, min_confide
                                   strong["successor"].to_numpy()[s < 0]])
         raise ConfigError(f"successions name {len(unknown)} account(s) not in the accounts, "
                           f"e.g. {unknown[0]!r}")
-    return _chains(p, s, len(account_ids))
+    return p, s
 
 
 def _chains(p: np.ndarray, s: np.ndarray, n: int) -> np.ndarray:
