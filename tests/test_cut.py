@@ -469,7 +469,7 @@ def test_replacements_of_banned_flagged_accounts_are_flagged_with_their_chain():
     identifiers): a is flagged, so the other accounts of its chain are, whatever their
     traffic. A weak succession (below succession_join_confidence) joins nothing; above 1 the
     rule is off; successions of accounts the run does not have are refused."""
-    from graphkit.investigate.successions import chain_units, replacement_accounts
+    from graphkit.investigate.successions import chain_units, succession_units
 
     settings = Settings()
     table = pd.DataFrame({"predecessor": ["a", "b", "x"], "successor": ["b", "c", "y"],
@@ -488,12 +488,13 @@ def test_replacements_of_banned_flagged_accounts_are_flagged_with_their_chain():
     assert chain_units(None, ids, 0.5) is None
     with pytest.raises(ConfigError, match="not in the accounts"):
         chain_units(table, ids[:3], 0.0)
-    # The replacements (the member mark): the successors of the strong successions only.
-    replaced = replacement_accounts(table, ids, settings.succession_join_confidence)
-    assert replaced.tolist() == [False, True, True, False, False, False]
-    assert replacement_accounts(None, ids, 0.5) is None
+    # The replacements (a fact of the evidence): the successors of the strong successions.
+    units = succession_units(table, ids, settings.succession_join_confidence)
+    assert units.replaced.tolist() == [False, True, True, False, False, False]
+    np.testing.assert_array_equal(units.chain, chains)
+    assert succession_units(None, ids, 0.5) is None
     with pytest.raises(ConfigError, match="not in the accounts"):
-        replacement_accounts(table, ids[:2], 0.0)
+        succession_units(table, ids[:2], 0.0)
 
 
 def test_detect_joins_the_runs_succession_chains_in_scoring(monkeypatch):
@@ -501,7 +502,7 @@ def test_detect_joins_the_runs_succession_chains_in_scoring(monkeypatch):
     scoring, and scoring flags an unflagged account chained to a flagged one, attached to its
     community, leaving every other account as it was."""
     from graphkit.detection import pipeline
-    from graphkit.investigate.successions import chain_units, replacement_accounts
+    from graphkit.investigate.successions import succession_units
 
     seen = {}
     score = pipeline.score_communities
@@ -518,10 +519,9 @@ def test_detect_joins_the_runs_succession_chains_in_scoring(monkeypatch):
     ids = args[0]["account_id"].to_numpy()
     succ = result.extra_tables["successions.csv"]
     assert len(succ) > 0
-    np.testing.assert_array_equal(args[6], chain_units(
-        succ, ids, Settings().succession_join_confidence))
-    np.testing.assert_array_equal(args[7], replacement_accounts(
-        succ, ids, Settings().succession_join_confidence))
+    units = succession_units(succ, ids, Settings().succession_join_confidence)
+    np.testing.assert_array_equal(args[6], units.chain)
+    np.testing.assert_array_equal(args[7], units.replaced)
     assert args[7].any()
     # One flagged and two unflagged accounts chained together (a third of the chain
     # flagged: joined at succession_flag_share 0), every other account alone.
@@ -535,14 +535,17 @@ def test_detect_joins_the_runs_succession_chains_in_scoring(monkeypatch):
     # The replacements: each community's share, a fact of its evidence that moves no flag.
     comm = before["community_id"].to_numpy()
     plain = score(*args[:6]).communities
-    marked = score(*args[:6], replaced=args[7]).communities
+    marked_run = score(*args[:6], replaced=args[7])
+    pd.testing.assert_frame_equal(marked_run.accounts, before)  # no account's flag or score
+    marked = marked_run.communities
     share = np.bincount(comm, weights=args[7]) / np.bincount(comm)
     np.testing.assert_allclose(marked["replacement_share"], share, atol=5e-5)
     assert (plain["replacement_share"] == 0).all() and share.max() > 0.5
     rest = [c for c in plain.columns if c != "replacement_share"]
     pd.testing.assert_frame_equal(marked[rest], plain[rest])
     top = int(np.argmax(share))
-    line = f"{round(100 * share[top])}% of accounts replaced a banned account"
+    size = int(marked["size"].iloc[top])
+    line = f"{round(share[top] * size)} of {size} accounts replaced a banned account"
     assert line in evidence_table(marked.iloc[[top]], Settings()).iloc[0]
     assert line not in evidence_table(plain.iloc[[top]], Settings()).iloc[0]
     assert after["flagged"].iloc[joined].all() and not before["flagged"].iloc[joined].any()

@@ -80,7 +80,8 @@ def evidence_table(frame: pd.DataFrame, settings: Settings) -> pd.Series:
     """The evidence of every community (rows of ``frame``), strongest facts first, "; "-joined.
 
     A line is shown once its indicator reaches ``settings.evidence_thresholds``; attributed
-    seeds, banned members and replacements are always reported. Column-wise over all communities at once.
+    seeds, banned members and replacements of banned accounts are always reported.
+    Column-wise over all communities at once.
 
     Examples
     --------
@@ -140,10 +141,12 @@ def evidence_table(frame: pd.DataFrame, settings: Settings) -> pd.Series:
                   + f" within {settings.model_release_window_hours:.0f} hours of its release "
                   "(other accounts: " + _pcts(background) + ")"))
     lines.append((f["ind_banned"] > 0, _pcts(f["ind_banned"]) + " of accounts already banned"))
-    replaced = f.get("replacement_share", pd.Series(0.0, index=f.index))  # older outputs lack it
-    lines.append((replaced > 0, _pcts(replaced) + " of accounts replaced a banned account (created "
-                  f"within {settings.succession_window_hours:g} hours of its ban, on its "
-                  "identifiers)"))
+    # Older outputs lack the column. A count, not a percentage: 1 of 766 is not "0%".
+    replaced = (f.get("replacement_share", pd.Series(0.0, index=f.index)).astype(float)
+                * f["size"]).round().astype(int)
+    lines.append((replaced > 0, replaced.astype(str) + " of " + size + " accounts replaced a "
+                  f"banned account (created within {settings.succession_window_hours:g} hours "
+                  "of its ban, on its identifiers)"))
     lines.append((f["org_share"] >= at["org_share"],
                   "benign explanation: " + _pcts(f["org_share"]) + " of accounts declare the "
                   "same organization"))

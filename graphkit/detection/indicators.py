@@ -492,7 +492,7 @@ def banned(status: pd.Series, groups: Groups) -> np.ndarray:
 
 def replacement_share(replaced: np.ndarray | None, groups: Groups) -> np.ndarray:
     """Share of members that replaced a banned account (the successors of
-    :func:`graphkit.investigate.successions.replacement_accounts`; None: no successions).
+    :func:`graphkit.investigate.successions.succession_units`; None: no successions).
 
     A hydra cluster's operator creates a new account within hours of a ban, on the banned
     account's identifiers; a legitimate customer banned once rarely comes back that way. A

@@ -284,7 +284,7 @@ def detect(
     """
     from graphkit.investigate import stable_ids
     from graphkit.investigate.attribution import attribute
-    from graphkit.investigate.successions import chain_units, replacement_accounts
+    from graphkit.investigate.successions import succession_units
     from graphkit.investigate.successions import successions as find_successions
     from graphkit.investigate.walk import walk_graph
 
@@ -397,13 +397,14 @@ def detect(
                 feats = account_features(graph, dataset, None, releases, settings, activity)
             with progress.step("scoring: successions"):  # chain members flagged together
                 succ = find_successions(signals, feats, settings)
-                ids = feats["account_id"].to_numpy()
-                chains = chain_units(succ, ids, settings.succession_join_confidence)
-                replaced = replacement_accounts(succ, ids, settings.succession_join_confidence)
+                units = succession_units(succ, feats["account_id"].to_numpy(),
+                                         settings.succession_join_confidence)
             with progress.step("scoring: indicators"):
                 scored = score_communities(feats, signals, links, comms, settings,
-                                           activity.traffic, chains, replaced)
-                del chains, replaced, ids
+                                           activity.traffic,
+                                           None if units is None else units.chain,
+                                           None if units is None else units.replaced)
+                del units
             with progress.step("scoring: evidence"):
                 communities = community_evidence(scored.communities, comms, signals, settings,
                                                   run_id, registry)

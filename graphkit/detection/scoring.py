@@ -428,7 +428,7 @@ def score_communities(
         flagged accounts is flagged with them (``succession_flag_share``). None: no bans.
     replaced : numpy.ndarray of bool, optional
         Per account code, it replaced a banned account
-        (:func:`graphkit.investigate.successions.replacement_accounts`): the communities'
+        (:func:`graphkit.investigate.successions.succession_units`): the communities'
         ``replacement_share``, reported in their evidence. None: no bans.
 
     Returns

@@ -34,6 +34,7 @@ link into chains (connected components), numbered by their first account.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -146,15 +147,16 @@ def overlapping_successors(roots: dict[str, sp.csr_matrix], weights: dict[str, f
 
 def _summed_rows(row: np.ndarray, col: np.ndarray, value: np.ndarray, shape: tuple[int, int]
                  ) -> sp.csr_matrix:
-    """The CSR matrix of ``value`` at (``row``, ``col``), duplicates summed; ``row`` sorted.
+    """The CSR matrix of ``value`` at (``row``, ``col``), duplicates summed, every row's
+    columns in order; ``row`` nondecreasing.
 
     Two transpositions (counting sorts, linear) order every row's columns, so the duplicates
     are summed without the comparison sort of a general CSR build: a banned account's window
     holds thousands of accounts.
 
-    >>> _summed_rows(np.array([0, 0, 0, 1]), np.array([2, 0, 2, 1]), np.ones(4), (2, 3)).toarray()
-    array([[1., 0., 2.],
-           [0., 1., 0.]])
+    >>> m = _summed_rows(np.array([0, 0, 0, 1]), np.array([2, 0, 2, 1]), np.ones(4), (2, 3))
+    >>> m.indptr.tolist(), m.indices.tolist(), m.data.tolist()
+    ([0, 2, 3], [0, 2, 1], [1.0, 2.0, 1.0])
     """
     indptr = np.r_[0, np.cumsum(np.bincount(row, minlength=shape[0]))]
     out = sp.csr_matrix((value, col, indptr), shape=shape).tocsc().tocsr()
@@ -287,11 +289,20 @@ def successions(signals: dict[str, SignalMatrix], accounts: pd.DataFrame,
     return out.sort_values(["chain", "position"], kind="stable").reset_index(drop=True)
 
 
-def chain_units(table: pd.DataFrame | None, account_ids: np.ndarray, min_confidence: float
-                ) -> np.ndarray | None:
-    """Per account code (``account_ids`` order), its succession chain over the successions of
-    ``table`` (:func:`successions`) at least ``min_confidence`` sure; an account in no such
-    succession is a chain of its own. None without successions.
+@dataclass(frozen=True)
+class SuccessionUnits:
+    """:func:`succession_units`: per account code, its hydra chain and whether it replaced a
+    banned account."""
+
+    chain: np.ndarray  # chain label (an account in no succession is a chain of its own)
+    replaced: np.ndarray  # bool: the successor of a succession
+
+
+def succession_units(table: pd.DataFrame | None, account_ids: np.ndarray,
+                     min_confidence: float) -> SuccessionUnits | None:
+    """Per account code (``account_ids`` order), over the successions of ``table``
+    (:func:`successions`) at least ``min_confidence`` sure: its succession chain, and whether
+    it replaced a banned account (is a successor). None without successions.
 
     Raises
     ------
@@ -301,36 +312,29 @@ def chain_units(table: pd.DataFrame | None, account_ids: np.ndarray, min_confide
 
     >>> t = pd.DataFrame({"predecessor": ["a", "b", "x"], "successor": ["b", "c", "y"],
     ...                   "confidence": [0.9, 0.8, 0.2]})
-    >>> chain_units(t, np.array(["a", "b", "c", "x", "y"]), 0.5).tolist()
-    [0, 0, 0, 1, 2]
+    >>> units = succession_units(t, np.array(["a", "b", "c", "x", "y"]), 0.5)
+    >>> units.chain.tolist(), units.replaced.tolist()
+    ([0, 0, 0, 1, 2], [False, True, True, False, False])
     """
     if table is None or not len(table):
         return None
     p, s = _strong_codes(table, account_ids, min_confidence)
-    return _chains(p, s, len(account_ids))
+    replaced = np.zeros(len(account_ids), bool)
+    replaced[s] = True
+    return SuccessionUnits(_chains(p, s, len(account_ids)), replaced)
 
 
-def replacement_accounts(table: pd.DataFrame | None, account_ids: np.ndarray,
-                         min_confidence: float) -> np.ndarray | None:
-    """Per account code (``account_ids`` order): it replaced a banned account, being the
-    successor of a succession of ``table`` (:func:`successions`) at least ``min_confidence``
-    sure. None without successions.
+def chain_units(table: pd.DataFrame | None, account_ids: np.ndarray, min_confidence: float
+                ) -> np.ndarray | None:
+    """Per account code, its succession chain (:attr:`SuccessionUnits.chain` of
+    :func:`succession_units`); None without successions.
 
-    Raises
-    ------
-    graphkit.errors.ConfigError
-        When ``table`` names accounts that are not in ``account_ids``.
-
-    >>> t = pd.DataFrame({"predecessor": ["a", "b", "x"], "successor": ["b", "c", "y"],
-    ...                   "confidence": [0.9, 0.8, 0.2]})
-    >>> replacement_accounts(t, np.array(["a", "b", "c", "x", "y"]), 0.5).tolist()
-    [False, True, True, False, False]
+    >>> t = pd.DataFrame({"predecessor": ["a"], "successor": ["b"], "confidence": [0.9]})
+    >>> chain_units(t, np.array(["a", "b", "c"]), 0.5).tolist()
+    [0, 0, 1]
     """
-    if table is None or not len(table):
-        return None
-    out = np.zeros(len(account_ids), bool)
-    out[_strong_codes(table, account_ids, min_confidence)[1]] = True
-    return out
+    units = succession_units(table, account_ids, min_confidence)
+    return None if units is None else units.chain
 
 
 def _strong_codes(table: pd.DataFrame, account_ids: np.ndarray, min_confidence: float
