@@ -216,8 +216,8 @@ class Settings:
     # successions) is (1 - exp(-overlap)) * exp(-|gap| / window): 0.4 asks for an overlap of
     # 0.51 at once after the ban, 1.07 three hours later. On the simulated presets the
     # successors that are not a campaign's score 0.23 on average, the hydra's 0.88 (docs/
-    # detection.md, section 3). The successors of these successions make up each community's
-    # replacement_share (reported in its evidence).
+    # detection.md, section 3). The successors of these successions are each community's
+    # n_replacements (reported in its evidence).
     succession_flag_share: float = 0.0
     succession_join_confidence: float = 0.4
     burst_window_hours: float = 72.0

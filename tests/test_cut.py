@@ -538,14 +538,13 @@ def test_detect_joins_the_runs_succession_chains_in_scoring(monkeypatch):
     marked_run = score(*args[:6], replaced=args[7])
     pd.testing.assert_frame_equal(marked_run.accounts, before)  # no account's flag or score
     marked = marked_run.communities
-    share = np.bincount(comm, weights=args[7]) / np.bincount(comm)
-    np.testing.assert_allclose(marked["replacement_share"], share, atol=5e-5)
-    assert (plain["replacement_share"] == 0).all() and share.max() > 0.5
-    rest = [c for c in plain.columns if c != "replacement_share"]
+    count = np.bincount(comm, weights=args[7]).astype(np.int64)
+    np.testing.assert_array_equal(marked["n_replacements"], count)
+    assert (plain["n_replacements"] == 0).all() and (count / np.bincount(comm)).max() > 0.5
+    rest = [c for c in plain.columns if c != "n_replacements"]
     pd.testing.assert_frame_equal(marked[rest], plain[rest])
-    top = int(np.argmax(share))
-    size = int(marked["size"].iloc[top])
-    line = f"{round(share[top] * size)} of {size} accounts replaced a banned account"
+    top = int(np.argmax(count))
+    line = f"{count[top]} of {marked['size'].iloc[top]} accounts replaced a banned account"
     assert line in evidence_table(marked.iloc[[top]], Settings()).iloc[0]
     assert line not in evidence_table(plain.iloc[[top]], Settings()).iloc[0]
     assert after["flagged"].iloc[joined].all() and not before["flagged"].iloc[joined].any()

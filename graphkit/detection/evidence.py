@@ -142,8 +142,7 @@ def evidence_table(frame: pd.DataFrame, settings: Settings) -> pd.Series:
                   "(other accounts: " + _pcts(background) + ")"))
     lines.append((f["ind_banned"] > 0, _pcts(f["ind_banned"]) + " of accounts already banned"))
     # Older outputs lack the column. A count, not a percentage: 1 of 766 is not "0%".
-    replaced = (f.get("replacement_share", pd.Series(0.0, index=f.index)).astype(float)
-                * f["size"]).round().astype(int)
+    replaced = f.get("n_replacements", pd.Series(0, index=f.index)).astype(int)
     lines.append((replaced > 0, replaced.astype(str) + " of " + size + " accounts replaced a "
                   f"banned account (created within {settings.succession_window_hours:g} hours "
                   "of its ban, on its identifiers)"))

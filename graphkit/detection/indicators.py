@@ -490,8 +490,8 @@ def banned(status: pd.Series, groups: Groups) -> np.ndarray:
     return groups.share(banned_members(status))
 
 
-def replacement_share(replaced: np.ndarray | None, groups: Groups) -> np.ndarray:
-    """Share of members that replaced a banned account (the successors of
+def replacements(replaced: np.ndarray | None, groups: Groups) -> np.ndarray:
+    """Per community, its members that replaced a banned account (the successors of
     :func:`graphkit.investigate.successions.succession_units`; None: no successions).
 
     A hydra cluster's operator creates a new account within hours of a ban, on the banned
@@ -499,12 +499,12 @@ def replacement_share(replaced: np.ndarray | None, groups: Groups) -> np.ndarray
     fact of the evidence, not a test of the flag cut: a community's bans and its
     replacements are the same events, and the test is on the bans (docs/detection.md).
 
-    >>> replacement_share(np.array([True, False, False, True]), Groups(np.array([0, 0, 1, 1]), 2))
-    array([0.5, 0.5])
+    >>> replacements(np.array([True, False, False, True]), Groups(np.array([0, 0, 1, 1]), 2))
+    array([1, 1])
     """
     if replaced is None:
-        return np.zeros(groups.n_communities)
-    return groups.share(replaced)
+        return np.zeros(groups.n_communities, np.int64)
+    return np.bincount(groups.membership[replaced], minlength=groups.n_communities)
 
 
 def seeds(seed_actor: pd.Series, groups: Groups) -> tuple[np.ndarray, np.ndarray]:

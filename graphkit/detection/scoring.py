@@ -261,7 +261,7 @@ def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links
         "creation_span_days": burst_days,
         "model_jump_share": jump.share,
         "model_jump_background": jump.background,
-        "replacement_share": ind_mod.replacement_share(replaced, groups),
+        "n_replacements": ind_mod.replacements(replaced, groups),
     }
     marks = cut_mod.member_marks(acc, signals, links, groups, settings, payer, members_burst)
     return Indicators({k: values[k] for k in INDICATORS}, facts, n_seeds,
@@ -429,7 +429,7 @@ def score_communities(
     replaced : numpy.ndarray of bool, optional
         Per account code, it replaced a banned account
         (:func:`graphkit.investigate.successions.succession_units`): the communities'
-        ``replacement_share``, reported in their evidence. None: no bans.
+        ``n_replacements``, reported in their evidence. None: no bans.
 
     Returns
     -------
@@ -515,7 +515,7 @@ def score_communities(
         "release_model": found.release_model.array,
         "model_jump_share": np.round(facts["model_jump_share"], 4),
         "model_jump_background": np.round(facts["model_jump_background"], 4),
-        "replacement_share": np.round(facts["replacement_share"], 4),
+        "n_replacements": facts["n_replacements"].astype(np.int64),
     })
     for k, v in ind.items():
         communities[f"ind_{k}"] = np.round(v, 4)
