@@ -525,24 +525,25 @@ def test_detect_joins_the_runs_succession_chains_in_scoring(monkeypatch):
     assert args[7].any()
     # One flagged and two unflagged accounts chained together (a third of the chain
     # flagged: joined at succession_flag_share 0), every other account alone.
-    before = score(*args[:6]).accounts
+    plain_run = score(*args[:6])
+    before = plain_run.accounts
     flagged = before["flagged"].to_numpy()
     i = int(np.flatnonzero(flagged)[0])
     joined = np.flatnonzero(~flagged)[:2]
     chains = np.arange(len(ids))
     chains[joined] = i
     after = score(*args[:6], chains=chains).accounts
-    # The replacements: each community's share, a fact of its evidence that moves no flag.
+    # The replacements: each community's count, a fact of its evidence that moves no flag.
     comm = before["community_id"].to_numpy()
-    plain = score(*args[:6]).communities
+    plain = plain_run.communities
     marked_run = score(*args[:6], replaced=args[7])
     pd.testing.assert_frame_equal(marked_run.accounts, before)  # no account's flag or score
     marked = marked_run.communities
     count = np.bincount(comm, weights=args[7]).astype(np.int64)
     np.testing.assert_array_equal(marked["n_replacements"], count)
     assert (plain["n_replacements"] == 0).all() and (count / np.bincount(comm)).max() > 0.5
-    rest = [c for c in plain.columns if c != "n_replacements"]
-    pd.testing.assert_frame_equal(marked[rest], plain[rest])
+    others = [c for c in plain.columns if c != "n_replacements"]
+    pd.testing.assert_frame_equal(marked[others], plain[others])
     top = int(np.argmax(count))
     line = f"{count[top]} of {marked['size'].iloc[top]} accounts replaced a banned account"
     assert line in evidence_table(marked.iloc[[top]], Settings()).iloc[0]
