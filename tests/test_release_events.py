@@ -45,6 +45,21 @@ def test_release_drops_the_events_and_keeps_the_rest(events):
     ds.release_events()  # twice is harmless
 
 
+@pytest.mark.parametrize("fixture", [SMALL, HAND], ids=["coded", "row-by-row"])
+def test_load_leaves_no_staging_tables_and_frees_duckdb_pages(fixture):
+    side = {"identifiers": HAND / "identifiers.csv"} if fixture == HAND else {}
+    events = next(fixture.glob("events.*"))
+    ds = load(events, accounts=fixture / "accounts.csv", seeds=fixture / "seeds.csv", **side)
+    staged = ds.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
+                            "starts_with(table_name, '_')").fetchall()
+    assert staged == []  # _stage*, _accounts, _seeds, _ids_*: read during the load only
+    kept = {r[0] for r in ds.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert {"accounts", "seeds", "templates", "identifiers"} <= kept
+    assert ds.con.execute("SELECT count(*) FROM seeds").fetchall()[0][0] == len(ds.seeds) > 0
+    setting = "current_setting('allocator_background_threads')"
+    assert ds.con.execute(f"SELECT {setting}").fetchall()[0][0] is True
+
+
 def test_detect_releases_the_events_only_when_asked_and_finds_the_same():
     kept, released = _small(), _small()
     a = detect(kept)

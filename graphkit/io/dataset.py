@@ -156,7 +156,21 @@ def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # graphkit draws its own progress
     con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")
+    # DuckDB's allocator (jemalloc on Linux) keeps the pages its queries freed until a
+    # background thread purges them: without one, 0.9 GB freed by the graph's queries at a
+    # million accounts stayed resident under every later stage's peak.
+    con.execute("SET allocator_background_threads = true")
     return con
+
+
+def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the loader's temporary tables (``_stage*``, ``_accounts``, ``_seeds``,
+    ``_ids_*``): once the typed tables are built no stage reads them, and at a million
+    accounts they hold about 200 MB."""
+    names = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
+                        "starts_with(table_name, '_')").fetchall()
+    for (name,) in names:
+        con.execute(f'DROP TABLE "{name}"')
 
 
 def _load_seeds(loader: _Loader, seeds: PathLike, files: list[SourceFile]) -> pd.DataFrame:
@@ -401,5 +415,6 @@ def load(
     with progress.step("templates"):
         _build_templates(con, has_prompt, coded)
     summary = _reject_summary(loader, rejects_path)
+    _drop_staging(con)
     return Dataset(con, accounts_df, seeds_df, files, summary, extras, has_prompt, coded,
                    coded_events, id_kinds, rel_kinds, has_events)
