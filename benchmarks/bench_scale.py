@@ -38,6 +38,7 @@ from common import (
     command_line,
     gib,
     machine,
+    peak_stage,
     rel,
     run_worker,
     simulator_version,
@@ -151,7 +152,30 @@ def markdown(data: dict[str, Any]) -> str:
         key = n.replace("\u2003", "")
         lines.append(f"| {n} | " + " | ".join(
             f"{p['detect']['stages_s'].get(key, float('nan')):.1f}" for p in pts) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + memory_lines(pts, names)) + "\n"
+
+
+def memory_lines(pts: list[dict[str, Any]], names: list[str]) -> list[str]:
+    """The stages' memory table: GiB resident at each stage's end / the peak so far (medians),
+    and the stage that set each size's peak."""
+    if not any(p["detect"].get("stages_memory_gib") for p in pts):
+        return []
+
+    def cell(p: dict[str, Any], key: str) -> str:
+        m = p["detect"].get("stages_memory_gib", {}).get(key, {})
+        return f"{m['rss']:.2f} / {m['peak']:.2f}" if {"rss", "peak"} <= set(m) else ""
+
+    title = ("Memory at the end of each stage (median GiB: resident / the process's peak so "
+             "far; the peak RSS above is the whole run's, `ru_maxrss`):")
+    lines = ["", title, "",
+             "| stage | " + " | ".join(p["size"] for p in pts) + " |",
+             "|---|" + "---:|" * len(pts)]
+    for n in names:
+        key = n.replace("\u2003", "")
+        lines.append(f"| {n} | " + " | ".join(cell(p, key) for p in pts) + " |")
+    lines.append("| **the peak was set in** | " + " | ".join(
+        str(peak_stage(p["detect"])) for p in pts) + " |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

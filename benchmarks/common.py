@@ -164,7 +164,8 @@ def ensure_sample(sim: SimFiles, n_accounts: int) -> SimFiles:
 class Sample:
     """One repetition in a fresh process: wall seconds, the process's peak RSS and CPU time
     (user + system: wall well above cpu / cores means the process waited for a busy machine),
-    the 1-minute load average when it started, stage timings."""
+    the 1-minute load average when it started, stage timings and the stages' memory (GiB
+    resident at each stage's end and the process's peak so far, :attr:`Progress.memory`)."""
 
     wall_s: float
     peak_rss_bytes: int
@@ -173,6 +174,7 @@ class Sample:
     stdout: str = field(default="", repr=False)
     timings: dict[str, float] = field(default_factory=dict)
     parents: dict[str, str | None] = field(default_factory=dict)
+    memory: dict[str, dict[str, float]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -284,7 +286,7 @@ def run_worker(task: str, args: dict[str, Any], *, timeout: float | None = None,
         spec.unlink(missing_ok=True)
         result.unlink(missing_ok=True)
     return dataclasses.replace(sample, timings=data["timings"], parents=data["parents"],
-                               extra=data.get("extra", {}))
+                               memory=data.get("memory", {}), extra=data.get("extra", {}))
 
 
 # --- worker mode (runs inside the measured process) ---------------------------------------------
@@ -394,7 +396,8 @@ def _worker_main(spec_path: str) -> None:
             importlib.import_module(module)
     extra = WORKER_TASKS[spec["task"]](spec["args"], progress)
     Path(spec["result"]).write_text(json.dumps(
-        {"timings": progress.timings, "parents": progress.parents, "extra": extra}, default=str))
+        {"timings": progress.timings, "parents": progress.parents, "memory": progress.memory,
+         "extra": extra}, default=str))
 
 
 # --- summaries and reports ---------------------------------------------------------------------
@@ -411,6 +414,11 @@ def summarize(samples: Sequence[Sample]) -> dict[str, Any]:
         for k, v in s.timings.items():
             stages.setdefault(k, []).append(v)
         parents.update(s.parents)
+    memory: dict[str, dict[str, list[float]]] = {}
+    for s in samples:
+        for k, v in s.memory.items():
+            for what, value in v.items():
+                memory.setdefault(k, {}).setdefault(what, []).append(value)
     walls = [s.wall_s for s in samples]
     rss = [s.peak_rss_bytes for s in samples]
     return {
@@ -424,6 +432,9 @@ def summarize(samples: Sequence[Sample]) -> dict[str, Any]:
         "load_at_start": [round(s.load_at_start, 2) for s in samples],
         "stages_s": {k: round(median(v), 3) for k, v in stages.items()},
         "stage_parents": {k: parents[k] for k in parents if k in stages},
+        # GiB at each stage's end: resident, and the process's peak so far (medians)
+        "stages_memory_gib": {k: {what: round(median(v), 3) for what, v in m.items()}
+                              for k, m in memory.items()},
     }
 
 
@@ -504,6 +515,18 @@ def stage_rows(summary: dict[str, Any]) -> list[tuple[str, float]]:
     # ``parents`` is filled when a stage starts, ``timings`` when it ends: use start order.
     order = [k for k in parents if k in stages] + [k for k in stages if k not in parents]
     return [("\u2003" * depth(k) + k, stages[k]) for k in order]
+
+
+def peak_stage(summary: dict[str, Any]) -> str | None:
+    """The stage that set the run's peak: the first, in the order stages ended (a nested stage
+    before the one it ran in), whose median peak so far is the largest (None without memory
+    figures)."""
+    memory = summary.get("stages_memory_gib", {})
+    peaks = [(memory[k]["peak"], k) for k in summary["stages_s"] if "peak" in memory.get(k, {})]
+    if not peaks:
+        return None
+    top = max(p for p, _ in peaks)
+    return next(k for p, k in peaks if p == top)
 
 
 def contention_note(summary: dict[str, Any], cores: int) -> str:

@@ -152,9 +152,31 @@ def test_bench_scale_reports_floor_ratio_growth_and_stages(cache: Path, tmp_path
         assert p["n_accounts"] > 0 and p["n_events"] > p["n_accounts"]
         assert {"links: candidate pairs", "communities", "scoring: evidence"} \
             <= set(p["detect"]["stages_s"])
+        memory = p["detect"]["stages_memory_gib"]  # every timed stage, resident and peak
+        assert set(memory) == set(p["detect"]["stages_s"])
+        peaks = [memory[k]["peak"] for k in memory]
+        assert all(0 < memory[k]["rss"] <= memory[k]["peak"] + 1e-3 for k in memory)
+        assert max(peaks) <= p["detect"]["peak_rss_bytes"]["max"] / 2**30 + 1e-3
     assert data["growth_wall"] is None  # two runs of one size: no slope to measure
     md = (out / "scale.md").read_text()
     assert "detect / floor" in md and "python benchmarks/bench_scale.py" in md
+    assert "Memory at the end of each stage" in md
+    stages = [common.peak_stage(p["detect"]) for p in data["sizes"]]
+    assert all(stage in p["detect"]["stages_s"] for stage, p in zip(stages, data["sizes"]))
+    assert f"| **the peak was set in** | {' | '.join(stages)} |" in md
+
+
+def test_peak_stage_names_the_nested_stage_not_the_one_it_ran_in() -> None:
+    # stages_s is in the order stages ended: "read events" before "load", which held it
+    summary = {"stages_s": {"read events": 1.0, "load": 1.5, "graph": 2.0, "links": 1.0},
+               "stages_memory_gib": {"read events": {"rss": 1.0, "peak": 2.0},
+                                     "load": {"rss": 1.0, "peak": 2.0},
+                                     "graph": {"rss": 1.5, "peak": 2.0},
+                                     "links": {"rss": 1.5, "peak": 2.5}}}
+    assert common.peak_stage(summary) == "links"
+    summary["stages_memory_gib"]["links"]["peak"] = 2.0
+    assert common.peak_stage(summary) == "read events"
+    assert common.peak_stage({"stages_s": {"load": 1.0}}) is None
 
 
 def test_bench_pseudonyms_reports_every_figure(cache: Path, tmp_path: Path, monkeypatch) -> None:
