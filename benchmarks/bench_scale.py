@@ -10,7 +10,9 @@ hydra network with both):
    each in a fresh process: wall time, the process's own peak RSS (``ru_maxrss``), every stage;
 4. writes ``scale.json`` and ``scale.md`` into ``--out``: medians, detect / floor, the growth
    exponent of wall time and peak memory in events (log-log slope between the smallest and the
-   largest size), the stage breakdown per size, and the command that reproduces them.
+   largest size), the stage breakdown per size (seconds, and GiB resident at each stage's end
+   and the peak so far, with the stage that set the peak), and the command that reproduces
+   them.
 
     python benchmarks/bench_scale.py                          # three sizes, 1 repetition each
     python benchmarks/bench_scale.py --repeat 3 --sizes 3M,10M
