@@ -4,7 +4,8 @@
   the files; the cache key is scale + seed + a digest of the simulator's source and graphkit's
   version, so a changed simulator regenerates instead of benchmarking stale data.
 * :func:`measure` runs one repetition in a fresh Python process and reads that process's own
-  peak RSS from ``wait4`` (``ru_maxrss``), so repetitions never share caches or heaps.
+  peak RSS (``ru_maxrss`` from ``wait4``, or its polled ``VmHWM`` where ``ru_maxrss`` may be
+  the parent's memory at the fork), so repetitions never share caches or heaps.
 * A worker mode (``python benchmarks/common.py worker SPEC.json``) runs the same library calls
   as the CLI command being measured with a :class:`NestedProgress`, and writes the stage
   timings (with their nesting) as JSON for the parent.
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graphkit.progress import Progress
+from graphkit.progress import Progress, proc_status_bytes
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -192,36 +193,43 @@ class BudgetExceeded(BenchmarkError):
         self.peak_rss_bytes = peak_rss_bytes
 
 
-def _rss_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+def own_peak_bytes(ru_maxrss_bytes: int, parent_peak_bytes: int, polled_peak_bytes: int) -> int:
+    """A child's own peak RSS. On Linux its ``ru_maxrss`` is the larger of its own peak and
+    what its parent held when it forked (at most the parent's peak ``VmHWM`` then): above
+    that it is exact; otherwise the child's own ``VmHWM``, polled while it ran, is all there
+    is (it may miss the last poll interval's growth).
+
+    >>> own_peak_bytes(5_000, 2_000, 4_900)  # the child grew past the parent: exact
+    5000
+    >>> own_peak_bytes(2_000, 2_000, 300)    # ru_maxrss is the parent's: the polled peak
+    300
+    """
+    return ru_maxrss_bytes if ru_maxrss_bytes > parent_peak_bytes else polled_peak_bytes
 
 
 def measure(argv: Sequence[str], *, cwd: Path | None = None, timeout: float | None = None,
             max_rss_bytes: int | None = None, env: dict[str, str] | None = None) -> Sample:
     """Run ``argv`` in a fresh process; return its wall time, peak RSS, CPU time and stdout.
 
-    The peak RSS is the child's own ``ru_maxrss`` from ``wait4`` (not the whole process tree
-    of the benchmark runner). Raises :class:`BudgetExceeded` when the process runs past
+    The peak RSS is the child's own (not the whole process tree of the benchmark runner):
+    ``ru_maxrss`` from ``wait4`` where that exceeds what this process held when it started the
+    child, else the child's ``VmHWM`` polled every 50 ms (:func:`own_peak_bytes`). Raises :class:`BudgetExceeded` when the process runs past
     ``timeout`` seconds or ``max_rss_bytes`` (it is killed: the machine is shared), and
     :class:`BenchmarkError` on a non-zero exit.
     """
     out_f = _tmpfile("stdout")
     err_f = _tmpfile("stderr")
     load = os.getloadavg()[0]
+    parent_peak = proc_status_bytes("self", ("VmHWM",)).get("VmHWM", 0)
     with open(out_f, "w+b") as out, open(err_f, "w+b") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(list(argv), cwd=cwd, stdout=out, stderr=err,
                                 env={**os.environ, **(env or {})})
         deadline = None if timeout is None else start + timeout
-        seen_rss = 0
+        seen_rss = polled = 0
         while True:
+            status_now = proc_status_bytes(proc.pid, ("VmRSS", "VmHWM"))
+            polled = max(polled, status_now.get("VmHWM", 0))
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
@@ -229,14 +237,15 @@ def measure(argv: Sequence[str], *, cwd: Path | None = None, timeout: float | No
             if deadline is not None and time.perf_counter() > deadline:
                 over = "time"
             elif max_rss_bytes is not None:
-                seen_rss = max(seen_rss, _rss_bytes(proc.pid))
+                seen_rss = max(seen_rss, status_now.get("VmRSS", 0))
                 if seen_rss > max_rss_bytes:
                     over = "memory"
             if over:
                 proc.kill()
                 _, _, usage = os.wait4(proc.pid, 0)
                 wall = time.perf_counter() - start
-                peak = max(seen_rss, int(usage.ru_maxrss) * 1024)
+                peak = max(seen_rss, own_peak_bytes(int(usage.ru_maxrss) * 1024, parent_peak,
+                                                    polled))
                 raise BudgetExceeded(f"stopped at the {over} budget after {wall:.0f}s "
                                      f"({peak / 2**30:.1f} GiB): {shlex.join(argv)}",
                                      over, wall, peak)
@@ -251,7 +260,8 @@ def measure(argv: Sequence[str], *, cwd: Path | None = None, timeout: float | No
     if proc.returncode != 0:
         tail = "\n".join(stderr.strip().splitlines()[-15:])
         raise BenchmarkError(f"exit {proc.returncode}: {shlex.join(argv)}\n{tail}")
-    return Sample(wall_s=wall, peak_rss_bytes=int(usage.ru_maxrss) * 1024,  # Linux: KiB
+    peak = own_peak_bytes(int(usage.ru_maxrss) * 1024, parent_peak, polled)  # Linux: KiB
+    return Sample(wall_s=wall, peak_rss_bytes=peak,
                   cpu_s=usage.ru_utime + usage.ru_stime, load_at_start=load, stdout=stdout)
 
 

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -64,6 +65,23 @@ def test_measure_reports_own_peak_rss_and_stops_at_budgets(tmp_path: Path) -> No
     assert exc.value.reason == "memory" and time.perf_counter() - start < 20
     with pytest.raises(common.BenchmarkError):
         common.measure([sys.executable, "-c", "raise SystemExit(3)"])
+
+
+def test_a_childs_peak_is_its_own_not_the_parents_memory_at_the_fork() -> None:
+    # On Linux a child's ru_maxrss starts from what its parent held when it forked: a
+    # benchmark that simulated its data first reported the simulator's memory as detect's.
+    held = np.ones(600 * 2**20 // 8)  # 600 MiB resident in this (the parent) process
+    small = common.measure([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    assert small.peak_rss_bytes < 200 * 2**20
+    grow = ("b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
+            "import time; time.sleep(0.3)")
+    grown = common.measure([sys.executable, "-c", grow])
+    assert 300 * 2**20 <= grown.peak_rss_bytes < 500 * 2**20
+    report = ("import json; from graphkit.progress import memory_gib; "
+              "print(json.dumps(memory_gib()))")
+    mem = json.loads(common.measure([sys.executable, "-c", report]).stdout)
+    assert mem["peak"] < 0.2 and mem["rss"] <= mem["peak"]
+    assert held.sum() > 0
 
 
 def test_bench_build_writes_json_and_markdown(cache: Path, tmp_path: Path) -> None:
