@@ -16,8 +16,13 @@ import pytest
 from click.testing import CliRunner
 
 from graphkit.cli import main
-from graphkit.errors import InputError
-from graphkit.io.outputs import DETECT_FILES, output_lock, verify_result_dir
+from graphkit.errors import ConfigError, InputError
+from graphkit.io.outputs import (
+    DETECT_FILES,
+    output_lock,
+    result_dir,
+    verify_result_dir,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "fixtures" / "sim-small"
@@ -186,6 +191,33 @@ def test_replacing_refuses_a_directory_that_is_not_a_result(tmp_path: Path) -> N
     res = CliRunner().invoke(main, [*DETECT, "--out", str(out)])
     assert res.exit_code == 2 and "not a graphkit result" in res.output
     assert (out / "precious.txt").read_text() == "keep me"
+
+
+def test_replacing_refuses_foreign_manifests_and_files_a_result_does_not_list(
+        tmp_path: Path) -> None:
+    # A folder that merely holds a manifest.json (a browser extension's) is not a result.
+    ext = tmp_path / "extension"
+    ext.mkdir()
+    (ext / "manifest.json").write_text('{"name": "my web extension", "version": "1.0"}')
+    (ext / "background.js").write_text("precious user code")
+    res = CliRunner().invoke(main, [*DETECT, "--out", str(ext)])
+    assert res.exit_code == 2 and "not a graphkit result" in res.output
+    assert sorted(p.name for p in ext.iterdir()) == ["background.js", "manifest.json"]
+    # A sealed result is replaced; one someone added a file to is left alone.
+    out = tmp_path / "result"
+    with result_dir(out, command="test") as tmp:
+        (tmp / "accounts.csv").write_text("account_id\n")
+        (tmp / "graph").mkdir()
+        (tmp / "graph" / "nodes.parquet").write_bytes(b"x")
+    with result_dir(out, command="test") as tmp:  # a previous result: replaced
+        (tmp / "accounts.csv").write_text("account_id\na1\n")
+    assert (out / "accounts.csv").read_text() == "account_id\na1\n"
+    assert not (out / "graph").exists()
+    (out / "notes.txt").write_text("the investigator's notes")
+    with (pytest.raises(ConfigError, match="does not list \\(notes.txt\\)"),
+          result_dir(out, command="test")):
+        pass
+    assert (out / "notes.txt").read_text() == "the investigator's notes"
 
 
 def test_results_reports_and_bundles_are_owner_only(result: Path, tmp_path: Path) -> None:

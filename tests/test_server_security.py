@@ -157,6 +157,12 @@ def test_credentials_come_from_the_environment_first(
     # The local password is never offered to a remote server.
     assert credentials(home, uri="bolt://localhost:7687") == generated
     assert credentials(home, uri="neo4j+s://db.example:7687") is None
+    for local in ("bolt://127.0.0.1:7687", "bolt://127.0.0.2:7687", "bolt://[::1]:7687"):
+        assert credentials(home, uri=local) == generated
+    # A name that only starts like a loopback address is a remote host.
+    for remote in ("bolt://127.attacker.example:7687", "bolt://127.0.0.1.example:7687",
+                   "bolt://localhost.example:7687"):
+        assert credentials(home, uri=remote) is None, remote
     monkeypatch.setenv("NEO4J_PASSWORD", "from-the-environment")
     monkeypatch.setenv("NEO4J_USER", "investigator")
     env = credentials(home, uri="neo4j+s://db.example:7687")

@@ -176,9 +176,40 @@ def _check_replaceable(out: Path) -> None:
         entries = [p.name for p in out.iterdir()]
     except OSError as exc:
         raise _os_error("read the output directory", out, exc) from None
-    if entries and MANIFEST not in entries:
+    if not entries:
+        return
+    if MANIFEST not in entries:
         raise ConfigError("output directory exists and is not a graphkit result (no "
                           "manifest.json); refusing to replace it", file=str(out))
+    unlisted = _unlisted_files(out)
+    if unlisted is None:
+        raise ConfigError("output directory exists and its manifest.json is not a graphkit "
+                          "result's (no file digests); refusing to replace it", file=str(out))
+    if unlisted:
+        raise ConfigError(f"output directory holds files its manifest.json does not list "
+                          f"({', '.join(unlisted[:3])}{', ...' if len(unlisted) > 3 else ''}); "
+                          "refusing to replace it", file=str(out))
+
+
+def _unlisted_files(out: Path) -> list[str] | None:
+    """The files under ``out`` that its manifest does not list (sorted); None when the
+    manifest is not a sealed result's (not JSON, or without ``"files"`` digests). A previous
+    result is replaced only when everything in it is its own: a folder that merely holds a
+    ``manifest.json`` (a browser extension's, a package's) or a result someone added files
+    to is left alone."""
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        return None
+    try:
+        present = [p.relative_to(out).as_posix() for p in out.rglob("*")
+                   if p.is_file() or p.is_symlink()]
+    except OSError as exc:
+        raise _os_error("read the output directory", out, exc) from None
+    return sorted(f for f in present if f != MANIFEST and f not in files)
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ message graphkit prints or raises.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -62,14 +63,24 @@ def password_file(home: PathLike | None = None) -> Path:
 def is_local(uri: str) -> bool:
     """Whether ``uri`` names a server on this machine (loopback).
 
+    A loopback *address* (``127.0.0.0/8``, ``::1``) or a loopback name; a host name that only
+    starts like one (``127.attacker.example``) is not local.
+
     >>> is_local("bolt://localhost:7687"), is_local("neo4j+s://db.example:7687")
+    (True, False)
+    >>> is_local("bolt://127.0.0.2:7687"), is_local("bolt://127.attacker.example:7687")
     (True, False)
     """
     try:
         host = urlsplit(uri).hostname or ""
     except ValueError:
         return False
-    return host.lower() in _LOCAL_HOSTS or host.startswith("127.")
+    if host.lower() in _LOCAL_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, not an address
+        return False
 
 
 def _from_environment() -> Credentials | None:
