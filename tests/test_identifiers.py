@@ -147,6 +147,41 @@ def test_bad_rows_skip_unknown_accounts_and_missing_columns(tmp_path: Path) -> N
         gio.load(None)
 
 
+def test_floating_point_id_columns_are_refused_not_merged_as_nan(tmp_path: Path) -> None:
+    # Parquet written from pandas turns an id column with a missing value into float64: cast
+    # to text every NaN became the one id "nan", a single account or a card shared by all.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    nan = float("nan")
+    base = {"account_id": pa.array(["a1", "a2", "a3"]),
+            "ts": pa.array(["2024-05-01T10:00:00Z"] * 3),
+            "ip": pa.array(["10.0.0.1", "10.0.0.2", "10.0.0.3"])}
+    cases = {"account_id": ("account_id", {}), "payment_id": ("payment_id", {}),
+             "fp": ("fp", {"fp": "device"})}
+    for name, (column, declared) in cases.items():
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(pa.table({**base, column: pa.array([nan, nan, 7.0])}), path)
+        with pytest.raises(InputError, match="floating-point") as err:
+            gio.load(path, settings=Settings(identifiers=declared))
+        assert err.value.column == column
+    accounts = tmp_path / "accounts.parquet"
+    pq.write_table(pa.table({"account_id": pa.array(["a1", "a2"]),
+                             "payment_id": pa.array([nan, nan])}), accounts)
+    with pytest.raises(InputError, match="floating-point") as err:
+        gio.load(HAND / "events.csv", accounts)
+    assert (err.value.column, err.value.file) == ("payment_id", str(accounts))
+    res = CliRunner().invoke(main, ["build", str(tmp_path / "payment_id.parquet"),
+                                    "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "payment_id" in res.output and "floating-point" in res.output
+    # Integer ids stay ids (their digits, no ".0").
+    path = tmp_path / "int.parquet"
+    pq.write_table(pa.table({**base, "payment_id": pa.array([7, 7, None], pa.int64())}), path)
+    ds = gio.load(path)
+    assert ds.con.execute("SELECT DISTINCT payment_id FROM events WHERE payment_id IS NOT NULL"
+                          ).fetchall() == [("7",)]
+
+
 # --- derived identifiers --------------------------------------------------------------------------
 
 def test_derived_network_asn_phone_email(tmp_path: Path) -> None:

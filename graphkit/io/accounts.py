@@ -20,7 +20,15 @@ from graphkit.io.parsing import (
     _ts_conv,
 )
 from graphkit.io.readers import _Source
-from graphkit.io.schema import _WS_SQL, ACCOUNT_COLUMNS, ACCOUNT_STATUSES, SourceFile, _ident, _lit
+from graphkit.io.schema import (
+    _WS_SQL,
+    ACCOUNT_COLUMNS,
+    ACCOUNT_STATUSES,
+    SourceFile,
+    _ident,
+    _lit,
+    check_text_columns,
+)
 from graphkit.io.validation import _check_required, _Loader
 
 
@@ -38,6 +46,7 @@ def _status_select(src_col: str, duck_type: str) -> tuple[str, _Check]:
 def _side_select(src: _Source, spec: dict[str, str]) -> tuple[list[str], list[_Check]]:
     """Converted select list for the columns of ``spec`` and the checks over them."""
     file = str(src.path)
+    check_text_columns(src.columns, [c for c, t in spec.items() if t == "VARCHAR"], file)
     exprs: list[str] = []
     checks: list[_Check] = []
     for c, typ in spec.items():

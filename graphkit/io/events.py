@@ -33,6 +33,7 @@ from graphkit.io.schema import (
     SourceFile,
     _base_type,
     _ident,
+    check_text_columns,
 )
 from graphkit.io.validation import _check_required, _Loader
 from graphkit.progress import Progress
@@ -76,6 +77,7 @@ def _token_selects(cols: dict[str, str], raw: dict[str, str], file: str
 def _event_select(src: _Source, file: str) -> tuple[list[str], list[_Check], bool]:
     """Converted select list for the canonical event columns, and the checks over them."""
     cols = src.columns
+    check_text_columns(cols, [c for c, t in EVENT_COLUMNS.items() if t == "VARCHAR"], file)
     checks: list[_Check] = [_nonempty_check("empty_account_id", "account_id")]
     exprs: list[str] = [f"r.{_ident(c)} AS {_ident('_raw_' + c)}" for c in cols
                         if c in _QUOTED]

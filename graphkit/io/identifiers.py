@@ -33,7 +33,7 @@ import pandas as pd
 from graphkit.errors import InputError
 from graphkit.io import derived
 from graphkit.io.longfiles import load_long
-from graphkit.io.schema import EVENT_COLUMNS, SourceFile, _ident, _lit
+from graphkit.io.schema import EVENT_COLUMNS, SourceFile, _ident, _lit, check_text_columns
 from graphkit.io.validation import _Loader
 from graphkit.registry import KINDS
 
@@ -61,8 +61,9 @@ def load_identifiers_file(loader: _Loader, path: Path) -> SourceFile:
                      ("account_id", "kind", "value"))
 
 
-def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    return {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    """Column name -> DuckDB type of ``table``."""
+    return {r[0]: r[1] for r in con.execute(f"DESCRIBE {table}").fetchall()}
 
 
 def _parts(con: duckdb.DuckDBPyConnection, declared: dict[str, str], has_accounts: bool,
@@ -70,7 +71,9 @@ def _parts(con: duckdb.DuckDBPyConnection, declared: dict[str, str], has_account
     """SELECTs (account_id, kind, value, n_events, first_seen, last_seen, from_file)."""
     parts = []
     ev_cols = _columns(con, "events")
-    acc_cols = _columns(con, "_accounts") if has_accounts else set()
+    acc_cols = _columns(con, "_accounts") if has_accounts else {}
+    check_text_columns(ev_cols, declared, "the events")
+    check_text_columns(acc_cols, declared, "the accounts file")
     for col, kind in declared.items():
         if col in ev_cols:
             c = _ident(col)

@@ -9,8 +9,11 @@ SQL quoting helpers every reader and check uses.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
+
+from graphkit.errors import SchemaError
 
 # Canonical events columns and their DuckDB types, in table order.
 EVENT_COLUMNS: dict[str, str] = {
@@ -107,3 +110,25 @@ def _lit(text: str) -> str:
 
 def _base_type(duck_type: str) -> str:
     return duck_type.split("(")[0].strip().upper()
+
+
+FLOAT_TYPES = frozenset({"FLOAT", "DOUBLE", "REAL", "FLOAT4", "FLOAT8"})
+
+
+def check_text_columns(columns: dict[str, str], text: Iterable[str], file: str) -> None:
+    """Refuse a floating-point column (Parquet) where the schema reads text: ids, payment
+    methods, declared identifiers. Cast to text, a missing value (NaN) would become the id
+    ``nan`` and merge every account that lacks one, and a float keeps only 15-17 digits.
+
+    >>> check_text_columns({"account_id": "BIGINT", "ts": "DOUBLE"}, ["account_id"], "e.parquet")
+    >>> try:
+    ...     check_text_columns({"payment_id": "DOUBLE"}, ["payment_id"], "e.parquet")
+    ... except SchemaError as exc:
+    ...     print(exc.column)
+    payment_id
+    """
+    for c in text:
+        if c in columns and _base_type(columns[c]) in FLOAT_TYPES:
+            raise SchemaError(f"has floating-point type {columns[c]}; expected text or integers "
+                              "(a missing value, NaN, would become the id 'nan' and merge "
+                              "accounts; write ids as strings)", file=file, column=c)
