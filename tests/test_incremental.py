@@ -35,8 +35,13 @@ def _detect(out: Path, events: list[Path], side: list[str], *extra: str) -> Path
     res = CliRunner().invoke(main, ["detect", *map(str, events), *side, "--out", str(out),
                                     *extra])
     assert res.exit_code == 0, res.output
-    (out / "stdout.txt").write_text(res.output, encoding="utf-8")
+    # Beside the result, not in it: a result holds only the files its manifest lists.
+    _stdout(out).write_text(res.output, encoding="utf-8")
     return out
+
+
+def _stdout(out: Path) -> Path:
+    return out.with_name(out.name + ".stdout.txt")
 
 
 def _incremental(out: Path) -> dict:
@@ -97,7 +102,7 @@ def test_incremental_run_reads_only_the_new_day_and_equals_a_full_run(sim):
     assert info["event_files_read"] == [str(sim["day"])]
     assert info["event_files_reused"] == 1
     assert "incremental: reused the aggregate state of 1 event file(s)" in (
-        sim["inc"] / "stdout.txt").read_text()
+        _stdout(sim["inc"])).read_text()
     full = _incremental(sim["full"])
     assert full["mode"] == "full" and full["reason"] == "asked for with --no-incremental"
     _assert_same_outputs(sim["inc"], sim["full"])
@@ -191,7 +196,7 @@ def test_full_run_when_the_state_cannot_be_used(sim, tmp_path):
 def test_cli_says_why_a_run_is_not_incremental(sim, tmp_path):
     side = ["--accounts", str(SMALL / "accounts.csv"), "--seeds", str(SMALL / "seeds.csv")]
     out = _detect(tmp_path / "again", [sim["month"]], side, "--previous", str(sim["prev"]))
-    assert "full run (not incremental): no new event files" in (out / "stdout.txt").read_text()
+    assert "full run (not incremental): no new event files" in _stdout(out).read_text()
     assert _incremental(out)["reason"] == "no new event files"
 
 

@@ -146,7 +146,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("damage", ["truncate-links", "swap-communities", "no-manifest",
-                                    "no-digests", "missing-file"])
+                                    "no-digests", "missing-file", "added-file"])
 @pytest.mark.parametrize("reader", ["evaluate", "report", "share", "previous", "neo4j-admin",
                                     "export"])
 def test_readers_refuse_damaged_results(result: Path, tmp_path: Path, damage: str,
@@ -164,6 +164,11 @@ def test_readers_refuse_damaged_results(result: Path, tmp_path: Path, damage: st
     elif damage == "no-digests":
         m = json.loads((d / "manifest.json").read_text())
         del m["files"]
+        (d / "manifest.json").write_text(json.dumps(m))
+    elif damage == "added-file":  # an optional part the run did not write (or unlisted)
+        m = json.loads((d / "manifest.json").read_text())
+        if m["files"].pop("successions.csv", None) is None:
+            (d / "successions.csv").write_text("predecessor,successor\na1,a2\n")
         (d / "manifest.json").write_text(json.dumps(m))
     else:
         (d / "accounts.csv").unlink()
@@ -209,15 +214,22 @@ def test_replacing_refuses_foreign_manifests_and_files_a_result_does_not_list(
         (tmp / "accounts.csv").write_text("account_id\n")
         (tmp / "graph").mkdir()
         (tmp / "graph" / "nodes.parquet").write_bytes(b"x")
+    # The report graphkit writes beside a result (and one a killed report left half-written)
+    # are its own: readers accept the result and a new run replaces it.
+    (out / "report.html").write_text("<html></html>")
+    (out / ".report.html.tmp-0123456789ab").write_text("<ht")
+    assert verify_result_dir(out, required=("accounts.csv",))["files"]
     with result_dir(out, command="test") as tmp:  # a previous result: replaced
         (tmp / "accounts.csv").write_text("account_id\na1\n")
     assert (out / "accounts.csv").read_text() == "account_id\na1\n"
-    assert not (out / "graph").exists()
+    assert not (out / "graph").exists() and not (out / "report.html").exists()
     (out / "notes.txt").write_text("the investigator's notes")
     with (pytest.raises(ConfigError, match="does not list \\(notes.txt\\)"),
           result_dir(out, command="test")):
         pass
     assert (out / "notes.txt").read_text() == "the investigator's notes"
+    with pytest.raises(InputError, match="does not list \\(notes.txt\\)"):
+        verify_result_dir(out)
 
 
 def test_results_reports_and_bundles_are_owner_only(result: Path, tmp_path: Path) -> None:

@@ -48,6 +48,9 @@ MANIFEST = "manifest.json"
 DIR_MODE, FILE_MODE = 0o700, 0o600
 # The files every ``detect`` result holds (readers require them to be listed and intact).
 DETECT_FILES: tuple[str, ...] = ("accounts.csv", "communities.csv", "links.csv")
+# Files graphkit writes beside a sealed result after the run (``graphkit report``'s default
+# output), which no reader reads back: the only files a result may hold unlisted.
+DERIVED_FILES: frozenset[str] = frozenset({"report.html"})
 _CHUNK = 1 << 20
 
 
@@ -209,7 +212,13 @@ def _unlisted_files(out: Path) -> list[str] | None:
                    if p.is_file() or p.is_symlink()]
     except OSError as exc:
         raise _os_error("read the output directory", out, exc) from None
-    return sorted(f for f in present if f != MANIFEST and f not in files)
+    return sorted(f for f in present
+                  if f != MANIFEST and f not in files and not _derived(f))
+
+
+def _derived(name: str) -> bool:
+    """One of :data:`DERIVED_FILES`, or the temporary file of one being written."""
+    return name in DERIVED_FILES or any(name.startswith(f".{d}.tmp-") for d in DERIVED_FILES)
 
 
 @contextlib.contextmanager
@@ -324,8 +333,11 @@ def verify_result_dir(directory: str | os.PathLike[str], *,
 
     Refused (:class:`~graphkit.errors.InputError`, one line naming the path): a missing
     directory or ``manifest.json``, a manifest without digests (written before results were
-    sealed, or never finished), a ``required`` file the manifest does not list, and any listed
-    file that is missing or whose SHA-256 differs (a half-written or mixed result).
+    sealed, or never finished), a ``required`` file the manifest does not list, any listed
+    file that is missing or whose SHA-256 differs (a half-written or mixed result), and any
+    file the manifest does not list (but :data:`DERIVED_FILES`): a reader that looks for an
+    optional part (``successions.csv``, ``graph/``, ``state/``) then never takes an added file
+    for one.
     """
     d = Path(directory)
     if not d.is_dir():
@@ -359,8 +371,13 @@ def verify_result_dir(directory: str | os.PathLike[str], *,
         if actual != digest:
             raise InputError("does not match the digest in manifest.json (modified or "
                              "half-written result)", file=str(f))
+    unlisted = _unlisted_files(d)
+    if unlisted:  # added after the run: no reader may take them for part of the result
+        raise InputError(f"holds files manifest.json does not list ({', '.join(unlisted[:3])}"
+                         f"{', ...' if len(unlisted) > 3 else ''}): added after the run; move "
+                         "them out of the result directory", file=str(d))
     return manifest
 
 
-__all__ = ["DETECT_FILES", "MANIFEST", "atomic_file", "output_lock", "result_dir", "seal", "sha256_file",
+__all__ = ["DERIVED_FILES", "DETECT_FILES", "MANIFEST", "atomic_file", "output_lock", "result_dir", "seal", "sha256_file",
            "verify_result_dir"]
