@@ -147,6 +147,21 @@ def test_bad_rows_skip_unknown_accounts_and_missing_columns(tmp_path: Path) -> N
         gio.load(None)
 
 
+def test_blank_declared_identifier_values_tie_no_accounts(tmp_path: Path) -> None:
+    # Tabs, spaces and line breaks alone are a missing value, as in every other text column.
+    events = _write(tmp_path / "e.csv", "account_id,ts,ip,device\n"
+                    "a1,2024-05-01T10:00:00Z,10.0.0.1,\t\n"
+                    "a2,2024-05-01T10:00:00Z,10.0.0.2,\t\n"
+                    "a3,2024-05-01T10:00:00Z,10.0.0.3, \n"
+                    'a4,2024-05-01T10:00:00Z,10.0.0.4,"\r\n"\n'
+                    "a5,2024-05-01T10:00:00Z,10.0.0.5,\tdev-1 \n"
+                    "a6,2024-05-01T10:00:00Z,10.0.0.6,dev-1\n")
+    ds = gio.load(events, settings=Settings(identifiers={"device": "device"}))
+    rows = ds.con.execute("SELECT account_id, value FROM identifiers WHERE kind = 'device' "
+                          "ORDER BY 1").fetchall()
+    assert rows == [("a5", "dev-1"), ("a6", "dev-1")]
+
+
 def test_floating_point_id_columns_are_refused_not_merged_as_nan(tmp_path: Path) -> None:
     # Parquet written from pandas turns an id column with a missing value into float64: cast
     # to text every NaN became the one id "nan", a single account or a card shared by all.

@@ -369,6 +369,17 @@ def test_skip_through_cli_and_other_formats(tmp_path: Path) -> None:
     assert res.exit_code == 0
     assert json.loads(res.stdout)["nodes"]["Account"] == 2
     assert "skipped 2 bad rows" in res.stderr
+    # The rejects hold raw ids and card ids: owner-only, whatever the umask.
+    assert oct(rejects.stat().st_mode & 0o777) == "0o600"
+    # detect says what it skipped too.
+    hand = (Path(__file__).resolve().parent.parent / "fixtures" / "hand" / "events.csv").read_text()
+    bad = tmp_path / "with-bad.csv"
+    bad.write_text(hand.rstrip("\n") + "\nz9,not-a-time,10.0.0.1" + "," * (
+        hand.splitlines()[0].count(",") - 2) + "\n")
+    res = CliRunner().invoke(main, ["detect", str(bad), "--on-bad-rows", "skip", "--rejects",
+                                    str(tmp_path / "rej2.csv"), "--out", str(tmp_path / "d")])
+    assert res.exit_code == 0, res.output
+    assert f"skipped 1 bad rows (bad_timestamp=1) -> {tmp_path / 'rej2.csv'}" in res.stdout
 
 
 def test_skip_with_all_rows_bad_is_an_error(tmp_path: Path) -> None:

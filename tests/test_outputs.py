@@ -232,6 +232,19 @@ def test_replacing_refuses_foreign_manifests_and_files_a_result_does_not_list(
         verify_result_dir(out)
 
 
+def test_an_out_name_with_glob_characters_touches_only_its_own_siblings(
+        tmp_path: Path) -> None:
+    # A run on r1 killed between its two renames left only its previous result aside.
+    aside = tmp_path / ".r1.old-0123456789ab"
+    aside.mkdir()
+    (aside / "manifest.json").write_text('{"files": {"accounts.csv": "x"}}')
+    (aside / "accounts.csv").write_text("r1's only copy")
+    with result_dir(tmp_path / "r[1]", command="test") as tmp:  # "r[1]" matches "r1" as a glob
+        (tmp / "x.txt").write_text("y")
+    assert (aside / "accounts.csv").read_text() == "r1's only copy"
+    assert sorted(p.name for p in (tmp_path / "r[1]").iterdir()) == ["manifest.json", "x.txt"]
+
+
 def test_results_reports_and_bundles_are_owner_only(result: Path, tmp_path: Path) -> None:
     import stat
 

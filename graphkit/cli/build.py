@@ -8,7 +8,12 @@ from pathlib import Path
 
 import click
 
-from graphkit.cli.inputs import events_spec, identifier_options, with_identifiers
+from graphkit.cli.inputs import (
+    events_spec,
+    identifier_options,
+    skipped_rows_line,
+    with_identifiers,
+)
 from graphkit.graph.hetero import build_graph
 from graphkit.io import load
 from graphkit.io.outputs import result_dir
@@ -75,9 +80,8 @@ def command(events: tuple[str, ...], accounts: str | None, seeds: str | None, ou
         click.echo(f"{section}:")
         for name, n in summary[section].items():
             click.echo(f"  {name:<15} {n}")
-    if dataset.rejects.total:
-        reasons = ", ".join(f"{k}={v}" for k, v in dataset.rejects.by_reason.items())
-        where = f" -> {dataset.rejects.path}" if dataset.rejects.path else ""
-        click.echo(f"skipped {dataset.rejects.total} bad rows ({reasons}){where}")
+    skipped = skipped_rows_line(dataset.rejects)
+    if skipped:
+        click.echo(skipped)
     if out:
         click.echo(f"saved to {out}")

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import click
 
-from graphkit.cli.inputs import events_spec, identifier_options, with_identifiers
+from graphkit.cli.inputs import (
+    events_spec,
+    identifier_options,
+    skipped_rows_line,
+    with_identifiers,
+)
 from graphkit.errors import ConfigError
 from graphkit.progress import Progress
 from graphkit.settings import Settings
@@ -133,6 +138,7 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
                         release_events=True)
         # The loaded events (GBs at a million accounts) went once no stage read them; nothing
         # else of the dataset is needed to write the results.
+        skipped = skipped_rows_line(dataset.rejects)
         dataset.con.close()
         del dataset
         with progress.step("write"):
@@ -146,6 +152,8 @@ def command(events, accounts, seeds, indicators, release, out, settings_file, re
     flagged = result.flagged_communities()
     click.echo(f"{int(result.accounts['flagged'].sum())} accounts flagged in {len(flagged)} "
                f"communities (of {len(result.accounts)} accounts); results in {out}")
+    if skipped:
+        click.echo(skipped)
     echo_account_scoring(result.scoring)
     not_run = result.extra_outputs.get("stages_not_run")
     if not_run:

@@ -83,3 +83,13 @@ def events_spec(events: tuple[str, ...], *others: str | None):
                                    "to run without a request log")
         return None
     return list(events) if len(events) > 1 else events[0]
+
+
+def skipped_rows_line(rejects) -> str | None:
+    """The line a command prints when ``--on-bad-rows skip`` skipped rows (None: none were):
+    how many, per reason, and where ``--rejects`` wrote them (a :class:`RejectSummary`)."""
+    if not rejects.total:
+        return None
+    reasons = ", ".join(f"{k}={v}" for k, v in rejects.by_reason.items())
+    where = f" -> {rejects.path}" if rejects.path else ""
+    return f"skipped {rejects.total} bad rows ({reasons}){where}"

@@ -33,7 +33,14 @@ import pandas as pd
 from graphkit.errors import InputError
 from graphkit.io import derived
 from graphkit.io.longfiles import load_long
-from graphkit.io.schema import EVENT_COLUMNS, SourceFile, _ident, _lit, check_text_columns
+from graphkit.io.schema import (
+    _WS_SQL,
+    EVENT_COLUMNS,
+    SourceFile,
+    _ident,
+    _lit,
+    check_text_columns,
+)
 from graphkit.io.validation import _Loader
 from graphkit.registry import KINDS
 
@@ -76,23 +83,29 @@ def _parts(con: duckdb.DuckDBPyConnection, declared: dict[str, str], has_account
     check_text_columns(acc_cols, declared, "the accounts file")
     for col, kind in declared.items():
         if col in ev_cols:
-            c = _ident(col)
+            v = _value_sql(_ident(col))
             parts.append(
-                f"SELECT account_id, {_lit(kind)} AS kind, trim(CAST({c} AS VARCHAR)) AS value, "
+                f"SELECT account_id, {_lit(kind)} AS kind, {v} AS value, "
                 "count(*) AS n_events, min(ts) AS first_seen, max(ts) AS last_seen, "
-                f"FALSE AS from_file FROM events WHERE {c} IS NOT NULL GROUP BY ALL")
+                f"FALSE AS from_file FROM events WHERE {v} IS NOT NULL GROUP BY ALL")
         if col in acc_cols:
-            c = _ident(col)
+            v = _value_sql(_ident(col))
             parts.append(
-                f"SELECT account_id, {_lit(kind)}, trim(CAST({c} AS VARCHAR)), 0, "
-                f"NULL::TIMESTAMP, NULL::TIMESTAMP, TRUE FROM _accounts WHERE {c} IS NOT NULL")
+                f"SELECT account_id, {_lit(kind)}, {v}, 0, "
+                f"NULL::TIMESTAMP, NULL::TIMESTAMP, TRUE FROM _accounts WHERE {v} IS NOT NULL")
         if col not in ev_cols and col not in acc_cols:
             raise InputError(f"declared identifier column {col!r} is in neither the events nor "
                              "the accounts file", column=col)
     if has_file:
-        parts.append("SELECT account_id, kind, trim(value), 0, first_seen, last_seen, TRUE "
-                     "FROM _identifiers")
+        parts.append(f"SELECT account_id, kind, {_value_sql('value')}, 0, first_seen, "
+                     "last_seen, TRUE FROM _identifiers")
     return parts
+
+
+def _value_sql(column: str) -> str:
+    """An identifier value as text, trimmed of spaces, tabs and line breaks; blank is missing
+    (NULL), so that accounts with a blank value are not tied to each other by it."""
+    return f"NULLIF(trim(CAST({column} AS VARCHAR), {_WS_SQL}), '')"
 
 
 def _map_distinct(con: duckdb.DuckDBPyConnection, table: str, fn) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import hashlib
 import json
 import os
@@ -289,7 +290,7 @@ def _recover(out: Path) -> None:
     """A run killed between its two renames left the previous result aside and nothing in
     place: put the previous result back, then clear what killed runs left."""
     if not out.exists():
-        aside = sorted(out.parent.glob(f".{out.name}.old-*"))
+        aside = sorted(out.parent.glob(f".{glob.escape(out.name)}.old-*"))
         if aside and (aside[0] / MANIFEST).is_file():
             os.rename(aside[0], out)
     _remove_stale(out)
@@ -298,7 +299,8 @@ def _recover(out: Path) -> None:
 def _remove_stale(out: Path) -> None:
     """Delete temporary and set-aside siblings left by runs that were killed (we hold the lock,
     so none of them is in use)."""
-    for pattern in (f".{out.name}.tmp-*", f".{out.name}.old-*"):
+    name = glob.escape(out.name)  # "r[1]" names itself, not "r1"
+    for pattern in (f".{name}.tmp-*", f".{name}.old-*"):
         for p in out.parent.glob(pattern):
             shutil.rmtree(p, ignore_errors=True)
 

@@ -15,6 +15,7 @@ import duckdb
 
 from graphkit.errors import FormatError, InputError, SchemaError
 from graphkit.io.files import _csv_records
+from graphkit.io.outputs import atomic_file
 from graphkit.io.parsing import _Check
 from graphkit.io.readers import _Reader, _Source
 from graphkit.io.schema import OnBadRows
@@ -165,8 +166,10 @@ def _check_required(src: _Source, required: Sequence[str], con: duckdb.DuckDBPyC
 
 def _write_rejects(rejects: list[Reject], path: Path) -> None:
     """Write rejected rows verbatim as CSV (file, line, row, column, reason, message, raw)."""
+    # The raw rows hold ids, IPs and card ids: owner-only, written whole (as results are).
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
+    with (atomic_file(path) as tmp,
+          open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh):
         w = csv.writer(fh)
         w.writerow(["file", "line", "row", "column", "reason", "message", "raw"])
         for rec in sorted(rejects, key=lambda r: (r[0], r[1] or 0, r[2] or 0)):
