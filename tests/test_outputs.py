@@ -146,7 +146,8 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("damage", ["truncate-links", "swap-communities", "no-manifest",
-                                    "no-digests", "missing-file", "added-file"])
+                                    "no-digests", "missing-file", "added-file",
+                                    "edited-manifest"])
 @pytest.mark.parametrize("reader", ["evaluate", "report", "share", "previous", "neo4j-admin",
                                     "export"])
 def test_readers_refuse_damaged_results(result: Path, tmp_path: Path, damage: str,
@@ -165,11 +166,16 @@ def test_readers_refuse_damaged_results(result: Path, tmp_path: Path, damage: st
         m = json.loads((d / "manifest.json").read_text())
         del m["files"]
         (d / "manifest.json").write_text(json.dumps(m))
-    elif damage == "added-file":  # an optional part the run did not write (or unlisted)
-        m = json.loads((d / "manifest.json").read_text())
-        if m["files"].pop("successions.csv", None) is None:
+    elif damage == "added-file":  # an optional part the run did not write, or a graph file
+        listed = json.loads((d / "manifest.json").read_text())["files"]
+        if "successions.csv" not in listed:
             (d / "successions.csv").write_text("predecessor,successor\na1,a2\n")
-        (d / "manifest.json").write_text(json.dumps(m))
+        else:
+            (d / "graph" / "forged.parquet").write_bytes(b"PAR1")
+    elif damage == "edited-manifest":  # every file intact, the run's own record changed
+        m = json.loads((d / "manifest.json").read_text())
+        m["run_id"] = "forged-run"
+        (d / "manifest.json").write_text(json.dumps(m, indent=2))
     else:
         (d / "accounts.csv").unlink()
     args = {

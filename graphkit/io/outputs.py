@@ -2,14 +2,16 @@
 
 A result directory (``detect --out``, ``build --out``, the neo4j-admin import CSVs) is written
 into a temporary sibling. When every file is written, each is flushed to disk, ``manifest.json``
-is (re)written last with the SHA-256 digest of every other file under ``"files"``, and the
-directory is renamed into place. A previous result at the same place is renamed aside first
+is (re)written last with the SHA-256 digest of every other file under ``"files"`` and its own
+digest (``"manifest_sha256"``, over everything else it records), and the directory is renamed
+into place. A previous result at the same place is renamed aside first
 and deleted after the new one is in, so a crash leaves either the old complete result or the
 new complete one (or, between the two renames, none; never a mix). An exclusive lock on a
 sibling lock file (``.NAME.lock``) refuses a second concurrent run on the same output.
 
 Readers call :func:`verify_result_dir`: a directory without ``manifest.json``, without
-digests, or whose files do not match their digests is refused with a one-line error.
+digests, whose manifest or files do not match their digests, or holding files the manifest
+does not list is refused with a one-line error.
 
 >>> import tempfile, pathlib
 >>> out = pathlib.Path(tempfile.mkdtemp()) / "result"
@@ -44,6 +46,8 @@ from graphkit.errors import ConfigError, InputError
 from graphkit.parallel import thread_map
 
 MANIFEST = "manifest.json"
+# The manifest's own digest (:func:`manifest_digest`), the last thing sealed.
+SEAL = "manifest_sha256"
 # Results hold IPs, payment ids and verdicts: owner-only, whatever the umask (to share one
 # with a team, ``chmod -R g+rX`` it after the run; docs/security.md).
 DIR_MODE, FILE_MODE = 0o700, 0o600
@@ -144,6 +148,9 @@ def seal(directory: str | os.PathLike[str], *, command: str | None = None) -> di
     digests = thread_map(_flushed_digest, paths)
     manifest["files"] = {f.relative_to(d).as_posix(): h
                          for f, h in zip(paths, digests, strict=True)}
+    manifest.pop(SEAL, None)
+    manifest = json.loads(json.dumps(manifest, default=str))  # as a reader will see it
+    manifest[SEAL] = manifest_digest(manifest)
     tmp = d / f".{MANIFEST}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(json.dumps(manifest, indent=2, default=str) + "\n")
@@ -155,6 +162,20 @@ def seal(directory: str | os.PathLike[str], *, command: str | None = None) -> di
         os.chmod(sub, DIR_MODE)
         _fsync_dir(sub)
     return manifest
+
+
+def manifest_digest(manifest: dict[str, Any]) -> str:
+    """SHA-256 of a manifest's canonical JSON (sorted keys, no spaces) without its
+    :data:`SEAL` entry: the manifest's own digest, which covers the file digests with
+    everything else it records (run id, settings, model releases).
+
+    >>> manifest_digest({"files": {}, "run_id": "r1"}) == manifest_digest(
+    ...     {"run_id": "r1", "files": {}, SEAL: "anything"})
+    True
+    """
+    body = {k: v for k, v in manifest.items() if k != SEAL}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _flushed_digest(path: Path) -> str:
@@ -335,7 +356,8 @@ def verify_result_dir(directory: str | os.PathLike[str], *,
 
     Refused (:class:`~graphkit.errors.InputError`, one line naming the path): a missing
     directory or ``manifest.json``, a manifest without digests (written before results were
-    sealed, or never finished), a ``required`` file the manifest does not list, any listed
+    sealed, or never finished), a manifest whose own digest (:data:`SEAL`) does not match it
+    (edited after the run), a ``required`` file the manifest does not list, any listed
     file that is missing or whose SHA-256 differs (a half-written or mixed result), and any
     file the manifest does not list (but :data:`DERIVED_FILES`): a reader that looks for an
     optional part (``successions.csv``, ``graph/``, ``state/``) then never takes an added file
@@ -358,6 +380,9 @@ def verify_result_dir(directory: str | os.PathLike[str], *,
     if not isinstance(files, dict):
         raise InputError("manifest.json lists no file digests (an incomplete result or one "
                          "written by an older graphkit; rerun it)", file=str(path))
+    if manifest.get(SEAL) != manifest_digest(manifest):
+        raise InputError("manifest.json was changed after the run or never sealed (its "
+                         f"{SEAL} does not match; rerun it)", file=str(path))
     for name in required:
         if name not in files:
             raise InputError(f"{name} is not part of this result", file=str(d / name))
@@ -381,5 +406,16 @@ def verify_result_dir(directory: str | os.PathLike[str], *,
     return manifest
 
 
-__all__ = ["DERIVED_FILES", "DETECT_FILES", "MANIFEST", "atomic_file", "output_lock", "result_dir", "seal", "sha256_file",
-           "verify_result_dir"]
+__all__ = [
+    "DERIVED_FILES",
+    "DETECT_FILES",
+    "MANIFEST",
+    "SEAL",
+    "atomic_file",
+    "manifest_digest",
+    "output_lock",
+    "result_dir",
+    "seal",
+    "sha256_file",
+    "verify_result_dir",
+]

@@ -115,7 +115,7 @@ def credentials(home: PathLike | None = None, *, uri: str | None = None) -> Cred
 
         from neo4j import GraphDatabase
         creds = credentials()
-        driver = GraphDatabase.driver("bolt://localhost:7687", auth=creds and creds.auth)
+        driver = GraphDatabase.driver("bolt://127.0.0.1:7687", auth=creds and creds.auth)
     """
     found = _from_environment()
     if found is not None or (uri is not None and not is_local(uri)):

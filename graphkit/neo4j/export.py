@@ -140,7 +140,7 @@ def export_to_neo4j(
     --------
     With a detection output in ``out/`` and a server running (``graphkit neo4j start``)::
 
-        report = export_to_neo4j("out/", "bolt://localhost:7687", communities="top:5")
+        report = export_to_neo4j("out/", "bolt://127.0.0.1:7687", communities="top:5")
         report.nodes["Account"], report.relationships["MEMBER_OF"]  # -> (212, 212)
         print(report.summary())
     """

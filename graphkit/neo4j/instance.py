@@ -64,9 +64,9 @@ def browser_origin(http_port: int) -> str:
     """The web origin Neo4j Browser is served from (the only one CORS allows).
 
     >>> browser_origin(7474)
-    'http://localhost:7474'
+    'http://127.0.0.1:7474'
     """
-    return f"http://localhost:{http_port}"
+    return f"http://127.0.0.1:{http_port}"
 
 
 def _classpath(home_dir: Path) -> str:
@@ -130,9 +130,9 @@ def _info(state: dict[str, object], home_dir: Path, inst: Path, **extra: object)
     bolt_port, http_port = state["bolt_port"], state["http_port"]
     return ServerInfo(
         pid=int(state["pid"]),  # type: ignore[arg-type]
-        bolt_uri=f"bolt://localhost:{bolt_port}",
-        http_url=f"http://localhost:{http_port}",
-        browser_url=f"http://localhost:{http_port}/browser/",
+        bolt_uri=f"bolt://127.0.0.1:{bolt_port}",
+        http_url=f"http://127.0.0.1:{http_port}",
+        browser_url=f"http://127.0.0.1:{http_port}/browser/",
         database=str(state["database"]),
         home=home_dir,
         instance=inst,

@@ -20,7 +20,7 @@ the home's jars::
 
     from graphkit.neo4j import server as ns
     paths = ns.install()                     # minutes the first time; idempotent
-    info = ns.start()                        # bolt://localhost:7687, http://localhost:7474
+    info = ns.start()                        # bolt://127.0.0.1:7687, http://127.0.0.1:7474
     ns.status().running                      # True
     ns.stop()
 
@@ -231,7 +231,7 @@ def start(
     For example (on this machine's local Neo4j home)::
 
         info = start()
-        info.bolt_uri  # -> 'bolt://localhost:7687'
+        info.bolt_uri  # -> 'bolt://127.0.0.1:7687'
     """
     home_dir = _home(home)
     inst = _instance(home_dir, instance)
@@ -366,7 +366,7 @@ def running(
 
         with running(instance="/tmp/imported", bolt_port=7690, http_port=7477,
                      database="graphkit") as info:
-            print(info.bolt_uri)  # -> bolt://localhost:7690
+            print(info.bolt_uri)  # -> bolt://127.0.0.1:7690
     """
     info = start(home, bolt_port, http_port, timeout, **options)  # type: ignore[arg-type]
     try:
