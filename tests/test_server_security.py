@@ -247,6 +247,39 @@ def test_password_from_the_environment_and_owner_only_files(
     assert "investigator-chosen-secret" not in res.output
 
 
+def test_the_password_is_set_before_the_first_start(
+    fresh_home: Path, free_port: Callable[[], int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No moment with Neo4j's initial neo4j/neo4j login, which any local user could take
+    # between the first start and the password change: neo4j-admin sets it in the new store,
+    # reading it from an owner-only argument file (never the command line), deleted after.
+    home = fresh_home
+    info = ns.start(home, free_port(), free_port())
+    creds = credentials(home, uri=info.bolt_uri)
+    assert creds is not None and not _refused(info.bolt_uri, creds.auth)
+    assert _refused(info.bolt_uri, ("neo4j", "neo4j"))
+    log = (home / "logs" / "set-initial-password.log").read_text()
+    assert "Changed password for user 'neo4j'" in log and creds.password not in log
+    assert not list((home / "run").glob("*.args"))
+    ns.stop(home)
+    # Restarted, the store exists: nothing to set, the same password works.
+    info = ns.start(home, free_port(), free_port())
+    assert not _refused(info.bolt_uri, creds.auth)
+    ns.stop(home)
+
+
+def test_a_password_an_argument_file_cannot_carry_is_set_after_the_start(
+    fresh_home: Path, free_port: Callable[[], int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = fresh_home
+    secret = 'with spaces, "quotes" and #'
+    monkeypatch.setenv("NEO4J_PASSWORD", secret)
+    info = ns.start(home, free_port(), free_port())
+    assert not (home / "logs" / "set-initial-password.log").exists()
+    assert not _refused(info.bolt_uri, ("neo4j", secret))
+    assert _refused(info.bolt_uri, ("neo4j", "neo4j"))
+
+
 # --- URIs with credentials ----------------------------------------------------------------------------
 
 def test_a_uri_with_embedded_credentials_never_appears(

@@ -191,6 +191,45 @@ def _run_tool(
     return done.returncode, log_path.read_text(encoding="utf-8", errors="replace"), seconds
 
 
+# Characters a password may hold to reach neo4j-admin through an argument file (picocli
+# splits its lines on whitespace, strips quotes and skips lines starting with '#').
+_ARGFILE_SAFE = re.compile(r"[A-Za-z0-9_\-.~+=:,!%^*/?]+")
+
+
+def set_initial_password(java: str, home_dir: Path, inst: Path, conf: Path,
+                         password: str) -> bool:
+    """Set user ``neo4j``'s password in a store that has never started
+    (``neo4j-admin dbms set-initial-password``), so that the server never runs with Neo4j's
+    initial ``neo4j``/``neo4j`` login, which any local user could take in the moment between
+    the first start and the password change. True when set; False (nothing done) when the
+    store exists already or the password holds characters the argument file cannot carry:
+    the caller then changes it after the start.
+
+    The password reaches the tool in an owner-only argument file (``@FILE``, expanded by the
+    tool's command-line parser), never on its command line, and the file is deleted after.
+    """
+    data = inst / "data"
+    if (data / "dbms").exists() or (data / "databases").exists() or \
+            not _ARGFILE_SAFE.fullmatch(password):
+        return False
+    argfile = inst / "run" / "initial-password.args"
+    argfile.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(argfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, password.encode("ascii") + b"\n")
+        os.close(fd)
+        argv = [java, "-Xmx256m", *_JVM_FLAGS, "-cp", _classpath(home_dir), _ADMIN_TOOL, "dbms",
+                "set-initial-password", f"@{argfile}"]
+        code, output, _ = _run_tool(argv, home_dir, inst, conf,
+                                    inst / "logs" / "set-initial-password.log")
+    finally:
+        argfile.unlink(missing_ok=True)
+    if code != 0:
+        raise Neo4jServerError(f"neo4j-admin dbms set-initial-password failed (exit {code}): "
+                               f"{' '.join(output.split())[-300:]}")
+    return True
+
+
 def admin_import(
     home: PathLike | None,
     database: str,

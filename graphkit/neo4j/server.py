@@ -32,15 +32,17 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from graphkit.errors import ConfigError, Neo4jServerError
-from graphkit.neo4j.admin import admin_import
+from graphkit.neo4j.admin import admin_import, set_initial_password
 from graphkit.neo4j.auth import Credentials, credentials, ensure_password, initial_credentials
 from graphkit.neo4j.instance import (
     _alive,
@@ -174,10 +176,22 @@ def _write_state(inst: Path, state: dict[str, object]) -> None:
     write_file(inst / "run" / _STATE_FILE, json.dumps(state, indent=2) + "\n", shared)
 
 
+def _http_accepts(url: str, timeout: float = 2.0) -> bool:
+    """Whether something accepts TCP connections at ``url``'s host and port."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def _wait_for_bolt(
     proc: subprocess.Popen[bytes], info: ServerInfo, inst: Path, deadline: float, timeout: float
 ) -> None:
-    """Poll until Bolt answers; stop the server and raise if it exits or ``deadline`` passes."""
+    """Poll until Bolt answers and the HTTP connector (Neo4j Browser, the HTTP API) accepts
+    connections, which it may start doing a moment after Bolt; stop the server and raise if it
+    exits or ``deadline`` passes."""
     while True:
         if proc.poll() is not None:
             _clear_state(inst)
@@ -185,7 +199,7 @@ def _wait_for_bolt(
                 f"Neo4j exited during start-up (exit {proc.returncode}); log: {info.log_path}\n"
                 f"{_tail(info.log_path)}"
             )
-        if _bolt_answers(info.bolt_uri, timeout=2.0):
+        if _bolt_answers(info.bolt_uri, timeout=2.0) and _http_accepts(info.http_url):
             return
         if time.perf_counter() > deadline:
             _terminate(proc.pid, inst, grace=20)
@@ -260,6 +274,8 @@ def start(
         shared=shared,
     )
     began = time.perf_counter()
+    if creds is not None:  # on a store that never started: no moment with neo4j/neo4j
+        set_initial_password(java, home_dir, inst, conf, creds.password)
     proc = _launch(_server_argv(java, home_dir, conf, heap), inst, inst / "logs" / _CONSOLE_LOG,
                    shared)
     state = {
