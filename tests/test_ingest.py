@@ -382,6 +382,22 @@ def test_skip_through_cli_and_other_formats(tmp_path: Path) -> None:
     assert f"skipped 1 bad rows (bad_timestamp=1) -> {tmp_path / 'rej2.csv'}" in res.stdout
 
 
+def test_a_blank_line_in_a_one_column_file_is_located_on_its_own_line(tmp_path: Path) -> None:
+    # DuckDB reads a blank line of a one-column CSV as a row whose value is missing (in wider
+    # files it skips it): the error and the rejects must name that line, not the next row.
+    events = _make(tmp_path, "e.csv", H + "a1,2024-05-01T10:00:00Z,10.0.0.1\n")
+    acc = tmp_path / "acc.csv"
+    acc.write_text("account_id\na1\n\na2\n\n")
+    with pytest.raises(InputError) as err:
+        load(events, accounts=acc)
+    assert (err.value.line, err.value.column) == (3, "account_id")
+    rejects = tmp_path / "rej.csv"
+    ds = load(events, accounts=acc, on_bad_rows="skip", rejects_path=rejects)
+    assert sorted(ds.accounts["account_id"]) == ["a1", "a2"]
+    got = pd.read_csv(rejects, dtype=str, keep_default_na=False)
+    assert got["line"].tolist() == ["3", "5"] and set(got["raw"]) == {""}
+
+
 def test_skip_with_all_rows_bad_is_an_error(tmp_path: Path) -> None:
     path = _make(tmp_path, "e.csv", H + "a1,never,10.0.0.1\n")
     with pytest.raises(InputError, match="no events were loaded"):

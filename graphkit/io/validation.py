@@ -120,14 +120,17 @@ def _locate_parquet(con: duckdb.DuckDBPyConnection, src: _Source, rids: list[int
 
 def _locate_csv(src: _Source, rids: list[int]) -> dict[int, Location]:
     """CSV: DuckDB numbers the rows it kept; walk the records, skipping the header, blank
-    lines and the records the reader refused, to find each kept row's physical lines."""
+    lines and the records the reader refused, to find each kept row's physical lines. In a
+    file of one column DuckDB reads a blank line as a row (its one value missing), so there
+    a blank line after the header counts as a row."""
     out: dict[int, Location] = {}
     refused = {p[0] for p in src.pre_rejects}
     wanted = set(rids)
     kept = 0
     header_seen = False
+    blank_is_row = len(src.columns) == 1
     for _rec_no, fields, rec in _csv_records(src.path, src.gz):
-        if not fields or rec.start_line in refused:
+        if rec.start_line in refused or (not fields and not (header_seen and blank_is_row)):
             continue
         if not header_seen:
             header_seen = True
