@@ -7,8 +7,8 @@ hydra network with both):
 2. the DuckDB aggregation floor of the same events (``GROUP BY account_id, ip`` over the
    Parquet file, every row read), ``--repeat`` times, each in a fresh process;
 3. what ``graphkit detect EVENTS --accounts F --seeds F --out DIR`` does, ``--repeat`` times,
-   each in a fresh process: wall time, the process's own peak RSS (``ru_maxrss`` or
-   ``VmHWM``, :func:`common.measure`), every stage;
+   each in a fresh process: wall time, the process's own peak RSS (``ru_maxrss``,
+   :func:`common.measure`), every stage;
 4. writes ``scale.json`` and ``scale.md`` into ``--out``: medians, detect / floor, the growth
    exponent of wall time and peak memory in events (log-log slope between the smallest and the
    largest size), the stage breakdown per size (seconds, and GiB resident at each stage's end

@@ -4,8 +4,8 @@
   the files; the cache key is scale + seed + a digest of the simulator's source and graphkit's
   version, so a changed simulator regenerates instead of benchmarking stale data.
 * :func:`measure` runs one repetition in a fresh Python process and reads that process's own
-  peak RSS (``ru_maxrss`` from ``wait4``, or its polled ``VmHWM`` where ``ru_maxrss`` may be
-  the parent's memory at the fork), so repetitions never share caches or heaps.
+  peak RSS (``ru_maxrss``, taken by a small launcher that forks it, so that it does not start
+  from the runner's memory), so repetitions never share caches or heaps.
 * A worker mode (``python benchmarks/common.py worker SPEC.json``) runs the same library calls
   as the CLI command being measured with a :class:`NestedProgress`, and writes the stage
   timings (with their nesting) as JSON for the parent.
@@ -23,6 +23,7 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -193,76 +194,92 @@ class BudgetExceeded(BenchmarkError):
         self.peak_rss_bytes = peak_rss_bytes
 
 
-def own_peak_bytes(ru_maxrss_bytes: int, parent_peak_bytes: int, polled_peak_bytes: int) -> int:
-    """A child's own peak RSS. On Linux its ``ru_maxrss`` is the larger of its own peak and
-    what its parent held when it forked (at most the parent's peak ``VmHWM`` then): above
-    that it is exact; otherwise the child's own ``VmHWM``, polled while it ran, is all there
-    is (it may miss the last poll interval's growth).
+# Starts the measured command and reports its rusage. On Linux a child's ru_maxrss starts from
+# what its parent held when it forked, so the command is forked from this small process
+# (about 10 MB), never from the benchmark runner (GBs once it has simulated its data).
+_LAUNCHER = """
+import json, os, sys
+report, argv = sys.argv[1], sys.argv[2:]
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(argv[0], argv)
+    finally:
+        os._exit(127)
+with open(report + ".pid.tmp", "w") as f:
+    f.write(str(pid))
+os.replace(report + ".pid.tmp", report + ".pid")
+_, status, ru = os.wait4(pid, 0)
+with open(report, "w") as f:
+    f.write(json.dumps([ru.ru_maxrss, ru.ru_utime + ru.ru_stime]))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
 
-    >>> own_peak_bytes(5_000, 2_000, 4_900)  # the child grew past the parent: exact
-    5000
-    >>> own_peak_bytes(2_000, 2_000, 300)    # ru_maxrss is the parent's: the polled peak
-    300
-    """
-    return ru_maxrss_bytes if ru_maxrss_bytes > parent_peak_bytes else polled_peak_bytes
+
+def _read_pid(report: Path) -> int | None:
+    try:
+        return int(Path(f"{report}.pid").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def measure(argv: Sequence[str], *, cwd: Path | None = None, timeout: float | None = None,
             max_rss_bytes: int | None = None, env: dict[str, str] | None = None) -> Sample:
     """Run ``argv`` in a fresh process; return its wall time, peak RSS, CPU time and stdout.
 
-    The peak RSS is the child's own (not the whole process tree of the benchmark runner):
-    ``ru_maxrss`` from ``wait4`` where that exceeds what this process held when it started the
-    child, else the child's ``VmHWM`` polled every 50 ms (:func:`own_peak_bytes`). Raises :class:`BudgetExceeded` when the process runs past
-    ``timeout`` seconds or ``max_rss_bytes`` (it is killed: the machine is shared), and
-    :class:`BenchmarkError` on a non-zero exit.
+    The peak RSS is the process's own ``ru_maxrss`` (not the whole process tree of the
+    benchmark runner), taken by a small launcher that forks it (:data:`_LAUNCHER`): forked
+    from the runner itself, it would start from the runner's memory. Raises
+    :class:`BudgetExceeded` when the process runs past ``timeout`` seconds or
+    ``max_rss_bytes`` (it is killed: the machine is shared), and :class:`BenchmarkError` on a
+    non-zero exit.
     """
-    out_f = _tmpfile("stdout")
-    err_f = _tmpfile("stderr")
+    out_f, err_f, report = _tmpfile("stdout"), _tmpfile("stderr"), _tmpfile("usage")
     load = os.getloadavg()[0]
-    parent_peak = proc_status_bytes("self", ("VmHWM",)).get("VmHWM", 0)
-    with open(out_f, "w+b") as out, open(err_f, "w+b") as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(list(argv), cwd=cwd, stdout=out, stderr=err,
-                                env={**os.environ, **(env or {})})
-        deadline = None if timeout is None else start + timeout
-        seen_rss = polled = 0
-        while True:
-            status_now = proc_status_bytes(proc.pid, ("VmRSS", "VmHWM"))
-            polled = max(polled, status_now.get("VmHWM", 0))
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            over = None
-            if deadline is not None and time.perf_counter() > deadline:
-                over = "time"
-            elif max_rss_bytes is not None:
-                seen_rss = max(seen_rss, status_now.get("VmRSS", 0))
-                if seen_rss > max_rss_bytes:
+    try:
+        with open(out_f, "w+b") as out, open(err_f, "w+b") as err:
+            start = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-S", "-c", _LAUNCHER, str(report),
+                                     *argv], cwd=cwd, stdout=out, stderr=err,
+                                    env={**os.environ, **(env or {})}, start_new_session=True)
+            deadline = None if timeout is None else start + timeout
+            seen_rss, child = 0, None
+            while True:
+                child = child or _read_pid(report)
+                if max_rss_bytes is not None and child:
+                    seen_rss = max(seen_rss, proc_status_bytes(child, ("VmRSS",)).get("VmRSS", 0))
+                pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                over = None
+                if deadline is not None and time.perf_counter() > deadline:
+                    over = "time"
+                elif max_rss_bytes is not None and seen_rss > max_rss_bytes:
                     over = "memory"
-            if over:
-                proc.kill()
-                _, _, usage = os.wait4(proc.pid, 0)
-                wall = time.perf_counter() - start
-                peak = max(seen_rss, own_peak_bytes(int(usage.ru_maxrss) * 1024, parent_peak,
-                                                    polled))
-                raise BudgetExceeded(f"stopped at the {over} budget after {wall:.0f}s "
-                                     f"({peak / 2**30:.1f} GiB): {shlex.join(argv)}",
-                                     over, wall, peak)
-            time.sleep(0.05)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
-    out_f.unlink(missing_ok=True)
-    err_f.unlink(missing_ok=True)
-    if proc.returncode != 0:
-        tail = "\n".join(stderr.strip().splitlines()[-15:])
-        raise BenchmarkError(f"exit {proc.returncode}: {shlex.join(argv)}\n{tail}")
-    peak = own_peak_bytes(int(usage.ru_maxrss) * 1024, parent_peak, polled)  # Linux: KiB
-    return Sample(wall_s=wall, peak_rss_bytes=peak,
-                  cpu_s=usage.ru_utime + usage.ru_stime, load_at_start=load, stdout=stdout)
+                if over:
+                    os.killpg(proc.pid, signal.SIGKILL)  # the launcher and the command
+                    os.wait4(proc.pid, 0)
+                    wall = time.perf_counter() - start
+                    raise BudgetExceeded(f"stopped at the {over} budget after {wall:.0f}s "
+                                         f"({seen_rss / 2**30:.1f} GiB): {shlex.join(argv)}",
+                                         over, wall, seen_rss)
+                time.sleep(0.05)
+            wall = time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            out.seek(0)
+            err.seek(0)
+            stdout = out.read().decode(errors="replace")
+            stderr = err.read().decode(errors="replace")
+        if proc.returncode != 0:
+            tail = "\n".join(stderr.strip().splitlines()[-15:])
+            raise BenchmarkError(f"exit {proc.returncode}: {shlex.join(argv)}\n{tail}")
+        maxrss_kib, cpu = json.loads(report.read_text())
+    finally:
+        for f in (out_f, err_f, report, Path(f"{report}.pid")):
+            f.unlink(missing_ok=True)
+    return Sample(wall_s=wall, peak_rss_bytes=int(maxrss_kib) * 1024, cpu_s=float(cpu),
+                  load_at_start=load, stdout=stdout)
 
 
 def _tmpfile(tag: str) -> Path:
