@@ -204,6 +204,8 @@ pid = os.fork()
 if pid == 0:
     try:
         os.execvp(argv[0], argv)
+    except OSError as exc:
+        sys.stderr.write(f"{argv[0]}: {exc}\\n")
     finally:
         os._exit(127)
 with open(report + ".pid.tmp", "w") as f:
@@ -244,11 +246,14 @@ def measure(argv: Sequence[str], *, cwd: Path | None = None, timeout: float | No
                                      *argv], cwd=cwd, stdout=out, stderr=err,
                                     env={**os.environ, **(env or {})}, start_new_session=True)
             deadline = None if timeout is None else start + timeout
-            seen_rss, child = 0, None
+            seen_rss = seen_peak = 0
+            child = None
             while True:
                 child = child or _read_pid(report)
-                if max_rss_bytes is not None and child:
-                    seen_rss = max(seen_rss, proc_status_bytes(child, ("VmRSS",)).get("VmRSS", 0))
+                if child:  # for the budget, and the peak of a run stopped before its end
+                    now = proc_status_bytes(child, ("VmRSS", "VmHWM"))
+                    seen_rss = max(seen_rss, now.get("VmRSS", 0))
+                    seen_peak = max(seen_peak, now.get("VmHWM", 0), seen_rss)
                 pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
                 if pid:
                     break
@@ -262,8 +267,8 @@ def measure(argv: Sequence[str], *, cwd: Path | None = None, timeout: float | No
                     os.wait4(proc.pid, 0)
                     wall = time.perf_counter() - start
                     raise BudgetExceeded(f"stopped at the {over} budget after {wall:.0f}s "
-                                         f"({seen_rss / 2**30:.1f} GiB): {shlex.join(argv)}",
-                                         over, wall, seen_rss)
+                                         f"({seen_peak / 2**30:.1f} GiB): {shlex.join(argv)}",
+                                         over, wall, seen_peak)
                 time.sleep(0.05)
             wall = time.perf_counter() - start
             proc.returncode = os.waitstatus_to_exitcode(status)
@@ -276,7 +281,7 @@ def measure(argv: Sequence[str], *, cwd: Path | None = None, timeout: float | No
             raise BenchmarkError(f"exit {proc.returncode}: {shlex.join(argv)}\n{tail}")
         maxrss_kib, cpu = json.loads(report.read_text())
     finally:
-        for f in (out_f, err_f, report, Path(f"{report}.pid")):
+        for f in (out_f, err_f, report, Path(f"{report}.pid"), Path(f"{report}.pid.tmp")):
             f.unlink(missing_ok=True)
     return Sample(wall_s=wall, peak_rss_bytes=int(maxrss_kib) * 1024, cpu_s=float(cpu),
                   load_at_start=load, stdout=stdout)

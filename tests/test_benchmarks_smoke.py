@@ -57,7 +57,9 @@ def test_measure_reports_own_peak_rss_and_stops_at_budgets(tmp_path: Path) -> No
     assert s.stdout.strip() == "done"
     with pytest.raises(common.BudgetExceeded) as exc:
         common.measure([sys.executable, "-c", "import time; time.sleep(30)"], timeout=1)
-    assert exc.value.reason == "time"
+    assert exc.value.reason == "time" and exc.value.peak_rss_bytes > 2**20  # what it held
+    with pytest.raises(common.BenchmarkError, match=r"(?s)exit 127.*No such file"):
+        common.measure([str(tmp_path / "no-such-program")])
     hold = grow + "; import time; time.sleep(30)"
     start = time.perf_counter()
     with pytest.raises(common.BudgetExceeded) as exc:

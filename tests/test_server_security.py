@@ -23,6 +23,7 @@ from neo4j.exceptions import AuthError
 from graphkit.cli import main
 from graphkit.errors import ConfigError, ExportError
 from graphkit.neo4j import server as ns
+from graphkit.neo4j.admin import set_initial_password
 from graphkit.neo4j.auth import (
     PASSWORD_FILE,
     credentials,
@@ -266,6 +267,19 @@ def test_the_password_is_set_before_the_first_start(
     info = ns.start(home, free_port(), free_port())
     assert not _refused(info.bolt_uri, creds.auth)
     ns.stop(home)
+
+
+def test_passwords_an_argument_file_would_misread_are_left_for_after_the_start(
+    tmp_path: Path
+) -> None:
+    # A leading '-' reads as an option, whitespace splits, quotes are stripped, '#' starts a
+    # comment: neo4j-admin is not run (nothing written), the password is set over Bolt.
+    for password in ("-Xabcdefgh123", "with space", 'quo"ted', "#comment", "back\\slash"):
+        assert not set_initial_password("java", tmp_path, tmp_path, tmp_path / "neo4j.conf",
+                                        password), password
+    assert not any(tmp_path.iterdir())
+    assert all(not initial_credentials(tmp_path / f"h{i}").password.startswith("-")
+               for i in range(200))
 
 
 def test_a_password_an_argument_file_cannot_carry_is_set_after_the_start(

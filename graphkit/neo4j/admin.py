@@ -192,8 +192,9 @@ def _run_tool(
 
 
 # Characters a password may hold to reach neo4j-admin through an argument file (picocli
-# splits its lines on whitespace, strips quotes and skips lines starting with '#').
-_ARGFILE_SAFE = re.compile(r"[A-Za-z0-9_\-.~+=:,!%^*/?]+")
+# splits its lines on whitespace, strips quotes and skips lines starting with '#'), and not
+# starting with '-' (picocli would take it for an option).
+_ARGFILE_SAFE = re.compile(r"[A-Za-z0-9_.~+=:,!%^*/?][A-Za-z0-9_\-.~+=:,!%^*/?]*")
 
 
 def set_initial_password(java: str, home_dir: Path, inst: Path, conf: Path,

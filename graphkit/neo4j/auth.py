@@ -141,7 +141,7 @@ def initial_credentials(home: PathLike | None = None) -> Credentials:
     if found is None:
         path = password_file(home)
         try:
-            _write_private(path, secrets.token_urlsafe(24))
+            _write_private(path, _generated_password())
         except FileExistsError:
             pass  # written a moment ago by a concurrent start, or an empty file
         except OSError as exc:
@@ -158,6 +158,20 @@ def initial_credentials(home: PathLike | None = None) -> Credentials:
         raise ConfigError(f"the Neo4j password (from {found.source}) must have at least "
                           f"{MIN_PASSWORD_LENGTH} characters and differ from '{INITIAL_PASSWORD}'")
     return found
+
+
+def _generated_password() -> str:
+    """32 URL-safe characters (``secrets.token_urlsafe(24)``), not starting with ``-``: such a
+    password is set before the first start (:func:`graphkit.neo4j.admin.set_initial_password`,
+    whose argument file would read a leading ``-`` as an option).
+
+    >>> p = _generated_password()
+    >>> len(p), p[0] != "-"
+    (32, True)
+    """
+    while (password := secrets.token_urlsafe(24)).startswith("-"):
+        pass  # one draw in 64
+    return password
 
 
 def _login(bolt_uri: str, auth: tuple[str, str], query: str | None = None,
