@@ -206,29 +206,31 @@ def _check_replaceable(out: Path) -> None:
     if MANIFEST not in entries:
         raise ConfigError("output directory exists and is not a graphkit result (no "
                           "manifest.json); refusing to replace it", file=str(out))
-    unlisted = _unlisted_files(out)
-    if unlisted is None:
-        raise ConfigError("output directory exists and its manifest.json is not a graphkit "
-                          "result's (no file digests); refusing to replace it", file=str(out))
-    if unlisted:
-        raise ConfigError(f"output directory holds files its manifest.json does not list "
-                          f"({', '.join(unlisted[:3])}{', ...' if len(unlisted) > 3 else ''}); "
-                          "refusing to replace it", file=str(out))
-
-
-def _unlisted_files(out: Path) -> list[str] | None:
-    """The files under ``out`` that its manifest does not list (sorted); None when the
-    manifest is not a sealed result's (not JSON, or without ``"files"`` digests). A previous
-    result is replaced only when everything in it is its own: a folder that merely holds a
-    ``manifest.json`` (a browser extension's, a package's) or a result someone added files
-    to is left alone."""
+    # A previous result is replaced only when everything in it is its own: a folder that
+    # merely holds a manifest.json (a browser extension's, a package's) or a result someone
+    # added files to is left alone.
     try:
         manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
+        manifest = None
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, dict):
-        return None
+        raise ConfigError("output directory exists and its manifest.json is not a graphkit "
+                          "result's (no file digests); refusing to replace it", file=str(out))
+    unlisted = _unlisted_files(out, files)
+    if unlisted:
+        raise ConfigError(f"output directory holds files its manifest.json does not list "
+                          f"({_some(unlisted)}); refusing to replace it", file=str(out))
+
+
+def _some(names: list[str]) -> str:
+    """The first three ``names``, then ``...`` when there are more."""
+    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+
+
+def _unlisted_files(out: Path, files: dict[str, str]) -> list[str]:
+    """The files under ``out`` that the manifest's ``files`` does not list (sorted), but
+    :data:`DERIVED_FILES`."""
     try:
         present = [p.relative_to(out).as_posix() for p in out.rglob("*")
                    if p.is_file() or p.is_symlink()]
@@ -398,11 +400,10 @@ def verify_result_dir(directory: str | os.PathLike[str], *,
         if actual != digest:
             raise InputError("does not match the digest in manifest.json (modified or "
                              "half-written result)", file=str(f))
-    unlisted = _unlisted_files(d)
+    unlisted = _unlisted_files(d, files)
     if unlisted:  # added after the run: no reader may take them for part of the result
-        raise InputError(f"holds files manifest.json does not list ({', '.join(unlisted[:3])}"
-                         f"{', ...' if len(unlisted) > 3 else ''}): added after the run; move "
-                         "them out of the result directory", file=str(d))
+        raise InputError(f"holds files manifest.json does not list ({_some(unlisted)}): added "
+                         "after the run; move them out of the result directory", file=str(d))
     return manifest
 
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from graphkit.errors import ConfigError, GraphkitError, InputError, Neo4jServerError
+from graphkit.neo4j.auth import _write_private
 from graphkit.neo4j.instance import _alive, _classpath, _read_state, _render_conf
 from graphkit.neo4j.local import (
     _ADMIN_TOOL,
@@ -214,11 +215,8 @@ def set_initial_password(java: str, home_dir: Path, inst: Path, conf: Path,
             not _ARGFILE_SAFE.fullmatch(password):
         return False
     argfile = inst / "run" / "initial-password.args"
-    argfile.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(argfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
-        os.write(fd, password.encode("ascii") + b"\n")
-        os.close(fd)
+        _write_private(argfile, password)  # 0600, never an existing file or a link
         argv = [java, "-Xmx256m", *_JVM_FLAGS, "-cp", _classpath(home_dir), _ADMIN_TOOL, "dbms",
                 "set-initial-password", f"@{argfile}"]
         code, output, _ = _run_tool(argv, home_dir, inst, conf,
