@@ -112,6 +112,8 @@ RULES: dict[str, Rule] = {
     "resource_correlation": Rule("float", 0.0, 1.0, high_open=True),
     "resource_indicators": Rule("names"),
     "relational_indicators": Rule("names"),
+    "org_domain_indicators": Rule("names"),
+    "org_domain_concentration": Rule("float", 0.0, 1.0, low_open=True),
     "identifiers": Rule("columns"),
     "derive_ip_network": Rule("bool"),
     "ipv4_network_prefix": Rule("int", 8, 32),

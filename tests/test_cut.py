@@ -18,6 +18,7 @@ from graphkit.detection.cut import (
     betabinom_mid_tail,
     bh_qvalues,
     coordination_counts,
+    domain_organisations,
     explained_members,
     member_evidence,
     member_marks,
@@ -155,15 +156,21 @@ def _p_window(created: pd.Series) -> float:
     return near.mean() / (len(secs) - 1)
 
 
-def _resource_counts(hour_entropy: list[float], n_events: list[int] | None = None):
-    """Accounts in one community, all paying with one card; their hour profiles given."""
+def _resource_counts(hour_entropy: list[float], n_events: list[int] | None = None,
+                     email_domain: list[str | None] | None = None,
+                     settings: Settings | None = None):
+    """Accounts in one community, all paying with one card and created within an hour of
+    one another; their hour profiles (and e-mail domains) given."""
     import scipy.sparse as sp
 
     n = len(hour_entropy)
     shares = sp.csr_matrix(np.ones((n, 1)))
     sig = SignalMatrix("payment", shares, np.ones(1), np.array([n]), np.array(["A"]))
     acc = pd.DataFrame({"org_id": [None] * n, "seed_actor": [None] * n,
-                        "created_at": [None] * n, "first_seen": [None] * n,
+                        "created_at": pd.Series(pd.Timestamp("2025-03-01", tz="UTC")
+                                                + pd.to_timedelta(np.arange(n), unit="min")),
+                        "first_seen": [None] * n,
+                        "email_domain": email_domain or [None] * n,
                         "status": ["active"] * n, "n_events": n_events or [500] * n,
                         "hour_entropy": hour_entropy, "release_events": [0] * n,
                         "release_window_events": [0] * n, "release_shift": [0.0] * n,
@@ -171,7 +178,7 @@ def _resource_counts(hour_entropy: list[float], n_events: list[int] | None = Non
     links = Links(pd.DataFrame({"a": np.zeros(0, int), "b": np.zeros(0, int),
                                 "synchrony": np.zeros(0)}), n)
     groups = Groups(np.zeros(n, int), 1)
-    marks = member_marks(acc, {"payment": sig}, links, groups, Settings())
+    marks = member_marks(acc, {"payment": sig}, links, groups, settings or Settings())
     return coordination_counts(marks, groups)
 
 
@@ -192,6 +199,38 @@ def test_working_hours_are_judged_on_the_community():
     # Mostly sparse accounts: nothing is judged, every member counts.
     sparse = _resource_counts([0.7, 0.0, 0.0, 0.0, 0.0, 0.0], [100, 40, 40, 40, 40, 40])
     assert sparse["shared_payment"].n[0] == 6 and sparse["shared_payment"].k[0] == 5
+
+
+def test_a_shared_company_domain_explains_onboarding_and_shared_resources_not_behaviour():
+    # Round-the-clock colleagues (no human day to excuse them) on the company card, signed up
+    # together: their company's e-mail domain explains the card and the onboarding burst.
+    office = _resource_counts([0.98] * 6, email_domain=["acme.io"] * 5 + ["gmail.com"])
+    assert office["shared_payment"].n[0] == 1 and office["creation_burst"].n[0] == 1
+    # Bans, lock-step and the model jump are what members do: still counted for every member.
+    assert office["banned"].n[0] == office["synchrony"].n[0] == 6
+    # A free-mail provider (upper case, padded) is no organisation.
+    freemail = _resource_counts([0.98] * 6, email_domain=[" GMAIL.com"] * 6)
+    assert freemail["shared_payment"].n[0] == 6 and freemail["creation_burst"].n[0] == 6
+    # Switched off: the domain explains nothing.
+    off = _resource_counts([0.98] * 6, email_domain=["acme.io"] * 6,
+                           settings=Settings(org_domain_indicators=()))
+    assert off["shared_payment"].n[0] == 6 and off["creation_burst"].n[0] == 6
+
+
+def test_a_domain_spread_over_the_population_is_no_organisation():
+    # 2 of a domain's 6 holders in community 0: a popular provider missing from the
+    # free-mail list, not an employer. 3 of 4 in community 1: the company's staff.
+    groups = Groups(np.array([0, 0, 1, 2, 3, 4, 5, 5, 5, 6]), 7)
+    dom = pd.Series(["mail.example"] * 6 + ["co.example"] * 3 + ["co.example"])
+    dom.iloc[[2, 3]] = ["mail.example", "mail.example"]
+    orgs = domain_organisations(dom, groups, 0.5)
+    assert orgs.isna().iloc[:6].all()
+    assert orgs.iloc[6:9].tolist() == ["co.example"] * 3 and orgs.isna().iloc[9]
+    assert domain_organisations(dom, groups, 0.3).iloc[:2].tolist() == ["mail.example"] * 2
+    with pytest.raises(ConfigError):
+        Settings(org_domain_concentration=0.0)
+    with pytest.raises(ConfigError):
+        Settings(org_domain_indicators=("volume_of_nonsense",))
 
 
 def test_flag_rule_settings_are_validated():

@@ -6,7 +6,11 @@ their first request, created in a burst, in lock-step with another member, on a 
 concentrated in the community, on a just-released model; payers whose card an earlier member
 of the community already pays with. Members that share a declared ``org_id`` with another
 member (in a community without seeds) are left out of the counts: their organisation explains
-what they share. The members of a community whose traffic keeps a human day
+what they share. A shared e-mail domain that is not a free-mail one, held mostly inside the
+community (:func:`domain_organisations`), explains the same way what an organisation's staff
+share and how they are onboarded (``Settings.org_domain_indicators``: the card, the templates,
+creation bursts, new accounts), but not what members do (bans, lock-step, the model jump).
+The members of a community whose traffic keeps a human day
 (:func:`graphkit.detection.indicators.human_hours_communities`) are left out of the counts of
 the shared resources (``Settings.resource_indicators``: the card, the templates), the same
 way: sharing them during working hours is what colleagues do. The indicator's **background rate** ``p0`` is the same count over every
@@ -55,6 +59,7 @@ from scipy import special, stats
 from graphkit.detection import indicators as ind_mod
 from graphkit.detection.indicators import Groups
 from graphkit.detection.links import Links, SignalMatrix
+from graphkit.io.derived import freemail_domains
 from graphkit.settings import Settings
 
 
@@ -292,6 +297,35 @@ def explained_members(org_id: pd.Series, seed_actor: pd.Series, groups: Groups) 
     return out & ~seeded[groups.membership]
 
 
+def domain_organisations(email_domain: pd.Series, groups: Groups,
+                         concentration: float) -> pd.Series:
+    """Per account, its e-mail domain as its organisation (NA when none): a domain that is
+    not a free-mail one and of which at least ``concentration`` of the accounts holding it
+    are in the account's community. A company's staff hold their company's domain in one
+    community; a popular provider missing from the free-mail list is spread over the whole
+    population, so holding it is no organisation.
+
+    >>> g = Groups(np.array([0, 0, 0, 1]), 2)
+    >>> domain_organisations(pd.Series(["acme.io", "acme.io", "gmail.com", "acme.io"]),
+    ...                      g, 0.5).tolist()
+    ['acme.io', 'acme.io', <NA>, <NA>]
+    """
+    dom = email_domain.astype("string").str.strip().str.lower()
+    dom = dom.mask(dom.isin(freemail_domains()) | (dom == ""))
+    has = dom.notna().to_numpy()
+    out = pd.Series(pd.NA, index=email_domain.index, dtype="string")
+    if not has.any():
+        return out
+    codes = pd.factorize(dom[has])[0]
+    comm = groups.membership[has].astype(np.int64)
+    key = comm * (codes.max() + 1) + codes
+    _, inverse, in_comm = np.unique(key, return_inverse=True, return_counts=True)
+    held = np.bincount(codes)[codes]
+    keep = in_comm[inverse] >= concentration * held
+    out.iloc[np.flatnonzero(has)[keep]] = dom[has].to_numpy()[keep]
+    return out
+
+
 @dataclass(frozen=True)
 class Marks:
     """Per account and coordination indicator: the account shows it (``shows``) and could
@@ -416,6 +450,11 @@ def member_marks(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Lin
     ``acc`` is the per-account table of :func:`graphkit.detection.features.account_features`.
     """
     unexplained = ~explained_members(acc["org_id"], acc["seed_actor"], groups)
+    by_domain = set(settings.org_domain_indicators)
+    domain_explained = (explained_members(
+        domain_organisations(acc["email_domain"], groups, settings.org_domain_concentration),
+        acc["seed_actor"], groups) if by_domain and "email_domain" in acc
+        else np.zeros(len(groups.membership), bool))
     working_hours = ind_mod.human_hours_communities(
         acc["hour_entropy"].to_numpy(dtype=float), acc["n_events"].to_numpy(dtype=float),
         groups, settings)[groups.membership]
@@ -444,7 +483,8 @@ def member_marks(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Lin
         if name in settings.profile_indicators:
             continue
         shows[name] = s
-        known[name] = k & unexplained & (~working_hours if name in resource else True)
+        known[name] = (k & unexplained & (~working_hours if name in resource else True)
+                       & (~domain_explained if name in by_domain else True))
     return Marks(shows, known, {"creation_burst": burst.chance},
                  card_sharers(signals.get("payment"), groups))
 

@@ -112,7 +112,7 @@ def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays |
     release_window_events (all requests in those windows), release_model, release_shift and
     release_background (the account's strongest move to a released model and the other
     accounts' move to it: :meth:`ReleaseTraffic.shift`), created_at, first_seen, status,
-    org_id, banned_at and seed_actor; with relations, the :func:`relation_features` columns.
+    org_id, email_domain, banned_at and seed_actor; with relations, the :func:`relation_features` columns.
     ``activity`` (computed elsewhere, e.g. on Spark) replaces reading ``events``.
     """
     n = len(graph.accounts)
@@ -134,7 +134,8 @@ def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays |
                         "release_model": shift.model_names.array,
                         "release_shift": shift.moved,
                         "release_background": shift.against})
-    for col in ("created_at", "first_seen", "status", "org_id", "banned_at"):
+    for col in ("created_at", "first_seen", "status", "org_id", "email_domain",
+                "banned_at"):
         out[col] = accounts[col].to_numpy() if col in accounts else pd.NA
     rel = relation_features(graph)
     for col in rel.columns:
