@@ -168,6 +168,12 @@ class Settings:
     # templates) but leaves a fleet without bans and account ages nothing else to show
     # (docs/detection.md, section 3).
     fdr_resource_family: bool = False
+    # The coordination indicators read from one field (the creation time: a creation burst and
+    # a new account) enter the FDR cut's combination as one test (their smallest p-value,
+    # Sidak corrected), as they count once in a member's own evidence: a cohort signed up
+    # together and used at once (a hackathon, a class) is both by one fact, and Fisher's
+    # combination assumes independent tests. Off: two tests, the rule before.
+    fdr_same_source: bool = True
     # Intra-community correlation of the shared-resource marks (resource_indicators) in the FDR
     # cut: their counts are tested with a beta-binomial of this correlation, whose variance is
     # the binomial's times 1 + (n - 1) rho. A community found through shared entities shares

@@ -109,6 +109,7 @@ RULES: dict[str, Rule] = {
     "flag_fdr": Rule("float", 0.0, 1.0, low_open=True, high_open=True),
     "fdr_drop_strongest": _nonneg("int"),
     "fdr_resource_family": Rule("bool"),
+    "fdr_same_source": Rule("bool"),
     "resource_correlation": Rule("float", 0.0, 1.0, high_open=True),
     "resource_indicators": Rule("names"),
     "relational_indicators": Rule("names"),

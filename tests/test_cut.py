@@ -27,6 +27,7 @@ from graphkit.detection.cut import (
     surprise,
 )
 from graphkit.detection.evidence import evidence_table
+from graphkit.detection.features import account_activity, hour_vectors
 from graphkit.detection.indicators import Groups, burst_chance, burst_members, payers
 from graphkit.detection.links import Links, SignalMatrix
 from graphkit.detection.scoring import (
@@ -158,7 +159,8 @@ def _p_window(created: pd.Series) -> float:
 
 def _resource_counts(hour_entropy: list[float], n_events: list[int] | None = None,
                      email_domain: list[str | None] | None = None,
-                     settings: Settings | None = None):
+                     settings: Settings | None = None,
+                     hour_vector: list[tuple[float, float]] | None = None):
     """Accounts in one community, all paying with one card and created within an hour of
     one another; their hour profiles (and e-mail domains) given."""
     import scipy.sparse as sp
@@ -175,6 +177,8 @@ def _resource_counts(hour_entropy: list[float], n_events: list[int] | None = Non
                         "hour_entropy": hour_entropy, "release_events": [0] * n,
                         "release_window_events": [0] * n, "release_shift": [0.0] * n,
                         "release_background": [0.0] * n})
+    if hour_vector is not None:
+        acc["hour_cos"], acc["hour_sin"] = np.asarray(hour_vector, dtype=float).T
     links = Links(pd.DataFrame({"a": np.zeros(0, int), "b": np.zeros(0, int),
                                 "synchrony": np.zeros(0)}), n)
     groups = Groups(np.zeros(n, int), 1)
@@ -199,6 +203,37 @@ def test_working_hours_are_judged_on_the_community():
     # Mostly sparse accounts: nothing is judged, every member counts.
     sparse = _resource_counts([0.7, 0.0, 0.0, 0.0, 0.0, 0.0], [100, 40, 40, 40, 40, 40])
     assert sparse["shared_payment"].n[0] == 6 and sparse["shared_payment"].k[0] == 5
+
+
+def test_a_community_of_sparse_accounts_is_judged_on_its_pooled_day():
+    # Six colleagues with 20 requests each, all between 9:00 and 17:00 in one time zone: too
+    # few to show a schedule alone, 120 pooled requests in working hours.
+    hours = np.arange(9, 17)
+    angle = 2 * np.pi * hours / 24
+    per_hour = 20 / len(hours)
+    staff = [(per_hour * np.cos(angle).sum(), per_hour * np.sin(angle).sum())] * 6
+    office = _resource_counts([0.0] * 6, [20] * 6, hour_vector=staff)
+    assert office["shared_payment"].n[0] == 0
+    # The same requests spread over the whole clock: a fleet's scripts; every member counts.
+    rng = np.random.default_rng(0)
+    clock = 2 * np.pi * rng.integers(0, 24, (6, 20)) / 24
+    scripts = list(zip(np.cos(clock).sum(axis=1), np.sin(clock).sum(axis=1), strict=True))
+    fleet = _resource_counts([0.0] * 6, [20] * 6, hour_vector=scripts)
+    assert fleet["shared_payment"].n[0] == 6 and fleet["shared_payment"].k[0] == 5
+    # Too few requests pooled (3 x 10) to have shown the clock: not judged.
+    few = _resource_counts([0.0] * 3, [10] * 3, hour_vector=staff[:3])
+    assert few["shared_payment"].n[0] == 3
+
+
+def test_hour_vectors_of_the_events_match_those_of_the_hour_counts():
+    # The local engine sums them over events; the state and Spark engines from hour counts.
+    ds = graphkit.load("fixtures/sim-small/events.parquet")
+    events = ds.event_arrays()
+    n = int(events.account.max()) + 1
+    act = account_activity(events, {}, n, Settings())
+    counts = np.zeros((n, 24))
+    np.add.at(counts, (events.account, (events.us // 3_600_000_000) % 24), 1)
+    assert np.allclose(act.hour_vector, hour_vectors(counts))
 
 
 def test_a_shared_company_domain_explains_onboarding_and_shared_resources_not_behaviour():
@@ -285,13 +320,32 @@ def test_shared_resources_count_once_in_the_combination():
     tested = np.ones(m + 2, bool)
     apart = bh_qvalues(surprise(c, tested).p_value, tested)
     family = ("shared_payment", "exclusive_templates")
-    together = surprise(c, tested, family=family)
+    together = surprise(c, tested, families=(family,))
     q = bh_qvalues(together.p_value, tested)
     assert apart[m] < 1e-6  # counted as two tests, the organisation is "surprising"
     assert q[m] > 0.05  # counted once and left out as the strongest: nothing else
     assert q[m + 1] < 1e-6  # the fleet: bursts, new accounts, bans
     assert "shared_payment+exclusive_templates" not in together.per_indicator  # per test kept
     assert set(together.per_indicator) == set(c)
+
+
+def test_a_cohort_signed_up_together_is_one_fact_not_two():
+    """A hackathon's 400 sign-ups on its starter template: created within hours of one
+    another and used at once, so both in a burst and new, by one fact (the creation time).
+    Counted as two tests beside the template, the cohort is flagged; as one (the default),
+    left out as the strongest with the template as weak as it is, it is not. A fleet created
+    in bursts that is also banned and in lock-step stays flagged."""
+    m = 400
+    counts = _counts_after_background(np.random.default_rng(1), m, 20, [400.0, 60.0])
+    c = {"creation_burst": counts(0.05, 320, 50), "new_accounts": counts(0.2, 330, 55),
+         "exclusive_templates": counts(0.2, 150, 20), "banned": counts(0.01, 2, 30),
+         "synchrony": counts(0.01, 0, 20)}
+    tested = np.ones(m + 2, bool)
+    two = community_surprise(c, tested, Settings(fdr_same_source=False))
+    one = community_surprise(c, tested, Settings())
+    assert bh_qvalues(two.p_value, tested)[m] < 0.05
+    q = bh_qvalues(one.p_value, tested)
+    assert q[m] > 0.05 and q[m + 1] < 1e-6
 
 
 def test_shared_resources_are_tested_as_shared_through_one_another():

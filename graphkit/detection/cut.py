@@ -151,7 +151,7 @@ def betabinom_mid_tail(k: np.ndarray, n: np.ndarray, a: np.ndarray, b: np.ndarra
 
 
 def surprise(counts: dict[str, Counts], tested: np.ndarray, drop_strongest: int = 1,
-             family: tuple[str, ...] = (), correlation: float = 0.0,
+             families: tuple[tuple[str, ...], ...] = (), correlation: float = 0.0,
              correlated: tuple[str, ...] = ()) -> Surprise:
     """Each community's p-value against the dataset's background rates (module docstring).
 
@@ -164,10 +164,12 @@ def surprise(counts: dict[str, Counts], tested: np.ndarray, drop_strongest: int 
         the others get p-value 1.
     drop_strongest : int
         Indicators left out of each community's combination, strongest first.
-    family : tuple of str
-        Indicators that are one piece of evidence, not several (``Settings.
-        resource_indicators``: a group that shares a card shares its organisation's templates
-        too). Fisher's combination assumes independent tests; the family enters it once, as
+    families : tuple of tuple of str
+        Groups of indicators that are each one piece of evidence, not several: those read
+        from one field (:data:`SAME_SOURCE`: a cohort created together and used at once is
+        both in a burst and new, by one fact), and with ``Settings.fdr_resource_family`` the
+        resource indicators (a group that shares a card shares its organisation's templates
+        too). Fisher's combination assumes independent tests; a family enters it once, as
         its smallest p-value corrected for the family's size (Sidak: ``1 - (1 - min p)^m``).
 
     Returns
@@ -201,7 +203,9 @@ def surprise(counts: dict[str, Counts], tested: np.ndarray, drop_strongest: int 
                              1e-300, 1.0)
         per[name] = p
     p_value = np.ones(n_comm)
-    combined = _merge_family(per, family)
+    combined = per
+    for family in families:
+        combined = _merge_family(combined, family)
     if combined:
         logs = np.sort(np.log(np.column_stack(list(combined.values()))), axis=1)  # NaN last
         logs = logs[:, drop_strongest:]
@@ -293,8 +297,14 @@ def explained_members(org_id: pd.Series, seed_actor: pd.Series, groups: Groups) 
     key = groups.membership[has].astype(np.int64) * (codes.max() + 1) + codes
     _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     out[np.flatnonzero(has)] = counts[inverse] >= 2
+    return out & ~seeded_members(seed_actor, groups)
+
+
+def seeded_members(seed_actor: pd.Series, groups: Groups) -> np.ndarray:
+    """Per account: its community holds an account investigators attributed (no benign
+    explanation, an organisation's or a working day's, then stands for its members)."""
     seeded = groups.sum(seed_actor.astype("string").notna().to_numpy().astype(float)) > 0
-    return out & ~seeded[groups.membership]
+    return seeded[groups.membership]
 
 
 def domain_organisations(email_domain: pd.Series, groups: Groups,
@@ -457,7 +467,9 @@ def member_marks(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Lin
         else np.zeros(len(groups.membership), bool))
     working_hours = ind_mod.human_hours_communities(
         acc["hour_entropy"].to_numpy(dtype=float), acc["n_events"].to_numpy(dtype=float),
-        groups, settings)[groups.membership]
+        groups, settings, acc[["hour_cos", "hour_sin"]].to_numpy(dtype=float)
+        if "hour_cos" in acc else None)[groups.membership] & ~seeded_members(acc["seed_actor"],
+                                                                             groups)
     resource = set(settings.resource_indicators)
     t = links.table
     everyone = np.ones(len(groups.membership), bool)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from graphkit.detection.synchrony import bucket_entropy
+from graphkit.detection.synchrony import row_entropy
 from graphkit.errors import ConfigError
 from graphkit.graph.hetero import HeteroGraph
 from graphkit.io import Dataset, EventArrays
@@ -82,6 +82,9 @@ def parse_releases(specs: tuple[str, ...] | list[str]) -> dict[str, dt.datetime]
     return out
 
 
+_HOUR_ANGLE = 2.0 * np.pi * np.arange(24) / 24.0
+
+
 @dataclass
 class AccountActivity:
     """The per-account features read from the events, one value per account code."""
@@ -89,6 +92,28 @@ class AccountActivity:
     proxy_events: np.ndarray
     hour_entropy: np.ndarray  # normalized to [0, 1]
     traffic: ReleaseTraffic  # per account and released model, around each release
+    # Per account, the sum of its requests' hour-of-day unit vectors (cos, sin): summed over a
+    # community, the direction and strength of its pooled day (:func:`hour_vectors`).
+    hour_vector: np.ndarray | None = None
+
+
+def hour_vectors(counts: np.ndarray) -> np.ndarray:
+    """Per row of an accounts x 24 matrix of requests per hour of the day: the sum of its
+    requests' hour-of-day unit vectors, ``(sum cos, sum sin)`` of ``2 pi hour / 24``.
+
+    Sums pool: a community's vector is the sum of its members', and its length over the
+    requests (the mean resultant length) is 1 when every request falls in one hour, near 0
+    round the clock.
+
+    >>> c = np.zeros((2, 24)); c[0, 9] = 4; c[1] = 1
+    >>> np.hypot(*hour_vectors(c).T).round(6).tolist()
+    [4.0, 0.0]
+    """
+    out = np.zeros((counts.shape[0], 2))
+    for hour, angle in enumerate(_HOUR_ANGLE):  # 24 columns: no float copy of the matrix
+        out[:, 0] += counts[:, hour] * np.cos(angle)
+        out[:, 1] += counts[:, hour] * np.sin(angle)
+    return out
 
 
 def account_activity(events: EventArrays, releases: dict[str, dt.datetime], n: int,
@@ -96,10 +121,17 @@ def account_activity(events: EventArrays, releases: dict[str, dt.datetime], n: i
     """:class:`AccountActivity` from the event arrays (the local engine; the Spark engine
     computes it from stage outputs, :func:`graphkit.engine.runner.activity_from_outputs`)."""
     acc = events.account
+    key = acc.astype(np.int64)  # account x hour of the day, updated in place
+    key *= 24
+    key += (events.us // 3_600_000_000) % 24
+    hours = np.bincount(key, minlength=n * 24).reshape(n, 24)
+    del key
     # Hour-of-day entropy (normalized to [0, 1]): 24/7 automation is near 1.
-    hour_entropy = bucket_entropy(acc, (events.us // 3_600_000_000) % 24, n, 24)[0] / np.log(24)
+    hour_entropy = row_entropy(hours)[0] / np.log(24)
+    vector = hour_vectors(hours)
+    del hours
     return AccountActivity(np.bincount(acc, weights=events.proxied, minlength=n), hour_entropy,
-                           release_traffic(events, releases, n, settings))
+                           release_traffic(events, releases, n, settings), vector)
 
 
 def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays | None,
@@ -108,6 +140,7 @@ def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays |
     """Per-account activity features (one row per account code), vectorized over events.
 
     Columns: account_id, n_events, proxy_events, tokens, hour_entropy (normalized to [0, 1]),
+    hour_cos and hour_sin (:func:`hour_vectors`; NaN when not computed),
     release_events (requests on a released model in its first ``model_release_window_hours``),
     release_window_events (all requests in those windows), release_model, release_shift and
     release_background (the account's strongest move to a released model and the other
@@ -129,6 +162,8 @@ def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays |
                         "proxy_events": proxy_events.astype(np.int64),
                         "tokens": tokens,
                         "hour_entropy": hour_entropy,
+                        "hour_cos": np.nan if act.hour_vector is None else act.hour_vector[:, 0],
+                        "hour_sin": np.nan if act.hour_vector is None else act.hour_vector[:, 1],
                         "release_events": traffic.on_model.sum(axis=1).astype(np.int64),
                         "release_window_events": traffic.in_window.sum(axis=1).astype(np.int64),
                         "release_model": shift.model_names.array,

@@ -44,7 +44,7 @@ import pandas as pd
 
 from graphkit.detection.activity import COLUMNS as ACTIVITY_COLUMNS
 from graphkit.detection.activity import NO_MODEL, coded_activity, stored_activity
-from graphkit.detection.features import AccountActivity, traffic_from_rows
+from graphkit.detection.features import AccountActivity, hour_vectors, traffic_from_rows
 from graphkit.detection.synchrony import (
     WindowSignatures,
     clock_alignment_from_counts,
@@ -454,11 +454,12 @@ class StateStages:
         proxy = self.aggregates["proxy"]
         proxy_events = np.bincount(self._codes(graph, proxy["account_id"]),
                                    weights=proxy["n"].to_numpy(np.float64), minlength=n)
-        hour_entropy = row_entropy(self._per_account(graph, "hours", "hour", 24))[0] / np.log(24)
+        hours = self._per_account(graph, "hours", "hour", 24)
+        hour_entropy = row_entropy(hours)[0] / np.log(24)
         rel = self.aggregates["releases"].rename(columns={"model": "release"})
         traffic = traffic_from_rows(rel, pd.Index(graph.accounts["account_id"]),
                                     tuple(releases))
-        return AccountActivity(proxy_events, hour_entropy, traffic)
+        return AccountActivity(proxy_events, hour_entropy, traffic, hour_vectors(hours))
 
     def activity(self, account_ids: pd.Series) -> pd.DataFrame:
         """:func:`graphkit.detection.activity.activity_table` (hourly) from the state."""

@@ -415,7 +415,8 @@ def hours_judged(n_events: np.ndarray, settings: Settings) -> np.ndarray:
 
 
 def human_hours_communities(hour_entropy: np.ndarray, n_events: np.ndarray, groups: Groups,
-                            settings: Settings) -> np.ndarray:
+                            settings: Settings, hour_vector: np.ndarray | None = None
+                            ) -> np.ndarray:
     """Per community: its traffic keeps a human day. Judged on the members with enough
     requests to have shown round-the-clock activity (:func:`human_hours_members`): once they
     carry at least ``human_hours_quorum`` of the community's requests, the community keeps a
@@ -423,12 +424,28 @@ def human_hours_communities(hour_entropy: np.ndarray, n_events: np.ndarray, grou
     ``human_hour_entropy``.
 
     Judged on the community rather than member by member: a colleague with 30 requests keeps
-    the office's day as the busy ones do, though too few requests to show it alone; a
-    community whose traffic is mostly such sparse accounts shows nothing either way.
+    the office's day as the busy ones do, though too few requests to show it alone. A
+    community whose traffic is mostly such sparse accounts is judged on its pooled day when
+    ``hour_vector`` (per account, :func:`graphkit.detection.features.hour_vectors`) is given:
+    an office's staff in one time zone pool into working hours, a fleet's scripts pool into
+    the whole clock. It keeps a human day when its pooled requests are enough to have shown
+    round-the-clock activity and their mean resultant length reaches that of a uniform day
+    of ``24 ** human_hour_entropy`` hours (:func:`human_day_resultant`); without
+    ``hour_vector`` such a community is not judged.
 
     >>> g = Groups(np.array([0, 0, 1, 1, 2, 2]), 3)
     >>> human_hours_communities(np.array([0.6, 0.5, 0.95, 0.6, 0.3, 0.2]),
     ...                         np.array([400, 30, 900, 30, 30, 40]), g, Settings()).tolist()
+    [True, False, False]
+    >>> office = np.array([[0, 0], [0, 0], [0, 0], [0, 0], [20.0, 5.0], [25.0, 5.0]])
+    >>> human_hours_communities(np.array([0.6, 0.5, 0.95, 0.6, 0.3, 0.2]),
+    ...                         np.array([400, 30, 900, 30, 30, 40]), g, Settings(),
+    ...                         office).tolist()  # the third: 70 requests, 9 to 5
+    [True, False, True]
+    >>> scripts = np.array([[0, 0], [0, 0], [0, 0], [0, 0], [5.0, 1.0], [-5.0, 0]])
+    >>> human_hours_communities(np.array([0.6, 0.5, 0.95, 0.6, 0.3, 0.2]),
+    ...                         np.array([400, 30, 900, 30, 30, 40]), g, Settings(),
+    ...                         scripts).tolist()  # 70 requests round the clock
     [True, False, False]
     """
     n = np.asarray(n_events, dtype=float)
@@ -436,8 +453,27 @@ def human_hours_communities(hour_entropy: np.ndarray, n_events: np.ndarray, grou
     w = np.where(hours_judged(n, settings), n, 0.0)
     judged_traffic = groups.sum(w)
     mean = groups.sum(ent * w) / np.maximum(judged_traffic, 1.0)
-    quorum = judged_traffic >= settings.human_hours_quorum * groups.sum(n)
-    return (judged_traffic > 0) & quorum & (mean <= settings.human_hour_entropy)
+    total = groups.sum(n)
+    quorum = judged_traffic >= settings.human_hours_quorum * total
+    human = (judged_traffic > 0) & quorum & (mean <= settings.human_hour_entropy)
+    if hour_vector is None:
+        return human
+    v = np.nan_to_num(np.asarray(hour_vector, dtype=float))
+    pooled = np.hypot(groups.sum(v[:, 0]), groups.sum(v[:, 1])) / np.maximum(total, 1.0)
+    pooled_day = hours_judged(total, settings) & (pooled >= human_day_resultant(settings))
+    return np.where(quorum & (judged_traffic > 0), human, pooled_day)
+
+
+def human_day_resultant(settings: Settings) -> float:
+    """The mean resultant length of requests spread evenly over a human day of
+    ``k = 24 ** human_hour_entropy`` hours (the day whose entropy is ``human_hour_entropy``):
+    ``sin(pi k / 24) / (pi k / 24)``; 0.42 at the default 0.87 (about 16 waking hours).
+
+    >>> round(human_day_resultant(Settings()), 2)
+    0.42
+    """
+    x = np.pi * 24.0 ** settings.human_hour_entropy / 24.0
+    return float(np.sin(x) / x)
 
 
 @dataclass

@@ -298,11 +298,12 @@ def suspicion(ind: dict[str, np.ndarray], size: np.ndarray, n_seeds: np.ndarray,
 def community_surprise(counts: dict[str, cut_mod.Counts], tested: np.ndarray,
                        settings: Settings) -> cut_mod.Surprise:
     """The FDR cut's p-values (:func:`graphkit.detection.cut.surprise`) as ``settings`` ask:
-    the strongest ``fdr_drop_strongest`` left out, the resource family merged when
-    ``fdr_resource_family``, and the resource and relational indicators' counts taken as
+    the strongest ``fdr_drop_strongest`` left out, the indicators read from one field merged
+    when ``fdr_same_source``, the resource family merged when ``fdr_resource_family``, and the resource and relational indicators' counts taken as
     correlated within a community (``resource_correlation``)."""
-    family = settings.resource_indicators if settings.fdr_resource_family else ()
-    return cut_mod.surprise(counts, tested, settings.fdr_drop_strongest, family,
+    families = ((cut_mod.SAME_SOURCE if settings.fdr_same_source else ())
+                + ((settings.resource_indicators,) if settings.fdr_resource_family else ()))
+    return cut_mod.surprise(counts, tested, settings.fdr_drop_strongest, families,
                             settings.resource_correlation,
                             settings.resource_indicators + settings.relational_indicators)
 

@@ -23,7 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from graphkit.detection.features import AccountActivity, released_models, traffic_from_rows
+from graphkit.detection.features import (
+    AccountActivity,
+    hour_vectors,
+    released_models,
+    traffic_from_rows,
+)
 from graphkit.detection.synchrony import (
     WindowSignatures,
     clock_alignment_from_counts,
@@ -148,10 +153,10 @@ def activity_from_outputs(out: Outputs, account_ids: np.ndarray, settings: Setti
     win = windows["win"].to_numpy(np.int64)
     order = np.lexsort((win, acc))
     found = releases_from_outputs(out, settings, releases)
+    hours = histogram(out["account_hours"], 24)
     activity = AccountActivity(
-        per_account("account_proxy", "n"),
-        row_entropy(histogram(out["account_hours"], 24))[0] / np.log(24),
-        traffic_from_rows(out.get("release_traffic"), index, tuple(found)))
+        per_account("account_proxy", "n"), row_entropy(hours)[0] / np.log(24),
+        traffic_from_rows(out.get("release_traffic"), index, tuple(found)), hour_vectors(hours))
     return StagedActivity(activity, (acc[order], win[order]),
                           clock_alignment_from_counts(histogram(out["account_seconds"], 60)),
                           found, out.get("account_proxy"))
