@@ -336,6 +336,29 @@ def domain_organisations(email_domain: pd.Series, groups: Groups,
     return out
 
 
+def domain_explained_members(acc: pd.DataFrame, groups: Groups, settings: Settings
+                             ) -> np.ndarray:
+    """Per account: it shares its e-mail domain organisation (:func:`domain_organisations`)
+    with another member, in a community without seeds (all False without ``email_domain`` or
+    with ``Settings.org_domain_indicators`` empty)."""
+    if not settings.org_domain_indicators or "email_domain" not in acc:
+        return np.zeros(len(groups.membership), bool)
+    orgs = domain_organisations(acc["email_domain"], groups, settings.org_domain_concentration)
+    return explained_members(orgs, acc["seed_actor"], groups)
+
+
+def working_day_members(acc: pd.DataFrame, groups: Groups, settings: Settings) -> np.ndarray:
+    """Per account: its community keeps a human day
+    (:func:`graphkit.detection.indicators.human_hours_communities`, on the pooled day when
+    ``acc`` has ``hour_cos`` and ``hour_sin``) and holds no seed."""
+    vector = (acc[["hour_cos", "hour_sin"]].to_numpy(dtype=float) if "hour_cos" in acc
+              else None)
+    human = ind_mod.human_hours_communities(
+        acc["hour_entropy"].to_numpy(dtype=float), acc["n_events"].to_numpy(dtype=float),
+        groups, settings, vector)
+    return human[groups.membership] & ~seeded_members(acc["seed_actor"], groups)
+
+
 @dataclass(frozen=True)
 class Marks:
     """Per account and coordination indicator: the account shows it (``shows``) and could
@@ -461,15 +484,8 @@ def member_marks(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Lin
     """
     unexplained = ~explained_members(acc["org_id"], acc["seed_actor"], groups)
     by_domain = set(settings.org_domain_indicators)
-    domain_explained = (explained_members(
-        domain_organisations(acc["email_domain"], groups, settings.org_domain_concentration),
-        acc["seed_actor"], groups) if by_domain and "email_domain" in acc
-        else np.zeros(len(groups.membership), bool))
-    working_hours = ind_mod.human_hours_communities(
-        acc["hour_entropy"].to_numpy(dtype=float), acc["n_events"].to_numpy(dtype=float),
-        groups, settings, acc[["hour_cos", "hour_sin"]].to_numpy(dtype=float)
-        if "hour_cos" in acc else None)[groups.membership] & ~seeded_members(acc["seed_actor"],
-                                                                             groups)
+    domain_explained = domain_explained_members(acc, groups, settings)
+    working_hours = working_day_members(acc, groups, settings)
     resource = set(settings.resource_indicators)
     t = links.table
     everyone = np.ones(len(groups.membership), bool)
