@@ -282,6 +282,15 @@ class Settings:
     # enough requests to show round-the-clock activity, once they carry at least this share of
     # its requests (most of it: sparse accounts show nothing either way).
     human_hours_quorum: float = 0.5
+    # A community mostly of sparse accounts (below the quorum) is judged on its pooled day:
+    # the mean resultant length of its requests' hours of the day against a uniform day of
+    # 24 ** human_hour_entropy hours (graphkit.detection.indicators.human_hours_communities).
+    # Off: such a community is not judged (the rule before).
+    pooled_day: bool = True
+    # A community holding seeds is never excused by its working day, as it is not by a declared
+    # organisation: investigators say its actor is there. Off: the rule before (a seeded
+    # community keeping a human day was excused from the shared-resource counts).
+    seeds_override_day: bool = True
     # Model-jump indicator: 1 once a community's share of release-window traffic on the new
     # model exceeds the population's by this much.
     model_jump_scale: float = 0.3

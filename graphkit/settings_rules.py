@@ -94,6 +94,8 @@ RULES: dict[str, Rule] = {
     "volume_decades": _positive(),
     "human_hour_entropy": Rule("float", 0.0, 1.0, high_open=True),
     "human_hours_quorum": _unit(),
+    "pooled_day": Rule("bool"),
+    "seeds_override_day": Rule("bool"),
     "model_jump_scale": _positive(),
     "model_jump_prior_requests": _nonneg(),
     "size_scale": _positive(),

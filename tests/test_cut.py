@@ -25,6 +25,7 @@ from graphkit.detection.cut import (
     mid_p_correlated,
     redundant_payers,
     surprise,
+    working_day_members,
 )
 from graphkit.detection.evidence import evidence_table
 from graphkit.detection.features import account_activity, hour_vectors
@@ -220,9 +221,22 @@ def test_a_community_of_sparse_accounts_is_judged_on_its_pooled_day():
     scripts = list(zip(np.cos(clock).sum(axis=1), np.sin(clock).sum(axis=1), strict=True))
     fleet = _resource_counts([0.0] * 6, [20] * 6, hour_vector=scripts)
     assert fleet["shared_payment"].n[0] == 6 and fleet["shared_payment"].k[0] == 5
+    # Switched off: a community of sparse accounts is not judged (every member counts).
+    off = _resource_counts([0.0] * 6, [20] * 6, hour_vector=staff,
+                           settings=Settings(pooled_day=False))
+    assert off["shared_payment"].n[0] == 6
     # Too few requests pooled (3 x 10) to have shown the clock: not judged.
     few = _resource_counts([0.0] * 3, [10] * 3, hour_vector=staff[:3])
     assert few["shared_payment"].n[0] == 3
+
+
+def test_a_seeded_community_is_not_excused_by_its_working_day():
+    acc = pd.DataFrame({"hour_entropy": [0.6] * 4, "n_events": [500] * 4,
+                        "seed_actor": [None, "actor", None, None]})
+    groups = Groups(np.array([0, 0, 1, 1]), 2)
+    assert working_day_members(acc, groups, Settings()).tolist() == [False, False, True, True]
+    before = Settings(seeds_override_day=False)
+    assert working_day_members(acc, groups, before).all()
 
 
 def test_hour_vectors_of_the_events_match_those_of_the_hour_counts():

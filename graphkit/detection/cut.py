@@ -350,13 +350,16 @@ def domain_explained_members(acc: pd.DataFrame, groups: Groups, settings: Settin
 def working_day_members(acc: pd.DataFrame, groups: Groups, settings: Settings) -> np.ndarray:
     """Per account: its community keeps a human day
     (:func:`graphkit.detection.indicators.human_hours_communities`, on the pooled day when
-    ``acc`` has ``hour_cos`` and ``hour_sin``) and holds no seed."""
-    vector = (acc[["hour_cos", "hour_sin"]].to_numpy(dtype=float) if "hour_cos" in acc
-              else None)
+    ``Settings.pooled_day`` and ``acc`` has ``hour_cos`` and ``hour_sin``) and, with
+    ``Settings.seeds_override_day``, holds no seed."""
+    vector = (acc[["hour_cos", "hour_sin"]].to_numpy(dtype=float)
+              if settings.pooled_day and "hour_cos" in acc else None)
     human = ind_mod.human_hours_communities(
         acc["hour_entropy"].to_numpy(dtype=float), acc["n_events"].to_numpy(dtype=float),
         groups, settings, vector)
-    return human[groups.membership] & ~seeded_members(acc["seed_actor"], groups)
+    out = human[groups.membership]
+    return out & ~seeded_members(acc["seed_actor"], groups) if settings.seeds_override_day \
+        else out
 
 
 @dataclass(frozen=True)
