@@ -210,3 +210,20 @@ def test_bench_pseudonyms_reports_every_figure(cache: Path, tmp_path: Path, monk
     written = json.loads((tmp_path / "pseudonyms.json").read_text())
     assert written["command"].startswith("python benchmarks/bench_pseudonyms.py")
     assert "Reproduce:" in (tmp_path / "pseudonyms.md").read_text()
+
+
+def test_bench_outside_generates_detects_and_scores_both_scenarios(tmp_path: Path) -> None:
+    import bench_outside
+
+    bench_outside.main(["--accounts", "20000", "--seed", "1", "--out", str(tmp_path)])
+    data = json.loads((tmp_path / "outside.json").read_text())
+    rows = {row["scenario"]: row for row in data["rows"]}
+    assert set(rows) == {"A", "B"}
+    for row in rows.values():
+        assert set(row["figures"]) == {"graphkit", "naive"}
+        ours = row["figures"]["graphkit"]
+        assert ours["n_accounts"] >= 20000 and ours["n_positive"] > 0
+        assert 0 < ours["auc"] <= 1 and ours["recall_per_campaign"] and ours["fpr_per_kind"]
+    assert rows["B"]["options"] == ["--identifier", "device_id:device", "--identifier", "phone"]
+    md = (tmp_path / "outside.md").read_text()
+    assert "| A | graphkit |" in md and "| B | naive |" in md
