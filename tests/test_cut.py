@@ -221,6 +221,16 @@ def test_a_community_of_sparse_accounts_is_judged_on_its_pooled_day():
     scripts = list(zip(np.cos(clock).sum(axis=1), np.sin(clock).sum(axis=1), strict=True))
     fleet = _resource_counts([0.0] * 6, [20] * 6, hour_vector=scripts)
     assert fleet["shared_payment"].n[0] == 6 and fleet["shared_payment"].k[0] == 5
+    # Requests come in sessions: three accounts each working one morning hour pool into a
+    # tight "day" by chance as easily as by habit; too few accounts to tell (Rayleigh).
+    angle = 2 * np.pi * np.array([9, 10, 11]) / 24
+    sessions = [(20 * np.cos(a), 20 * np.sin(a)) for a in angle]
+    assert _resource_counts([0.0] * 3, [20] * 3, hour_vector=sessions)[
+        "shared_payment"].n[0] == 3
+    # A busy member judged round the clock vetoes the sparse colleagues' pooled day.
+    veto = _resource_counts([0.98] + [0.0] * 6, [70] + [20] * 6,
+                            hour_vector=[(0.0, 0.0)] + staff)
+    assert veto["shared_payment"].n[0] == 7
     # Switched off: a community of sparse accounts is not judged (every member counts).
     off = _resource_counts([0.0] * 6, [20] * 6, hour_vector=staff,
                            settings=Settings(pooled_day=False))

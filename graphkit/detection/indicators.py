@@ -429,8 +429,9 @@ def human_hours_communities(hour_entropy: np.ndarray, n_events: np.ndarray, grou
     ``hour_vector`` (per account, :func:`graphkit.detection.features.hour_vectors`) is given:
     an office's staff in one time zone pool into working hours, a fleet's scripts pool into
     the whole clock. It keeps a human day when its pooled requests are enough to have shown
-    round-the-clock activity and their mean resultant length reaches that of a uniform day
-    of ``24 ** human_hour_entropy`` hours (:func:`human_day_resultant`); without
+    round-the-clock activity, their mean resultant length reaches that of a smooth day of
+    entropy ``human_hour_entropy`` (:func:`human_day_resultant`), the direction passes
+    Rayleigh's test over its active accounts, and no busy member is round the clock; without
     ``hour_vector`` such a community is not judged.
 
     >>> g = Groups(np.array([0, 0, 1, 1, 2, 2]), 3)
@@ -440,8 +441,12 @@ def human_hours_communities(hour_entropy: np.ndarray, n_events: np.ndarray, grou
     >>> office = np.array([[0, 0], [0, 0], [0, 0], [0, 0], [20.0, 5.0], [25.0, 5.0]])
     >>> human_hours_communities(np.array([0.6, 0.5, 0.95, 0.6, 0.3, 0.2]),
     ...                         np.array([400, 30, 900, 30, 30, 40]), g, Settings(),
-    ...                         office).tolist()  # the third: 70 requests, 9 to 5
-    [True, False, True]
+    ...                         office).tolist()  # 70 requests, 9 to 5, but two accounts
+    [True, False, False]
+    >>> g8 = Groups(np.zeros(8, int), 1)
+    >>> human_hours_communities(np.zeros(8), np.full(8, 30), g8, Settings(),
+    ...                         np.tile([[22.0, 5.0]], (8, 1))).tolist()  # eight colleagues
+    [True]
     >>> scripts = np.array([[0, 0], [0, 0], [0, 0], [0, 0], [5.0, 1.0], [-5.0, 0]])
     >>> human_hours_communities(np.array([0.6, 0.5, 0.95, 0.6, 0.3, 0.2]),
     ...                         np.array([400, 30, 900, 30, 30, 40]), g, Settings(),
@@ -460,20 +465,35 @@ def human_hours_communities(hour_entropy: np.ndarray, n_events: np.ndarray, grou
         return human
     v = np.nan_to_num(np.asarray(hour_vector, dtype=float))
     pooled = np.hypot(groups.sum(v[:, 0]), groups.sum(v[:, 1])) / np.maximum(total, 1.0)
-    pooled_day = hours_judged(total, settings) & (pooled >= human_day_resultant(settings))
+    # Requests come in sessions, so accounts, not requests, are the independent units: the
+    # pooled direction must pass Rayleigh's test over the active accounts (m R^2 >= -log
+    # 0.05), and a busy member that is judged round the clock vetoes.
+    accounts = groups.sum((n > 0).astype(float))
+    pooled_day = (hours_judged(total, settings) & (pooled >= human_day_resultant(settings))
+                  & (accounts * pooled ** 2 >= -np.log(0.05))
+                  & ((judged_traffic == 0) | (mean <= settings.human_hour_entropy)))
     return np.where(quorum & (judged_traffic > 0), human, pooled_day)
 
 
 def human_day_resultant(settings: Settings) -> float:
-    """The mean resultant length of requests spread evenly over a human day of
-    ``k = 24 ** human_hour_entropy`` hours (the day whose entropy is ``human_hour_entropy``):
-    ``sin(pi k / 24) / (pi k / 24)``; 0.42 at the default 0.87 (about 16 waking hours).
+    """The mean resultant length of the smooth day (a von Mises distribution over the 24
+    hours) whose normalized entropy is ``human_hour_entropy``: a day with that much spread, its
+    requests' hours pooled. 0.61 at the default 0.87 (about 16 waking hours' worth).
 
     >>> round(human_day_resultant(Settings()), 2)
-    0.42
+    0.61
     """
-    x = np.pi * 24.0 ** settings.human_hour_entropy / 24.0
-    return float(np.sin(x) / x)
+    angle = 2.0 * np.pi * np.arange(24) / 24.0
+    lo, hi = 0.0, 60.0
+    for _ in range(60):  # bisection on the concentration: entropy falls as it grows
+        kappa = (lo + hi) / 2.0
+        p = np.exp(kappa * np.cos(angle))
+        p /= p.sum()
+        if -(p * np.log(p)).sum() / np.log(24.0) > settings.human_hour_entropy:
+            lo = kappa
+        else:
+            hi = kappa
+    return float((p * np.cos(angle)).sum())
 
 
 @dataclass
