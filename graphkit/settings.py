@@ -133,6 +133,18 @@ class Settings:
     template_shingle_words: int = 3
     template_similarity: float = 0.7
 
+    # --- template libraries (graphkit.detection.template_libraries) ----------------------------
+    # Templates the same accounts use together are linked as one library, weighted as one of its
+    # templates: joined when their co-users are at least template_library_lift times what
+    # independent use gives and at least template_library_overlap of the larger template's
+    # users, both used by at least template_library_min_users accounts. A library is kept when
+    # its median user sends at least template_library_min_templates of its templates.
+    template_libraries: bool = True
+    template_library_lift: float = 10.0
+    template_library_overlap: float = 0.3
+    template_library_min_users: int = 20
+    template_library_min_templates: int = 4
+
     # --- communities ---------------------------------------------------------------------------
     method: str = "leiden-cpm"  # leiden-cpm | leiden | components
     resolution: float = 0.03
@@ -219,6 +231,11 @@ class Settings:
     # strongly (membership); its ties alone then make the case. A proxy reseller's
     # customers share its exits with the fleet, never its marks.
     unmarked_membership: float = 0.9
+    # ...and only over the ties inside its community that at least this many kinds of evidence
+    # support (identifier kinds, relations, synchrony; not a proxy operator or a user agent):
+    # one popular template's users are tied to each other as strongly as a fleet, by one fact.
+    # 1: every tie counts.
+    unmarked_min_kinds: int = 2
     # An unflagged account paying with the payment methods of flagged accounts (its payer
     # unit: accounts joined by shared payment methods) is flagged with them once at least this
     # share of its unit is flagged: what a fleet paid for is the fleet's, traffic or not.

@@ -107,3 +107,73 @@ def test_membership_does_not_decay_with_fleet_size(memberships):
 def test_the_largest_fleet_is_sampled(memberships):
     # The 20,000-account fleet's templates are too large to expand: the ring drew its pairs.
     assert memberships[20_000][4] is not None
+
+
+def _split_fleet():
+    """Two flagged communities of one fleet: 0-4 and 6-10 tied strongly inside; account 5 sits
+    in the first, tied weakly to it and strongly to 9 and 10 in the second (its card partners
+    landed there)."""
+    import pandas as pd
+
+    from graphkit.detection.links import Links
+
+    a, b, score = [], [], []
+    for lo in (0, 6):
+        for i in range(lo, lo + 5):
+            for j in range(i + 1, lo + 5):
+                a.append(i), b.append(j), score.append(0.9)
+    for i in range(5):
+        a.append(i), b.append(5), score.append(0.25)
+    for j in (9, 10):
+        a.append(5), b.append(j), score.append(0.9)
+    links = Links(pd.DataFrame({"a": a, "b": b, "score": score}), 11)
+    groups = Groups(np.array([0] * 6 + [1] * 5), 2)
+    return links, groups
+
+
+def test_a_marked_member_tied_into_a_sibling_flagged_community_stays_a_member():
+    links, groups = _split_fleet()
+    s = Settings()
+    flagged = np.array([True, True])
+    marked = np.ones(11, bool)
+    acct = account_scores(cohesion(links, groups, s), groups, np.ones(2), np.zeros(11, bool), s,
+                          flagged, lambda community: marked)
+    # Against its own community alone it is peripheral (0.32); against the fleet, core.
+    assert acct.flagged[5] and acct.membership[5] >= 0.9
+
+
+def test_an_unmarked_member_needs_its_own_community():
+    links, groups = _split_fleet()
+    s = Settings()
+    marked = np.ones(11, bool)
+    marked[5] = False  # a customer sharing the fleet's exits shows none of its marks
+    acct = account_scores(cohesion(links, groups, s), groups, np.ones(2), np.zeros(11, bool), s,
+                          np.array([True, True]), lambda community: marked)
+    assert not acct.flagged[5]
+    assert acct.membership[5] < s.unmarked_membership
+
+
+def test_an_unmarked_member_tied_by_one_kind_of_evidence_is_no_member_on_ties_alone():
+    """In a community flagged for its marked members, an account with none of their marks is
+    flagged on its ties alone only when two kinds of evidence tie it: a popular template's
+    user, tied by that template only, is not; an account on the fleet's cards and templates
+    is."""
+    import pandas as pd
+
+    from graphkit.detection.links import Links
+
+    rows = []
+    for i in range(5):  # the fleet: cards and templates
+        for j in range(i + 1, 5):
+            rows.append((i, j, 0.95, 0.9, 0.5))
+        rows.append((i, 5, 0.95, 0.0, 1.0))  # the template's other user: template only
+        rows.append((i, 6, 0.95, 0.9, 0.5))  # an unmarked account on the fleet's cards
+    t = pd.DataFrame(rows, columns=["a", "b", "score", "payment", "template"])
+    groups = Groups(np.zeros(7, int), 1)
+    s = Settings()
+    marked = np.array([True] * 5 + [False, False])
+    acct = account_scores(cohesion(Links(t, 7), groups, s), groups, np.ones(1),
+                          np.zeros(7, bool), s, np.array([True]), lambda community: marked)
+    assert acct.flagged[:5].all()
+    assert acct.flagged[6]
+    assert not acct.flagged[5]

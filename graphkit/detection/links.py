@@ -131,14 +131,18 @@ def idf_weights(degree: np.ndarray, n_accounts: int, max_degree: float | None = 
 def signal_matrix(name: str, counts: sp.spmatrix, n_events: np.ndarray, keys: np.ndarray,
                   settings: Settings, floor_share: sp.spmatrix | None = None,
                   entity_factor: np.ndarray | None = None,
-                  hub_cap: int | None = None) -> SignalMatrix:
+                  hub_cap: int | None = None,
+                  weight_degree: np.ndarray | None = None) -> SignalMatrix:
     """Turn an account x entity count matrix into shares, dropping incidental use.
 
     ``floor_share`` (optional, same shape) raises shares, e.g. a payment method declared in the
     accounts file pays for all of the account's traffic. ``entity_factor`` (optional, one per
     entity) scales entity weights, e.g. addresses that a VPN or proxy operator shares by design.
     ``hub_cap`` (the kind's own hub cap, see :class:`graphkit.registry.Kind`) lowers the hub
-    cut for this signal.
+    cut for this signal. ``weight_degree`` (optional, one per entity, NaN: none) is the number
+    of users an entity's idf is computed from instead of its own (a template library weighs as
+    one of its templates, :mod:`graphkit.detection.template_libraries`); the hub cut still
+    uses its own.
     """
     counts = sp.csr_matrix(counts, dtype=np.float64)
     inv = 1.0 / np.maximum(n_events.astype(np.float64), 1.0)
@@ -153,8 +157,11 @@ def signal_matrix(name: str, counts: sp.spmatrix, n_events: np.ndarray, keys: np
     max_degree = settings.hub_degree(shares.shape[0])
     if hub_cap is not None:
         max_degree = min(max_degree, float(hub_cap))
-    idf = idf_weights(degree, shares.shape[0], max_degree, settings.idf_power,
+    weighed = degree if weight_degree is None else np.where(np.isnan(weight_degree), degree,
+                                                            weight_degree)
+    idf = idf_weights(weighed, shares.shape[0], None, settings.idf_power,
                       settings.idf_reference)
+    idf[degree > max_degree] = 0.0
     if entity_factor is not None:
         idf = idf * entity_factor
     return SignalMatrix(name, shares, idf, degree, keys)

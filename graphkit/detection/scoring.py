@@ -88,6 +88,10 @@ class Cohesion:
     median_core_tie: np.ndarray
     density: np.ndarray  # per community: links (pairs they stand for) / possible pairs
     mean_score: np.ndarray  # per community: mean internal link weight
+    # Per link: the evidence behind its score, -log(1 - score) (see cohesion()).
+    evidence: np.ndarray | None = None
+    # Per link: two kinds of evidence or more tie it (see corroborated_links()).
+    corroborated: np.ndarray | None = None
 
 
 def _group_sum(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -161,12 +165,40 @@ def cohesion(links: Links, groups: Groups, settings: Settings | None = None) -> 
     # min_link_score would be a fifth of a strong one's score but a fourteenth of its evidence.
     # Not the expansion factor: that says how many pairs a drawn link stands for, not how
     # strongly its two accounts are tied.
-    evidence = -np.log1p(-np.minimum(t["score"].to_numpy(dtype=float)[internal], 1.0 - 1e-12))
-    core_tie = kth_strongest(np.concatenate([a[internal], b[internal]]),
-                             np.concatenate([evidence, evidence]),
-                             core_ties(settings or Settings()), n)
+    evidence = -np.log1p(-np.minimum(t["score"].to_numpy(dtype=float), 1.0 - 1e-12))
+    core_tie = kth_strongest_over(a, b, evidence, internal, core_ties(settings or Settings()), n)
     return Cohesion(a, b, s, internal, strength_in, strength_all, median_strength, core_tie,
-                    _median_per(core_tie, comm, n_comm), density_c, mean_score_c)
+                    _median_per(core_tie, comm, n_comm), density_c, mean_score_c, evidence,
+                    corroborated_links(t, (settings or Settings()).unmarked_min_kinds))
+
+
+def corroborated_links(table: pd.DataFrame, min_kinds: int = 2) -> np.ndarray:
+    """Per link: at least ``min_kinds`` kinds of evidence tie it (identifier kinds, relations
+    and synchrony; a proxy operator or a user agent, which many unrelated customers share,
+    does not count). A table without per-signal columns says nothing against any link: all
+    count.
+
+    >>> t = pd.DataFrame({"a": [0, 0], "b": [1, 2], "score": [0.9, 0.9],
+    ...                   "payment": [0.9, 0.0], "template": [0.5, 1.0], "proxy": [0.0, 1.0]})
+    >>> corroborated_links(t).tolist()
+    [True, False]
+    """
+    from graphkit.registry import Registry
+
+    skip = {"a", "b", "score", "inclusion", "account_a", "account_b",
+            *(x for x in Registry.static().supporting_signals if x != "synchrony")}
+    cols = [c for c in table.columns if c not in skip]
+    if not cols:
+        return np.ones(len(table), bool)
+    return (table[cols].to_numpy(dtype=np.float64) > 0).sum(axis=1) >= min_kinds
+
+
+def kth_strongest_over(a: np.ndarray, b: np.ndarray, evidence: np.ndarray, use: np.ndarray,
+                       k: int, n: int) -> np.ndarray:
+    """Per account: the evidence of its ``k``-th strongest link among the links ``use``
+    selects (both ends own a link)."""
+    return kth_strongest(np.concatenate([a[use], b[use]]),
+                         np.concatenate([evidence[use], evidence[use]]), k, n)
 
 
 def _median_per(values: np.ndarray, comm: np.ndarray, n_comm: int) -> np.ndarray:
@@ -328,6 +360,31 @@ def below_threshold(suspicion: np.ndarray, flag_threshold: float) -> np.ndarray:
     return np.minimum(suspicion, np.nextafter(flag_threshold, 0.0) - 1e-4)
 
 
+def _kept_ratio(coh: Cohesion, kept: np.ndarray, strength_kept: np.ndarray, groups: Groups,
+                settings: Settings) -> np.ndarray:
+    """:func:`core_ratio` over the links a flagged community keeps: its own and those into
+    other flagged communities. A fleet split into several communities is one fleet: a member
+    whose card partners landed in a sibling community is as tied as one whose did not, so
+    its tie to the fleet does not shrink as the fleet grows and splits."""
+    comm, n = groups.membership, len(groups.membership)
+    core = kth_strongest_over(coh.a, coh.b, coh.evidence, kept, core_ties(settings), n)
+    return core_ratio(strength_kept, core,
+                      _median_per(strength_kept, comm, groups.n_communities)[comm],
+                      _median_per(core, comm, groups.n_communities)[comm])
+
+
+def _corroborated_ratio(coh: Cohesion, groups: Groups, settings: Settings) -> np.ndarray:
+    """:func:`core_ratio` over the links inside each community that two kinds of evidence
+    tie: what an unmarked member's ties must show to make the case alone."""
+    comm, n = groups.membership, len(groups.membership)
+    use = coh.internal & coh.corroborated
+    strength = _group_sum(coh.a[use], coh.weight[use], n) + _group_sum(coh.b[use],
+                                                                       coh.weight[use], n)
+    core = kth_strongest_over(coh.a, coh.b, coh.evidence, use, core_ties(settings), n)
+    return core_ratio(strength, core, _median_per(strength, comm, groups.n_communities)[comm],
+                      _median_per(core, comm, groups.n_communities)[comm])
+
+
 def account_scores(coh: Cohesion, groups: Groups, community_suspicion: np.ndarray,
                    is_seed: np.ndarray, settings: Settings,
                    flagged_c: np.ndarray | None = None,
@@ -348,34 +405,49 @@ def account_scores(coh: Cohesion, groups: Groups, community_suspicion: np.ndarra
                                                   coh.median_strength)
     if flagged_c is None:
         flagged_c = community_suspicion >= settings.flag_threshold
-    rel = core_ratio(strength_in, coh.core_tie, median_strength[comm],
-                     coh.median_core_tie[comm])
+    rel_in = core_ratio(strength_in, coh.core_tie, median_strength[comm],
+                        coh.median_core_tie[comm])
     to_flagged = flagged_c[comm[a]] & flagged_c[comm[b]]
     kept = coh.internal | to_flagged
     strength_kept = _group_sum(a[kept], s[kept], n) + _group_sum(b[kept], s[kept], n)
+    rel = rel_in
+    if coh.evidence is not None and to_flagged.any():
+        rel = np.where(flagged_c[comm], np.maximum(rel_in, _kept_ratio(
+            coh, kept, strength_kept, groups, settings)), rel_in)
     loyalty = np.divide(strength_kept, strength_all, out=np.zeros(n), where=strength_all > 0)
+    # membership: against the fleet (its flagged communities together); membership_in:
+    # against the account's own community only, what an unmarked member must reach.
     membership = np.clip(rel * loyalty, 0.0, 1.0)
-    membership[~flagged_c[comm]] = rel[~flagged_c[comm]] * np.divide(
-        strength_in, strength_all, out=np.zeros(n), where=strength_all > 0)[~flagged_c[comm]]
-    membership[size[comm] < 2] = 0.0
+    membership_in = np.clip(rel_in * loyalty, 0.0, 1.0)
+    outside = ~flagged_c[comm]
+    in_share = np.divide(strength_in, strength_all, out=np.zeros(n), where=strength_all > 0)
+    membership[outside] = membership_in[outside] = rel_in[outside] * in_share[outside]
+    membership[size[comm] < 2] = membership_in[size[comm] < 2] = 0.0
     acct_community_susp = community_suspicion[comm].copy()
     # Attachment: an account outside every flagged community whose ties mostly go to one (a
     # fleet fragment too small to stand on its own) is measured against that community's core
     # in the same way, and inherits its suspicion when attached as strongly as a member.
     attached = _attachment(coh, comm, flagged_c, n)
-    stronger = ~flagged_c[comm] & (attached[1] > membership)
+    stronger = outside & (attached[1] > membership)
     membership = np.where(stronger, attached[1], membership)
+    membership_in = np.where(stronger, attached[1], membership_in)
     attached_to = np.where(stronger, attached[0], -1)
     acct_community_susp[stronger] = community_suspicion[attached[0][stronger]]
     acct_factor = np.clip(membership / max(settings.min_membership, 1e-9), 0.0, 1.0)
     acct_flag = (flagged_c[comm] | stronger) & (membership >= settings.min_membership)
     if marked is not None:
         # A member whose marks do not look like its (attached) community's stands on its ties
-        # alone: it needs unmarked_membership, and inherits in proportion to it.
+        # alone: it needs unmarked_membership inside its own community (ties into the fleet's
+        # other communities speak for members marked like it, not for a customer sharing its
+        # exits), and inherits in proportion to it.
         shows = marked(np.where(stronger, attached_to, comm))
-        acct_flag &= shows | (membership >= settings.unmarked_membership)
+        if coh.corroborated is not None:
+            membership_in = np.minimum(membership_in, _corroborated_ratio(coh, groups, settings)
+                                       * loyalty)
+        acct_flag &= shows | (membership_in >= settings.unmarked_membership)
         acct_factor = np.where(shows, acct_factor, np.clip(
-            membership / max(settings.unmarked_membership, 1e-9), 0.0, 1.0))
+            membership_in / max(settings.unmarked_membership, 1e-9), 0.0, 1.0))
+        membership = np.where(shows, membership, membership_in)
     acct_susp = acct_community_susp * acct_factor
     # suspicion >= flag_threshold means flagged, whatever the rule that left an account out.
     acct_susp = np.where(acct_flag, acct_susp, below_threshold(acct_susp, settings.flag_threshold))

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from graphkit.detection import links as links_mod
 from graphkit.detection.links import SignalMatrix
 from graphkit.detection.near_duplicates import family_incidence, template_families
+from graphkit.detection.template_libraries import fold_libraries
 from graphkit.graph.coding import code_keys_sql
 from graphkit.graph.hetero import HeteroGraph
 from graphkit.io import Dataset
@@ -52,6 +53,10 @@ def signal_matrices(graph: HeteroGraph, dataset: Dataset, settings: Settings,
             family = template_families(dataset.con, keys, settings)
             counts = family_incidence(counts, family)
             keys = pd.Series(keys).groupby(family).first().to_numpy()
+        weight_degree = None
+        if name == "template":
+            folded = fold_libraries(counts, keys, settings)
+            counts, keys, weight_degree = folded.counts, folded.keys, folded.weight_degree
         floor = factor = None
         if "from_accounts_file" in graph.edges[edge]:
             # A declared card pays for everything; a declared value is the account's own.
@@ -61,7 +66,8 @@ def signal_matrices(graph: HeteroGraph, dataset: Dataset, settings: Settings,
             factor = np.ones(len(keys))
             factor[graph.edges["OPERATED_BY"]["src"].to_numpy()] = settings.operated_ip_factor
         out[name] = links_mod.signal_matrix(name, counts, n_events, keys, settings,
-                                            floor_share=floor, entity_factor=factor)
+                                            floor_share=floor, entity_factor=factor,
+                                            weight_degree=weight_degree)
     if "ProxyProvider" in graph.nodes and len(graph.nodes["ProxyProvider"]):
         counts, keys = (_account_proxy_incidence(graph, dataset, account_codes)
                         if proxy_counts is None else _proxy_incidence(graph, proxy_counts))
