@@ -297,6 +297,10 @@ def test_activity_stages_give_the_event_features(name: str, spark_outputs) -> No
                                           getattr(expected.traffic, field), err_msg=field)
         np.testing.assert_allclose(staged.activity.hour_entropy, expected.hour_entropy,
                                    rtol=0, atol=1e-12)
+        # The pooled day's input: each account's sum of hour-of-day unit vectors.
+        assert np.abs(expected.hour_vector).sum() > 0
+        np.testing.assert_allclose(staged.activity.hour_vector, expected.hour_vector,
+                                   rtol=0, atol=1e-9)
         np.testing.assert_allclose(staged.clock_aligned, sync.clock_aligned, rtol=0, atol=1e-12)
         got = staged.signatures(settings)
         for field in ("signature", "n_windows", "hour_signature", "n_hours", "active"):

@@ -224,6 +224,8 @@ def test_each_stage_from_the_state_equals_the_stage_on_all_events(sim):
     for name in ("proxy_events", "hour_entropy"):
         assert getattr(expect, name).any(), name
         np.testing.assert_array_equal(getattr(have, name), getattr(expect, name), err_msg=name)
+    assert np.abs(expect.hour_vector).sum() > 0  # the pooled day's input, from the state too
+    np.testing.assert_allclose(have.hour_vector, expect.hour_vector, rtol=0, atol=1e-9)
     assert have.traffic.models == expect.traffic.models
     for name in ("on_model", "in_window", "before_on", "before"):
         # before_on is 0 here: a release found in the data has no requests before it.
