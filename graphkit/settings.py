@@ -138,12 +138,16 @@ class Settings:
     # templates: joined when their co-users are at least template_library_lift times what
     # independent use gives and at least template_library_overlap of the larger template's
     # users, both used by at least template_library_min_users accounts. A library is kept when
-    # its median user sends at least template_library_min_templates of its templates.
+    # its median user (of those sending two of its templates or more) sends at least
+    # template_library_min_templates of them.
     template_libraries: bool = True
     template_library_lift: float = 10.0
     template_library_overlap: float = 0.3
     template_library_min_users: int = 20
     template_library_min_templates: int = 4
+    # Joined templates are grouped (Leiden CPM) at this density: each joined with about this
+    # share of its library's other templates, so two fleets sharing one template stay apart.
+    template_library_density: float = 0.5
 
     # --- communities ---------------------------------------------------------------------------
     method: str = "leiden-cpm"  # leiden-cpm | leiden | components

@@ -72,6 +72,7 @@ RULES: dict[str, Rule] = {
     "template_library_overlap": Rule("float", low=0.0, high=1.0, low_open=True),
     "template_library_min_users": Rule("int", low=2),
     "template_library_min_templates": Rule("int", low=1),
+    "template_library_density": Rule("float", low=0.0, high=1.0, low_open=True),
     "unmarked_min_kinds": Rule("int", low=1),
     "method": Rule("str"),
     "resolution": _positive(),

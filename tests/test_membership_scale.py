@@ -177,3 +177,38 @@ def test_an_unmarked_member_tied_by_one_kind_of_evidence_is_no_member_on_ties_al
     assert acct.flagged[:5].all()
     assert acct.flagged[6]
     assert not acct.flagged[5]
+
+
+def test_an_unmarked_account_attached_from_outside_keeps_its_corroborated_ties():
+    """An unmarked account alone in its community, tied to every member of a flagged one by
+    their cards and templates, is attached and flagged; one tied by a template only is not."""
+    import pandas as pd
+
+    from graphkit.detection.links import Links
+
+    rows = [(i, j, 0.95, 0.9, 0.5) for i in range(6) for j in range(i + 1, 6)]
+    rows += [(i, 6, 0.95, 0.9, 0.5) for i in range(6)]  # cards and templates
+    rows += [(i, 7, 0.95, 0.0, 1.0) for i in range(6)]  # a template only
+    t = pd.DataFrame(rows, columns=["a", "b", "score", "payment", "template"])
+    groups = Groups(np.array([0] * 6 + [1, 2]), 3)
+    s = Settings()
+    marked = np.array([True] * 6 + [False, False])
+    acct = account_scores(cohesion(Links(t, 8), groups, s), groups, np.array([1.0, 0.0, 0.0]),
+                          np.zeros(8, bool), s, np.array([True, False, False]),
+                          lambda community: marked)
+    assert acct.flagged[6] and acct.attached_to[6] == 0
+    assert not acct.flagged[7]
+
+
+def test_two_derived_views_of_one_address_are_one_kind_of_evidence():
+    """An address and the block derived from it (a supporting kind of the run) are one fact:
+    a customer sharing one proxy exit is not corroborated by its /24."""
+    import pandas as pd
+
+    from graphkit.detection.links import Links
+    from graphkit.detection.scoring import corroborated_links
+
+    t = pd.DataFrame({"a": [0, 0], "b": [1, 2], "score": [0.6, 0.9], "ip": [0.5, 0.5],
+                      "ip_network": [0.5, 0.0], "payment": [0.0, 0.9]})
+    links = Links(t, 3, supporting=("proxy", "user_agent", "ip_network", "synchrony"))
+    assert corroborated_links(links).tolist() == [False, True]

@@ -79,25 +79,60 @@ def test_the_library_ties_the_fleet_more_than_its_templates_one_by_one():
     assert on > 1.8 * off
 
 
-def test_a_popular_template_does_not_chain_libraries():
-    """A template everyone uses co-occurs with each library's templates far less than the
-    larger template's users: the overlap rule keeps it out and the two libraries apart."""
-    rng = np.random.default_rng(2)
-    n = 5_000
+def _fleets_sharing(n: int, popular_others: int, seed: int = 2) -> sp.csr_matrix:
+    """Two fleets of 300 on templates 1-5 and 6-10, all of fleet A on template 0 too, which
+    ``popular_others`` other accounts also use."""
+    rng = np.random.default_rng(seed)
     rows, cols = [], []
-    for start, lib_cols in ((0, (1, 2, 3, 4, 5)), (300, (6, 7, 8, 9, 10))):  # two fleets
+    for start, lib_cols in ((0, (1, 2, 3, 4, 5)), (300, (6, 7, 8, 9, 10))):
         members = np.arange(start, start + 300)
         for c in lib_cols:
             rows.append(members)
             cols.append(np.full(300, c))
-    everyone = np.flatnonzero(rng.random(n) < 0.5)
-    rows.append(everyone)
-    cols.append(np.zeros(len(everyone), int))
+    others = 600 + rng.choice(n - 600, popular_others, replace=False)
+    users_of_0 = np.concatenate([np.arange(300), others])
+    rows.append(users_of_0)
+    cols.append(np.zeros(len(users_of_0), int))
     r, c = np.concatenate(rows), np.concatenate(cols)
-    counts = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, 11))
+    return sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, 11))
+
+
+def test_a_popular_template_is_no_member():
+    """Template 0 is used by all of fleet A and 900 others: its co-users with A's templates
+    are 42 times what chance gives, but a quarter of its own users, below the overlap."""
+    counts = _fleets_sharing(50_000, 900)
     fam = template_libraries(counts, Settings()).family
     assert len(set(fam[1:6])) == 1 and len(set(fam[6:11])) == 1
     assert len({fam[0], fam[1], fam[6]}) == 3
+    # The overlap rule is what keeps it out.
+    loose = template_libraries(counts, Settings(template_library_overlap=0.2)).family
+    assert loose[0] == loose[1]
+
+
+def test_two_fleets_sharing_one_template_stay_two_libraries():
+    """Template 0 is used by both fleets (600 users, half from each): joined with the
+    templates of both, it would chain them into one library; grouped by density it does not."""
+    counts = _fleets_sharing(50_000, 0, seed=4).tolil()
+    counts[300:600, 0] = 1.0  # fleet B on template 0 too
+    counts = counts.tocsr()
+    fam = template_libraries(counts, Settings()).family
+    assert fam[1] != fam[6]
+    assert len(set(fam[1:6])) == 1 and len(set(fam[6:11])) == 1
+    # Grouped at any density (connected components), template 0 chains them.
+    chained = template_libraries(counts, Settings(template_library_density=1e-6)).family
+    assert chained[1] == chained[6]
+
+
+def test_throwaway_accounts_sending_one_template_do_not_dissolve_a_library():
+    """400 extra accounts that each send one of the fleet's 40 templates would pull the median
+    user's spread below template_library_min_templates; only users sending two or more
+    count."""
+    counts, _ = _population()
+    extra = sp.csr_matrix((np.ones(400), (np.arange(400), N_PUBLIC + np.arange(400) % N_LIBRARY)),
+                          shape=(400, counts.shape[1]))
+    both = sp.vstack([counts, extra]).tocsr()
+    lib = template_libraries(both, Settings())
+    assert len(np.unique(lib.family[N_PUBLIC:])) == 1 and lib.n_libraries == 1
 
 
 def test_a_framework_whose_users_send_two_of_its_templates_is_no_library():

@@ -72,6 +72,23 @@ def relabel_by_size(raw: np.ndarray) -> np.ndarray:
     return new_id[inverse]
 
 
+def seeded_leiden(g: ig.Graph, seed: int, **kwargs) -> ig.VertexClustering:
+    """igraph's ``community_leiden`` with a generator seeded by ``seed`` for this call only
+    (igraph draws from a process-wide one), so that a partition is reproducible.
+
+    >>> g = ig.Graph.Full(4) + ig.Graph.Full(4)
+    >>> seeded_leiden(g, 0, objective_function="CPM", resolution=0.5).membership
+    [0, 0, 0, 0, 1, 1, 1, 1]
+    """
+    previous = random.getstate()
+    ig.set_random_number_generator(random.Random(seed))
+    try:
+        return g.community_leiden(**kwargs)
+    finally:
+        ig.set_random_number_generator(random)
+        random.setstate(previous)
+
+
 def detect_communities(
     links: Links,
     settings: Settings | None = None,
@@ -136,21 +153,14 @@ def detect_communities(
     if method == "components":
         raw = np.asarray(g.connected_components().membership)
     elif method in ("leiden", "leiden-cpm"):
-        # igraph draws from a process-wide RNG: give it a seeded generator for this call only.
-        previous = random.getstate()
-        rng = random.Random(settings.seed)
-        ig.set_random_number_generator(rng)
-        try:
-            part = g.community_leiden(
-                objective_function="modularity" if method == "leiden" else "CPM",
-                weights="weight",
-                resolution=settings.resolution,
-                n_iterations=settings.leiden_iterations,
-                initial_membership=None if initial is None else np.asarray(initial).tolist(),
-            )
-        finally:
-            ig.set_random_number_generator(random)
-            random.setstate(previous)
+        part = seeded_leiden(
+            g, settings.seed,
+            objective_function="modularity" if method == "leiden" else "CPM",
+            weights="weight",
+            resolution=settings.resolution,
+            n_iterations=settings.leiden_iterations,
+            initial_membership=None if initial is None else np.asarray(initial).tolist(),
+        )
         raw = np.asarray(part.membership)
         quality = (float(g.modularity(part.membership, weights="weight"))
                    if method == "leiden" else float(part.quality))

@@ -74,6 +74,9 @@ class Links:
     # Most pairs one drawn pair stands in for (``Settings.max_expansion``); None: no limit
     # (plain Horvitz-Thompson).
     max_expansion: float | None = None
+    # The run's supporting signals (shared by unrelated customers by design: a proxy operator,
+    # a user agent, an address block; :attr:`graphkit.registry.Registry.supporting_signals`).
+    supporting: tuple[str, ...] = ()
 
     def edge_weights(self) -> np.ndarray:
         """Weight of each link for communities and membership: ``score * min(1 / inclusion,
@@ -652,4 +655,5 @@ def score_links(signals: dict[str, SignalMatrix], sync, settings: Settings,
         del part, sims, gate
     table = _link_frame(_concat_columns(kept))
     return Links(table, n, dict(settings.signal_weights), ring_neighbours=cand.ring_neighbours,
-                 max_expansion=settings.max_expansion)
+                 max_expansion=settings.max_expansion,
+                 supporting=(registry or Registry.static()).supporting_signals)

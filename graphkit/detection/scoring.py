@@ -43,6 +43,7 @@ with them (:func:`join_units`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -169,28 +170,34 @@ def cohesion(links: Links, groups: Groups, settings: Settings | None = None) -> 
     core_tie = kth_strongest_over(a, b, evidence, internal, core_ties(settings or Settings()), n)
     return Cohesion(a, b, s, internal, strength_in, strength_all, median_strength, core_tie,
                     _median_per(core_tie, comm, n_comm), density_c, mean_score_c, evidence,
-                    corroborated_links(t, (settings or Settings()).unmarked_min_kinds))
+                    corroborated_links(links, (settings or Settings()).unmarked_min_kinds,
+                                       settings))
 
 
-def corroborated_links(table: pd.DataFrame, min_kinds: int = 2) -> np.ndarray:
-    """Per link: at least ``min_kinds`` kinds of evidence tie it (identifier kinds, relations
-    and synchrony; a proxy operator or a user agent, which many unrelated customers share,
-    does not count). A table without per-signal columns says nothing against any link: all
-    count.
+def corroborated_links(links: Links, min_kinds: int = 2,
+                       settings: Settings | None = None) -> np.ndarray:
+    """Per link: at least ``min_kinds`` kinds of evidence tie it, each beyond a trace
+    (similarity at least ``min_entity_share``, the share below which an entity's use is
+    incidental). Identifier kinds, relations and synchrony count; the run's
+    supporting signals (a proxy operator, a user agent, an address block derived from an IP:
+    :attr:`Links.supporting`, shared by unrelated customers by design) do not. A table
+    without per-signal columns says nothing against any link: all count.
 
-    >>> t = pd.DataFrame({"a": [0, 0], "b": [1, 2], "score": [0.9, 0.9],
-    ...                   "payment": [0.9, 0.0], "template": [0.5, 1.0], "proxy": [0.0, 1.0]})
-    >>> corroborated_links(t).tolist()
-    [True, False]
+    >>> t = pd.DataFrame({"a": [0, 0, 0], "b": [1, 2, 3], "score": [0.9, 0.9, 0.9],
+    ...                   "payment": [0.9, 0.0, 0.0], "template": [0.5, 1.0, 1.0],
+    ...                   "ip": [0.0, 0.0, 0.001], "proxy": [0.0, 1.0, 0.0]})
+    >>> corroborated_links(Links(t, 4, supporting=("proxy", "synchrony"))).tolist()
+    [True, False, False]
     """
-    from graphkit.registry import Registry
-
+    settings = settings or Settings()
+    table = links.table
     skip = {"a", "b", "score", "inclusion", "account_a", "account_b",
-            *(x for x in Registry.static().supporting_signals if x != "synchrony")}
+            *(x for x in links.supporting if x != "synchrony")}
     cols = [c for c in table.columns if c not in skip]
     if not cols:
         return np.ones(len(table), bool)
-    return (table[cols].to_numpy(dtype=np.float64) > 0).sum(axis=1) >= min_kinds
+    similarity = table[cols].to_numpy(dtype=np.float64)
+    return (similarity >= settings.min_entity_share).sum(axis=1) >= min_kinds
 
 
 def kth_strongest_over(a: np.ndarray, b: np.ndarray, evidence: np.ndarray, use: np.ndarray,
@@ -373,9 +380,25 @@ def _kept_ratio(coh: Cohesion, kept: np.ndarray, strength_kept: np.ndarray, grou
                       _median_per(core, comm, groups.n_communities)[comm])
 
 
+def _corroborated_membership(coh: Cohesion, groups: Groups, flagged_c: np.ndarray,
+                             attached: np.ndarray, loyalty: np.ndarray, settings: Settings
+                             ) -> np.ndarray:
+    """What an unmarked member's ties must show to make the case alone, over the links that
+    two kinds of evidence tie (:func:`corroborated_links`): :func:`core_ratio` inside its
+    community times ``loyalty``; for an account ``attached`` to a flagged community from
+    outside, its attachment (:func:`_attachment`) over those links."""
+    use = coh.corroborated
+    inside = _corroborated_ratio(coh, groups, settings) * loyalty
+    if not attached.any():
+        return inside
+    sub = dataclasses.replace(coh, a=coh.a[use], b=coh.b[use], weight=coh.weight[use])
+    outside = _attachment(sub, groups.membership, flagged_c, len(groups.membership))[1]
+    return np.where(attached, outside, inside)
+
+
 def _corroborated_ratio(coh: Cohesion, groups: Groups, settings: Settings) -> np.ndarray:
     """:func:`core_ratio` over the links inside each community that two kinds of evidence
-    tie: what an unmarked member's ties must show to make the case alone."""
+    tie."""
     comm, n = groups.membership, len(groups.membership)
     use = coh.internal & coh.corroborated
     strength = _group_sum(coh.a[use], coh.weight[use], n) + _group_sum(coh.b[use],
@@ -442,8 +465,8 @@ def account_scores(coh: Cohesion, groups: Groups, community_suspicion: np.ndarra
         # exits), and inherits in proportion to it.
         shows = marked(np.where(stronger, attached_to, comm))
         if coh.corroborated is not None:
-            membership_in = np.minimum(membership_in, _corroborated_ratio(coh, groups, settings)
-                                       * loyalty)
+            membership_in = np.minimum(membership_in, _corroborated_membership(
+                coh, groups, flagged_c, stronger, loyalty, settings))
         acct_flag &= shows | (membership_in >= settings.unmarked_membership)
         acct_factor = np.where(shows, acct_factor, np.clip(
             membership_in / max(settings.unmarked_membership, 1e-9), 0.0, 1.0))

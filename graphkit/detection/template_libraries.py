@@ -18,11 +18,16 @@ Two templates are joined when both hold (``Settings.template_library_*``):
   libraries do not chain through popular templates;
 
 and both have at least ``template_library_min_users`` users (below that, a template's users
-are its few accounts, which the template itself already ties). A library is a connected
-component of joined templates.
+are its few accounts, which the template itself already ties). Joined templates are grouped
+so that each is joined with at least about ``template_library_density`` of its group (Leiden
+with the constant Potts model): two fleets that both use one template stay two libraries.
 
-A library is kept when its typical user (the median) sends at least
-``template_library_min_templates`` of its templates: a tie through a library stands for the
+The lift cannot exceed ``N / n_b``: a library used by more than ``N / template_library_lift``
+accounts (a tenth of the population by default) is not found, a limit of this rule; such a
+fleet is large enough to be tied by what else it shares.
+
+A library is kept when its typical user (the median over its users that send two of its
+templates or more) sends at least ``template_library_min_templates`` of them: a tie through a library stands for the
 many small shares it sums. Where each user sends one or two of them (applications built on a
 popular framework, each sending its own two prompts), the templates tie their users themselves
 and the library would only join unrelated customers. The template signal then counts an
@@ -60,11 +65,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import igraph as ig
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
+from graphkit.detection.communities import seeded_leiden
 from graphkit.detection.near_duplicates import family_incidence
 from graphkit.settings import Settings
 
@@ -105,7 +111,10 @@ def joined_templates(users: sp.csr_matrix, settings: Settings) -> tuple[np.ndarr
     ([0], [1])
     """
     degree = np.diff(users.tocsc().indptr)
-    kept = np.flatnonzero(degree >= settings.template_library_min_users)
+    # The lift of a pair is at most N / the larger degree: a template more popular than
+    # N / template_library_lift joins nothing, and left out it costs the product nothing.
+    most = users.shape[0] / settings.template_library_lift
+    kept = np.flatnonzero((degree >= settings.template_library_min_users) & (degree <= most))
     if len(kept) < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     sub = users[:, kept].tocsr()
@@ -142,11 +151,22 @@ def template_libraries(counts: sp.spmatrix, settings: Settings) -> Libraries:
     if not settings.template_libraries or n < 2:
         return Libraries(np.arange(n), degree)
     i, j = joined_templates(users, settings)
-    adj = sp.coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
-    _, family = connected_components(adj, directed=False)
+    family = _dense_groups(i, j, n, settings)
     family = _keep_spread_libraries(users, family, settings.template_library_min_templates)
     weight_degree = pd.Series(degree).groupby(family).median().to_numpy(np.float64)
     return Libraries(family.astype(np.int64), weight_degree)
+
+
+def _dense_groups(i: np.ndarray, j: np.ndarray, n: int, settings: Settings) -> np.ndarray:
+    """Groups of the joined templates in which each template is joined with at least about
+    ``template_library_density`` of the others (Leiden, constant Potts model): two fleets
+    that both use one template are not chained into one library through it."""
+    if not len(i):
+        return np.arange(n)
+    g = ig.Graph(n=n, edges=np.column_stack([i, j]).tolist())
+    part = seeded_leiden(g, settings.seed, objective_function="CPM",
+                         resolution=settings.template_library_density, n_iterations=-1)
+    return np.asarray(part.membership, dtype=np.int64)
 
 
 def column_medians(m: sp.csc_matrix) -> np.ndarray:
@@ -176,6 +196,11 @@ def _keep_spread_libraries(users: sp.csr_matrix, family: np.ndarray, min_templat
     to_family = sp.csr_matrix((np.ones(len(family)), (np.arange(len(family)), family)),
                               shape=(len(family), n_fam))
     spread = (users @ to_family).tocsc()  # accounts x families: templates of it used
+    # Over the users that send two of its templates or more: accounts sending one (a
+    # stranger who copied one prompt, or throwaway accounts added to lower the median) are
+    # no sign of how a library is used.
+    spread.data[spread.data < 2] = 0
+    spread.eliminate_zeros()
     spread.sort_indices()
     median = column_medians(spread)
     kept = (np.bincount(family)[family] > 1) & (median[family] >= min_templates)

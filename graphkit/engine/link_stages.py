@@ -187,7 +187,8 @@ def links_from_outputs(inputs: LinkInputs, out: dict[str, pd.DataFrame], sync,
     links_mod.add_synchrony(similarities, cand, gate, sync, settings)
     table = links_mod.link_table(similarities, cand, gate, settings, registry)
     return Links(table, inputs.n_accounts, dict(settings.signal_weights),
-                 ring_neighbours=inputs.ring_neighbours, max_expansion=settings.max_expansion)
+                 ring_neighbours=inputs.ring_neighbours, max_expansion=settings.max_expansion,
+                 supporting=(registry or Registry.static()).supporting_signals)
 
 
 Runner = Callable[[dict[str, pd.DataFrame], list[Stage]], dict[str, pd.DataFrame]]
