@@ -163,10 +163,14 @@ def _dense_groups(i: np.ndarray, j: np.ndarray, n: int, settings: Settings) -> n
     that both use one template are not chained into one library through it."""
     if not len(i):
         return np.arange(n)
-    g = ig.Graph(n=n, edges=np.column_stack([i, j]).tolist())
+    # Only the joined templates enter the graph (a million templates, a few hundred joined).
+    nodes, codes = np.unique(np.concatenate([i, j]), return_inverse=True)
+    g = ig.Graph(n=len(nodes), edges=codes.reshape(2, -1).T.tolist())
     part = seeded_leiden(g, settings.seed, objective_function="CPM",
                          resolution=settings.template_library_density, n_iterations=-1)
-    return np.asarray(part.membership, dtype=np.int64)
+    label = n + np.arange(n)  # every other template its own group
+    label[nodes] = np.asarray(part.membership, dtype=np.int64)
+    return np.unique(label, return_inverse=True)[1]
 
 
 def column_medians(m: sp.csc_matrix) -> np.ndarray:
