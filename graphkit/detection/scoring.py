@@ -367,16 +367,17 @@ def below_threshold(suspicion: np.ndarray, flag_threshold: float) -> np.ndarray:
     return np.minimum(suspicion, np.nextafter(flag_threshold, 0.0) - 1e-4)
 
 
-def _kept_ratio(coh: Cohesion, kept: np.ndarray, strength_kept: np.ndarray, groups: Groups,
-                settings: Settings) -> np.ndarray:
-    """:func:`core_ratio` over the links a flagged community keeps: its own and those into
-    other flagged communities. A fleet split into several communities is one fleet: a member
-    whose card partners landed in a sibling community is as tied as one whose did not, so
-    its tie to the fleet does not shrink as the fleet grows and splits."""
+def _ratio_over(coh: Cohesion, use: np.ndarray, groups: Groups, settings: Settings,
+                strength: np.ndarray | None = None) -> np.ndarray:
+    """:func:`core_ratio` over the links ``use`` selects: each account's weight on them
+    (``strength`` when the caller has it) and its ``core_ties``-th strongest, against its
+    community's median member's."""
     comm, n = groups.membership, len(groups.membership)
-    core = kth_strongest_over(coh.a, coh.b, coh.evidence, kept, core_ties(settings), n)
-    return core_ratio(strength_kept, core,
-                      _median_per(strength_kept, comm, groups.n_communities)[comm],
+    if strength is None:
+        strength = _group_sum(coh.a[use], coh.weight[use], n) + _group_sum(coh.b[use],
+                                                                           coh.weight[use], n)
+    core = kth_strongest_over(coh.a, coh.b, coh.evidence, use, core_ties(settings), n)
+    return core_ratio(strength, core, _median_per(strength, comm, groups.n_communities)[comm],
                       _median_per(core, comm, groups.n_communities)[comm])
 
 
@@ -388,24 +389,12 @@ def _corroborated_membership(coh: Cohesion, groups: Groups, flagged_c: np.ndarra
     community times ``loyalty``; for an account ``attached`` to a flagged community from
     outside, its attachment (:func:`_attachment`) over those links."""
     use = coh.corroborated
-    inside = _corroborated_ratio(coh, groups, settings) * loyalty
+    inside = _ratio_over(coh, coh.internal & use, groups, settings) * loyalty
     if not attached.any():
         return inside
     sub = dataclasses.replace(coh, a=coh.a[use], b=coh.b[use], weight=coh.weight[use])
     outside = _attachment(sub, groups.membership, flagged_c, len(groups.membership))[1]
     return np.where(attached, outside, inside)
-
-
-def _corroborated_ratio(coh: Cohesion, groups: Groups, settings: Settings) -> np.ndarray:
-    """:func:`core_ratio` over the links inside each community that two kinds of evidence
-    tie."""
-    comm, n = groups.membership, len(groups.membership)
-    use = coh.internal & coh.corroborated
-    strength = _group_sum(coh.a[use], coh.weight[use], n) + _group_sum(coh.b[use],
-                                                                       coh.weight[use], n)
-    core = kth_strongest_over(coh.a, coh.b, coh.evidence, use, core_ties(settings), n)
-    return core_ratio(strength, core, _median_per(strength, comm, groups.n_communities)[comm],
-                      _median_per(core, comm, groups.n_communities)[comm])
 
 
 def account_scores(coh: Cohesion, groups: Groups, community_suspicion: np.ndarray,
@@ -435,8 +424,11 @@ def account_scores(coh: Cohesion, groups: Groups, community_suspicion: np.ndarra
     strength_kept = _group_sum(a[kept], s[kept], n) + _group_sum(b[kept], s[kept], n)
     rel = rel_in
     if coh.evidence is not None and to_flagged.any():
-        rel = np.where(flagged_c[comm], np.maximum(rel_in, _kept_ratio(
-            coh, kept, strength_kept, groups, settings)), rel_in)
+        # A fleet split into several communities is one fleet: over the links a flagged
+        # community keeps (its own and those into other flagged communities), a member whose
+        # card partners landed in a sibling community is as tied as one whose did not.
+        rel = np.where(flagged_c[comm], np.maximum(rel_in, _ratio_over(
+            coh, kept, groups, settings, strength_kept)), rel_in)
     loyalty = np.divide(strength_kept, strength_all, out=np.zeros(n), where=strength_all > 0)
     # membership: against the fleet (its flagged communities together); membership_in:
     # against the account's own community only, what an unmarked member must reach.
