@@ -174,6 +174,21 @@ class Settings:
     # The false discovery rate q: the expected share of flagged communities that are no more
     # marked than the dataset's background.
     flag_fdr: float = 0.05
+    # The purpose test (graphkit.detection.purpose): a community the cut finds run together is
+    # flagged only when its members also do what extraction takes more than the dataset's
+    # accounts do (many requests or tokens, proxy or hosting egress, round-the-clock hours, the
+    # jump to a released model, bans): its purpose p-value, the smallest over these marks
+    # Sidak-corrected, at most purpose_alpha. An agency running its clients' accounts on one
+    # card, a hackathon signed up in one morning, a family on one device are run together and
+    # do none of it. Off: the cut alone decides (the rule before).
+    purpose_test: bool = True
+    purpose_alpha: float = 0.05
+    # A member is heavy when its requests (or tokens) exceed this quantile of the dataset's
+    # active accounts'.
+    purpose_quantile: float = 0.9
+    # A member's traffic is egress when at least this share of it goes through proxy, VPN or
+    # hosting operators.
+    purpose_egress_share: float = 0.5
     # Indicators left out of each community's combination, strongest first: one indicator
     # alone (a reseller's customers on its app's template) never flags; it takes several.
     fdr_drop_strongest: int = 1

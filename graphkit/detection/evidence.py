@@ -149,6 +149,14 @@ def evidence_table(frame: pd.DataFrame, settings: Settings) -> pd.Series:
     lines.append((f["org_share"] >= at["org_share"],
                   "benign explanation: " + _pcts(f["org_share"]) + " of accounts declare the "
                   "same organization"))
+    # Older outputs lack the columns: nothing to say.
+    purpose_p = f.get("purpose_p", pd.Series(0.0, index=f.index)).astype(float)
+    q_value = f.get("q_value", pd.Series(1.0, index=f.index)).astype(float)
+    lines.append(((q_value <= settings.flag_fdr) & (purpose_p > settings.purpose_alpha),
+                  "benign explanation: run together, but its members do no more of what "
+                  "extraction takes (requests, tokens, proxy or hosting egress, round-the-clock "
+                  "hours, the model jump, bans) than the dataset's accounts (purpose p "
+                  + _fmt(purpose_p, "{:.2g}") + ")"))
     for shown, line in lines:
         text = text.where(~shown.to_numpy(), text + "; " + line)
     return text

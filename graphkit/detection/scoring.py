@@ -52,6 +52,7 @@ import pandas as pd
 
 from graphkit.detection import cut as cut_mod
 from graphkit.detection import indicators as ind_mod
+from graphkit.detection import purpose as purpose_mod
 from graphkit.detection.communities import Communities
 from graphkit.detection.features import ReleaseTraffic
 from graphkit.detection.indicators import Groups
@@ -561,6 +562,9 @@ def score_communities(
         flagged_c = tested & (q_value <= settings.flag_fdr)
     else:
         flagged_c = susp >= settings.flag_threshold
+    purpose_p = purpose_mod.purpose_pvalues(acc, groups, tested, found.n_seeds, settings)
+    if settings.purpose_test:
+        flagged_c &= purpose_p <= settings.purpose_alpha
     seed_actor = acc["seed_actor"].astype("string")
     is_seed = seed_actor.notna().to_numpy()
     acct = account_scores(coh, groups, susp, is_seed, settings, flagged_c,
@@ -588,6 +592,7 @@ def score_communities(
         "flagged": flagged_c,
         "p_value": surprise.p_value,
         "q_value": q_value,
+        "purpose_p": significant(purpose_p),
         "n_flagged_accounts": np.bincount(comm[acct.flagged], minlength=n_comm),
         "actor": pd.array([actor.get(c) for c in range(n_comm)], dtype="string")
         if len(actor) else pd.array([pd.NA] * n_comm, dtype="string"),
