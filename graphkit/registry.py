@@ -15,7 +15,7 @@ types are the whitelist from which Cypher text is built (data only travels as pa
 >>> [k.name for k in signal_kinds()]
 ['ip', 'payment', 'template', 'proxy', 'user_agent']
 >>> SIGNALS
-('ip', 'payment', 'template', 'proxy', 'user_agent', 'synchrony')
+('ip', 'payment', 'template', 'proxy', 'user_agent', 'cohort', 'synchrony')
 >>> kind("payment").rel, kind("payment").label
 ('PAID_WITH', 'PaymentMethod')
 >>> EDGE_TYPES["OPERATED_BY"]
@@ -178,6 +178,10 @@ USER_RELATION_WEIGHT = 1.0
 
 # Behavioural signals: evidence from how accounts act, not from a shared value.
 BEHAVIOURAL_SIGNALS: dict[str, float] = {"synchrony": 3.0}
+# Shared values the detection derives from the others, not graph entities: the sign-up cohort
+# (graphkit.detection.cohorts: accounts created together on one rare client). Specific: a
+# shared cohort proposes a candidate link, like a card.
+DERIVED_SIGNALS: dict[str, float] = {"cohort": 1.5}
 
 ACCOUNT_LABEL = "Account"
 ACCOUNT_KEY = "account_id"
@@ -290,15 +294,19 @@ def signal_kinds(role: Role | None = None) -> tuple[Kind, ...]:
 
 
 def default_signal_weights() -> dict[str, float]:
-    """``Settings.signal_weights`` default: each signal kind's weight, then behavioural ones."""
-    return {**{k.name: k.weight for k in signal_kinds()}, **BEHAVIOURAL_SIGNALS}
+    """``Settings.signal_weights`` default: each signal kind's weight, then the derived and
+    behavioural ones."""
+    return {**{k.name: k.weight for k in signal_kinds()}, **DERIVED_SIGNALS,
+            **BEHAVIOURAL_SIGNALS}
 
 
 # Every link signal, in links.csv column order.
-SIGNALS: tuple[str, ...] = (*(k.name for k in signal_kinds()), *BEHAVIOURAL_SIGNALS)
+SIGNALS: tuple[str, ...] = (*(k.name for k in signal_kinds()), *DERIVED_SIGNALS,
+                            *BEHAVIOURAL_SIGNALS)
 # Entity signals and the kinds that propose candidates on their own / only corroborate.
-ENTITY_SIGNALS: tuple[str, ...] = tuple(k.name for k in signal_kinds())
-SPECIFIC_SIGNALS: tuple[str, ...] = tuple(k.name for k in signal_kinds("specific"))
+ENTITY_SIGNALS: tuple[str, ...] = (*(k.name for k in signal_kinds()), *DERIVED_SIGNALS)
+SPECIFIC_SIGNALS: tuple[str, ...] = (*(k.name for k in signal_kinds("specific")),
+                                     *DERIVED_SIGNALS)
 SUPPORTING_SIGNALS: tuple[str, ...] = (*BEHAVIOURAL_SIGNALS,
                                        *(k.name for k in signal_kinds("supporting")))
 
@@ -335,7 +343,7 @@ class Registry:
     >>> reg = Registry.for_names(["device", "email"], ["transfer"])
     >>> reg.signals  # doctest: +NORMALIZE_WHITESPACE
     ('ip', 'payment', 'template', 'proxy', 'user_agent', 'device', 'email', 'transfer',
-     'synchrony')
+     'cohort', 'synchrony')
     >>> reg.rel_ends["TRANSFERRED_TO"], reg.node_keys["Device"]
     (('Account', 'Account'), 'value')
     >>> reg.check_identifier("USED_DEVICE")
@@ -414,8 +422,9 @@ class Registry:
 
     @property
     def entity_signals(self) -> tuple[str, ...]:
-        """Signals scored as shared values: kinds, then relation kinds."""
-        return (*(k.name for k in self.signal_kinds()), *(r.name for r in self.relations))
+        """Signals scored as shared values: kinds, relation kinds, then derived values."""
+        return (*(k.name for k in self.signal_kinds()), *(r.name for r in self.relations),
+                *DERIVED_SIGNALS)
 
     @property
     def signals(self) -> tuple[str, ...]:
@@ -425,7 +434,7 @@ class Registry:
     @property
     def specific_signals(self) -> tuple[str, ...]:
         return (*(k.name for k in self.signal_kinds("specific")),
-                *(r.name for r in self.relations if r.role == "specific"))
+                *(r.name for r in self.relations if r.role == "specific"), *DERIVED_SIGNALS)
 
     @property
     def supporting_signals(self) -> tuple[str, ...]:

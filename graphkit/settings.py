@@ -37,6 +37,7 @@ from graphkit.settings_rules import check_settings
 INDICATOR_WEIGHTS: dict[str, float] = {
     "shared_payment": 0.6,
     "exclusive_templates": 0.6,
+    "exclusive_client": 0.6,
     "synchrony": 0.8,
     "volume": 0.3,
     "infrastructure": 0.3,
@@ -54,6 +55,7 @@ INDICATORS: tuple[str, ...] = tuple(INDICATOR_WEIGHTS)
 EVIDENCE_THRESHOLDS: dict[str, float] = {
     "shared_payment": 0.2,
     "exclusive_templates": 0.2,
+    "exclusive_client": 0.2,
     "synchrony": 0.2,
     "infrastructure": 0.3,
     "creation_burst": 0.3,
@@ -148,6 +150,18 @@ class Settings:
     # Joined templates are grouped (Leiden CPM) at this density: each joined with about this
     # share of its library's other templates, so two fleets sharing one template stay apart.
     template_library_density: float = 0.5
+    # Sign-up cohorts (graphkit.detection.cohorts): accounts whose main client (user agent) is
+    # one client and that were created in one window of cohort_window_hours share a value (the
+    # cohort signal) when the window holds at least cohort_min_accounts of them and
+    # cohort_lift times what the client's share of all accounts gives. A custom tool's batch
+    # of sign-ups is a cohort; a popular browser's share of an hour's sign-ups never is.
+    signup_cohorts: bool = True
+    cohort_window_hours: float = 2.0
+    cohort_min_accounts: int = 5
+    cohort_lift: float = 10.0
+    # ...counting only accounts whose main client carries at least this share of their requests
+    # (an account rotating user agents runs no one client).
+    cohort_client_share: float = 0.5
 
     # --- communities ---------------------------------------------------------------------------
     method: str = "leiden-cpm"  # leiden-cpm | leiden | components
@@ -220,6 +234,14 @@ class Settings:
     # their counts, as members of a declared organisation are: an office's staff share the
     # company card and templates and keep working hours; a fleet's scripts do not sleep.
     resource_indicators: tuple[str, ...] = ("shared_payment", "exclusive_templates")
+    # Signals that name the client software (graphkit.registry kinds): a client concentrated
+    # in a community, across payers, is its exclusive_client indicator (the rule of
+    # exclusive_templates). Empty: no such indicator.
+    client_signals: tuple[str, ...] = ("user_agent", "tls_fingerprint")
+    # Indicators that make a group but never a member's own mark (graphkit.detection.cut.
+    # member_evidence): a proxy reseller's resold customers run its client app as its fleet
+    # does, so the client says the community is one operator's, not which member is.
+    group_indicators: tuple[str, ...] = ("exclusive_client",)
     # Coordination indicators whose marks come in groups, not member by member: a member is in
     # lock-step only with another member, so marks arrive in pairs and cliques. In the FDR cut
     # their counts are tested with the beta-binomial of resource_correlation, as the shared
@@ -236,6 +258,7 @@ class Settings:
     # by it: a fleet signed up on a domain of its own still shows what it does. Empty: e-mail
     # domains explain nothing (a declared org_id explains every indicator).
     org_domain_indicators: tuple[str, ...] = ("shared_payment", "exclusive_templates",
+                                              "exclusive_client",
                                               "creation_burst", "new_accounts")
     org_domain_concentration: float = 0.5
     # Fixed suspicion cut of flag_rule "threshold"; under "fdr" accounts outside flagged
@@ -438,6 +461,7 @@ class Settings:
                             ("resource_indicators", INDICATORS),
                             ("relational_indicators", INDICATORS),
                             ("org_domain_indicators", INDICATORS),
+                            ("group_indicators", INDICATORS),
                             ("evidence_thresholds", EVIDENCE_THRESHOLDS)):
             unknown = set(getattr(self, name)) - set(known)
             if unknown:
@@ -509,6 +533,8 @@ class Settings:
         out["resource_indicators"] = list(self.resource_indicators)
         out["relational_indicators"] = list(self.relational_indicators)
         out["org_domain_indicators"] = list(self.org_domain_indicators)
+        out["client_signals"] = list(self.client_signals)
+        out["group_indicators"] = list(self.group_indicators)
         out["pseudonymize"] = list(self.pseudonymize)
         return out
 

@@ -374,8 +374,11 @@ class Marks:
     card_sharers: np.ndarray  # pays with a card another member pays with (the account's mark)
 
 
-# Coordination indicators read from one field, which count once in a member's evidence.
-SAME_SOURCE: tuple[tuple[str, ...], ...] = (("creation_burst", "new_accounts"),)
+# Coordination indicators read from one source, which count once in the cut and in a member's
+# evidence: the creation time (a burst and new accounts), and the software the members run (an
+# app's users send its templates from its client: the templates and the client are one fact).
+SAME_SOURCE: tuple[tuple[str, ...], ...] = (("creation_burst", "new_accounts"),
+                                            ("exclusive_templates", "exclusive_client"))
 
 
 def _shown(marks: Marks, name: str) -> np.ndarray:
@@ -498,6 +501,7 @@ def member_marks(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Lin
         "shared_payment": redundant_payers(signals.get("payment"), groups),
         "exclusive_templates": ind_mod.exclusive_template_members(
             signals.get("template"), groups, settings, payer),
+        "exclusive_client": ind_mod.exclusive_client_members(signals, groups, settings, payer),
         "synchrony": (ind_mod.lockstep_members(
             t["a"].to_numpy(), t["b"].to_numpy(), t["synchrony"].to_numpy(), groups, settings),
             everyone),

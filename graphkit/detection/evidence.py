@@ -117,6 +117,13 @@ def evidence_table(frame: pd.DataFrame, settings: Settings) -> pd.Series:
                   f["n_exclusive_templates"].astype(int).astype(str) + " templates used almost "
                   "only by this group carry " + _pcts(f["ind_exclusive_templates"])
                   + " of its traffic"))
+    # Older outputs lack the columns.
+    clients = f.get("ind_exclusive_client", pd.Series(0.0, index=f.index))
+    n_clients = f.get("n_exclusive_clients", pd.Series(0, index=f.index)).astype(int)
+    lines.append((clients >= at["exclusive_client"],
+                  n_clients.astype(str) + " client" + np.where(n_clients != 1, "s", "")
+                  + " (user agent, TLS fingerprint) used almost only by this group carry "
+                  + _pcts(clients) + " of its traffic"))
     lines.append((f["ind_synchrony"] >= at["synchrony"],
                   _pcts(f["ind_synchrony"]) + " of requests from accounts acting in the same "
                   f"{settings.sync_window_seconds}-second windows far beyond chance"))

@@ -232,6 +232,38 @@ def exclusive_template_members(sig: SignalMatrix | None, groups: Groups, setting
     return shows, np.diff(sig.shares.indptr) > 0
 
 
+def exclusive_clients(signals: dict[str, SignalMatrix], groups: Groups, n_events: np.ndarray,
+                      settings: Settings, payer: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Share of each community's traffic on client software concentrated in it, and the
+    number of such clients, over the run's ``settings.client_signals`` (user agents, TLS
+    fingerprints): the concentration rule of :func:`exclusive_templates`.
+
+    A custom client is request metadata that ties a fleet to its operator: thousands of
+    accounts on one build of a tool a few dozen developers also use. A browser or an SDK used
+    by thousands is never concentrated; an app's own client on its keys is one payer.
+    """
+    n_comm = groups.n_communities
+    share, count = np.zeros(n_comm), np.zeros(n_comm)
+    for name in settings.client_signals:  # a handful of signals
+        s, c = exclusive_templates(signals.get(name), groups, n_events, settings, payer)
+        share, count = np.maximum(share, s), count + c
+    return share, count
+
+
+def exclusive_client_members(signals: dict[str, SignalMatrix], groups: Groups,
+                             settings: Settings, payer: np.ndarray | None = None
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: uses client software concentrated in its community
+    (:func:`exclusive_template_members` over ``settings.client_signals``), and uses any."""
+    n = len(groups.membership)
+    shows, known = np.zeros(n, bool), np.zeros(n, bool)
+    for name in settings.client_signals:  # a handful of signals
+        s, k = exclusive_template_members(signals.get(name), groups, settings, payer)
+        shows, known = shows | s, known | k
+    return shows, known
+
+
 def lockstep_members(a: np.ndarray, b: np.ndarray, sync: np.ndarray, groups: Groups,
                      settings: Settings) -> np.ndarray:
     """Per account: one of its links inside its community has synchrony of at least

@@ -267,7 +267,7 @@ def detect(
     >>> result = detect(ds)
     >>> list(result.links.columns)  # doctest: +NORMALIZE_WHITESPACE
     ['account_a', 'account_b', 'score', 'ip', 'payment', 'template', 'proxy', 'user_agent',
-     'synchrony', 'inclusion']
+     'cohort', 'synchrony', 'inclusion']
     >>> bool(result.accounts["flagged"].any())
     True
 

@@ -9,6 +9,8 @@ indicator          meaning (1 = strongest)
 shared_payment     few cards paying for many members: 1 - distinct cards / paying members
 exclusive_templates share of the community's traffic on templates that are used by several
                    members and mostly by this community
+exclusive_client   the same for client software (user agent, TLS fingerprint): a custom
+                   client used mostly by this community, across payers
 synchrony          share of traffic from members acting in lock-step windows
 volume             per-account volume far above the population's typical account
 infrastructure     share of traffic through proxy / VPN / hosting operators
@@ -264,6 +266,8 @@ def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links
     payer = payer_unit if settings.template_across_payers else None
     excl_share, n_excl = ind_mod.exclusive_templates(signals.get("template"), groups, n_events,
                                                      settings, payer)
+    client_share, n_clients = ind_mod.exclusive_clients(signals, groups, n_events, settings,
+                                                        payer)
     members_burst = ind_mod.burst_members(acc["created_at"], groups, settings)
     burst, burst_days = ind_mod.creation_burst(acc["created_at"], groups, settings,
                                                members_burst)
@@ -275,6 +279,7 @@ def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links
     values = {
         "shared_payment": cards.indicator,
         "exclusive_templates": excl_share,
+        "exclusive_client": client_share,
         "synchrony": ind_mod.synchrony(t["a"].to_numpy(), t["b"].to_numpy(),
                                        t["synchrony"].to_numpy(), groups, n_events, settings),
         "volume": ind_mod.volume(n_events, groups, settings),
@@ -298,6 +303,7 @@ def indicators(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links
         "n_payment_methods": cards.n_cards,
         "n_paying_accounts": cards.n_paying,
         "n_exclusive_templates": n_excl,
+        "n_exclusive_clients": n_clients,
         "creation_span_days": burst_days,
         "model_jump_share": jump.share,
         "model_jump_background": jump.background,
@@ -536,7 +542,7 @@ def score_communities(
     ...                    accounts="fixtures/sim-small/accounts.csv")
     >>> scored = detect(ds).communities  # detect calls score_communities
     >>> [c for c in scored.columns if c.startswith("ind_")][:3]
-    ['ind_shared_payment', 'ind_exclusive_templates', 'ind_synchrony']
+    ['ind_shared_payment', 'ind_exclusive_templates', 'ind_exclusive_client']
 
     References
     ----------
@@ -567,9 +573,11 @@ def score_communities(
         flagged_c &= purpose_p <= settings.purpose_alpha
     seed_actor = acc["seed_actor"].astype("string")
     is_seed = seed_actor.notna().to_numpy()
+    member_tests = {k: v for k, v in surprise.against_background.items()
+                    if k not in settings.group_indicators}
     acct = account_scores(coh, groups, susp, is_seed, settings, flagged_c,
                           lambda community: cut_mod.member_evidence(
-                              found.marks, surprise.against_background, groups, community,
+                              found.marks, member_tests, groups, community,
                               settings.flag_fdr) > 0)
 
     acct = join_units(acct, found.payer, comm, settings.payer_flag_share)
@@ -604,6 +612,7 @@ def score_communities(
         "n_payment_methods": facts["n_payment_methods"].astype(np.int64),
         "n_paying_accounts": facts["n_paying_accounts"].astype(np.int64),
         "n_exclusive_templates": facts["n_exclusive_templates"].astype(np.int64),
+        "n_exclusive_clients": facts["n_exclusive_clients"].astype(np.int64),
         "creation_span_days": np.round(facts["creation_span_days"], 2),
         "release_model": found.release_model.array,
         "model_jump_share": np.round(facts["model_jump_share"], 4),

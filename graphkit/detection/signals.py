@@ -15,6 +15,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from graphkit.detection import links as links_mod
+from graphkit.detection.cohorts import cohort_incidence
 from graphkit.detection.links import SignalMatrix
 from graphkit.detection.near_duplicates import family_incidence, template_families
 from graphkit.detection.template_libraries import fold_libraries
@@ -73,7 +74,25 @@ def signal_matrices(graph: HeteroGraph, dataset: Dataset, settings: Settings,
                         if proxy_counts is None else _proxy_incidence(graph, proxy_counts))
         out["proxy"] = links_mod.signal_matrix("proxy", counts, n_events, keys, settings)
     out.update(declared_signal_matrices(graph, settings))
+    cohorts = cohort_matrix(graph, settings)
+    if cohorts is not None:
+        out["cohort"] = cohorts
     return out
+
+
+def cohort_matrix(graph: HeteroGraph, settings: Settings) -> SignalMatrix | None:
+    """The sign-up cohort signal (:mod:`graphkit.detection.cohorts`): accounts created together
+    on one rare client; None when off or when the graph has no clients or creation times."""
+    if (not settings.signup_cohorts or "USED_AGENT" not in graph.edges
+            or "created_at" not in graph.accounts):
+        return None
+    ua, clients = graph.incidence("USED_AGENT")
+    counts, keys = cohort_incidence(ua, graph.accounts["created_at"],
+                                    clients["key"].to_numpy(), settings)
+    n_events = graph.accounts["n_events"].to_numpy(dtype=np.float64)
+    # A cohort is the account's own (its sign-up), whatever its traffic: share 1.
+    return links_mod.signal_matrix("cohort", counts, n_events, keys, settings,
+                                   floor_share=counts)
 
 
 def declared_signal_matrices(graph: HeteroGraph, settings: Settings) -> dict[str, SignalMatrix]:

@@ -1,0 +1,131 @@
+"""Sign-up cohorts: accounts created together on the same rare client, as one shared value.
+
+A fleet that pays with a card per account, sends its own prompts and spreads over residential
+addresses still signs its accounts up in batches, from its own tooling: dozens of accounts
+created within the hour whose requests carry the same client (user agent). Each account shares
+nothing else with the others; the batch is the tie. Legitimate users sign up together too (a
+class, a hackathon, an office's onboarding), but on the browsers and SDKs everyone uses, where
+a batch is no more than the client's share of the hour's sign-ups.
+
+A *cohort* is one client in one sign-up window of ``cohort_window_hours``: the accounts whose
+main client (the user agent of at least ``cohort_client_share`` of their requests) is that
+client and that were created in that window. An account rotating user agents runs no one
+client and is in no cohort: two fleets signing up on one SDK in the same hours (the simulator's
+proxy reseller rotates five user agents, the lab next to it runs one of them) are not tied by
+it. Windows are laid twice, the second shifted by half a window, so that a batch
+straddling a boundary is whole in one of them. A cohort is kept when it holds at least
+``cohort_min_accounts`` accounts and ``cohort_lift`` times what the client's share of all
+accounts and the window's sign-ups give (``k >= lift * users(client) * signups(window) / N``):
+a popular browser's cohort never is, a custom tool's batch is.
+
+A kept cohort is a value its accounts share, like a card (:func:`cohort_incidence` feeds
+:func:`graphkit.detection.links.signal_matrix` as the ``cohort`` signal of
+:data:`graphkit.registry.DERIVED_SIGNALS`), so link scoring, communities and the cut treat it
+as they treat any shared value. It says the accounts were made together, not what they do:
+the cut still needs a second coordination fact and the purpose test what extraction takes.
+
+>>> import scipy.sparse as sp
+>>> ua = sp.csr_matrix(np.array([[5, 0], [4, 1], [6, 0], [0, 3], [0, 2], [0, 7]]))
+>>> created = pd.Series(pd.to_datetime(["2026-09-01T10:50Z", "2026-09-01T11:10Z",
+...     "2026-09-01T11:30Z", "2026-09-01T10:10Z", "2026-03-01T00:00Z", "2026-05-01T00:00Z"]))
+>>> s = Settings(cohort_min_accounts=3, cohort_lift=1.5)
+>>> counts, keys = cohort_incidence(ua, created, np.array(["tool/1", "Chrome"]), s)
+>>> counts.shape, counts.getnnz(axis=0).tolist(), sorted(set(keys))
+((6, 1), [3], ['tool/1 @ 2026-09-01T10:00Z'])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from graphkit.settings import Settings
+
+
+def main_client(ua_counts: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Per account, the column of its most used client (the lowest on a tie; -1 for none) and
+    that client's share of the account's requests that name one.
+
+    >>> col, share = main_client(sp.csr_matrix(np.array([[0, 2, 2], [0, 0, 0], [3, 1, 0]])))
+    >>> col.tolist(), share.tolist()
+    ([1, -1, 0], [0.5, 0.0, 0.75])
+    """
+    csr = sp.csr_matrix(ua_counts)
+    coo = csr.tocoo()
+    out = np.full(coo.shape[0], -1, np.int64)
+    share = np.zeros(coo.shape[0])
+    if coo.nnz == 0:
+        return out, share
+    order = np.lexsort((coo.col, -coo.data, coo.row))
+    rows = coo.row[order]
+    first = np.r_[True, rows[1:] != rows[:-1]]
+    out[rows[first]] = coo.col[order][first]
+    total = np.asarray(csr.sum(axis=1)).ravel().astype(float)
+    share[rows[first]] = coo.data[order][first] / total[rows[first]]
+    return out, share
+
+
+def cohort_incidence(ua_counts: sp.csr_matrix, created_at: pd.Series, client_keys: np.ndarray,
+                     settings: Settings) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Accounts x kept cohorts (module docstring), each account's entry 1, and the cohorts'
+    keys (``client @ window start``, UTC).
+
+    Parameters
+    ----------
+    ua_counts : scipy.sparse.csr_matrix
+        Accounts x clients, requests.
+    created_at : pandas.Series
+        Per account, its creation time (missing: in no cohort).
+    client_keys : numpy.ndarray
+        The clients' names, one per column of ``ua_counts``.
+    settings : Settings
+        ``cohort_window_hours``, ``cohort_min_accounts``, ``cohort_lift``,
+        ``cohort_client_share``.
+
+    Returns
+    -------
+    (scipy.sparse.csr_matrix, numpy.ndarray)
+    """
+    n = ua_counts.shape[0]
+    client, share = main_client(ua_counts)
+    # An account rotating user agents runs no one client: it is in no cohort.
+    client[share < settings.cohort_client_share] = -1
+    created = pd.to_datetime(created_at, utc=True, errors="coerce")
+    secs = ((created - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+            .to_numpy(np.float64, na_value=np.nan))
+    known = (client >= 0) & created.notna().to_numpy()
+    acct = np.flatnonzero(known)
+    if len(acct) == 0:
+        return sp.csr_matrix((n, 0)), np.empty(0, dtype=object)
+    width = settings.cohort_window_hours * 3600.0
+    users = np.bincount(client[acct], minlength=ua_counts.shape[1]).astype(float)
+    rows, cols, keys = [], [], []
+    for phase in (0.0, 0.5):  # two layings of the windows
+        window = np.floor(secs[acct] / width + phase).astype(np.int64)
+        kept_rows, kept_keys = _kept_cells(acct, client[acct], window, users, len(acct),
+                                           settings)
+        cells, inverse = np.unique(kept_keys, axis=0, return_inverse=True)
+        start = pd.to_datetime((cells[:, 1] - phase) * width, unit="s", utc=True)
+        base = sum(len(k) for k in keys)
+        keys.append((pd.Series(np.asarray(client_keys, dtype=object)[cells[:, 0]], dtype=str)
+                     + " @ " + start.strftime("%Y-%m-%dT%H:%MZ")).to_numpy(dtype=object))
+        rows.append(kept_rows)
+        cols.append(base + inverse.ravel())
+    r, c, names = np.concatenate(rows), np.concatenate(cols), np.concatenate(keys)
+    return sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, len(names))), names
+
+
+def _kept_cells(acct: np.ndarray, client: np.ndarray, window: np.ndarray, users: np.ndarray,
+                n_known: int, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """The accounts in kept (client, window) cells and their cells as (client, window) rows."""
+    cell, inverse, k = np.unique(np.column_stack([client, window]), axis=0,
+                                 return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    _, w_inv, signups = np.unique(window, return_inverse=True, return_counts=True)
+    per_cell_signups = np.zeros(len(cell))
+    per_cell_signups[inverse] = signups[w_inv.ravel()]
+    expected = users[cell[:, 0]] * per_cell_signups / max(n_known, 1)
+    keep = (k >= settings.cohort_min_accounts) & (k >= settings.cohort_lift * expected)
+    member = keep[inverse]
+    return acct[member], cell[inverse[member]]
