@@ -51,18 +51,24 @@ def main_client(ua_counts: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     >>> col.tolist(), share.tolist()
     ([1, -1, 0], [0.5, 0.0, 0.75])
     """
-    csr = sp.csr_matrix(ua_counts)
-    coo = csr.tocoo()
-    out = np.full(coo.shape[0], -1, np.int64)
-    share = np.zeros(coo.shape[0])
-    if coo.nnz == 0:
+    csr = sp.csr_matrix(ua_counts, copy=True)
+    csr.sum_duplicates()
+    csr.sort_indices()  # the first maximum of a row is then its lowest column
+    n = csr.shape[0]
+    out = np.full(n, -1, np.int64)
+    share = np.zeros(n)
+    nnz = np.diff(csr.indptr)
+    rows = np.flatnonzero(nnz > 0)
+    if len(rows) == 0:
         return out, share
-    order = np.lexsort((coo.col, -coo.data, coo.row))
-    rows = coo.row[order]
-    first = np.r_[True, rows[1:] != rows[:-1]]
-    out[rows[first]] = coo.col[order][first]
-    total = np.asarray(csr.sum(axis=1)).ravel().astype(float)
-    share[rows[first]] = coo.data[order][first] / total[rows[first]]
+    data = csr.data.astype(float)
+    peak = np.maximum.reduceat(data, csr.indptr[rows])
+    total = np.add.reduceat(data, csr.indptr[rows])
+    owner = np.repeat(np.arange(len(rows)), nnz[rows])
+    at_peak = np.flatnonzero(data == peak[owner])
+    _, first = np.unique(owner[at_peak], return_index=True)
+    out[rows] = csr.indices[at_peak[first]]
+    share[rows] = peak / total
     return out, share
 
 
@@ -105,7 +111,10 @@ def cohort_incidence(ua_counts: sp.csr_matrix, created_at: pd.Series, client_key
         window = np.floor(secs[acct] / width + phase).astype(np.int64)
         kept_rows, kept_keys = _kept_cells(acct, client[acct], window, users, len(acct),
                                            settings)
-        cells, inverse = np.unique(kept_keys, axis=0, return_inverse=True)
+        _, first, inverse = np.unique(kept_keys[:, 0] * (1 << 40) + kept_keys[:, 1]
+                                          - int(kept_keys[:, 1].min(initial=0)),
+                                          return_index=True, return_inverse=True)
+        cells = kept_keys[first]
         start = pd.to_datetime((cells[:, 1] - phase) * width, unit="s", utc=True)
         base = sum(len(k) for k in keys)
         keys.append((pd.Series(np.asarray(client_keys, dtype=object)[cells[:, 0]], dtype=str)
@@ -119,13 +128,13 @@ def cohort_incidence(ua_counts: sp.csr_matrix, created_at: pd.Series, client_key
 def _kept_cells(acct: np.ndarray, client: np.ndarray, window: np.ndarray, users: np.ndarray,
                 n_known: int, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
     """The accounts in kept (client, window) cells and their cells as (client, window) rows."""
-    cell, inverse, k = np.unique(np.column_stack([client, window]), axis=0,
-                                 return_inverse=True, return_counts=True)
+    w_codes, w_inv, signups = np.unique(window, return_inverse=True, return_counts=True)
+    w_inv = w_inv.ravel()
+    key = client.astype(np.int64) * len(w_codes) + w_inv  # one int64 per (client, window)
+    cell_key, inverse, k = np.unique(key, return_inverse=True, return_counts=True)
     inverse = inverse.ravel()
-    _, w_inv, signups = np.unique(window, return_inverse=True, return_counts=True)
-    per_cell_signups = np.zeros(len(cell))
-    per_cell_signups[inverse] = signups[w_inv.ravel()]
-    expected = users[cell[:, 0]] * per_cell_signups / max(n_known, 1)
+    cell = np.column_stack([cell_key // len(w_codes), w_codes[cell_key % len(w_codes)]])
+    expected = users[cell[:, 0]] * signups[cell_key % len(w_codes)] / max(n_known, 1)
     keep = (k >= settings.cohort_min_accounts) & (k >= settings.cohort_lift * expected)
     member = keep[inverse]
     return acct[member], cell[inverse[member]]
