@@ -355,10 +355,11 @@ class Registry:
 
     def __post_init__(self) -> None:
         names = [k.name for k in self.kinds] + [r.name for r in self.relations]
-        dup = sorted({n for n in names if names.count(n) > 1} | (set(names)
-                                                                 & set(BEHAVIOURAL_SIGNALS)))
+        dup = sorted({n for n in names if names.count(n) > 1}
+                     | (set(names) & {*BEHAVIOURAL_SIGNALS, *DERIVED_SIGNALS}))
         if dup:
-            raise ConfigError(f"kind name(s) used twice (identifier and relation): {dup}")
+            raise ConfigError(f"kind name(s) used twice (identifier and relation) or reserved "
+                              f"for a behavioural or derived signal: {dup}")
         for name in (*self.node_keys, *self.rel_ends):
             if not _IDENTIFIER.match(name):
                 raise ConfigError(f"{name!r} is not a plain identifier")

@@ -162,6 +162,10 @@ class Settings:
     # ...counting only accounts whose main client carries at least this share of their requests
     # (an account rotating user agents runs no one client).
     cohort_client_share: float = 0.5
+    # ...and cohort_own_lift times the client's own sign-ups per window over the
+    # cohort_context_days either side: a batch, not the steady uptake of a new client release.
+    cohort_own_lift: float = 5.0
+    cohort_context_days: float = 3.0
 
     # --- communities ---------------------------------------------------------------------------
     method: str = "leiden-cpm"  # leiden-cpm | leiden | components
@@ -200,6 +204,10 @@ class Settings:
     # A member is heavy when its requests (or tokens) exceed this quantile of the dataset's
     # active accounts'.
     purpose_quantile: float = 0.9
+    # ...or this many times the active accounts' median, when lower (a fleet of more than a
+    # tenth of the accounts moves the quantile into itself, not the median while it is less
+    # than half).
+    purpose_median_factor: float = 10.0
     # A member's traffic is egress when at least this share of it goes through proxy, VPN or
     # hosting operators.
     purpose_egress_share: float = 0.5
@@ -248,7 +256,9 @@ class Settings:
     # resources are. Hosted apps on timers fire on the wall clock (:00, :05) together: 8 of
     # 150 judged members in lock-step against 0.27 % of all accounts is p = 5e-9 under the
     # binomial and about 0.01 here; a fleet in lock-step almost whole stays far below.
-    relational_indicators: tuple[str, ...] = ("synchrony",)
+    # A client concentrated in a community (exclusive_client) is shared the same way: by all
+    # the members running one app, not member by member.
+    relational_indicators: tuple[str, ...] = ("synchrony", "exclusive_client")
     # Indicators a shared e-mail domain explains, as an organisation's: its staff sign up with
     # the company's address, pay with its card, send its internal templates and are
     # onboarded together (creation bursts, new accounts). A domain counts when it is not a

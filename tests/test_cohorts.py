@@ -53,6 +53,7 @@ def test_every_cohort_holds_one_client_in_one_window(rows: list[tuple[int, int]]
     counts, keys = cohort_incidence(_one_client_each(clients, 4), created,
                                     np.array(["a", "b", "c", "d"]), s)
     assert counts.shape == (len(rows), len(keys))
+    assert (np.asarray(counts.sum(axis=1)).ravel() <= 1).all()  # one cohort per account
     main, _ = main_client(_one_client_each(clients, 4))
     coo = counts.tocsc()
     for j in range(counts.shape[1]):  # test code: a loop over a few cohorts
@@ -118,3 +119,41 @@ def test_a_fleet_tied_only_by_its_tool_and_its_batches_is_found(tmp_path: Path) 
     for off in (Settings(signup_cohorts=False), Settings(client_signals=())):
         b = detect(ds, off).accounts
         assert not b["flagged"].any()
+
+
+def test_a_batch_both_layings_hold_whole_is_one_cohort() -> None:
+    # 10 sign-ups between 00:30 and 01:00: inside [00:00, 02:00) and [23:00, 01:00) alike
+    created = pd.Series(pd.Timestamp("2026-09-01T00:30Z") + pd.to_timedelta(
+        np.r_[np.arange(10) * 180, np.arange(200) * 86400 + 40000], unit="s"))
+    clients = np.r_[np.zeros(10, int), np.ones(200, int)]
+    counts, _ = cohort_incidence(_one_client_each(clients, 2), created,
+                                 np.array(["tool", "browser"]), Settings())
+    assert counts.shape[1] == 1 and counts.getnnz() == 10
+    assert (np.asarray(counts.sum(axis=1)).ravel() <= 1).all()
+
+
+def test_the_steady_uptake_of_a_new_release_is_no_cohort() -> None:
+    # a new SDK release: 6 sign-ups every 2 hours for a week, among 20,000 older accounts
+    rng = np.random.default_rng(2)
+    n_old = 20_000
+    steady = pd.Timestamp(T0) + pd.to_timedelta(np.repeat(np.arange(84) * 7200, 6)
+                                                  + rng.uniform(0, 7000, 504), unit="s")
+    old = pd.Timestamp(T0) - pd.to_timedelta(rng.uniform(1, 700, n_old), unit="D")
+    created = pd.Series(np.r_[steady.to_numpy(), old.to_numpy()])
+    clients = np.r_[np.zeros(504, int), np.ones(n_old, int)]
+    counts, _ = cohort_incidence(_one_client_each(clients, 2), created,
+                                 np.array(["sdk/2.0", "browser"]), Settings())
+    assert counts.getnnz() == 0
+    # the population lift alone would have kept them: the client's own rate is what clears it
+    loose, _ = cohort_incidence(_one_client_each(clients, 2), created,
+                                np.array(["sdk/2.0", "browser"]), Settings(cohort_own_lift=0.0))
+    assert loose.getnnz() > 0
+
+
+def test_a_kind_cannot_take_the_derived_signals_name() -> None:
+    import pytest
+
+    from graphkit.errors import ConfigError
+    from graphkit.registry import Registry
+    with pytest.raises(ConfigError, match="reserved"):
+        Registry.for_names(["cohort"], [])

@@ -669,3 +669,15 @@ def test_detect_joins_the_runs_succession_chains_in_scoring(monkeypatch):
     rest = np.ones(len(ids), bool)
     rest[joined] = False
     pd.testing.assert_frame_equal(after[rest], before[rest])
+
+
+def test_the_resource_family_still_merges_after_the_software_family() -> None:
+    from graphkit.detection.cut import SAME_SOURCE, _merge_family
+    per = {"shared_payment": np.array([0.01]), "exclusive_templates": np.array([0.02]),
+           "exclusive_client": np.array([0.5]), "banned": np.array([0.3])}
+    merged = per
+    for family in (*SAME_SOURCE, ("shared_payment", "exclusive_templates")):
+        merged = _merge_family(merged, family)
+    assert len(merged) == 2 and "banned" in merged
+    (joined,) = set(merged) - {"banned"}
+    assert set(joined.split("+")) == {"shared_payment", "exclusive_templates", "exclusive_client"}

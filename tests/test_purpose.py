@@ -139,3 +139,36 @@ def test_agency_run_together_is_not_flagged_the_fleet_is(tmp_path: Path) -> None
     assert fleet_c["purpose_p"] <= Settings().purpose_alpha and fleet_c["flagged"]
     assert "benign explanation: run together, but its members do no more" in agency_c["evidence"]
     assert "benign explanation" not in fleet_c["evidence"]
+
+
+def test_a_fleet_of_a_third_of_the_accounts_is_still_heavy() -> None:
+    n_fleet, n_users = 300, 700
+    acc = _accounts(n_fleet + n_users)
+    acc["n_events"] = np.r_[np.full(n_fleet, 500.0), np.linspace(1, 60, n_users)]
+    shows, _ = purpose_marks(acc, Settings())["heavy"]
+    assert shows[:n_fleet].all() and not shows[n_fleet:].any()
+
+
+def test_a_community_with_no_requests_yet_is_not_cleared() -> None:
+    n = 400
+    acc = _accounts(n)
+    acc.loc[:19, ["n_events", "tokens", "proxy_events", "release_window_events"]] = 0.0
+    membership = np.r_[np.zeros(20, int), np.full(n - 20, 1)]
+    p = purpose_pvalues(acc, Groups(membership, 2), np.ones(2, bool), np.zeros(2), Settings())
+    assert p[0] == 0.0
+
+
+def test_the_benign_line_is_not_written_when_the_test_is_off(tmp_path: Path) -> None:
+    from graphkit.detection.evidence import evidence_table
+    row = {"size": 30, "n_events": 400, "ind_seeds": 0.0, "actor": None,
+           "ind_shared_payment": 0.9, "n_payment_methods": 1, "n_paying_accounts": 30,
+           "n_exclusive_templates": 0, "model_jump_share": 0.0, "org_share": 0.0,
+           "release_model": None, "model_jump_background": 0.0, "q_value": 1e-9,
+           "purpose_p": 0.6, "suspicion": 0.8,
+           **{f"ind_{k}": 0.0 for k in ("exclusive_templates", "synchrony", "infrastructure",
+                                         "creation_burst", "new_accounts", "volume",
+                                         "automation", "model_jump", "banned")}}
+    frame = pd.DataFrame([row])
+    assert "benign explanation: run together" in evidence_table(frame, Settings()).iloc[0]
+    off = evidence_table(frame, Settings(purpose_test=False)).iloc[0]
+    assert "benign explanation" not in off

@@ -100,41 +100,70 @@ def cohort_incidence(ua_counts: sp.csr_matrix, created_at: pd.Series, client_key
     created = pd.to_datetime(created_at, utc=True, errors="coerce")
     secs = ((created - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
             .to_numpy(np.float64, na_value=np.nan))
-    known = (client >= 0) & created.notna().to_numpy()
-    acct = np.flatnonzero(known)
+    acct = np.flatnonzero((client >= 0) & created.notna().to_numpy())
     if len(acct) == 0:
         return sp.csr_matrix((n, 0)), np.empty(0, dtype=object)
     width = settings.cohort_window_hours * 3600.0
     users = np.bincount(client[acct], minlength=ua_counts.shape[1]).astype(float)
-    rows, cols, keys = [], [], []
-    for phase in (0.0, 0.5):  # two layings of the windows
-        window = np.floor(secs[acct] / width + phase).astype(np.int64)
-        kept_rows, kept_keys = _kept_cells(acct, client[acct], window, users, len(acct),
-                                           settings)
-        _, first, inverse = np.unique(kept_keys[:, 0] * (1 << 40) + kept_keys[:, 1]
-                                          - int(kept_keys[:, 1].min(initial=0)),
-                                          return_index=True, return_inverse=True)
-        cells = kept_keys[first]
-        start = pd.to_datetime((cells[:, 1] - phase) * width, unit="s", utc=True)
-        base = sum(len(k) for k in keys)
-        keys.append((pd.Series(np.asarray(client_keys, dtype=object)[cells[:, 0]], dtype=str)
-                     + " @ " + start.strftime("%Y-%m-%dT%H:%MZ")).to_numpy(dtype=object))
-        rows.append(kept_rows)
-        cols.append(base + inverse.ravel())
-    r, c, names = np.concatenate(rows), np.concatenate(cols), np.concatenate(keys)
-    return sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, len(names))), names
+    layings = [_kept_cells(client[acct], np.floor(secs[acct] / width + phase).astype(np.int64),
+                           users, settings) for phase in (0.0, 0.5)]  # two layings
+    # Each account in one cohort at most: the larger of its two cells (the plain laying on a
+    # tie), so a batch that both layings hold whole is one cohort, not two.
+    size = np.column_stack([np.where(c >= 0, k[np.maximum(c, 0)], 0) for c, k, _ in layings])
+    pick = (size[:, 1] > size[:, 0]).astype(np.int64)
+    cell = np.where(pick == 1, layings[1][0], layings[0][0])
+    n_plain = len(layings[0][1])
+    code = np.where(cell >= 0, cell + pick * n_plain, -1)  # both layings' cells, apart
+    # A cell whose accounts mostly went to the other laying's keeps too few: dropped.
+    held = np.bincount(code[code >= 0], minlength=n_plain + len(layings[1][1]))
+    member = (code >= 0) & (held[np.maximum(code, 0)] >= settings.cohort_min_accounts)
+    used, inverse = np.unique(code[member], return_inverse=True)
+    laid = (used >= n_plain).astype(np.int64)
+    cells = np.where(laid[:, None] == 1, layings[1][2][np.maximum(used - n_plain, 0)],
+                     layings[0][2][np.minimum(used, n_plain - 1)])
+    start = pd.to_datetime((cells[:, 1] - 0.5 * laid) * width, unit="s", utc=True)
+    names = (pd.Series(np.asarray(client_keys, dtype=object)[cells[:, 0]], dtype=str)
+             + " @ " + start.strftime("%Y-%m-%dT%H:%MZ")).to_numpy(dtype=object)
+    rows = acct[member]
+    return (sp.csr_matrix((np.ones(len(rows)), (rows, inverse.ravel())), shape=(n, len(names))),
+            names)
 
 
-def _kept_cells(acct: np.ndarray, client: np.ndarray, window: np.ndarray, users: np.ndarray,
-                n_known: int, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-    """The accounts in kept (client, window) cells and their cells as (client, window) rows."""
+def _kept_cells(client: np.ndarray, window: np.ndarray, users: np.ndarray, settings: Settings
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One laying's (client, window) cells: per account its kept cell (-1: none), each cell's
+    accounts, and the cells as (client, window) rows.
+
+    A cell is kept when it holds ``cohort_min_accounts`` accounts, ``cohort_lift`` times what
+    the client's share of the window's sign-ups gives, and ``cohort_own_lift`` times the
+    client's own sign-ups per window over the ``cohort_context_days`` around it (the cell
+    left out): a batch, not the steady uptake of a new release of a client.
+    """
     w_codes, w_inv, signups = np.unique(window, return_inverse=True, return_counts=True)
     w_inv = w_inv.ravel()
-    key = client.astype(np.int64) * len(w_codes) + w_inv  # one int64 per (client, window)
-    cell_key, inverse, k = np.unique(key, return_inverse=True, return_counts=True)
+    cell_key, inverse, k = np.unique(client.astype(np.int64) * len(w_codes) + w_inv,
+                                     return_inverse=True, return_counts=True)
     inverse = inverse.ravel()
-    cell = np.column_stack([cell_key // len(w_codes), w_codes[cell_key % len(w_codes)]])
-    expected = users[cell[:, 0]] * signups[cell_key % len(w_codes)] / max(n_known, 1)
-    keep = (k >= settings.cohort_min_accounts) & (k >= settings.cohort_lift * expected)
-    member = keep[inverse]
-    return acct[member], cell[inverse[member]]
+    c_client, c_win = cell_key // len(w_codes), cell_key % len(w_codes)
+    cells = np.column_stack([c_client, w_codes[c_win]])
+    expected = users[c_client] * signups[c_win] / len(client)
+    own = _own_rate(cells, k, settings)
+    keep = ((k >= settings.cohort_min_accounts) & (k >= settings.cohort_lift * expected)
+            & (k >= settings.cohort_own_lift * own))
+    kept_cell = np.where(keep[inverse], inverse, -1)
+    return kept_cell, k, cells
+
+
+def _own_rate(cells: np.ndarray, k: np.ndarray, settings: Settings) -> np.ndarray:
+    """Per cell (sorted by client, then window), its client's sign-ups per window over the
+    ``cohort_context_days`` either side, the cell's own left out."""
+    per_day = 24.0 / settings.cohort_window_hours
+    span = int(np.ceil(settings.cohort_context_days * per_day))
+    client, window = cells[:, 0], cells[:, 1] - cells[:, 1].min()
+    stride = int(window.max()) + 2 * span + 1  # windows of one client stay below the next's
+    key = client * stride + window  # sorted, as the cells are (client, then window)
+    cum = np.r_[0, np.cumsum(k)]
+    left = np.searchsorted(key, key - span, side="left")
+    right = np.searchsorted(key, key + span, side="right")
+    around = cum[right] - cum[left] - k
+    return around / (2.0 * span)

@@ -225,7 +225,8 @@ def _merge_family(per: dict[str, np.ndarray], family: tuple[str, ...]
     >>> sorted(m), m["a+b"].round(4).tolist()
     (['a+b', 'c'], [0.0199, nan])
     """
-    names = [f for f in family if f in per]
+    # A key merged by an earlier family ("a+b") stands for each of its parts.
+    names = [k for k in per if set(k.split("+")) & set(family)]
     if len(names) < 2:
         return per
     stack = np.column_stack([per[f] for f in names])

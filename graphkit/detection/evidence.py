@@ -159,7 +159,9 @@ def evidence_table(frame: pd.DataFrame, settings: Settings) -> pd.Series:
     # Older outputs lack the columns: nothing to say.
     purpose_p = f.get("purpose_p", pd.Series(0.0, index=f.index)).astype(float)
     q_value = f.get("q_value", pd.Series(1.0, index=f.index)).astype(float)
-    lines.append(((q_value <= settings.flag_fdr) & (purpose_p > settings.purpose_alpha),
+    found = (q_value <= settings.flag_fdr if settings.flag_rule == "fdr"
+             else f["suspicion"].astype(float) >= settings.flag_threshold)
+    lines.append((found & settings.purpose_test & (purpose_p > settings.purpose_alpha),
                   "benign explanation: run together, but its members do no more of what "
                   "extraction takes (requests, tokens, proxy or hosting egress, round-the-clock "
                   "hours, the model jump, bans) than the dataset's accounts (purpose p "

@@ -21,7 +21,7 @@ evidence, so each signal's contribution stays visible (Splink style):
 
     score(a, b) = 1 - exp(-sum_s weight_s * sim_s(a, b))
 
-Candidate pairs come from the specific signals (IP, payment, template): all the pairs of each
+Candidate pairs come from the specific signals (IP, payment, template, cohort): all the pairs of each
 entity while they fit ``max_candidate_pairs``, else a seeded random ring of ``k_e`` co-members
 per member inside the large entities (:func:`ring_neighbours`, :func:`ring_sizes`); synchrony
 LSH adds pairs only when timing may stand alone. Every candidate is scored exactly, and its
@@ -45,7 +45,7 @@ from graphkit.registry import Registry
 from graphkit.settings import Settings
 
 # Signals specific enough to tie two accounts on their own (SPECIFIC_SIGNALS: IP, payment,
-# template) propose candidates; the others (SUPPORTING_SIGNALS: timing, a proxy operator, a user
+# template, the derived sign-up cohort) propose candidates; the others (SUPPORTING_SIGNALS: timing, a proxy operator, a user
 # agent) are shared by many unrelated customers: they only corroborate.
 
 

@@ -11,9 +11,10 @@ hosting or proxy egress, a round-the-clock schedule, a jump to a just-released m
 getting banned. Each of these is a *purpose mark* of a member:
 
 ``heavy``
-    more requests than ``purpose_quantile`` of the dataset's active accounts;
+    more requests than ``purpose_quantile`` of the dataset's active accounts, or than
+    ``purpose_median_factor`` times their median if that is lower;
 ``heavy_tokens``
-    more tokens (in + out) than ``purpose_quantile`` of the active accounts;
+    the same for tokens (in + out);
 ``egress``
     at least ``purpose_egress_share`` of its requests through proxy, VPN or hosting operators;
 ``round_the_clock``
@@ -31,7 +32,8 @@ marks. No single mark is needed: any one above the background suffices. A mark w
 background rate is 0 or 1 (no bans, no tokens, no request log) carries no evidence and is left
 out; when no mark read from requests is informative (an identifiers-only dataset, whatever
 its bans) the test passes every community, and the FDR cut decides alone: its fraud need not
-be extraction. A community holding seeds passes: an investigator
+be extraction. So does a community none of whose members has sent a request (a sleeper
+fleet, created and paid for but not yet used). A community holding seeds passes: an investigator
 says its actor is there.
 
 >>> import pandas as pd
@@ -64,11 +66,21 @@ PURPOSE_MARKS: tuple[str, ...] = ("heavy", "heavy_tokens", "egress", "round_the_
 TRAFFIC_FREE: tuple[str, ...] = ("banned",)
 
 
-def _above_quantile(values: np.ndarray, active: np.ndarray, q: float) -> np.ndarray:
-    """Per account: ``values`` strictly above the ``q`` quantile of the active accounts'."""
+def _heavy(values: np.ndarray, active: np.ndarray, q: float, factor: float) -> np.ndarray:
+    """Per account: ``values`` strictly above the ``q`` quantile of the active accounts' or
+    above ``factor`` times their median, whichever is lower: a fleet of more than a tenth of
+    the active accounts moves the quantile into itself (300 scripted accounts at 500 requests
+    among 700 users at 1-60 put it at 500), but not the median while it is less than half.
+
+    >>> v = np.r_[np.full(300, 500.0), np.linspace(1, 60, 700)]
+    >>> int(_heavy(v, v > 0, 0.9, 10.0).sum())
+    300
+    """
     if not active.any():
         return np.zeros(len(values), bool)
-    return values > float(np.quantile(values[active], q))
+    ref = min(float(np.quantile(values[active], q)),
+              factor * float(np.median(values[active])))
+    return values > ref
 
 
 def purpose_marks(acc: pd.DataFrame, settings: Settings
@@ -87,10 +99,10 @@ def purpose_marks(acc: pd.DataFrame, settings: Settings
                                         acc["release_background"].to_numpy(dtype=float),
                                         acc["release_window_events"].to_numpy(dtype=float),
                                         settings)
-    q = settings.purpose_quantile
+    q, factor = settings.purpose_quantile, settings.purpose_median_factor
     return {
-        "heavy": (_above_quantile(n_events, active, q), active),
-        "heavy_tokens": (_above_quantile(acc["tokens"].to_numpy(dtype=float), active, q),
+        "heavy": (_heavy(n_events, active, q, factor), active),
+        "heavy_tokens": (_heavy(acc["tokens"].to_numpy(dtype=float), active, q, factor),
                          active),
         "egress": (active & (share >= settings.purpose_egress_share), active),
         "round_the_clock": (judged & (entropy > settings.human_hour_entropy), judged),
@@ -133,4 +145,7 @@ def purpose_pvalues(acc: pd.DataFrame, groups: Groups, tested: np.ndarray,
     found = cut_mod.surprise(counts, tested, drop_strongest=0, families=(PURPOSE_MARKS,))
     if not set(found.informative) - set(TRAFFIC_FREE):
         return np.where(tested, 0.0, 1.0)
-    return np.where(n_seeds > 0, 0.0, found.p_value)
+    # A community none of whose members has sent a request yet (a sleeper fleet) cannot be
+    # judged on what it does: the test is open for it, as for a dataset without requests.
+    silent = groups.sum(marks["heavy"][1].astype(float)) == 0
+    return np.where((n_seeds > 0) | (silent & tested), 0.0, found.p_value)
