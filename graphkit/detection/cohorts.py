@@ -118,10 +118,8 @@ def cohort_incidence(ua_counts: sp.csr_matrix, created_at: pd.Series, client_key
     held = np.bincount(code[code >= 0], minlength=n_plain + len(layings[1][1]))
     member = (code >= 0) & (held[np.maximum(code, 0)] >= settings.cohort_min_accounts)
     used, inverse = np.unique(code[member], return_inverse=True)
-    laid = (used >= n_plain).astype(np.int64)
-    cells = np.where(laid[:, None] == 1, layings[1][2][np.maximum(used - n_plain, 0)],
-                     layings[0][2][np.minimum(used, n_plain - 1)])
-    start = pd.to_datetime((cells[:, 1] - 0.5 * laid) * width, unit="s", utc=True)
+    cells = np.vstack([layings[0][2], layings[1][2]])[used]
+    start = pd.to_datetime((cells[:, 1] - 0.5 * (used >= n_plain)) * width, unit="s", utc=True)
     names = (pd.Series(np.asarray(client_keys, dtype=object)[cells[:, 0]], dtype=str)
              + " @ " + start.strftime("%Y-%m-%dT%H:%MZ")).to_numpy(dtype=object)
     rows = acct[member]
