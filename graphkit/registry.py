@@ -92,6 +92,11 @@ class Kind:
     # Declared kinds are read from the run's identifier table (declared columns, the long
     # identifiers file, derived values), not from a canonical events column.
     declared: bool = False
+    # Held kinds are identifiers an account holds itself (its card, device, phone number, API
+    # key), not services shared with strangers by design (an address, a template, an agent):
+    # in the communities the cut clears, accounts joined by them are tested as a group of their
+    # own (graphkit.detection.identifier_groups).
+    held: bool = False
 
     @property
     def is_signal(self) -> bool:
@@ -103,7 +108,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("ip", "ip", "IP", "ip", "USED_IP", 1.5, "specific", "IP addresses", "IP address",
          "#57C7E3", top_column="top_ips"),
     Kind("payment", "payment_id", "PaymentMethod", "payment_id", "PAID_WITH", 3.0, "specific",
-         "payment methods", "payment method", "#FFC454", top_column="top_payment_methods"),
+         "payment methods", "payment method", "#FFC454", top_column="top_payment_methods",
+         held=True),
     Kind("template", "template_hash", "PromptTemplate", "template_hash", "SENT", 2.0, "specific",
          "prompt templates", "prompt template", "#8DCC93", top_column="top_templates"),
     Kind("proxy", "proxy_provider", "ProxyProvider", "name", "OPERATED_BY", 0.2, "supporting",
@@ -120,19 +126,19 @@ KINDS: tuple[Kind, ...] = (
 # values live in the run's ``identifiers`` table; links.csv has their column only in such runs.
 CATALOGUE: tuple[Kind, ...] = (
     Kind("device", "device", "Device", "value", "USED_DEVICE", 2.5, "specific", "devices",
-         "device", "#F79767", top_column="top_devices", hub_cap=50, declared=True),
+         "device", "#F79767", top_column="top_devices", hub_cap=50, declared=True, held=True),
     Kind("api_key", "api_key", "ApiKey", "value", "USED_API_KEY", 3.0, "specific", "API keys",
-         "API key", "#D9C8AE", top_column="top_api_keys", declared=True),
+         "API key", "#D9C8AE", top_column="top_api_keys", declared=True, held=True),
     Kind("email", "email", "Email", "value", "HAS_EMAIL", 3.0, "specific", "e-mail addresses",
-         "e-mail address", "#F16667", top_column="top_emails", declared=True),
+         "e-mail address", "#F16667", top_column="top_emails", declared=True, held=True),
     Kind("phone", "phone", "Phone", "value", "HAS_PHONE", 2.5, "specific", "phone numbers",
-         "phone number", "#6DCE9E", top_column="top_phones", declared=True),
+         "phone number", "#6DCE9E", top_column="top_phones", declared=True, held=True),
     Kind("address", "address", "Address", "value", "HAS_ADDRESS", 1.5, "specific",
          "billing addresses", "billing address", "#A5ABB6", top_column="top_addresses",
-         hub_cap=20, declared=True),
+         hub_cap=20, declared=True, held=True),
     Kind("metadata", "metadata", "Metadata", "value", "SENT_METADATA", 1.5, "specific",
          "request metadata values", "request metadata value", "#FFE081",
-         top_column="top_metadata", declared=True),
+         top_column="top_metadata", declared=True, held=True),
     Kind("org", "org", "Org", "value", "IN_ORG", 0.5, "supporting", "organisations",
          "organisation", "#68BDF6", top_column="top_orgs", declared=True),
     Kind("tls_fingerprint", "tls_fingerprint", "TlsFingerprint", "value", "USED_TLS", 0.3,
@@ -248,7 +254,7 @@ def declared_kind(name: str) -> Kind:
             return k
     return Kind(name, name, _camel(name), "value", f"HAS_{name.upper()}", USER_KIND_WEIGHT,
                 USER_KIND_ROLE, f"{name.replace('_', ' ')} values",
-                f"{name.replace('_', ' ')} value", USER_KIND_COLOUR, declared=True)
+                f"{name.replace('_', ' ')} value", USER_KIND_COLOUR, declared=True, held=True)
 
 
 def relation_kind(name: str) -> RelationKind:
@@ -436,6 +442,11 @@ class Registry:
     def specific_signals(self) -> tuple[str, ...]:
         return (*(k.name for k in self.signal_kinds("specific")),
                 *(r.name for r in self.relations if r.role == "specific"), *DERIVED_SIGNALS)
+
+    @property
+    def held_signals(self) -> tuple[str, ...]:
+        """The signals of identifiers an account holds (:attr:`Kind.held`)."""
+        return tuple(k.name for k in self.signal_kinds("specific") if k.held)
 
     @property
     def supporting_signals(self) -> tuple[str, ...]:

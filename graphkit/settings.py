@@ -181,6 +181,11 @@ class Settings:
 
     # --- suspicion -----------------------------------------------------------------------------
     min_community_size: int = 3
+    # In the communities the cut does not flag, the accounts joined by identifiers they hold
+    # (a card, a device, a phone number: graphkit.registry.Kind.held) are tested again as groups
+    # of their own (graphkit.detection.identifier_groups): a phone farm inside the crowd of its
+    # carrier's NAT pool.
+    identifier_groups: bool = True
     # How communities are flagged. "fdr" (default): the cut comes from the data; each
     # community of min_community_size or more gets a p-value from the member counts of its
     # coordination indicators against the dataset's own background rates (binomial mid-p,

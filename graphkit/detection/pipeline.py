@@ -34,7 +34,7 @@ import pyarrow as pa
 from graphkit.detection import links as links_mod
 from graphkit.detection.account_score import ScoringOptions, score_accounts
 from graphkit.detection.activity import activity_table
-from graphkit.detection.communities import Communities, detect_communities
+from graphkit.detection.communities import Communities, detect_communities, relabel_by_size
 from graphkit.detection.evidence import community_evidence
 from graphkit.detection.features import (
     RELEASE_COLUMNS,
@@ -42,6 +42,7 @@ from graphkit.detection.features import (
     account_features,
     model_releases,
 )
+from graphkit.detection.identifier_groups import crowd_ties, held_split
 from graphkit.detection.incremental import EventState, Resume, StateStages, full_state
 from graphkit.detection.links import Links
 from graphkit.detection.scoring import score_communities, significant
@@ -400,11 +401,18 @@ def detect(
                 units = succession_units(succ, feats["account_id"].to_numpy(),
                                          settings.succession_join_confidence)
             with progress.step("scoring: indicators"):
-                scored = score_communities(feats, signals, links, comms, settings,
-                                           activity.traffic,
-                                           None if units is None else units.chain,
-                                           None if units is None else units.replaced)
-                del units
+                def rescore(partition: Communities, crowd: np.ndarray | None = None):
+                    return score_communities(feats, signals, links, partition, settings,
+                                             activity.traffic,
+                                             None if units is None else units.chain,
+                                             None if units is None else units.replaced, crowd)
+
+                scored = rescore(comms)
+            if settings.identifier_groups:
+                with progress.step("scoring: identifier groups"):
+                    comms, scored = _identifier_groups(comms, scored, links,
+                                                       registry.held_signals, settings, rescore)
+            del units, rescore
             with progress.step("scoring: evidence"):
                 communities = community_evidence(scored.communities, comms, signals, settings,
                                                   run_id, registry)
@@ -478,6 +486,20 @@ def detect(
 # Stages that read the request log; without one they do not run (and say so).
 EVENT_STAGES: tuple[str, ...] = ("synchrony", "volume", "templates", "automation",
                                  "model_jump", "activity")
+
+
+def _identifier_groups(comms: Communities, scored, links: Links, held: tuple[str, ...],
+                       settings: Settings, rescore) -> tuple[Communities, Any]:
+    """The partition and its scores after the identifier groups of the unflagged communities
+    are split out (:mod:`graphkit.detection.identifier_groups`); unchanged when none is."""
+    split = held_split(links, comms.membership, scored.communities["flagged"].to_numpy(bool),
+                       held, settings.min_community_size)
+    if split is None:
+        return comms, scored
+    membership = relabel_by_size(split.membership)
+    new = Communities(membership, np.bincount(membership), f"{comms.method} + identifier groups",
+                      comms.quality)
+    return new, rescore(new, crowd_ties(links, split, held))
 
 
 def _flagged_activity(dataset: Dataset, state: EventState | None, stages: StateStages | None,

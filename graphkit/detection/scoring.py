@@ -139,8 +139,10 @@ def core_ties(settings: Settings) -> int:
     return max(int(settings.min_community_size) - 1, 1)
 
 
-def cohesion(links: Links, groups: Groups, settings: Settings | None = None) -> Cohesion:
-    """Internal link strength per account and link density per community (see :class:`Cohesion`).
+def cohesion(links: Links, groups: Groups, settings: Settings | None = None,
+             ignore: np.ndarray | None = None) -> Cohesion:
+    """Internal link strength per account and link density per community (see :class:`Cohesion`),
+    over the links ``ignore`` does not select (all when None).
 
     >>> t = pd.DataFrame({"a": [0, 0, 1, 2], "b": [1, 2, 2, 3], "score": [0.8, 0.6, 0.4, 0.5]})
     >>> c = cohesion(Links(t, 4), Groups(np.array([0, 0, 0, 1]), 2))
@@ -151,10 +153,11 @@ def cohesion(links: Links, groups: Groups, settings: Settings | None = None) -> 
     n = len(comm)
     size = groups.size
     t = links.table
-    a, b, s = t["a"].to_numpy(), t["b"].to_numpy(), links.edge_weights()
+    keep = slice(None) if ignore is None else ~ignore
+    a, b, s = t["a"].to_numpy()[keep], t["b"].to_numpy()[keep], links.edge_weights()[keep]
     # Each link stands for 1 / inclusion pairs of the full projection.
-    n_pairs = (1.0 / t["inclusion"].to_numpy(dtype=float) if "inclusion" in t
-               else np.ones(len(t)))
+    n_pairs = (1.0 / t["inclusion"].to_numpy(dtype=float)[keep] if "inclusion" in t
+               else np.ones(len(a)))
     internal = comm[a] == comm[b]
     strength_in = _group_sum(a[internal], s[internal], n) + _group_sum(b[internal], s[internal], n)
     strength_all = _group_sum(a, s, n) + _group_sum(b, s, n)
@@ -169,12 +172,12 @@ def cohesion(links: Links, groups: Groups, settings: Settings | None = None) -> 
     # min_link_score would be a fifth of a strong one's score but a fourteenth of its evidence.
     # Not the expansion factor: that says how many pairs a drawn link stands for, not how
     # strongly its two accounts are tied.
-    evidence = -np.log1p(-np.minimum(t["score"].to_numpy(dtype=float), 1.0 - 1e-12))
+    evidence = -np.log1p(-np.minimum(t["score"].to_numpy(dtype=float)[keep], 1.0 - 1e-12))
     core_tie = kth_strongest_over(a, b, evidence, internal, core_ties(settings or Settings()), n)
     return Cohesion(a, b, s, internal, strength_in, strength_all, median_strength, core_tie,
                     _median_per(core_tie, comm, n_comm), density_c, mean_score_c, evidence,
                     corroborated_links(links, (settings or Settings()).unmarked_min_kinds,
-                                       settings))
+                                       settings)[keep])
 
 
 def corroborated_links(links: Links, min_kinds: int = 2,
@@ -488,6 +491,7 @@ def score_communities(
     releases: ReleaseTraffic | None = None,
     chains: np.ndarray | None = None,
     replaced: np.ndarray | None = None,
+    crowd_ties: np.ndarray | None = None,
 ) -> Scored:
     """Indicators, suspicion and membership for every community and account.
 
@@ -525,6 +529,10 @@ def score_communities(
         Per account code, it replaced a banned account
         (:func:`graphkit.investigate.successions.succession_units`): the communities'
         ``n_replacements``, reported in their evidence. None: no bans.
+    crowd_ties : numpy.ndarray of bool, optional
+        Per link: left out of the members' ties (membership, attachment), as the ties of an
+        identifier group's members to the crowd around it are
+        (:func:`graphkit.detection.identifier_groups.crowd_ties`). None: every link counts.
 
     Returns
     -------
@@ -557,7 +565,7 @@ def score_communities(
     n_comm = comms.n_communities
     groups = Groups(comm, n_comm)
     size = comms.sizes.astype(float)
-    coh = cohesion(links, groups, settings)
+    coh = cohesion(links, groups, settings, crowd_ties)
     found = indicators(acc, signals, links, groups, settings, releases, replaced)
     ind, facts = found.values, found.facts
     susp = suspicion(ind, size, found.n_seeds, facts["org_share"], settings)

@@ -1,0 +1,130 @@
+"""Identifier groups: what accounts hold, tested apart from the crowd they were found in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from graphkit.detection.identifier_groups import crowd_ties, held_split
+from graphkit.detection.links import Links
+from graphkit.detection.pipeline import detect
+from graphkit.io import load
+from graphkit.registry import Registry
+from graphkit.settings import Settings
+
+T0 = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+
+
+def _links(rows: list[tuple[int, int, float, float]], n: int) -> Links:
+    """Links from (a, b, ip, device) rows, scored 0.5."""
+    t = pd.DataFrame(rows, columns=["a", "b", "ip", "device"])
+    t["score"] = 0.5
+    return Links(t, n)
+
+
+def test_flagged_communities_and_shared_services_do_not_make_groups() -> None:
+    # community 0: accounts 0-3, tied by addresses only, and 4-6 tied by a device;
+    # community 1 (flagged): 7-9 on one device.
+    links = _links([(0, 1, 0.3, 0), (1, 2, 0.3, 0), (2, 3, 0.3, 0), (3, 4, 0.3, 0),
+                    (4, 5, 0.2, 0.9), (5, 6, 0.0, 0.9), (7, 8, 0, 0.9), (8, 9, 0, 0.9)], 10)
+    membership = np.r_[np.zeros(7, int), np.ones(3, int)]
+    split = held_split(links, membership, np.array([False, True]), ("device",), 3)
+    assert split is not None
+    # the address ties (not held) make no group; the flagged community is left as it is
+    assert split.grouped.tolist() == [False] * 4 + [True] * 3 + [False] * 3
+    assert len(set(split.membership[4:7])) == 1
+    assert set(split.membership[:4]) == {0} and set(split.membership[7:]) == {1}
+    # groups below min_community_size, or no group apart from its community: no split
+    assert held_split(links, membership, np.array([False, True]), ("device",), 4) is None
+    assert held_split(links, np.r_[np.zeros(4, int), np.ones(3, int), np.full(3, 2)],
+                      np.zeros(3, bool), ("device",), 3) is None
+
+
+def test_crowd_ties_are_the_groups_ties_out_without_a_held_identifier() -> None:
+    links = _links([(0, 1, 0.3, 0), (3, 4, 0.3, 0), (4, 5, 0.2, 0.9), (5, 6, 0.0, 0.9),
+                    (6, 7, 0.0, 0.9)], 8)
+    membership = np.r_[np.zeros(7, int), np.ones(1, int)]
+    split = held_split(links, membership, np.zeros(2, bool), ("device",), 3)
+    assert split is not None and split.grouped[4:8].all()
+    # 0-1: both outside any group; 3-4: into the group on addresses only (a crowd tie);
+    # the device ties, inside the group, count
+    assert crowd_ties(links, split, ("device",)).tolist() == [False, True, False, False, False]
+
+
+def test_held_signals_come_from_the_registry() -> None:
+    reg = Registry.for_names(["device", "phone", "email_domain", "loyalty_card"])
+    assert reg.held_signals == ("payment", "device", "phone", "loyalty_card")
+    assert "ip" not in reg.held_signals and "template" not in reg.held_signals
+
+
+def _farm_in_a_crowd(tmp_path: Path) -> tuple[Path, Path, set[str], set[str]]:
+    """A phone farm (60 accounts on 3 devices, 15 SIM numbers, a card each, created this month, a
+    third banned)
+    on a carrier's NAT pool of 6 addresses, with 400 of the carrier's ordinary users (own cards,
+    old accounts) on the same pool, the carrier's app and the same popular templates, among 3,600 home users (the
+    pool is then an eighth of the accounts' and ties the crowd as a carrier's pool does)."""
+    rng = np.random.default_rng(5)
+    events, accounts = [], []
+    farm = [f"farm{i:02d}" for i in range(60)]
+    crowd = [f"mobile{i:03d}" for i in range(400)]
+    home = [f"home{i:04d}" for i in range(3600)]
+
+    def requests(acct: str, n: int, ip: str, device: str, phone: str) -> None:
+        for _ in range(n):
+            t = T0 + dt.timedelta(days=int(rng.integers(0, 25)), hours=int(rng.integers(8, 22)),
+                                  seconds=int(rng.integers(0, 3600)))
+            mobile = not ip  # on the carrier: its bundled app sends its own prompt half the time
+            template = ("tpl_carrier_app" if mobile and rng.random() < 0.5
+                        else f"tpl_pub_{rng.integers(0, 20)}")
+            events.append((acct, t, ip if ip else f"100.64.0.{rng.integers(0, 6)}", template,
+                           "MobileApp/3.2", device, phone))
+
+    for k, acct in enumerate(farm):
+        created = T0 - dt.timedelta(days=int(rng.integers(0, 20)), hours=int(rng.integers(0, 24)))
+        status = "banned" if k % 3 == 0 else "active"
+        accounts.append((acct, created, f"pm_farm{k}", status))
+        requests(acct, int(rng.integers(20, 40)), "", f"dev{k // 20}", f"+1202555{k // 4:04d}")
+    for k, acct in enumerate(crowd):
+        created = T0 - dt.timedelta(days=int(rng.integers(60, 700)))
+        accounts.append((acct, created, f"pm_m{k}", "active"))
+        requests(acct, int(rng.integers(20, 40)), "", f"phone{k}", f"+1303555{k:04d}")
+    for k, acct in enumerate(home):
+        created = T0 - dt.timedelta(days=int(rng.integers(0, 700)))
+        accounts.append((acct, created, f"pm_h{k}", "banned" if k % 20 == 0 else "active"))
+        requests(acct, int(rng.integers(3, 9)), f"198.18.{k // 200}.{k % 200}", f"pc{k}",
+                 f"+1404555{k:04d}")
+    ev = pd.DataFrame(events, columns=["account_id", "ts", "ip", "template_hash", "user_agent",
+                                       "device", "phone"])
+    ev["ts"] = pd.to_datetime(ev["ts"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    acc = pd.DataFrame(accounts, columns=["account_id", "created_at", "payment_id", "status"])
+    acc["created_at"] = pd.to_datetime(acc["created_at"], utc=True).dt.strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    ev_path, acc_path = tmp_path / "events.csv", tmp_path / "accounts.csv"
+    ev.to_csv(ev_path, index=False)
+    acc.to_csv(acc_path, index=False)
+    return ev_path, acc_path, set(farm), set(crowd)
+
+
+@pytest.mark.parametrize("groups", [True, False])
+def test_a_farm_inside_its_carriers_crowd_is_found_by_what_it_holds(
+        tmp_path: Path, groups: bool) -> None:
+    ev, acc, farm, crowd = _farm_in_a_crowd(tmp_path)
+    settings = Settings(identifiers={"device": "device", "phone": "phone"},
+                        identifier_groups=groups)
+    result = detect(load(ev, accounts=acc, settings=settings), settings)
+    a = result.accounts.set_index("account_id")
+    flagged = set(a.index[a["flagged"]])
+    # the crowd and the farm share the pool: one community, cleared on the crowd's rates
+    farm_comm = a.loc[sorted(farm), "community_id"]
+    if not groups:
+        assert len(flagged & farm) <= len(farm) // 2
+        assert (farm_comm.isin(a.loc[sorted(crowd), "community_id"])).mean() > 0.5
+        return
+    assert len(flagged & farm) >= 0.9 * len(farm)
+    assert len(flagged & crowd) <= 0.02 * len(crowd)
+    comms = result.communities.set_index("community_id")
+    assert comms.loc[farm_comm.mode()[0], "flagged"]
