@@ -24,6 +24,7 @@ import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -401,12 +402,10 @@ def detect(
                 units = succession_units(succ, feats["account_id"].to_numpy(),
                                          settings.succession_join_confidence)
             with progress.step("scoring: indicators"):
-                def rescore(partition: Communities, crowd: np.ndarray | None = None):
-                    return score_communities(feats, signals, links, partition, settings,
-                                             activity.traffic,
-                                             None if units is None else units.chain,
-                                             None if units is None else units.replaced, crowd)
-
+                rescore = partial(score_communities, feats, signals, links, settings=settings,
+                                  releases=activity.traffic,
+                                  chains=None if units is None else units.chain,
+                                  replaced=None if units is None else units.replaced)
                 scored = rescore(comms)
             if settings.identifier_groups:
                 with progress.step("scoring: identifier groups"):
@@ -499,7 +498,7 @@ def _identifier_groups(comms: Communities, scored, links: Links, held: tuple[str
     membership = relabel_by_size(split.membership)
     new = Communities(membership, np.bincount(membership), f"{comms.method} + identifier groups",
                       comms.quality)
-    return new, rescore(new, crowd_ties(links, split, held))
+    return new, rescore(new, crowd_ties=crowd_ties(links, split, held))
 
 
 def _flagged_activity(dataset: Dataset, state: EventState | None, stages: StateStages | None,
