@@ -87,6 +87,7 @@ RULES: dict[str, Rule] = {
     "leiden_iterations": Rule("int", -1),
     "max_collected_links": _positive("int"),
     "min_community_size": _positive("int"),
+    "identifier_groups": Rule("bool"),
     "flag_threshold": _unit(),
     "min_membership": _unit(),
     "unmarked_membership": _unit(),

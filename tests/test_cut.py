@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -623,15 +624,17 @@ def test_detect_joins_the_runs_succession_chains_in_scoring(monkeypatch):
     seen = {}
     score = pipeline.score_communities
 
-    def spy(*args, **kwargs):
-        seen["args"] = args
+    def spy(*args, **kwargs):  # the first pass's arguments, however they are passed
+        seen.setdefault("args", inspect.signature(score).bind(*args, **kwargs).arguments)
         return score(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "score_communities", spy)
     small = Path(__file__).resolve().parent.parent / "fixtures" / "sim-small"
     result = pipeline.detect(graphkit.load(small / "events.parquet",
                                            accounts=small / "accounts.csv"))
-    args = seen["args"]
+    bound = seen["args"]
+    args = [bound.get(k) for k in ("acc", "signals", "links", "comms", "settings", "releases",
+                                   "chains", "replaced")]
     ids = args[0]["account_id"].to_numpy()
     succ = result.extra_tables["successions.csv"]
     assert len(succ) > 0
