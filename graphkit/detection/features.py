@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from graphkit.detection.links import SignalMatrix
 from graphkit.detection.synchrony import row_entropy
 from graphkit.errors import ConfigError
 from graphkit.graph.hetero import HeteroGraph
@@ -182,6 +183,28 @@ def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays |
                                       .set_index("account_id")["actor"])
         out["seed_actor"] = actor.astype("string")
     return out
+
+
+def declared_orgs(org_id: pd.Series, sig: SignalMatrix | None) -> pd.Series:
+    """Each account's organisation: its ``org_id`` (accounts file), else the value of the
+    declared ``org`` kind it holds most (``--identifier COLUMN:org``, the identifiers file),
+    else NA. Both say the same thing: the account is one of an organisation's.
+
+    >>> import scipy.sparse as sp
+    >>> shares = sp.csr_matrix(np.array([[0.0, 1.0], [0.0, 0.0], [0.7, 0.3]]))
+    >>> sig = SignalMatrix("org", shares, np.ones(2), np.array([1, 2]), np.array(["a", "b"]))
+    >>> declared_orgs(pd.Series([pd.NA, pd.NA, "x"], dtype="string"), sig).tolist()
+    ['b', <NA>, 'x']
+    """
+    out = org_id.astype("string").reset_index(drop=True)
+    if sig is None or sig.shares.nnz == 0:
+        return out
+    shares = sig.shares.tocsr()
+    holds = np.diff(shares.indptr) > 0
+    top = np.asarray(shares.argmax(axis=1)).ravel()
+    declared = pd.Series(pd.NA, index=out.index, dtype="string")
+    declared[holds] = pd.array(sig.keys[top[holds]].astype(str), dtype="string")
+    return out.fillna(declared)
 
 
 @dataclass

@@ -41,6 +41,7 @@ from graphkit.detection.features import (
     RELEASE_COLUMNS,
     account_activity,
     account_features,
+    declared_orgs,
     model_releases,
 )
 from graphkit.detection.identifier_groups import crowd_ties, held_split
@@ -397,6 +398,7 @@ def detect(
         with progress.step("scoring"):
             with progress.step("scoring: account features"):
                 feats = account_features(graph, dataset, None, releases, settings, activity)
+                feats["org_id"] = declared_orgs(feats["org_id"], signals.get("org")).array
             with progress.step("scoring: successions"):  # chain members flagged together
                 succ = find_successions(signals, feats, settings)
                 units = succession_units(succ, feats["account_id"].to_numpy(),
