@@ -288,6 +288,12 @@ class Settings:
     # strongly (membership); its ties alone then make the case. A proxy reseller's
     # customers share its exits with the fleet, never its marks.
     unmarked_membership: float = 0.9
+    # A member shows its community's marks when their likelihood ratio under the community's
+    # core rates against the dataset's (graphkit.detection.cut.member_evidence, a Bayes factor)
+    # is at least this: 3 is the lower bound of "substantial" evidence on Jeffreys' scale (and
+    # of "positive" on Kass and Raftery's). At 1 any ratio above even counts, and a public
+    # template's users a fleet gathered count as its members on that template alone.
+    member_bayes_factor: float = 3.0
     # ...and only over the ties inside its community that at least this many kinds of evidence
     # support (identifier kinds, relations, synchrony; not a proxy operator or a user agent):
     # one popular template's users are tied to each other as strongly as a fleet, by one fact.

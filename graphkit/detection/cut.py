@@ -477,6 +477,32 @@ def member_evidence(marks: Marks, per_indicator: dict[str, np.ndarray], groups: 
     return out
 
 
+def member_shows(marks: Marks, per_indicator: dict[str, np.ndarray], groups: Groups,
+                 community: np.ndarray, alpha: float, bayes_factor: float) -> np.ndarray:
+    """Per account: its marks make it at least ``bayes_factor`` times likelier one of
+    ``community[i]``'s marked members than any account (:func:`member_evidence`;
+    ``Settings.member_bayes_factor``, 3: "substantial" on Jeffreys' scale).
+
+    Three of four members banned where the dataset bans one in two: each banned member's marks
+    are 1.4 times likelier under its community's rates, not enough on their own.
+
+    >>> m = Marks({"banned": np.array([True, True, True, False, False, False])},
+    ...           {"banned": np.ones(6, bool)}, {}, np.zeros(6, bool))
+    >>> g = Groups(np.array([0, 0, 0, 0, 1, 1]), 2)
+    >>> member_shows(m, {"banned": np.array([0.01, 0.9])}, g, g.membership, 0.05, 3.0).tolist()
+    [False, False, False, False, False, False]
+    >>> member_shows(m, {"banned": np.array([0.01, 0.9])}, g, g.membership, 0.05, 1.0).tolist()
+    [True, True, True, False, False, False]
+
+    References
+    ----------
+    .. [1] H. Jeffreys, "Theory of Probability", 3rd ed., Oxford, 1961, appendix B.
+    .. [2] R. E. Kass and A. E. Raftery, "Bayes factors", JASA 90(430), 1995.
+    """
+    return member_evidence(marks, per_indicator, groups, community, alpha) > np.log(
+        bayes_factor)
+
+
 def member_marks(acc: pd.DataFrame, signals: dict[str, SignalMatrix], links: Links,
                  groups: Groups, settings: Settings, payer: np.ndarray | None = None,
                  burst: ind_mod.Burst | None = None) -> Marks:

@@ -584,9 +584,9 @@ def score_communities(
     member_tests = {k: v for k, v in surprise.against_background.items()
                     if k not in settings.group_indicators}
     acct = account_scores(coh, groups, susp, is_seed, settings, flagged_c,
-                          lambda community: cut_mod.member_evidence(
+                          lambda community: cut_mod.member_shows(
                               found.marks, member_tests, groups, community,
-                              settings.flag_fdr) > 0)
+                              settings.flag_fdr, settings.member_bayes_factor))
 
     acct = join_units(acct, found.payer, comm, settings.payer_flag_share)
     if chains is not None:
