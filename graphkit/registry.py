@@ -93,9 +93,11 @@ class Kind:
     # identifiers file, derived values), not from a canonical events column.
     declared: bool = False
     # Held kinds are identifiers an account holds itself (its card, device, phone number, API
-    # key), not services shared with strangers by design (an address, a template, an agent):
-    # in the communities the cut clears, accounts joined by them are tested as a group of their
-    # own (graphkit.detection.identifier_groups).
+    # key, e-mail or billing address), not services shared with strangers by design (an IP, a
+    # template, an agent, request metadata such as a client library's tag): in the communities
+    # the cut clears, accounts joined by them are tested as a group of their own
+    # (graphkit.detection.identifier_groups). A kind the user names is not held: nothing says
+    # what it is (a loyalty card, or a country).
     held: bool = False
 
     @property
@@ -138,7 +140,7 @@ CATALOGUE: tuple[Kind, ...] = (
          hub_cap=20, declared=True, held=True),
     Kind("metadata", "metadata", "Metadata", "value", "SENT_METADATA", 1.5, "specific",
          "request metadata values", "request metadata value", "#FFE081",
-         top_column="top_metadata", declared=True, held=True),
+         top_column="top_metadata", declared=True),
     Kind("org", "org", "Org", "value", "IN_ORG", 0.5, "supporting", "organisations",
          "organisation", "#68BDF6", top_column="top_orgs", declared=True),
     Kind("tls_fingerprint", "tls_fingerprint", "TlsFingerprint", "value", "USED_TLS", 0.3,
@@ -254,7 +256,7 @@ def declared_kind(name: str) -> Kind:
             return k
     return Kind(name, name, _camel(name), "value", f"HAS_{name.upper()}", USER_KIND_WEIGHT,
                 USER_KIND_ROLE, f"{name.replace('_', ' ')} values",
-                f"{name.replace('_', ' ')} value", USER_KIND_COLOUR, declared=True, held=True)
+                f"{name.replace('_', ' ')} value", USER_KIND_COLOUR, declared=True)
 
 
 def relation_kind(name: str) -> RelationKind:

@@ -290,7 +290,7 @@ class Settings:
     unmarked_membership: float = 0.9
     # A member shows its community's marks when their likelihood ratio under the community's
     # core rates against the dataset's (graphkit.detection.cut.member_evidence, a Bayes factor)
-    # is at least this: 3 is the lower bound of "substantial" evidence on Jeffreys' scale (and
+    # is above this: 3 is the lower bound of "substantial" evidence on Jeffreys' scale (and
     # of "positive" on Kass and Raftery's). At 1 any ratio above even counts, and a public
     # template's users a fleet gathered count as its members on that template alone.
     member_bayes_factor: float = 3.0

@@ -52,13 +52,34 @@ def test_crowd_ties_are_the_groups_ties_out_without_a_held_identifier() -> None:
     assert split is not None and split.grouped[4:8].all()
     # 0-1: both outside any group; 3-4: into the group on addresses only (a crowd tie);
     # the device ties, inside the group, count
-    assert crowd_ties(links, split, ("device",)).tolist() == [False, True, False, False, False]
+    assert crowd_ties(links, split).tolist() == [False, True, False, False, False]
+    # a tie from the group into a community the cut flagged still counts (an attachment):
+    # community 0 (0-3) flagged, the group 4-7 split out of community 1 (4-8)
+    links = _links([(3, 4, 0.3, 0), (4, 5, 0, 0.9), (5, 6, 0, 0.9), (6, 7, 0, 0.9),
+                    (7, 8, 0.3, 0)], 9)
+    split = held_split(links, np.r_[np.zeros(4, int), np.ones(5, int)], np.array([True, False]),
+                       ("device",), 3)
+    assert split is not None and split.grouped[4:8].all()
+    assert crowd_ties(links, split).tolist() == [False, False, False, False, True]
+
+
+def test_a_group_can_join_pieces_of_several_cleared_communities() -> None:
+    # a device chain 2-3-4-5 across communities {0..3} and {4..7}: one group of four; what
+    # is left of each community (two accounts) is below min_community_size, not tested again
+    links = _links([(0, 1, 0.3, 0), (2, 3, 0, 0.9), (3, 4, 0, 0.9), (4, 5, 0, 0.9),
+                    (6, 7, 0.3, 0)], 8)
+    membership = np.r_[np.zeros(4, int), np.ones(4, int)]
+    split = held_split(links, membership, np.zeros(2, bool), ("device",), 3)
+    assert split is not None
+    assert len(set(split.membership[2:6])) == 1 and split.grouped[2:6].all()
+    assert set(split.membership[:2]) == {0} and set(split.membership[6:]) == {1}
 
 
 def test_held_signals_come_from_the_registry() -> None:
-    reg = Registry.for_names(["device", "phone", "email_domain", "loyalty_card"])
-    assert reg.held_signals == ("payment", "device", "phone", "loyalty_card")
-    assert "ip" not in reg.held_signals and "template" not in reg.held_signals
+    reg = Registry.for_names(["device", "phone", "email_domain", "metadata", "loyalty_card"])
+    # held: what an account holds; not an address, a template, request metadata, or a kind
+    # the user names (nothing says whether it is a loyalty card or a country)
+    assert reg.held_signals == ("payment", "device", "phone")
 
 
 def _farm_in_a_crowd(tmp_path: Path) -> tuple[Path, Path, set[str], set[str]]:
@@ -128,3 +149,30 @@ def test_a_farm_inside_its_carriers_crowd_is_found_by_what_it_holds(
     assert len(flagged & crowd) <= 0.02 * len(crowd)
     comms = result.communities.set_index("community_id")
     assert comms.loc[farm_comm.mode()[0], "flagged"]
+
+
+def test_the_second_pass_keeps_the_first_passs_flags_and_their_q_values() -> None:
+    from graphkit.detection.communities import Communities
+    from graphkit.detection.pipeline import _identifier_groups
+
+    # community 0 (0-2) flagged at q 0.01; community 1 (3-8) cleared, a device group 5-7 in it
+    links = _links([(0, 1, 0.3, 0), (1, 2, 0.3, 0), (3, 4, 0.3, 0), (4, 5, 0.3, 0),
+                    (5, 6, 0, 0.9), (6, 7, 0, 0.9), (7, 8, 0.3, 0)], 9)
+    comms = Communities(np.r_[np.zeros(3, int), np.ones(6, int)], np.array([3, 6]), "leiden-cpm")
+    first = pd.DataFrame({"flagged": [True, False], "q_value": [0.01, 0.5]})
+    seen = {}
+
+    def rescore(partition, crowd_ties=None, kept_q=None):
+        seen.update(partition=partition, kept_q=kept_q, crowd=crowd_ties)
+        return "rescored"
+
+    new, scored = _identifier_groups(comms, type("S", (), {"communities": first})(), links,
+                                     ("device",), Settings(), rescore)
+    assert scored == "rescored" and new.method == "leiden-cpm + identifier groups"
+    m = new.membership
+    assert len({m[0], m[1], m[2]}) == 1 and len({m[5], m[6], m[7]}) == 1
+    assert len({m[0], m[3], m[5]}) == 3
+    kept = seen["kept_q"]
+    assert kept[m[0]] == 0.01 and np.isnan(kept[m[3]]) and np.isnan(kept[m[5]])
+    # the group's ties out to its old community without a device are crowd ties
+    assert seen["crowd"].tolist() == [False, False, False, True, False, False, True]

@@ -479,7 +479,7 @@ def member_evidence(marks: Marks, per_indicator: dict[str, np.ndarray], groups: 
 
 def member_shows(marks: Marks, per_indicator: dict[str, np.ndarray], groups: Groups,
                  community: np.ndarray, alpha: float, bayes_factor: float) -> np.ndarray:
-    """Per account: its marks make it at least ``bayes_factor`` times likelier one of
+    """Per account: its marks make it more than ``bayes_factor`` times likelier one of
     ``community[i]``'s marked members than any account (:func:`member_evidence`;
     ``Settings.member_bayes_factor``, 3: "substantial" on Jeffreys' scale).
 

@@ -187,23 +187,30 @@ def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays |
 
 def declared_orgs(org_id: pd.Series, sig: SignalMatrix | None) -> pd.Series:
     """Each account's organisation: its ``org_id`` (accounts file), else the value of the
-    declared ``org`` kind it holds most (``--identifier COLUMN:org``, the identifiers file),
-    else NA. Both say the same thing: the account is one of an organisation's.
+    declared ``org`` kind it holds (``--identifier COLUMN:org``, the identifiers file), else
+    NA; trimmed and lower-cased, so that both files' spellings meet. Both say the same thing:
+    the account is one of an organisation's. An account holding several takes the one most
+    accounts hold (a contractor is explained with the larger of its organisations' staff:
+    a limit, one organisation per account).
 
     >>> import scipy.sparse as sp
-    >>> shares = sp.csr_matrix(np.array([[0.0, 1.0], [0.0, 0.0], [0.7, 0.3]]))
-    >>> sig = SignalMatrix("org", shares, np.ones(2), np.array([1, 2]), np.array(["a", "b"]))
-    >>> declared_orgs(pd.Series([pd.NA, pd.NA, "x"], dtype="string"), sig).tolist()
-    ['b', <NA>, 'x']
+    >>> shares = sp.csr_matrix(np.array([[0.0, 1.0], [0.0, 0.0], [0.7, 0.3], [1.0, 1.0]]))
+    >>> sig = SignalMatrix("org", shares, np.ones(2), np.array([2, 3]), np.array(["a", "B"]))
+    >>> declared_orgs(pd.Series([pd.NA, pd.NA, " X", pd.NA], dtype="string"), sig).tolist()
+    ['b', <NA>, 'x', 'b']
     """
-    out = org_id.astype("string").reset_index(drop=True)
+    out = org_id.astype("string").str.strip().str.lower().reset_index(drop=True)
+    out = out.mask(out == "")
     if sig is None or sig.shares.nnz == 0:
         return out
     shares = sig.shares.tocsr()
     holds = np.diff(shares.indptr) > 0
-    top = np.asarray(shares.argmax(axis=1)).ravel()
+    held = shares.copy()
+    held.data = np.where(held.data > 0, sig.degree[held.indices].astype(float), 0.0)
+    top = np.asarray(held.argmax(axis=1)).ravel()
     declared = pd.Series(pd.NA, index=out.index, dtype="string")
-    declared[holds] = pd.array(sig.keys[top[holds]].astype(str), dtype="string")
+    declared[holds] = pd.array(pd.Series(sig.keys[top[holds]].astype(str)).str.strip()
+                               .str.lower().to_numpy(), dtype="string")
     return out.fillna(declared)
 
 

@@ -11,8 +11,11 @@ address: :attr:`graphkit.registry.Registry.held_signals`) is not a service share
 strangers. In the communities the cut did not flag, the accounts joined by held identifiers
 (connected components over the links with such evidence, as the naive recipe builds them) form
 a second set of candidate groups: each component of ``min_community_size`` accounts or more
-becomes a community of its own, the rest of each community stays one, and the same cut and
-purpose test judge them all again. A family on one device, an office on its card, an agency
+becomes a community of its own (a component can take accounts of several cleared communities:
+a farm the crowd's communities cut in pieces comes out whole), the rest of each community
+stays one, and the same cut and purpose test judge them all again. What is left of a community
+below ``min_community_size`` is not tested again (the first pass cleared it). The communities
+the cut flagged are left as they are, with their first test. A family on one device, an office on its card, an agency
 on its clients' card come out as small groups the tests clear as before; a farm comes out
 whole.
 
@@ -45,11 +48,14 @@ from graphkit.detection.links import Links
 @dataclass(frozen=True)
 class Split:
     """:func:`held_split`'s result: the new labels per account code (not ordered by size: the
-    old ones, and ``old.max() + 1 + component`` for the members of a kept group) and which
-    accounts are in a kept group."""
+    old ones, and ``old.max() + 1 + component`` for the members of a kept group), which
+    accounts are in a kept group, which were in a community the cut flagged, and which links
+    carry a held identifier."""
 
     membership: np.ndarray
     grouped: np.ndarray
+    was_flagged: np.ndarray
+    held_link: np.ndarray
 
 
 def held_split(links: Links, membership: np.ndarray, flagged: np.ndarray,
@@ -74,12 +80,13 @@ def held_split(links: Links, membership: np.ndarray, flagged: np.ndarray,
     -------
     Split or None
     """
-    use = _held_links(links, held)
-    if use is None:
+    held_link = _held_links(links, held)
+    if held_link is None:
         return None
     t = links.table
     a, b = t["a"].to_numpy(), t["b"].to_numpy()
-    use &= ~flagged[membership[a]] & ~flagged[membership[b]]
+    was_flagged = flagged[membership]
+    use = held_link & ~was_flagged[a] & ~was_flagged[b]
     if not use.any():
         return None
     n = len(membership)
@@ -91,35 +98,39 @@ def held_split(links: Links, membership: np.ndarray, flagged: np.ndarray,
     new = np.where(grouped, membership.max() + 1 + comp, membership)
     if _same_partition(membership, new):
         return None
-    return Split(new, grouped)
+    return Split(new, grouped, was_flagged, held_link)
 
 
-def crowd_ties(links: Links, split: Split, held: tuple[str, ...]) -> np.ndarray:
-    """Per link: it ties a member of an identifier group to an account outside the group and
-    carries no held identifier. The group was made by what its members hold; their ties to
-    the crowd they were found in (the carrier's addresses, a popular template) say nothing
-    against their membership, and nothing for the crowd's.
+def crowd_ties(links: Links, split: Split) -> np.ndarray:
+    """Per link: it ties a member of an identifier group to an account outside the group, in
+    a community the cut cleared, and carries no held identifier. The group was made by what its
+    members hold; their ties to the crowd they were found in (the carrier's addresses, a
+    popular template) say nothing against their membership, and nothing for the crowd's. Ties
+    to a flagged community still count (an attachment to a fleet, the fleet's own loyalty).
 
     >>> import pandas as pd
-    >>> t = pd.DataFrame({"a": [0, 0, 2], "b": [1, 2, 3], "score": [0.9, 0.3, 0.3],
-    ...                   "device": [0.9, 0.0, 0.0]})
-    >>> crowd_ties(Links(t, 4), Split(np.array([5, 5, 0, 0]), np.array([1, 1, 0, 0], bool)),
-    ...            ("device",)).tolist()
-    [False, True, False]
+    >>> t = pd.DataFrame({"a": [0, 0, 2, 0], "b": [1, 2, 3, 4], "score": [0.9, 0.3, 0.3, 0.3]})
+    >>> split = Split(np.array([5, 5, 0, 0, 1]), np.array([1, 1, 0, 0, 0], bool),
+    ...               np.array([0, 0, 0, 0, 1], bool), np.array([True, False, False, False]))
+    >>> crowd_ties(Links(t, 5), split).tolist()
+    [False, True, False, False]
     """
     t = links.table
     a, b = t["a"].to_numpy(), t["b"].to_numpy()
-    held_link = _held_links(links, held)
     crosses = (split.grouped[a] | split.grouped[b]) & (split.membership[a] != split.membership[b])
-    return crosses if held_link is None else crosses & ~held_link
+    return crosses & ~split.held_link & ~split.was_flagged[a] & ~split.was_flagged[b]
 
 
 def _held_links(links: Links, held: tuple[str, ...]) -> np.ndarray | None:
-    """Per link: a held identifier ties it (None when the table has no held column)."""
+    """Per link: a held identifier ties it (None when the table has no held column); the
+    columns are read one at a time (no links x kinds copy)."""
     cols = [c for c in held if c in links.table]
     if not cols or len(links.table) == 0:
         return None
-    return (links.table[cols].to_numpy() > 0).any(axis=1)
+    out = np.zeros(len(links.table), bool)
+    for col in cols:  # a handful of kinds
+        out |= links.table[col].to_numpy() > 0
+    return out
 
 
 def _same_partition(old: np.ndarray, new: np.ndarray) -> bool:

@@ -465,7 +465,7 @@ def detect(
         extra_outputs={**_kinds_outputs(registry, dataset), "engine": {
             **engine_entry, "communities": (
                 f"{comms.method} on the cluster ({len(link_table)} links, more than "
-                f"max_collected_links)" if comms.method == "components (stage SQL)" else
+                f"max_collected_links)" if comms.method.startswith("components (stage SQL)") else
                 f"{settings.method} on the driver (account-link graph collected: "
                 f"{len(link_table)} links)")}},
     )
@@ -493,14 +493,20 @@ def _identifier_groups(comms: Communities, scored, links: Links, held: tuple[str
                        settings: Settings, rescore) -> tuple[Communities, Any]:
     """The partition and its scores after the identifier groups of the unflagged communities
     are split out (:mod:`graphkit.detection.identifier_groups`); unchanged when none is."""
-    split = held_split(links, comms.membership, scored.communities["flagged"].to_numpy(bool),
-                       held, settings.min_community_size)
+    first = scored.communities
+    flagged = first["flagged"].to_numpy(bool)
+    split = held_split(links, comms.membership, flagged, held, settings.min_community_size)
     if split is None:
         return comms, scored
     membership = relabel_by_size(split.membership)
     new = Communities(membership, np.bincount(membership), f"{comms.method} + identifier groups",
                       comms.quality)
-    return new, rescore(new, crowd_ties=crowd_ties(links, split, held))
+    # The communities the cut flagged are left as they are, their test included: the second
+    # pass's larger number of tests does not take back what the first found.
+    kept = np.full(new.n_communities, np.nan)
+    was = flagged[comms.membership]
+    kept[membership[was]] = first["q_value"].to_numpy(float)[comms.membership[was]]
+    return new, rescore(new, crowd_ties=crowd_ties(links, split), kept_q=kept)
 
 
 def _flagged_activity(dataset: Dataset, state: EventState | None, stages: StateStages | None,

@@ -492,6 +492,7 @@ def score_communities(
     chains: np.ndarray | None = None,
     replaced: np.ndarray | None = None,
     crowd_ties: np.ndarray | None = None,
+    kept_q: np.ndarray | None = None,
 ) -> Scored:
     """Indicators, suspicion and membership for every community and account.
 
@@ -533,6 +534,9 @@ def score_communities(
         Per link: left out of the members' ties (membership, attachment), as the ties of an
         identifier group's members to the crowd around it are
         (:func:`graphkit.detection.identifier_groups.crowd_ties`). None: every link counts.
+    kept_q : numpy.ndarray, optional
+        Per community, a q-value found before (a community an earlier pass flagged and left as
+        it was: the identifier groups' second pass); NaN where the community is tested anew.
 
     Returns
     -------
@@ -572,6 +576,8 @@ def score_communities(
     tested = size >= settings.min_community_size
     surprise = community_surprise(found.counts, tested, settings)
     q_value = cut_mod.bh_qvalues(surprise.p_value, tested)
+    if kept_q is not None:
+        q_value = np.where(np.isnan(kept_q), q_value, kept_q)
     if settings.flag_rule == "fdr":
         flagged_c = tested & (q_value <= settings.flag_fdr)
     else:
