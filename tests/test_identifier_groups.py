@@ -151,28 +151,72 @@ def test_a_farm_inside_its_carriers_crowd_is_found_by_what_it_holds(
     assert comms.loc[farm_comm.mode()[0], "flagged"]
 
 
-def test_the_second_pass_keeps_the_first_passs_flags_and_their_q_values() -> None:
+def _fake_rescore(calls: list, flag_with: set[int]):
+    """A stand-in for score_communities: records its arguments; a community is flagged when
+    its q was kept or it holds an account of ``flag_with`` (q 0.02)."""
+
+    def rescore(partition, crowd_ties=None, kept_q=None):
+        calls.append({"partition": partition, "kept_q": kept_q, "crowd": crowd_ties})
+        m = partition.membership
+        hit = np.zeros(partition.n_communities, bool)
+        hit[m[sorted(flag_with)]] = True
+        q = np.where(np.isnan(kept_q), np.where(hit, 0.02, 0.5), kept_q)
+        return type("S", (), {"communities": pd.DataFrame({"flagged": q < 0.05, "q_value": q})})()
+
+    return rescore
+
+
+def _first_pass(n_first: int = 3) -> tuple:
     from graphkit.detection.communities import Communities
+
+    comms = Communities(np.r_[np.zeros(n_first, int), np.ones(9 - n_first, int)],
+                        np.array([n_first, 9 - n_first]), "leiden-cpm")
+    first = pd.DataFrame({"flagged": [True, False], "q_value": [0.01, 0.5]})
+    return comms, type("S", (), {"communities": first})()
+
+
+def test_the_second_pass_keeps_the_first_passs_flags_and_their_q_values() -> None:
     from graphkit.detection.pipeline import _identifier_groups
 
     # community 0 (0-2) flagged at q 0.01; community 1 (3-8) cleared, a device group 5-7 in it
     links = _links([(0, 1, 0.3, 0), (1, 2, 0.3, 0), (3, 4, 0.3, 0), (4, 5, 0.3, 0),
                     (5, 6, 0, 0.9), (6, 7, 0, 0.9), (7, 8, 0.3, 0)], 9)
-    comms = Communities(np.r_[np.zeros(3, int), np.ones(6, int)], np.array([3, 6]), "leiden-cpm")
-    first = pd.DataFrame({"flagged": [True, False], "q_value": [0.01, 0.5]})
-    seen = {}
-
-    def rescore(partition, crowd_ties=None, kept_q=None):
-        seen.update(partition=partition, kept_q=kept_q, crowd=crowd_ties)
-        return "rescored"
-
-    new, scored = _identifier_groups(comms, type("S", (), {"communities": first})(), links,
-                                     ("device",), Settings(), rescore)
-    assert scored == "rescored" and new.method == "leiden-cpm + identifier groups"
+    comms, scored = _first_pass()
+    calls: list = []
+    new, out = _identifier_groups(comms, scored, links, ("device",), Settings(),
+                                  _fake_rescore(calls, {5}))
+    assert len(calls) == 1 and new.method == "leiden-cpm + identifier groups"
+    assert out.communities["flagged"].sum() == 2
     m = new.membership
     assert len({m[0], m[1], m[2]}) == 1 and len({m[5], m[6], m[7]}) == 1
     assert len({m[0], m[3], m[5]}) == 3
-    kept = seen["kept_q"]
+    kept = calls[0]["kept_q"]
     assert kept[m[0]] == 0.01 and np.isnan(kept[m[3]]) and np.isnan(kept[m[5]])
     # the group's ties out to its old community without a device are crowd ties
-    assert seen["crowd"].tolist() == [False, False, False, True, False, False, True]
+    assert calls[0]["crowd"].tolist() == [False, False, False, True, False, False, True]
+
+
+def test_groups_the_second_pass_clears_go_back_to_their_communities() -> None:
+    from graphkit.detection.pipeline import _identifier_groups
+
+    # community 1 (2-8) cleared, two device groups in it: 2-4 and 6-8
+    links = _links([(0, 1, 0.3, 0), (2, 3, 0, 0.9), (3, 4, 0, 0.9), (4, 5, 0.3, 0),
+                    (5, 6, 0.3, 0), (6, 7, 0, 0.9), (7, 8, 0, 0.9)], 9)
+    comms, scored = _first_pass(2)
+    # neither flagged: the first pass as it was, not cut into its devices
+    calls: list = []
+    new, out = _identifier_groups(comms, scored, links, ("device",), Settings(),
+                                  _fake_rescore(calls, set()))
+    assert new is comms and out is scored and len(calls) == 1
+    # one flagged: it stays apart, the other goes back, and the partition is scored again with
+    # the flagged group's q kept
+    calls = []
+    new, out = _identifier_groups(comms, scored, links, ("device",), Settings(),
+                                  _fake_rescore(calls, {6}))
+    m = new.membership
+    assert len(calls) == 2
+    assert len({m[2], m[3], m[4], m[5]}) == 1 and len({m[6], m[7], m[8]}) == 1
+    assert m[2] != m[6] and m[0] != m[2]
+    kept = calls[1]["kept_q"]
+    assert kept[m[6]] == 0.02 and kept[m[0]] == 0.01 and np.isnan(kept[m[2]])
+    assert out.communities["flagged"].to_numpy()[m].tolist() == [True] * 2 + [False] * 4 + [True] * 3

@@ -101,6 +101,38 @@ def held_split(links: Links, membership: np.ndarray, flagged: np.ndarray,
     return Split(new, grouped, was_flagged, held_link)
 
 
+def narrowed(split: Split, old: np.ndarray, flagged_after: np.ndarray) -> Split | None:
+    """``split`` with only the groups its test bore out; the others' members back in their
+    ``old`` communities. None when no group stays.
+
+    A group stays when its own community was flagged (``flagged_after``: per account code, its
+    community in ``split`` was flagged) or when what was left of a community it was taken from
+    was (that rest was tested without it). A group the test cleared was a candidate and no
+    more: the community Leiden found describes its members as well as before, and keeps its
+    place from one day's run to the next (a community of a few cards is not cut into its
+    cards).
+
+    >>> s = Split(np.array([5, 5, 6, 6, 0, 7, 7, 1]), np.array([1, 1, 1, 1, 0, 1, 1, 0], bool),
+    ...           np.zeros(8, bool), np.array([True]))
+    >>> old = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+    >>> narrowed(s, old, np.array([1, 1, 0, 0, 0, 0, 0, 1], bool)).membership.tolist()
+    [5, 5, 0, 0, 0, 7, 7, 1]
+    """
+    old = np.asarray(old, np.int64)
+    rest = ~split.grouped & ~split.was_flagged & flagged_after
+    rest_flagged = np.zeros(int(old.max()) + 1, bool)
+    rest_flagged[old[rest]] = True
+    label = np.unique(split.membership, return_inverse=True)[1]
+    stays = np.zeros(int(label.max()) + 1, bool)
+    member = split.grouped & (flagged_after | rest_flagged[old])
+    stays[label[member]] = True
+    grouped = split.grouped & stays[label]
+    if not grouped.any():
+        return None
+    return Split(np.where(grouped, split.membership, old), grouped, split.was_flagged,
+                 split.held_link)
+
+
 def crowd_ties(links: Links, split: Split) -> np.ndarray:
     """Per link: it ties a member of an identifier group to an account outside the group, in
     a community the cut cleared, and carries no held identifier. The group was made by what its

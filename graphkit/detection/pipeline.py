@@ -44,7 +44,7 @@ from graphkit.detection.features import (
     declared_orgs,
     model_releases,
 )
-from graphkit.detection.identifier_groups import crowd_ties, held_split
+from graphkit.detection.identifier_groups import Split, crowd_ties, held_split, narrowed
 from graphkit.detection.incremental import EventState, Resume, StateStages, full_state
 from graphkit.detection.links import Links
 from graphkit.detection.scoring import score_communities, significant
@@ -492,20 +492,43 @@ EVENT_STAGES: tuple[str, ...] = ("synchrony", "volume", "templates", "automation
 def _identifier_groups(comms: Communities, scored, links: Links, held: tuple[str, ...],
                        settings: Settings, rescore) -> tuple[Communities, Any]:
     """The partition and its scores after the identifier groups of the unflagged communities
-    are split out (:mod:`graphkit.detection.identifier_groups`); unchanged when none is."""
+    are split out and tested (:mod:`graphkit.detection.identifier_groups`). Only the groups
+    the test flags stay split; the others go back to their communities, and the partition is
+    scored once more when some went back. Unchanged when no group is flagged."""
     first = scored.communities
     flagged = first["flagged"].to_numpy(bool)
     split = held_split(links, comms.membership, flagged, held, settings.min_community_size)
     if split is None:
         return comms, scored
+    new, second = _rescore_split(comms, first, split, links, rescore)
+    keep = second.communities["flagged"].to_numpy(bool)[new.membership]
+    final = narrowed(split, comms.membership, keep)
+    if final is None:
+        return comms, scored
+    if bool(np.array_equal(final.grouped, split.grouped)):
+        return new, second
+    # The groups the second test flagged keep its verdict as the first pass's do.
+    return _rescore_split(comms, first, final, links, rescore,
+                          also=(new.membership, second.communities, keep))
+
+
+def _rescore_split(comms: Communities, first: pd.DataFrame, split: Split, links: Links,
+                   rescore, also: tuple[np.ndarray, pd.DataFrame, np.ndarray] | None = None
+                   ) -> tuple[Communities, Any]:
+    """``split`` as a partition (ordered by size) and its scores. The communities the cut
+    flagged before keep their q-values, the second pass's larger number of tests does not take
+    back what the first found; ``also``: (membership, communities, flagged accounts) of an
+    earlier split whose flagged groups keep theirs too."""
     membership = relabel_by_size(split.membership)
-    new = Communities(membership, np.bincount(membership), f"{comms.method} + identifier groups",
-                      comms.quality)
-    # The communities the cut flagged are left as they are, their test included: the second
-    # pass's larger number of tests does not take back what the first found.
+    new = Communities(membership, np.bincount(membership),
+                      f"{comms.method} + identifier groups", comms.quality)
     kept = np.full(new.n_communities, np.nan)
-    was = flagged[comms.membership]
+    was = split.was_flagged
     kept[membership[was]] = first["q_value"].to_numpy(float)[comms.membership[was]]
+    if also is not None:
+        prev_membership, prev_comms, prev_flagged = also
+        kept[membership[prev_flagged]] = prev_comms["q_value"].to_numpy(float)[
+            prev_membership[prev_flagged]]
     return new, rescore(new, crowd_ties=crowd_ties(links, split), kept_q=kept)
 
 
