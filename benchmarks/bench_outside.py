@@ -11,13 +11,19 @@ Each scenario is generated, run through ``graphkit detect`` as a user would (B w
 ``device_id`` and ``phone`` columns declared) and scored with ``graphkit evaluate``, beside the
 naive connected-components recipe. Writes ``outside.md`` and ``outside.json`` into ``--out``.
 
+With ``--ablate``, each scenario is also run once per input family removed from its files
+(:data:`FAMILIES`: the columns dropped from the events and the accounts file, where present),
+so that no single family is load-bearing unseen; ``outside_ablation.md`` and ``.json``.
+
     python benchmarks/bench_outside.py --accounts 200000 --seed 0
+    python benchmarks/bench_outside.py --scenarios A --ablate
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +41,17 @@ SCENARIOS: dict[str, tuple[str, list[str]]] = {
     "B": ("outside_distill_b.py", ["--identifier", "device_id:device", "--identifier", "phone"]),
 }
 
+# Input family -> (events columns, accounts-file columns) an ablation drops.
+FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "user agent": (("user_agent",), ()),
+    "templates": (("template_hash", "prompt"), ()),
+    "tokens": (("tokens_in", "tokens_out"), ()),
+    "proxy operator": (("proxy_provider",), ()),
+    "payment ids (events and accounts)": (("payment_id",), ("payment_id",)),
+    "accounts' created_at": ((), ("created_at",)),
+    "accounts' status and bans": ((), ("status", "banned_at")),
+}
+
 
 def _run(argv: list[str]) -> str:
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
@@ -43,12 +60,40 @@ def _run(argv: list[str]) -> str:
     return done.stdout
 
 
-def scenario(name: str, accounts: int, seed: int, work: Path) -> dict[str, Any]:
-    """Generate scenario ``name``, detect and evaluate; the evaluation figures and timings."""
-    script, options = SCENARIOS[name]
-    data, out = work / f"{name}-data", work / f"{name}-out"
-    _run([sys.executable, str(HERE / script), str(data), "--accounts", str(accounts),
-          "--seed", str(seed)])
+def generate(name: str, accounts: int, seed: int, work: Path) -> Path:
+    """Scenario ``name``'s files in ``work/<name>-data``."""
+    data = work / f"{name}-data"
+    _run([sys.executable, str(HERE / SCENARIOS[name][0]), str(data), "--accounts",
+          str(accounts), "--seed", str(seed)])
+    return data
+
+
+def without(data: Path, family: str, target: Path) -> Path:
+    """A copy of the scenario files in ``data`` without ``family``'s columns (DuckDB)."""
+    import duckdb
+
+    events_cols, account_cols = FAMILIES[family]
+    target.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(config={"enable_progress_bar": False})
+    # The accounts file's text as it is (no type inference rewriting its timestamps).
+    for src, dst, drop, fmt in ((f"'{data / 'events.parquet'}'", target / "events.parquet",
+                                 events_cols, "(FORMAT parquet)"),
+                                (f"read_csv('{data / 'accounts.csv'}', all_varchar = true)",
+                                 target / "accounts.csv", account_cols, "(HEADER, FORMAT csv)")):
+        keep = [c for c in con.sql(f"SELECT * FROM {src}").columns if c not in drop]
+        cols = ", ".join(f'"{c}"' for c in keep)
+        con.execute(f"COPY (SELECT {cols} FROM {src}) TO '{dst}' {fmt}")
+    (target / "truth.csv").write_bytes((data / "truth.csv").read_bytes())
+    return target
+
+
+def scenario(name: str, accounts: int, seed: int, work: Path,
+             data: Path | None = None, tag: str = "") -> dict[str, Any]:
+    """Detect and evaluate scenario ``name`` (generated unless ``data`` is given); the
+    evaluation figures and timings."""
+    options = SCENARIOS[name][1]
+    data = data or generate(name, accounts, seed, work)
+    out = work / f"{name}{tag}-out"
     began = time.perf_counter()
     _run([sys.executable, "-m", "graphkit", "detect", str(data / "events.parquet"),
           "--accounts", str(data / "accounts.csv"), *options, "--out", str(out)])
@@ -86,15 +131,47 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scenarios", default="A,B")
     p.add_argument("--out", type=Path, default=RESULTS_DIR)
+    p.add_argument("--ablate", action="store_true",
+                   help="also run each scenario once per input family removed")
     args = p.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="graphkit-outside-") as tmp:
-        rows = [scenario(s, args.accounts, args.seed, Path(tmp))
-                for s in args.scenarios.split(",")]
     command = command_line([__file__, *(sys.argv[1:] if argv is None else argv)])
+    rows, ablated = [], []
+    with tempfile.TemporaryDirectory(prefix="graphkit-outside-") as tmp:
+        for name in args.scenarios.split(","):  # a couple of scenarios
+            data = generate(name, args.accounts, args.seed, Path(tmp))
+            rows.append(scenario(name, args.accounts, args.seed, Path(tmp), data))
+            for i, family in enumerate(FAMILIES if args.ablate else ()):  # a few families
+                cut = without(data, family, Path(tmp) / f"{name}-no{i}")
+                ablated.append({**scenario(name, args.accounts, args.seed, Path(tmp), cut,
+                                           f"-no{i}"), "removed": family})
+                shutil.rmtree(cut)
     md = "\n".join(["# Outside scenarios", "", f"Reproduce with `{command}`.", "",
                     table(rows), ""])
     write_report(args.out, "outside", {"command": command, "rows": rows}, md)
     print(md)
+    if ablated:
+        md = "\n".join(["# Outside scenarios, one input family removed at a time", "",
+                        f"Reproduce with `{command}`.", "", ablation_table(rows + ablated), ""])
+        write_report(args.out, "outside_ablation", {"command": command, "rows": ablated}, md)
+        print(md)
+
+
+def ablation_table(rows: list[dict[str, Any]]) -> str:
+    """One line per (scenario, removed family): the overall figures and recall per campaign."""
+    camps = sorted({c for r in rows for c in _graphkit(r)["recall_per_campaign"]})
+    lines = ["| scenario | removed | flagged | precision | recall | F1 | "
+             + " | ".join(camps) + " |", "|---|---|" + "---:|" * (4 + len(camps))]
+    for r in rows:
+        m = _graphkit(r)
+        rec = m["recall_per_campaign"]
+        lines.append(f"| {r['scenario']} | {r.get('removed', 'nothing')} | {m['n_flagged']} | "
+                     f"{m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | "
+                     + " | ".join(f"{rec[c]:.2f}" if c in rec else "" for c in camps) + " |")
+    return "\n".join(lines)
+
+
+def _graphkit(row: dict[str, Any]) -> dict[str, Any]:
+    return next(m for m in _methods(row) if m["method"] == "graphkit")
 
 
 if __name__ == "__main__":
