@@ -74,7 +74,8 @@ def without(data: Path, family: str, target: Path) -> Path:
 
     events_cols, account_cols = FAMILIES[family]
     target.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(config={"enable_progress_bar": False})
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     # The accounts file's text as it is (no type inference rewriting its timestamps).
     for src, dst, drop, fmt in ((f"'{data / 'events.parquet'}'", target / "events.parquet",
                                  events_cols, "(FORMAT parquet)"),
