@@ -186,6 +186,11 @@ class Settings:
     # of their own (graphkit.detection.identifier_groups): a phone farm inside the crowd of its
     # carrier's NAT pool.
     identifier_groups: bool = True
+    # ... and so are their dense cores (0: none): Leiden (CPM) again over the links at this
+    # score or more inside each cleared community, at this resolution; a core of
+    # min_community_size or more accounts, smaller than its community, joins the identifier
+    # groups it meets. A ring tied completely inside a VPN's crowd (docs/detection.md, section 2).
+    core_resolution: float = 0.5
     # How communities are flagged. "fdr" (default): the cut comes from the data; each
     # community of min_community_size or more gets a p-value from the member counts of its
     # coordination indicators against the dataset's own background rates (binomial mid-p,

@@ -88,6 +88,7 @@ RULES: dict[str, Rule] = {
     "max_collected_links": _positive("int"),
     "min_community_size": _positive("int"),
     "identifier_groups": Rule("bool"),
+    "core_resolution": _unit(),
     "member_bayes_factor": Rule("float", 1.0),
     "flag_threshold": _unit(),
     "min_membership": _unit(),

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graphkit.detection.identifier_groups import crowd_ties, held_split
+from graphkit.detection.identifier_groups import crowd_ties, dense_cores, held_split
 from graphkit.detection.links import Links
 from graphkit.detection.pipeline import detect
 from graphkit.io import load
@@ -73,6 +73,44 @@ def test_a_group_can_join_pieces_of_several_cleared_communities() -> None:
     assert split is not None
     assert len(set(split.membership[2:6])) == 1 and split.grouped[2:6].all()
     assert set(split.membership[:2]) == {0} and set(split.membership[6:]) == {1}
+
+
+def _ring_in_a_crowd() -> tuple[Links, np.ndarray]:
+    """One cleared community: a ring 0-8 tied completely (score 0.95; its three cards 0-2,
+    3-5, 6-8 as device ties) and a crowd 9-20 tied to the ring and to itself at 0.3."""
+    ring = [(i, j, 0.95, 0.9 if i // 3 == j // 3 else 0.0)
+            for i in range(9) for j in range(i + 1, 9)]
+    crowd = [(i, j, 0.3, 0.0) for i in range(9, 21) for j in range(i + 1, 21)]
+    crowd += [(i, 9 + (i * 5 + k) % 12, 0.3, 0.0) for i in range(9) for k in range(3)]
+    t = pd.DataFrame(ring + crowd, columns=["a", "b", "score", "device"])
+    return Links(t, 21), np.zeros(21, int)
+
+
+def test_a_dense_core_is_found_inside_its_crowd_and_joins_its_card_groups() -> None:
+    links, membership = _ring_in_a_crowd()
+    cleared = np.zeros(1, bool)
+    cores = dense_cores(links, membership, cleared, 0.5, 3, 0)
+    assert cores is not None
+    assert len(set(cores[:9])) == 1 and cores[0] >= 0 and (cores[9:] == -1).all()
+    # without the core: three card groups of three, each tested alone
+    alone = held_split(links, membership, cleared, ("device",), 3)
+    assert len(set(alone.membership[:9])) == 3
+    # with it: one group of nine, the crowd left as it was
+    split = held_split(links, membership, cleared, ("device",), 3, cores)
+    assert len(set(split.membership[:9])) == 1 and split.grouped[:9].all()
+    assert not split.grouped[9:].any()
+    # the crowd's ties to the ring are crowd ties (they say nothing for or against it)
+    t = links.table
+    out = (t["a"] < 9) & (t["b"] >= 9)
+    assert crowd_ties(links, split)[out.to_numpy()].all()
+
+
+def test_no_core_in_a_flagged_community_a_uniform_one_or_below_the_resolution() -> None:
+    links, membership = _ring_in_a_crowd()
+    assert dense_cores(links, membership, np.ones(1, bool), 0.5, 3, 0) is None
+    assert dense_cores(links, membership, np.zeros(1, bool), 0.99, 3, 0) is None
+    ring = Links(links.table[(links.table["a"] < 9) & (links.table["b"] < 9)], 9)
+    assert dense_cores(ring, np.zeros(9, int), np.zeros(1, bool), 0.5, 3, 0) is None
 
 
 def test_held_signals_come_from_the_registry() -> None:

@@ -44,7 +44,13 @@ from graphkit.detection.features import (
     declared_orgs,
     model_releases,
 )
-from graphkit.detection.identifier_groups import Split, crowd_ties, held_split, narrowed
+from graphkit.detection.identifier_groups import (
+    Split,
+    crowd_ties,
+    dense_cores,
+    held_split,
+    narrowed,
+)
 from graphkit.detection.incremental import EventState, Resume, StateStages, full_state
 from graphkit.detection.links import Links
 from graphkit.detection.scoring import score_communities, significant
@@ -497,7 +503,11 @@ def _identifier_groups(comms: Communities, scored, links: Links, held: tuple[str
     scored once more when some went back. Unchanged when no group is flagged."""
     first = scored.communities
     flagged = first["flagged"].to_numpy(bool)
-    split = held_split(links, comms.membership, flagged, held, settings.min_community_size)
+    cores = (dense_cores(links, comms.membership, flagged, settings.core_resolution,
+                         settings.min_community_size, settings.seed)
+             if settings.core_resolution > 0 else None)
+    split = held_split(links, comms.membership, flagged, held, settings.min_community_size,
+                       cores)
     if split is None:
         return comms, scored
     new, second = _rescore_split(comms, first, split, links, rescore)
