@@ -258,3 +258,73 @@ def test_groups_the_second_pass_clears_go_back_to_their_communities() -> None:
     kept = calls[1]["kept_q"]
     assert kept[m[6]] == 0.02 and kept[m[0]] == 0.01 and np.isnan(kept[m[2]])
     assert out.communities["flagged"].to_numpy()[m].tolist() == [True] * 2 + [False] * 4 + [True] * 3
+
+
+def _three_communities() -> tuple:
+    """Community 0 (0-1) flagged; 1 (2-8) cleared, device groups 2-4 and 6-8 in it, 5 left;
+    2 (9-11) cleared, no group."""
+    from graphkit.detection.communities import Communities
+
+    links = _links([(0, 1, 0.3, 0), (2, 3, 0, 0.9), (3, 4, 0, 0.9), (4, 5, 0.3, 0),
+                    (5, 6, 0.3, 0), (6, 7, 0, 0.9), (7, 8, 0, 0.9), (9, 10, 0.3, 0),
+                    (10, 11, 0.3, 0)], 12)
+    membership = np.r_[np.zeros(2, int), np.ones(7, int), np.full(3, 2)]
+    comms = Communities(membership, np.bincount(membership), "leiden-cpm")
+    first = pd.DataFrame({"flagged": [True, False, False], "q_value": [0.01, 0.5, 0.5]})
+    return links, comms, type("S", (), {"communities": first})()
+
+
+def test_groups_stay_when_the_rest_they_were_taken_from_is_flagged() -> None:
+    from graphkit.detection.pipeline import _identifier_groups
+
+    links, comms, scored = _three_communities()
+    calls: list = []
+    new, out = _identifier_groups(comms, scored, links, ("device",), Settings(),
+                                  _fake_rescore(calls, {5}))
+    m = new.membership
+    # the rest (5) was tested without its groups and flagged: both groups stay, one pass
+    assert len(calls) == 1
+    assert len({m[2], m[5], m[6]}) == 3 and len({m[2], m[3], m[4]}) == 1
+    assert out.communities["flagged"].to_numpy()[m[5]]
+
+
+def test_only_what_the_split_caused_keeps_the_second_verdict() -> None:
+    from graphkit.detection.pipeline import _identifier_groups
+
+    links, comms, scored = _three_communities()
+    calls: list = []
+    # the second pass flags group 6-8 and, its cut moved by more tests, untouched 9-11
+    new, _ = _identifier_groups(comms, scored, links, ("device",), Settings(),
+                                _fake_rescore(calls, {6, 9}))
+    m = new.membership
+    assert len(calls) == 2
+    kept = calls[1]["kept_q"]
+    assert kept[m[6]] == 0.02 and kept[m[0]] == 0.01
+    assert np.isnan(kept[m[9]]) and np.isnan(kept[m[2]])  # 9-11 is tested again
+
+
+def test_dense_cores_make_groups_without_any_held_kind() -> None:
+    from graphkit.detection.communities import Communities
+    from graphkit.detection.pipeline import _identifier_groups
+
+    links, membership = _ring_in_a_crowd()
+    comms = Communities(membership, np.bincount(membership), "leiden-cpm")
+    scored = type("S", (), {"communities": pd.DataFrame({"flagged": [False],
+                                                         "q_value": [0.5]})})()
+    calls: list = []
+    new, _ = _identifier_groups(comms, scored, links, (), Settings(core_resolution=0.5),
+                                _fake_rescore(calls, {0}))
+    m = new.membership
+    assert len(set(m[:9])) == 1 and not set(m[:9]) & set(m[9:])
+    # off: nothing to split without a held kind
+    new, out = _identifier_groups(comms, scored, links, (), Settings(core_resolution=0.0),
+                                  _fake_rescore([], {0}))
+    assert new is comms and out is scored
+
+
+def test_a_singleton_is_never_a_group() -> None:
+    links, membership = _ring_in_a_crowd()
+    split = held_split(links, membership, np.zeros(1, bool), ("device",), 1)
+    assert split.grouped.sum() == 9 and not split.grouped[9:].any()
+    cores = dense_cores(links, membership, np.zeros(1, bool), 0.5, 1, 0)
+    assert (cores[9:] == -1).all()

@@ -15,9 +15,17 @@ becomes a community of its own (a component can take accounts of several cleared
 a farm the crowd's communities cut in pieces comes out whole), the rest of each community
 stays one, and the same cut and purpose test judge them all again. What is left of a community
 below ``min_community_size`` is not tested again (the first pass cleared it). The communities
-the cut flagged are left as they are, with their first test. A family on one device, an office on its card, an agency
-on its clients' card come out as small groups the tests clear as before; a farm comes out
-whole.
+the cut flagged are left as they are, with their first test. A family on one device, an
+office on its card, an agency on its clients' card come out as small groups the tests clear
+as before; a farm comes out whole.
+
+A cleared community's dense cores (:func:`dense_cores`: Leiden again over its strong links)
+join the groups as held links do: a ring tied completely inside the crowd of a VPN it shares
+exits with. A core depends on the cleared communities' strong links together (one Leiden run
+over all of them), so another community's change can move it, as it can move the partition.
+
+The groups are candidates: only those the second test bears out stay split (:func:`narrowed`,
+:func:`split_flags`), the others go back to the community Leiden found.
 
 >>> import pandas as pd
 >>> from graphkit.detection.links import Links
@@ -50,7 +58,7 @@ class Split:
     """:func:`held_split`'s result: the new labels per account code (not ordered by size: the
     old ones, and ``old.max() + 1 + component`` for the members of a kept group), which
     accounts are in a kept group, which were in a community the cut flagged, and which links
-    carry a held identifier."""
+    carry a held identifier (not the dense cores' links that also joined groups)."""
 
     membership: np.ndarray
     grouped: np.ndarray
@@ -99,7 +107,8 @@ def held_split(links: Links, membership: np.ndarray, flagged: np.ndarray,
     n = len(membership)
     graph = sp.coo_matrix((np.ones(int(use.sum()), np.int8), (a[use], b[use])), (n, n))
     _, comp = connected_components(graph, directed=False)
-    grouped = np.bincount(comp)[comp] >= min_size
+    # A group has two accounts at least (a singleton is no group, whatever min_size says).
+    grouped = (np.bincount(comp)[comp] >= max(min_size, 2)) & ~was_flagged
     if not grouped.any():
         return None
     new = np.where(grouped, membership.max() + 1 + comp, membership)
@@ -155,7 +164,7 @@ def dense_cores(links: Links, membership: np.ndarray, flagged: np.ndarray, resol
                          weights=score[inside], n_iterations=2)
     label = np.asarray(part.membership, np.int64)
     label_size = np.bincount(label)[label]
-    keep = (label_size >= min_size) & (label_size < size[membership[nodes]])
+    keep = (label_size >= max(min_size, 2)) & (label_size < size[membership[nodes]])
     if not keep.any():
         return None
     core = np.full(len(membership), -1, np.int64)
@@ -193,6 +202,24 @@ def narrowed(split: Split, old: np.ndarray, flagged_after: np.ndarray) -> Split 
         return None
     return Split(np.where(grouped, split.membership, old), grouped, split.was_flagged,
                  split.held_link)
+
+
+def split_flags(split: Split, old: np.ndarray, flagged_after: np.ndarray) -> np.ndarray:
+    """Per account code: flagged (``flagged_after``) because of ``split``, a member of one of
+    its groups or of what was left of an ``old`` community a group was taken from. A cleared
+    community the split did not touch that the second test flagged (its larger number of
+    tests can move Benjamini-Hochberg's cut either way) is not among them: it is tested again.
+
+    >>> s = Split(np.array([5, 5, 0, 0, 1, 1]), np.array([1, 1, 0, 0, 0, 0], bool),
+    ...           np.zeros(6, bool), np.array([True]))
+    >>> split_flags(s, np.array([0, 0, 0, 0, 1, 1]), np.ones(6, bool)).tolist()
+    [True, True, True, True, False, False]
+    """
+    old = np.asarray(old, np.int64)
+    touched = np.zeros(int(old.max()) + 1, bool)
+    touched[old[split.grouped]] = True
+    rest = ~split.grouped & ~split.was_flagged & touched[old]
+    return flagged_after & (split.grouped | rest)
 
 
 def crowd_ties(links: Links, split: Split) -> np.ndarray:

@@ -50,6 +50,7 @@ from graphkit.detection.identifier_groups import (
     dense_cores,
     held_split,
     narrowed,
+    split_flags,
 )
 from graphkit.detection.incremental import EventState, Resume, StateStages, full_state
 from graphkit.detection.links import Links
@@ -499,8 +500,9 @@ def _identifier_groups(comms: Communities, scored, links: Links, held: tuple[str
                        settings: Settings, rescore) -> tuple[Communities, Any]:
     """The partition and its scores after the identifier groups of the unflagged communities
     are split out and tested (:mod:`graphkit.detection.identifier_groups`). Only the groups
-    the test flags stay split; the others go back to their communities, and the partition is
-    scored once more when some went back. Unchanged when no group is flagged."""
+    the test bears out stay split (:func:`narrowed`); the others go back to their communities,
+    and the partition is scored once more when some went back. Unchanged when no group and no
+    rest of a community a group was taken from is flagged."""
     first = scored.communities
     flagged = first["flagged"].to_numpy(bool)
     cores = (dense_cores(links, comms.membership, flagged, settings.core_resolution,
@@ -517,9 +519,11 @@ def _identifier_groups(comms: Communities, scored, links: Links, held: tuple[str
         return comms, scored
     if bool(np.array_equal(final.grouped, split.grouped)):
         return new, second
-    # The groups the second test flagged keep its verdict as the first pass's do.
+    # What the split made flagged (the groups that stay, the rests they were taken from) keeps
+    # the second test's verdict, as the first pass's flags keep theirs.
     return _rescore_split(comms, first, final, links, rescore,
-                          also=(new.membership, second.communities, keep))
+                          also=(new.membership, second.communities,
+                                split_flags(final, comms.membership, keep)))
 
 
 def _rescore_split(comms: Communities, first: pd.DataFrame, split: Split, links: Links,
