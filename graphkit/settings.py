@@ -323,6 +323,13 @@ class Settings:
     succession_flag_share: float = 0.0
     succession_join_confidence: float = 0.4
     burst_window_hours: float = 72.0
+    # An account the accounts file gives no created_at is taken, for successions, as created at
+    # its first request (its activation) when that request is late for it: at its own request
+    # rate it would have sent one earlier in the log with probability 1 - activation_p or more
+    # (an account older than the log, sending now and then, is not taken as new when it shows
+    # up). Its age ("new accounts"), creation bursts and sign-up cohorts stay unknown.
+    first_request_activation: bool = True
+    activation_p: float = 0.01
     # Accounts younger than this at their first request count as new: fleets are created for the
     # job (and hydra replacements minutes after a ban); most customers have history.
     new_account_days: float = 30.0

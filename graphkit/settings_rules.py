@@ -69,6 +69,8 @@ RULES: dict[str, Rule] = {
     "template_similarity": _unit(),
     "template_libraries": Rule("bool"),
     "signup_cohorts": Rule("bool"),
+    "first_request_activation": Rule("bool"),
+    "activation_p": _unit(),
     "cohort_window_hours": Rule("float", 0.0, low_open=True),
     "cohort_min_accounts": Rule("int", 2),
     "cohort_lift": Rule("float", 1.0),

@@ -122,6 +122,22 @@ def test_successions_separate_two_interleaved_chains(tmp_path: Path) -> None:
     assert not {"b1", "b2", "b3"} & set(top)
 
 
+def test_successions_from_first_requests_when_the_log_has_no_creation_times(
+        tmp_path: Path) -> None:
+    """The same two chains with every created_at removed: each replacement's first request
+    (minutes after its predecessor's ban) stands for its creation; off, none is found."""
+    events, accounts = _two_chains_log(tmp_path)
+    acc = pd.read_csv(accounts, dtype=str)
+    acc.drop(columns=["created_at"]).to_csv(accounts, index=False)
+    ds = graphkit.load(str(events), accounts=str(accounts))
+    succ = detect(ds).extra_tables["successions.csv"]
+    got = set(zip(succ["predecessor"], succ["successor"]))
+    assert got == {("a1", "a2"), ("a2", "a3"), ("a3", "a4"), ("b1", "b2"), ("b2", "b3")}
+    off = detect(graphkit.load(str(events), accounts=str(accounts)),
+                 Settings(first_request_activation=False))
+    assert "successions.csv" not in off.extra_tables
+
+
 def test_no_successions_without_bans(tmp_path: Path) -> None:
     rows = _events("a", "2026-09-01T00:00", 5, "1.1.1.1", "pm_a", "t")
     rows += _events("b", "2026-09-01T00:00", 5, "1.1.1.1", "pm_a", "t")

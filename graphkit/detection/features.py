@@ -146,7 +146,8 @@ def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays |
     release_window_events (all requests in those windows), release_model, release_shift and
     release_background (the account's strongest move to a released model and the other
     accounts' move to it: :meth:`ReleaseTraffic.shift`), created_at, first_seen, status,
-    org_id, email_domain, banned_at and seed_actor; with relations, the :func:`relation_features` columns.
+    org_id, email_domain, banned_at, activated_at (:func:`activation_times`) and seed_actor;
+    with relations, the :func:`relation_features` columns.
     ``activity`` (computed elsewhere, e.g. on Spark) replaces reading ``events``.
     """
     n = len(graph.accounts)
@@ -173,6 +174,7 @@ def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays |
     for col in ("created_at", "first_seen", "status", "org_id", "email_domain",
                 "banned_at"):
         out[col] = accounts[col].to_numpy() if col in accounts else pd.NA
+    out["activated_at"] = activation_times(accounts, settings).to_numpy()
     rel = relation_features(graph)
     for col in rel.columns:
         out[col] = rel[col].to_numpy()
@@ -183,6 +185,43 @@ def account_features(graph: HeteroGraph, dataset: Dataset, events: EventArrays |
                                       .set_index("account_id")["actor"])
         out["seed_actor"] = actor.astype("string")
     return out
+
+
+def activation_times(accounts: pd.DataFrame, settings: Settings) -> pd.Series:
+    """When each account came to life: its ``created_at``, else (``first_request_activation``)
+    its first request when that is late for the account, else NaT. What successions read: a log
+    without creation times still shows a banned account replaced by one that comes to life
+    within hours on its identifiers. (Creation bursts and sign-up cohorts keep ``created_at``:
+    on outside scenario A, activations gave legitimate accounts chance bursts that raised the
+    background a hydra's bursts are measured against; docs/detection.md, section 7.)
+
+    A first request is late when an account at its own rate (its requests over its active
+    span) would have sent one between the log's first request and its own with probability
+    ``1 - activation_p`` or more: ``exp(-rate * gap) <= activation_p``. An account older than
+    the log, sending now and then, is not taken as created when it happens to show up.
+
+    >>> acc = pd.DataFrame({"created_at": [pd.NaT, pd.NaT, "2026-01-01T00:00Z"],
+    ...                     "first_seen": ["2026-03-01T00:00Z", "2026-03-09T00:00Z",
+    ...                                    "2026-03-05T00:00Z"],
+    ...                     "last_seen": ["2026-03-02T00:00Z", "2026-03-10T00:00Z",
+    ...                                   "2026-03-06T00:00Z"], "n_events": [24, 24, 1]})
+    >>> activation_times(acc, Settings()).dt.strftime("%m-%d").tolist()
+    [nan, '03-09', '01-01']
+    """
+    created = pd.to_datetime(accounts["created_at"], utc=True, errors="coerce") \
+        if "created_at" in accounts else pd.Series(pd.NaT, index=accounts.index,
+                                                   dtype="datetime64[ns, UTC]")
+    if not settings.first_request_activation or "first_seen" not in accounts:
+        return created
+    first = pd.to_datetime(accounts["first_seen"], utc=True, errors="coerce")
+    last = pd.to_datetime(accounts["last_seen"], utc=True, errors="coerce")
+    hours = pd.Timedelta(hours=1)
+    span = np.maximum(((last - first) / hours).to_numpy(np.float64, na_value=np.nan), 1.0)
+    rate = (accounts["n_events"].to_numpy(np.float64) - 1.0) / span  # requests per hour
+    gap = ((first - first.min()) / hours).to_numpy(np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        late = np.exp(-rate * gap) <= settings.activation_p
+    return created.where(created.notna(), first.where(late))
 
 
 def declared_orgs(org_id: pd.Series, sig: SignalMatrix | None) -> pd.Series:

@@ -240,25 +240,30 @@ def successions(signals: dict[str, SignalMatrix], accounts: pd.DataFrame,
         Account x entity shares (:func:`graphkit.detection.signals.signal_matrices`), rows in
         ``accounts`` order.
     accounts : DataFrame
-        ``account_id``, ``created_at``, ``banned_at`` (one row per account code).
+        ``account_id``, ``created_at`` (or ``activated_at``, read first when present:
+        :func:`graphkit.detection.features.activation_times`), ``banned_at`` (one row per
+        account code).
     settings : Settings, optional
         ``succession_window_hours``, ``succession_min_overlap``, ``signal_weights``.
 
     Returns
     -------
     DataFrame or None
-        None when no account has a ban time. Otherwise one row per succession:
+        None when no account has a ban time, or none a creation (activation) time. Otherwise one row per succession:
         predecessor, successor (account ids), gap_hours (successor created minus predecessor
         banned), overlap, confidence, shared (the main shared identifier per signal), chain
         (id of the chain's first account) and position (0 for the chain's first succession).
     """
     settings = settings or Settings()
-    if "banned_at" not in accounts or "created_at" not in accounts:
+    born = "activated_at" if "activated_at" in accounts else "created_at"
+    if "banned_at" not in accounts or born not in accounts:
         return None
     banned = _seconds(accounts["banned_at"])
     if np.isnan(banned).all():
         return None
-    created = _seconds(accounts["created_at"])
+    created = _seconds(accounts[born])
+    if np.isnan(created).all():  # no account with a known creation (or activation)
+        return None
     window = settings.succession_window_hours * 3600.0
     if settings.succession_min_overlap > 0:  # pairs sharing nothing (overlap 0) never formed
         roots = similarity_roots(signals, settings)
