@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _logs import write_log
 
 from graphkit.detection.identifier_groups import crowd_ties, dense_cores, held_split
 from graphkit.detection.links import Links
@@ -156,15 +157,9 @@ def _farm_in_a_crowd(tmp_path: Path) -> tuple[Path, Path, set[str], set[str]]:
         accounts.append((acct, created, f"pm_h{k}", "banned" if k % 20 == 0 else "active"))
         requests(acct, int(rng.integers(3, 9)), f"198.18.{k // 200}.{k % 200}", f"pc{k}",
                  f"+1404555{k:04d}")
-    ev = pd.DataFrame(events, columns=["account_id", "ts", "ip", "template_hash", "user_agent",
-                                       "device", "phone"])
-    ev["ts"] = pd.to_datetime(ev["ts"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    acc = pd.DataFrame(accounts, columns=["account_id", "created_at", "payment_id", "status"])
-    acc["created_at"] = pd.to_datetime(acc["created_at"], utc=True).dt.strftime(
-        "%Y-%m-%dT%H:%M:%SZ")
-    ev_path, acc_path = tmp_path / "events.csv", tmp_path / "accounts.csv"
-    ev.to_csv(ev_path, index=False)
-    acc.to_csv(acc_path, index=False)
+    columns = ["account_id", "ts", "ip", "template_hash", "user_agent",
+               "device", "phone"]
+    ev_path, acc_path = write_log(tmp_path, events, columns, accounts)
     return ev_path, acc_path, set(farm), set(crowd)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _logs import write_log
 
 from graphkit.detection.indicators import Groups
 from graphkit.detection.pipeline import detect
@@ -111,15 +112,9 @@ def _agency_and_fleet(tmp_path: Path) -> tuple[Path, Path, set[str], set[str]]:
             events.append((acct, t, f"100.64.{k // 200}.{k % 200}", f"pm_u{k}",
                            "VpnCo" if k % 5 == 0 else "", f"tpl_pub_{rng.integers(0, 40)}",
                            "Mozilla/5.0"))
-    ev = pd.DataFrame(events, columns=["account_id", "ts", "ip", "payment_id", "proxy_provider",
-                                       "template_hash", "user_agent"])
-    ev["ts"] = pd.to_datetime(ev["ts"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    acc = pd.DataFrame(accounts, columns=["account_id", "created_at", "payment_id", "status"])
-    acc["created_at"] = pd.to_datetime(acc["created_at"], utc=True).dt.strftime(
-        "%Y-%m-%dT%H:%M:%SZ")
-    ev_path, acc_path = tmp_path / "events.csv", tmp_path / "accounts.csv"
-    ev.to_csv(ev_path, index=False)
-    acc.to_csv(acc_path, index=False)
+    columns = ["account_id", "ts", "ip", "payment_id", "proxy_provider",
+               "template_hash", "user_agent"]
+    ev_path, acc_path = write_log(tmp_path, events, columns, accounts)
     return ev_path, acc_path, set(agency), set(fleet)
 
 

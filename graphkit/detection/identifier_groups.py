@@ -46,10 +46,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import igraph as ig
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from graphkit.detection.communities import seeded_leiden
 from graphkit.detection.links import Links
 
 
@@ -145,10 +147,6 @@ def dense_cores(links: Links, membership: np.ndarray, flagged: np.ndarray, resol
     .. [1] V. A. Traag, L. Waltman and N. J. van Eck, "From Louvain to Leiden: guaranteeing
        well-connected communities", Scientific Reports 9, 5233, 2019.
     """
-    import igraph as ig
-
-    from graphkit.detection.communities import seeded_leiden
-
     t = links.table
     a, b = t["a"].to_numpy(), t["b"].to_numpy()
     score = t["score"].to_numpy(np.float64)
